@@ -1,0 +1,46 @@
+# Two entry points: `make demo` and `make test`. Each builds or refreshes the local
+# environment (.venv) from the lock file when needed, then runs.
+#
+# uv is pinned and bootstrapped into .tools/ so that nothing outside the project is touched.
+
+UV_VERSION := 0.13.8
+PYTHON     ?= python3
+UV         := .tools/bin/uv
+VENV       := .venv
+STAMP      := $(VENV)/.synced
+BIN        := $(VENV)/bin
+
+.PHONY: demo test lint format bench env clean
+
+demo: $(STAMP)
+	$(BIN)/spillover demo
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+# Peers (EoN, NDlib) live in their own dependency group: only the benchmarks need them.
+bench: $(STAMP)
+	$(UV) sync --frozen --inexact --group bench
+	$(BIN)/python benchmarks/bench_engine.py
+
+env: $(STAMP)
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+clean:
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache

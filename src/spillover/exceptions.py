@@ -1,0 +1,91 @@
+"""The error tree of spillover.
+
+Every error the package raises on purpose derives from :class:`SpilloverError`; the command line
+turns any of them into one line on stderr and exit code 2.
+
+::
+
+    SpilloverError
+    ├── ConfigError (ValueError)          a parameter or configuration value breaks a rule
+    │   ├── GraphError                    a graph cannot be built or read as asked
+    │   ├── EventError                    an event record or events file is malformed
+    │   └── PersonaError                  a persona assignment cannot be honoured
+    ├── PolicyError                       a policy returned or was given something invalid
+    ├── LLMError                          a language-model backend failed
+    │   └── TransientLLMError             worth retrying: rate limit, timeout, connection, 5xx
+    ├── CacheMissError (LookupError)      a read-only cache has no answer for a request
+    ├── IntegrationError                  a model could not be integrated
+    ├── FitError                          an estimator could not fit the data it was given
+    │   └── NotFittedError (AttributeError)  a fitted attribute was read before ``fit``
+    └── RunDirError                       a run directory cannot be written or read
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CacheMissError",
+    "ConfigError",
+    "EventError",
+    "FitError",
+    "GraphError",
+    "IntegrationError",
+    "LLMError",
+    "NotFittedError",
+    "PersonaError",
+    "PolicyError",
+    "RunDirError",
+    "SpilloverError",
+    "TransientLLMError",
+]
+
+
+class SpilloverError(Exception):
+    """Base class of every error raised on purpose by spillover."""
+
+
+class ConfigError(SpilloverError, ValueError):
+    """A parameter or configuration value breaks a documented rule."""
+
+
+class GraphError(ConfigError):
+    """A graph cannot be built or read as asked."""
+
+
+class EventError(ConfigError):
+    """An event record or an events file is malformed."""
+
+
+class PersonaError(ConfigError):
+    """A persona assignment cannot be honoured."""
+
+
+class PolicyError(SpilloverError):
+    """A policy returned, or was given, something invalid."""
+
+
+class LLMError(SpilloverError):
+    """A language-model backend failed."""
+
+
+class TransientLLMError(LLMError):
+    """A backend failure worth retrying (rate limit, timeout, connection error, 5xx)."""
+
+
+class CacheMissError(SpilloverError, LookupError):
+    """A read-only cache holds no answer for a request."""
+
+
+class IntegrationError(SpilloverError):
+    """A model could not be integrated."""
+
+
+class FitError(SpilloverError):
+    """An estimator could not fit the data it was given."""
+
+
+class NotFittedError(FitError, AttributeError):
+    """A fitted attribute was read before ``fit`` was called."""
+
+
+class RunDirError(SpilloverError):
+    """A run directory cannot be written or read."""

@@ -1,0 +1,1 @@
+"""Reading and writing files: events, graphs, persona assignments, configs and run directories."""
