@@ -20,7 +20,7 @@ from spillover.exceptions import ConfigError
 
 __all__ = ["STREAMS", "SeedLike", "SeedRecord", "as_generator", "seed_record"]
 
-SeedLike: TypeAlias = int | np.random.SeedSequence | np.random.Generator | None
+SeedLike: TypeAlias = "int | np.random.SeedSequence | np.random.Generator | SeedRecord | None"
 
 #: Spawn-key index of each independent stream of a run.
 STREAMS: Final[dict[str, int]] = {"graph": 0, "personas": 1, "seeds": 2, "dynamics": 3}
@@ -68,6 +68,8 @@ def seed_record(seed: SeedLike) -> SeedRecord:
     A :class:`~numpy.random.Generator` is consumed once (128 bits are drawn from it) so that the
     caller's generator advances and the run is still recorded by plain entropy.
     """
+    if isinstance(seed, SeedRecord):
+        return seed
     if seed is None:
         ss = np.random.SeedSequence()
         return SeedRecord(int(ss.entropy), tuple(ss.spawn_key))  # type: ignore[arg-type]

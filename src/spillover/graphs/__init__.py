@@ -1,1 +1,22 @@
-"""graphs."""
+"""Graphs: the frozen CSR :class:`Graph` value, random generators and networkx adapters.
+
+networkx is imported only by the adapters and the generators built on it, so importing this
+package stays light. Files are read and written by :mod:`spillover.io`.
+"""
+
+from __future__ import annotations
+
+from spillover.graphs._convert import from_networkx
+from spillover.graphs._generators import barabasi_albert, erdos_renyi, watts_strogatz
+from spillover.graphs._graph import Graph, OnDuplicate
+from spillover.graphs._regular import random_regular
+
+__all__ = [
+    "Graph",
+    "OnDuplicate",
+    "barabasi_albert",
+    "erdos_renyi",
+    "from_networkx",
+    "random_regular",
+    "watts_strogatz",
+]

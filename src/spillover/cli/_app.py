@@ -1,0 +1,37 @@
+"""The ``spillover`` command line (Typer)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from spillover.cli._console import err_console
+from spillover.exceptions import SpilloverError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="spillover",
+    help="Simulate how news of offline events spreads through networks of LLM agents, "
+    "and learn the dynamics of that spread.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: runs the app; errors become one line on stderr and exit code 2."""
+    from spillover.cli import _demo, _simulate  # noqa: F401  (register the commands)
+
+    try:
+        app(args=argv, prog_name="spillover")
+    except SpilloverError as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        sys.exit(2)
+    except OSError as exc:
+        err_console.print(
+            f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), markup=False
+        )
+        sys.exit(2)

@@ -1,0 +1,6 @@
+"""The simulation engine: numba kernels and ``simulate``."""
+
+from spillover.engine._simulate import probability_table, simulate, warm_up
+from spillover.engine._uniform import decision_uniform, decision_uniforms
+
+__all__ = ["decision_uniform", "decision_uniforms", "probability_table", "simulate", "warm_up"]

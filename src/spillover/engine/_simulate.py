@@ -1,0 +1,217 @@
+"""``simulate``: replicates of the discrete-round SI spread of DESIGN section 2."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from spillover._rng import SeedLike, SeedRecord, seed_record
+from spillover.engine._kernels import run_replicate
+from spillover.exceptions import ConfigError
+from spillover.personas import N_PERSONAS, assign_balanced, validate_assignment
+from spillover.policies import ExposureBatch, Policy, checked_probabilities
+from spillover.trajectories import Adoptions, Curves, ExposureTable, SimulationResult
+
+if TYPE_CHECKING:
+    from spillover.events import Event
+    from spillover.graphs import Graph
+
+__all__ = ["probability_table", "simulate", "warm_up"]
+
+#: Called after each replicate with (replicates done, replicates in all).
+ProgressCallback = Callable[[int, int], None]
+
+
+def _check_count(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ConfigError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}; got {value}")
+    return int(value)
+
+
+def probability_table(policy: Policy, event: Event | None, max_degree: int) -> np.ndarray:
+    """Ask the policy once for every (persona, n_exposed) key.
+
+    Returns
+    -------
+    ndarray of float64, shape (32, max_degree + 1)
+        ``table[c, m]``: share probability of a susceptible agent of persona c with m informed
+        neighbours.
+    """
+    persona, n_exposed = np.meshgrid(
+        np.arange(N_PERSONAS, dtype=np.int64),
+        np.arange(max_degree + 1, dtype=np.int64),
+        indexing="ij",
+    )
+    batch = ExposureBatch(persona=persona.ravel(), n_exposed=n_exposed.ravel())
+    p = checked_probabilities(policy, batch, event)
+    return np.ascontiguousarray(p.reshape(N_PERSONAS, max_degree + 1))
+
+
+def _seed_sets(
+    record: SeedRecord,
+    n_nodes: int,
+    n_seeds: int,
+    n_reps: int,
+    seeds: Sequence[int] | np.ndarray | None,
+) -> np.ndarray:
+    if seeds is not None:
+        given = np.asarray(seeds)
+        if given.ndim != 1 or given.size == 0 or not np.issubdtype(given.dtype, np.integer):
+            raise ConfigError(f"seeds must be a non-empty 1-d list of agent ids; got {seeds!r}")
+        if given.min() < 0 or given.max() >= n_nodes:
+            raise ConfigError(f"seeds must be agent ids in 0..{n_nodes - 1}; got {given.tolist()}")
+        if np.unique(given).size != given.size:
+            raise ConfigError(f"seeds must be distinct; got {given.tolist()}")
+        return np.tile(given.astype(np.int64), (n_reps, 1))
+    if n_seeds > n_nodes:
+        raise ConfigError(f"n_seeds must be <= n_nodes ({n_nodes}); got {n_seeds}")
+    return np.stack(
+        [
+            np.sort(record.generator("seeds", rep).choice(n_nodes, size=n_seeds, replace=False))
+            for rep in range(n_reps)
+        ]
+    ).astype(np.int64)
+
+
+def simulate(
+    graph: Graph,
+    policy: Policy,
+    *,
+    n_rounds: int,
+    n_reps: int = 1,
+    n_seeds: int = 1,
+    event: Event | None = None,
+    persona_of_node: np.ndarray | None = None,
+    seeds: Sequence[int] | np.ndarray | None = None,
+    rng: SeedLike = None,
+    progress: ProgressCallback | None = None,
+) -> SimulationResult:
+    """Simulate ``n_reps`` independent spreads of one news item on a fixed graph.
+
+    At round 0 the seed agents share (``n_seeds`` drawn uniformly per replicate, or the given
+    ``seeds`` in every replicate). In each round t >= 1 every susceptible agent i shares with
+    probability ``policy(persona(i), m_i(t))``, where m_i(t) counts its informed neighbours at
+    the end of round t - 1; all agents update synchronously. A replicate stops doing work once
+    nobody can share any more; its tables still cover all rounds up to ``n_rounds``.
+
+    Parameters
+    ----------
+    graph : Graph
+        The network (undirected, simple).
+    policy : Policy
+        Share probabilities; evaluated once per run on every (persona, n_exposed) key.
+    n_rounds : int
+        Last round T (>= 1).
+    n_reps : int
+        Independent replicates on the same graph and persona placement.
+    n_seeds : int
+        Seed agents per replicate, when ``seeds`` is not given.
+    event : Event, optional
+        The news item; passed to the policy.
+    persona_of_node : ndarray of int, shape (n_nodes,), optional
+        Persona of each agent; balanced and randomly placed (personas stream) when omitted.
+    seeds : sequence of int, optional
+        Fixed seed agents for every replicate.
+    rng : int, SeedSequence, Generator or None
+        Root of the run's randomness. Seeds use the ``seeds`` stream and decisions the
+        ``dynamics`` stream, each keyed by replicate, so replicate r is the same whatever
+        ``n_reps`` is.
+    progress : callable, optional
+        Called as ``progress(done, n_reps)`` after each replicate.
+
+    Returns
+    -------
+    SimulationResult
+    """
+    n_rounds = _check_count("n_rounds", n_rounds, 1)
+    n_reps = _check_count("n_reps", n_reps, 1)
+    n_seeds = _check_count("n_seeds", n_seeds, 1)
+    record = seed_record(rng)
+    n_nodes = graph.n_nodes
+    if n_nodes < 1:
+        raise ConfigError("graph must have at least one node")
+    if persona_of_node is None:
+        persona_of_node = assign_balanced(n_nodes, rng=record.generator("personas"))
+    persona_of_node = np.ascontiguousarray(
+        validate_assignment(persona_of_node, n_nodes), dtype=np.int8
+    )
+    seed_sets = _seed_sets(record, n_nodes, n_seeds, n_reps, seeds)
+    max_degree = int(graph.max_degree)
+    prob = probability_table(policy, event, max_degree)
+    indptr = np.ascontiguousarray(graph.indptr, dtype=np.int64)
+    indices = np.ascontiguousarray(graph.indices)
+
+    shape = (n_rounds + 1, N_PERSONAS, max_degree + 1)
+    informed_by_persona = np.zeros((n_reps, n_rounds + 1, N_PERSONAS), dtype=np.int64)
+    last_active = np.zeros(n_reps, dtype=np.int32)
+    exposure_parts: list[tuple[np.ndarray, ...]] = []
+    adoption_parts: list[tuple[np.ndarray, ...]] = []
+    for rep in range(n_reps):
+        key = record.generator("dynamics", rep).integers(0, 2**64, dtype=np.uint64)
+        at_risk = np.zeros(shape, dtype=np.int64)
+        shared = np.zeros(shape, dtype=np.int64)
+        adoption_round = np.full(n_nodes, -1, dtype=np.int32)
+        last_active[rep] = run_replicate(
+            indptr,
+            indices,
+            persona_of_node,
+            prob,
+            seed_sets[rep],
+            n_rounds,
+            np.uint64(key),
+            at_risk,
+            shared,
+            informed_by_persona[rep],
+            adoption_round,
+        )
+        t, c, m = np.nonzero(at_risk)
+        exposure_parts.append((np.full(t.size, rep), t, c, m, at_risk[t, c, m], shared[t, c, m]))
+        agents = np.flatnonzero(adoption_round >= 0)
+        rounds = adoption_round[agents]
+        order = np.lexsort((agents, rounds))
+        agents = agents[order]
+        adoption_parts.append(
+            (np.full(agents.size, rep), agents, persona_of_node[agents], rounds[order])
+        )
+        if progress is not None:
+            progress(rep + 1, n_reps)
+
+    exposures = ExposureTable(*(np.concatenate(cols) for cols in zip(*exposure_parts, strict=True)))
+    adoptions = Adoptions(*(np.concatenate(cols) for cols in zip(*adoption_parts, strict=True)))
+    return SimulationResult(
+        curves=Curves(informed_by_persona, n_nodes=n_nodes),
+        exposures=exposures,
+        adoptions=adoptions,
+        seeds=seed_sets,
+        last_active_round=last_active,
+        seed_record=record,
+    )
+
+
+def warm_up() -> None:
+    """Compile (or load from the on-disk cache) the engine's kernels on a tiny graph.
+
+    Callers that time the engine call this first, so the timing is of the engine, not of the
+    compiler.
+    """
+    indptr = np.array([0, 1, 2], dtype=np.int64)
+    indices = np.array([1, 0], dtype=np.int32)
+    prob = np.full((N_PERSONAS, 2), 0.5)
+    at_risk = np.zeros((2, N_PERSONAS, 2), dtype=np.int64)
+    run_replicate(
+        indptr,
+        indices,
+        np.zeros(2, dtype=np.int8),
+        prob,
+        np.array([0], dtype=np.int64),
+        1,
+        np.uint64(1),
+        at_risk,
+        at_risk.copy(),
+        np.zeros((2, N_PERSONAS), dtype=np.int64),
+        np.full(2, -1, dtype=np.int32),
+    )

@@ -1,0 +1,92 @@
+"""``FitResult``: the frozen outcome of fitting one model."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+__all__ = ["FitResult", "FitStatus", "information_criteria"]
+
+#: ``converged``: an interior optimum was found. ``bound``: the optimum lies on a parameter
+#: bound (a rate of 0), where standard errors from the curvature are not reliable.
+#: ``infeasible``: the model gives the data probability zero (log-likelihood -inf).
+#: ``failed``: the optimiser did not converge.
+FitStatus = Literal["converged", "bound", "infeasible", "failed"]
+
+ParamValue = float | tuple[float, ...]
+
+
+def information_criteria(loglik: float, n_params: int, n_obs: int) -> tuple[float, float, float]:
+    """(AIC, AICc, BIC) from a log-likelihood; AICc is +inf when ``n_obs <= n_params + 1``."""
+    aic = 2.0 * n_params - 2.0 * loglik
+    if n_obs > n_params + 1:
+        aicc = aic + 2.0 * n_params * (n_params + 1) / (n_obs - n_params - 1)
+    else:
+        aicc = math.inf
+    bic = n_params * math.log(max(n_obs, 1)) - 2.0 * loglik
+    return aic, aicc, bic
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Estimates, uncertainty and fit statistics of one model.
+
+    Attributes
+    ----------
+    model : str
+        Model name (``si``, ``si2``, ...).
+    params, stderr : mapping of str to float or tuple of float
+        Estimates and standard errors in the per-round probability units of DESIGN section 2.
+    loglik : float
+        Maximised log-likelihood (``-inf`` when infeasible).
+    n_params, n_obs : int
+        Free parameters; observations (agent-rounds at risk for agent-level fits).
+    aic, aicc, bic : float
+        Information criteria.
+    status : {"converged", "bound", "infeasible", "failed"}
+    message : str
+        Human-readable detail on the status.
+    """
+
+    model: str
+    params: Mapping[str, ParamValue]
+    stderr: Mapping[str, ParamValue]
+    loglik: float
+    n_params: int
+    n_obs: int
+    status: FitStatus
+    message: str = ""
+    aic: float = field(init=False)
+    aicc: float = field(init=False)
+    bic: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+        object.__setattr__(self, "stderr", MappingProxyType(dict(self.stderr)))
+        aic, aicc, bic = information_criteria(self.loglik, self.n_params, self.n_obs)
+        object.__setattr__(self, "aic", aic)
+        object.__setattr__(self, "aicc", aicc)
+        object.__setattr__(self, "bic", bic)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of one model in ``spillover fit --json`` (DESIGN section 6)."""
+
+        def plain(v: ParamValue) -> float | list[float]:
+            return list(v) if isinstance(v, tuple) else v
+
+        return {
+            "name": self.model,
+            "params": {k: plain(v) for k, v in self.params.items()},
+            "stderr": {k: plain(v) for k, v in self.stderr.items()},
+            "loglik": self.loglik,
+            "n_params": self.n_params,
+            "n_obs": self.n_obs,
+            "aic": self.aic,
+            "aicc": self.aicc,
+            "bic": self.bic,
+            "status": self.status,
+            "message": self.message,
+        }

@@ -1,0 +1,229 @@
+"""Run directories (DESIGN section 6), written atomically.
+
+Everything is written into a hidden sibling folder first; ``manifest.json`` (with
+``"status": "complete"``) is written last, and the folder is renamed into place only then. A
+failed or interrupted run leaves no directory under the requested name, and never one that
+looks complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from spillover.exceptions import RunDirError
+from spillover.personas import N_PERSONAS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from spillover.pipeline import RunOutput
+    from spillover.trajectories import Curves
+
+__all__ = [
+    "MANIFEST",
+    "check_output_dir",
+    "curves_table",
+    "dependency_versions",
+    "read_manifest",
+    "run_dir_writer",
+    "write_json",
+    "write_run_dir",
+    "write_table",
+]
+
+MANIFEST = "manifest.json"
+_DEPENDENCIES = ("numpy", "scipy", "numba", "pyarrow", "networkx", "matplotlib", "typer")
+
+
+def dependency_versions() -> dict[str, str]:
+    """Versions of Python, spillover and its main dependencies."""
+    versions = {"python": platform.python_version()}
+    for name in ("spillover", *_DEPENDENCIES):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def check_output_dir(out: str | os.PathLike[str], *, force: bool) -> Path:
+    """Fail early, before any work, if ``out`` cannot be written as a run directory."""
+    path = Path(out)
+    if path.exists() and not force:
+        raise RunDirError(f"output {path} already exists; choose another --out or pass --force")
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"output {path} exists and is not a directory")
+    # Missing parent folders are created when writing; the nearest existing one must be a
+    # writable folder.
+    ancestor = path.resolve().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise RunDirError(f"cannot create output {path}: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK):
+        raise RunDirError(f"cannot create output {path}: {ancestor} is not writable")
+    return path
+
+
+@contextlib.contextmanager
+def run_dir_writer(out: str | os.PathLike[str], *, force: bool = False) -> Iterator[Path]:
+    """Yield a staging folder; on success move it to ``out``, on any failure delete it."""
+    final = check_output_dir(out, force=force)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = final.parent / f".{final.name}.partial-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+        if not (staging / MANIFEST).is_file():
+            raise RunDirError(f"internal: {MANIFEST} was not written into {staging}")
+        if final.exists():
+            old = final.parent / f".{final.name}.old-{os.getpid()}"
+            final.rename(old)
+            staging.rename(final)
+            shutil.rmtree(old)
+        else:
+            staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, path, compression="zstd")
+
+
+def write_json(document: Any, path: Path) -> None:
+    path.write_text(json.dumps(document, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+
+
+def curves_table(curves: Curves, *, by_persona: bool) -> pa.Table:
+    """``replicate, round, informed, n_nodes`` (plus ``persona`` when by persona)."""
+    import pyarrow as pa
+
+    n_reps, n_t, n_c = curves.informed_by_persona.shape
+    if by_persona:
+        rep, rnd, per = np.meshgrid(
+            np.arange(n_reps), np.arange(n_t), np.arange(n_c), indexing="ij"
+        )
+        return pa.table(
+            {
+                "replicate": pa.array(rep.ravel().astype(np.int32)),
+                "round": pa.array(rnd.ravel().astype(np.int32)),
+                "persona": pa.array(per.ravel().astype(np.int16)),
+                "informed": pa.array(curves.informed_by_persona.ravel()),
+                "n_nodes": pa.array(np.full(rep.size, curves.n_nodes, dtype=np.int64)),
+            }
+        )
+    rep2, rnd2 = np.meshgrid(np.arange(n_reps), np.arange(n_t), indexing="ij")
+    return pa.table(
+        {
+            "replicate": pa.array(rep2.ravel().astype(np.int32)),
+            "round": pa.array(rnd2.ravel().astype(np.int32)),
+            "informed": pa.array(curves.informed.ravel()),
+            "n_nodes": pa.array(np.full(rep2.size, curves.n_nodes, dtype=np.int64)),
+        }
+    )
+
+
+def _columns_table(columns: dict[str, np.ndarray]) -> pa.Table:
+    import pyarrow as pa
+
+    return pa.table({name: pa.array(values) for name, values in columns.items()})
+
+
+def manifest(run: RunOutput, *, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest document of a finished run (no secrets: none are part of a run)."""
+    result = run.result
+    counts = np.bincount(run.persona_of_node, minlength=N_PERSONAS)
+    doc: dict[str, Any] = {
+        "status": "complete",
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
+        "config": run.config.to_dict(),
+        "versions": dependency_versions(),
+        "seed": run.seed.to_dict(),
+        "graph": run.graph.summary(),
+        "event": run.event.to_dict(),
+        "policy": run.policy.describe(),
+        "personas": {
+            "assignment": run.config.personas,
+            "count_by_persona": [int(c) for c in counts],
+        },
+        "replicates": {
+            "n_reps": result.n_reps,
+            "seeds": result.seeds.tolist(),
+            "last_active_round": result.last_active_round.tolist(),
+            "final_informed": result.curves.informed[:, -1].tolist(),
+        },
+        "timings": {k: round(v, 6) for k, v in run.timings.items()},
+    }
+    if extra:
+        doc.update(extra)
+    return doc
+
+
+def write_run_dir(
+    run: RunOutput,
+    out: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    extra: dict[str, Any] | None = None,
+    attach: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write a run directory atomically; return its path.
+
+    Files: ``curves.parquet``, ``exposures.parquet``, ``adoptions.parquet`` and, last,
+    ``manifest.json``. ``extra`` entries are merged into the manifest; ``attach(folder)``
+    may write further files (figures, fits) into the staging folder before the manifest.
+    """
+    import time
+
+    final = Path(out)
+    with run_dir_writer(final, force=force) as staging:
+        t0 = time.perf_counter()
+        write_table(
+            curves_table(run.result.curves, by_persona=run.config.by_persona),
+            staging / "curves.parquet",
+        )
+        write_table(_columns_table(run.result.exposures.columns()), staging / "exposures.parquet")
+        write_table(_columns_table(run.result.adoptions.columns()), staging / "adoptions.parquet")
+        if attach is not None:
+            attach(staging)
+        timings = dict(run.timings, write_s=time.perf_counter() - t0)
+        doc = manifest(run, extra=extra)
+        doc["timings"] = {k: round(v, 6) for k, v in timings.items()}
+        write_json(doc, staging / MANIFEST)
+    return final
+
+
+def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The manifest of a run directory; RunDirError when missing or incomplete."""
+    path = Path(run_dir) / MANIFEST
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunDirError(f"{run_dir} is not a run directory: {MANIFEST} is missing") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunDirError(f"{path} cannot be read: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("status") != "complete":
+        raise RunDirError(
+            f"{run_dir} is not a complete run (status "
+            f"{doc.get('status') if isinstance(doc, dict) else None!r})"
+        )
+    return doc

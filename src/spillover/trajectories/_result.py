@@ -1,0 +1,55 @@
+"""The value a simulation returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spillover._rng import SeedRecord
+from spillover.trajectories._tables import Adoptions, Curves, ExposureTable
+
+__all__ = ["SimulationResult"]
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Curves, exposures and adoptions of ``n_reps`` replicates of one run.
+
+    Attributes
+    ----------
+    curves : Curves
+    exposures : ExposureTable
+    adoptions : Adoptions
+    seeds : ndarray of int64, shape (n_reps, n_seeds)
+        The agents informed at round 0 in each replicate.
+    last_active_round : ndarray of int32, shape (n_reps,)
+        The last round in which anybody shared, per replicate.
+    seed_record : SeedRecord
+        The entropy the run was seeded with.
+    """
+
+    curves: Curves
+    exposures: ExposureTable
+    adoptions: Adoptions
+    seeds: np.ndarray
+    last_active_round: np.ndarray
+    seed_record: SeedRecord
+
+    def __post_init__(self) -> None:
+        for name in ("seeds", "last_active_round"):
+            arr = np.array(getattr(self, name))
+            arr.flags.writeable = False
+            object.__setattr__(self, name, arr)
+
+    @property
+    def n_reps(self) -> int:
+        return self.curves.n_reps
+
+    @property
+    def n_rounds(self) -> int:
+        return self.curves.n_rounds
+
+    @property
+    def n_nodes(self) -> int:
+        return self.curves.n_nodes

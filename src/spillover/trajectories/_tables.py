@@ -1,0 +1,172 @@
+"""Results of runs: curves, the exposure table and adoptions, as frozen columnar values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from spillover.exceptions import ConfigError
+
+__all__ = ["Adoptions", "Curves", "ExposureTable"]
+
+
+def _frozen_column(name: str, values: object, dtype: type) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ConfigError(f"column {name!r} must be 1-d; got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if (
+            np.issubdtype(arr.dtype, np.floating)
+            and np.all(np.isfinite(arr))
+            and np.all(arr == np.round(arr))
+        ):
+            arr = arr.astype(np.int64)
+        else:
+            raise ConfigError(f"column {name!r} must hold integers; got dtype {arr.dtype}")
+    out: np.ndarray = np.array(arr, dtype=dtype)
+    out.flags.writeable = False
+    return out
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Equal-length integer columns; subclasses list them in ``_columns``."""
+
+    _columns: ClassVar[tuple[tuple[str, type], ...]] = ()
+    _table: ClassVar[str] = "table"
+
+    def __post_init__(self) -> None:
+        lengths = set()
+        for name, dtype in self._columns:
+            col = _frozen_column(name, getattr(self, name), dtype)
+            object.__setattr__(self, name, col)
+            lengths.add(col.shape[0])
+        if len(lengths) > 1:
+            raise ConfigError(f"{self._table}: columns must have equal lengths; got {lengths}")
+        for name, _ in self._columns:
+            col = getattr(self, name)
+            if col.size and col.min() < 0:
+                row = int(np.argmin(col))
+                raise ConfigError(
+                    f"{self._table}: column {name!r} must be >= 0; row {row} has {col[row]}"
+                )
+
+    def __len__(self) -> int:
+        return int(getattr(self, self._columns[0][0]).shape[0])
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The columns by name, in contract order."""
+        return {name: getattr(self, name) for name, _ in self._columns}
+
+
+@dataclass(frozen=True)
+class ExposureTable(_Columns):
+    """Sufficient statistics of the agent-level likelihood (DESIGN section 6).
+
+    One row per (replicate, round, persona, n_exposed) with ``at_risk`` susceptible agents that
+    had ``n_exposed`` informed neighbours at the start of the round, of whom ``shared`` shared
+    in that round. Rows with ``at_risk == 0`` are omitted.
+    """
+
+    replicate: np.ndarray
+    round: np.ndarray
+    persona: np.ndarray
+    n_exposed: np.ndarray
+    at_risk: np.ndarray
+    shared: np.ndarray
+
+    _columns: ClassVar[tuple[tuple[str, type], ...]] = (
+        ("replicate", np.int32),
+        ("round", np.int32),
+        ("persona", np.int16),
+        ("n_exposed", np.int32),
+        ("at_risk", np.int64),
+        ("shared", np.int64),
+    )
+    _table: ClassVar[str] = "exposures"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        over = self.shared > self.at_risk
+        if over.any():
+            row = int(np.flatnonzero(over)[0])
+            raise ConfigError(
+                f"exposures: shared must be <= at_risk; row {row} has "
+                f"shared={self.shared[row]}, at_risk={self.at_risk[row]}"
+            )
+
+    def totals_by_exposure(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pool over replicates, rounds and personas: (n_exposed, at_risk, shared) per m."""
+        if len(self) == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        m_values, inverse = np.unique(self.n_exposed, return_inverse=True)
+        at_risk = np.bincount(inverse, weights=self.at_risk).astype(np.int64)
+        shared = np.bincount(inverse, weights=self.shared).astype(np.int64)
+        return m_values.astype(np.int64), at_risk, shared
+
+
+@dataclass(frozen=True)
+class Adoptions(_Columns):
+    """Every agent that shared: ``replicate, agent, persona, round`` (seeds at round 0)."""
+
+    replicate: np.ndarray
+    agent: np.ndarray
+    persona: np.ndarray
+    round: np.ndarray
+
+    _columns: ClassVar[tuple[tuple[str, type], ...]] = (
+        ("replicate", np.int32),
+        ("agent", np.int64),
+        ("persona", np.int16),
+        ("round", np.int32),
+    )
+    _table: ClassVar[str] = "adoptions"
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Cumulative informed counts by replicate and round, in total and by persona.
+
+    Parameters
+    ----------
+    informed_by_persona : ndarray of int64, shape (n_reps, n_rounds + 1, n_personas)
+        Informed agents of each persona at the end of each round (round 0: the seeds).
+    n_nodes : int
+        Agents in the network.
+    """
+
+    informed_by_persona: np.ndarray
+    n_nodes: int
+
+    def __post_init__(self) -> None:
+        arr = np.array(self.informed_by_persona, dtype=np.int64)
+        if arr.ndim != 3:
+            raise ConfigError(
+                "Curves: informed_by_persona must have shape "
+                f"(n_reps, n_rounds + 1, n_personas); got {arr.shape}"
+            )
+        arr.flags.writeable = False
+        object.__setattr__(self, "informed_by_persona", arr)
+
+    @property
+    def n_reps(self) -> int:
+        return int(self.informed_by_persona.shape[0])
+
+    @property
+    def n_rounds(self) -> int:
+        return int(self.informed_by_persona.shape[1]) - 1
+
+    @property
+    def informed(self) -> np.ndarray:
+        """Cumulative informed count, shape (n_reps, n_rounds + 1)."""
+        out: np.ndarray = self.informed_by_persona.sum(axis=2)
+        out.flags.writeable = False
+        return out
+
+    def fraction(self) -> np.ndarray:
+        """Informed fraction, shape (n_reps, n_rounds + 1)."""
+        out: np.ndarray = self.informed / self.n_nodes
+        return out

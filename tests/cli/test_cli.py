@@ -1,0 +1,135 @@
+"""The command line: commands, flags and config precedence, errors as one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from spillover.cli import main
+
+
+def _run(argv: list[str]) -> int:
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+SMALL = [
+    "--n-nodes",
+    "300",
+    "--degree",
+    "4",
+    "--rounds",
+    "8",
+    "--replicates",
+    "2",
+    "--seeds",
+    "2",
+    "--seed",
+    "1",
+    "--quiet",
+]
+
+
+def test_simulate_writes_a_run_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert (
+        _run(
+            [
+                "simulate",
+                *SMALL,
+                "--policy",
+                "constant",
+                "--alpha",
+                "0.02",
+                "--beta",
+                "0.2",
+                "--by-persona",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["policy"] == {"kind": "constant", "alpha": 0.02, "beta": 0.2}
+    assert manifest["config"]["by_persona"] is True
+    assert "persona" in pq.read_table(out / "curves.parquet").column_names
+    assert str(out) in capsys.readouterr().out
+
+
+def test_flags_override_config_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "run.toml"
+    cfg.write_text("n_nodes = 200\ndegree = 4\nn_rounds = 5\nn_reps = 3\nseed = 9\n")
+    out = tmp_path / "run"
+    assert (
+        _run(["simulate", "--config", str(cfg), "--replicates", "2", "-q", "--out", str(out)]) == 0
+    )
+    config = json.loads((out / "manifest.json").read_text())["config"]
+    assert (config["n_nodes"], config["n_reps"], config["seed"]) == (200, 2, 9)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--n-nodes", "5", "--degree", "3"], "n_nodes * degree must be even"),
+        (["--policy", "constant", "--beta", "0.1"], "needs alpha"),
+        (["--alpha", "0.1"], "apply only to policy 'constant'"),
+        (["--policy", "constant", "--alpha", "2", "--beta", "0.1"], "alpha must be in [0, 1]"),
+        (["--events", "/nonexistent/events.csv"], "/nonexistent/events.csv"),
+        (["--event-id", "NOPE1"], "NOPE1"),
+        (["--config", "/nonexistent/run.toml"], "does not exist"),
+        (["--graph", "lattice"], "must be one of"),
+        (["--rounds", "0"], "n_rounds must be >= 1"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code = _run(["simulate", "-q", "--out", str(tmp_path / "run"), *argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_existing_output_needs_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert _run(["simulate", *SMALL, "--out", str(out)]) == 0
+    assert _run(["simulate", *SMALL, "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert _run(["simulate", *SMALL, "--out", str(out), "--force"]) == 0
+
+
+def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "demo"
+    assert _run(["demo", "--out", str(out), "--n-nodes", "640", "--replicates", "3", "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "si2" in text and "alpha" in text
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    fits = json.loads((out / "fits.json").read_text())
+    assert [m["name"] for m in fits["models"]] == ["si", "si2"]
+    assert fits["best"] == "si2"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["fits"] == fits
+
+
+def test_help_on_every_command() -> None:
+    for argv in (["--help"], ["simulate", "--help"], ["demo", "--help"]):
+        assert _run(argv) == 0
+
+
+def test_console_script_entry_point() -> None:
+    exe = Path(sys.executable).parent / "spillover"
+    proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and "simulate" in proc.stdout and "demo" in proc.stdout
