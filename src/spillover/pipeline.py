@@ -15,7 +15,7 @@ import numpy as np
 
 from spillover._rng import SeedRecord, seed_record
 from spillover.config import SimulationConfig
-from spillover.engine import simulate, warm_up
+from spillover.engine import agent_histories, simulate, warm_up
 from spillover.events import Event, select_events
 from spillover.graphs import (
     Graph,
@@ -26,7 +26,7 @@ from spillover.graphs import (
 )
 from spillover.personas import assign_balanced
 from spillover.policies import ConstantPolicy, Policy, default_persona_policy
-from spillover.trajectories import SimulationResult
+from spillover.trajectories import AgentHistories, SimulationResult
 
 __all__ = ["RunOutput", "build_graph", "build_policy", "run_simulation"]
 
@@ -42,6 +42,7 @@ class RunOutput:
     event: Event
     policy: Policy
     result: SimulationResult
+    agents: AgentHistories
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -122,6 +123,9 @@ def run_simulation(
         progress=progress,
     )
     timings["simulate_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    agents = agent_histories(graph, result)
+    timings["histories_s"] = time.perf_counter() - t0
     return RunOutput(
         config=config,
         seed=record,
@@ -130,5 +134,6 @@ def run_simulation(
         event=event,
         policy=policy,
         result=result,
+        agents=agents,
         timings=timings,
     )

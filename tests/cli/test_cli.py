@@ -133,3 +133,41 @@ def test_console_script_entry_point() -> None:
     exe = Path(sys.executable).parent / "spillover"
     proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and "simulate" in proc.stdout and "demo" in proc.stdout
+
+
+def test_fit_json_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert _run(["simulate", *SMALL, "--replicates", "3", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert _run(["fit", str(out), "--model", "si", "--model", "si2", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [m["name"] for m in doc["models"]] == ["si", "si2"]
+    assert doc["best"] == "si2"
+    si2 = doc["models"][1]
+    assert set(si2["params"]) == {"alpha", "beta"} and si2["status"] in ("converged", "bound")
+    assert {"stderr", "loglik", "n_params", "n_obs", "aic", "bic"} <= set(si2)
+    assert _run(["fit", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "si-persona" in text and "Trait effects" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--model", "sir"], "unknown model"),
+        (["--folds", "0", "--model", "pair", "--degree", "0"], "degree must be an integer >= 1"),
+    ],
+)
+def test_fit_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
+                       message: str) -> None:
+    out = tmp_path / "run"
+    assert _run(["simulate", *SMALL, "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert _run(["fit", str(out), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_fit_missing_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["fit", "/nonexistent/run"]) == 2
+    assert "no such file" in capsys.readouterr().err

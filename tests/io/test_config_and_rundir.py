@@ -68,7 +68,13 @@ def test_run_directory_contents(tmp_path: Path) -> None:
     run = run_simulation(SMALL.replace(by_persona=True))
     out = write_run_dir(run, tmp_path / "run")
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["adoptions.parquet", "curves.parquet", "exposures.parquet", "manifest.json"]
+    assert names == [
+        "adoptions.parquet",
+        "agents.parquet",
+        "curves.parquet",
+        "exposures.parquet",
+        "manifest.json",
+    ]
     manifest = read_manifest(out)
     assert manifest["status"] == "complete"
     assert manifest["config"]["n_nodes"] == 400

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 __all__ = ["err_console", "out_console", "replicate_progress"]
 
 # Tables stay readable when output goes to a file or a pipe (where rich would assume 80 columns).
-out_console = Console(width=None if sys.stdout.isatty() else 120)
+out_console = Console(width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 120)
 
 

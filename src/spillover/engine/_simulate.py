@@ -189,6 +189,7 @@ def simulate(
         seeds=seed_sets,
         last_active_round=last_active,
         seed_record=record,
+        persona_of_node=persona_of_node,
     )
 
 

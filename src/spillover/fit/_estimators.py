@@ -1,34 +1,27 @@
-"""Agent-level estimators on the exposure table (scikit-learn conventions).
-
-``__init__`` stores arguments; ``fit(exposures)`` validates, fits, and sets ``theta_``,
-``stderr_``, ``loglik_``, ``n_obs_`` and ``result_`` (a frozen :class:`FitResult`).
-"""
+"""``si`` and ``si2``: exact binomial maximum likelihood on the pooled exposure table."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from spillover.exceptions import ConfigError, FitError, NotFittedError
-from spillover.fit._hazard import HazardFit, fit_hazards, hazard_loglik
-from spillover.fit._result import FitResult, FitStatus
+from spillover.fit._base import ExposureEstimator, checked_exposures
+from spillover.fit._hazard import HazardFit, fit_hazards, hazard_loglik, profile_interval
+from spillover.fit._result import FitResult, FitStatus, ParamValue
 from spillover.trajectories import ExposureTable
 
-__all__ = ["ESTIMATORS", "SI2Estimator", "SIEstimator", "fit_exposures"]
+__all__ = ["SI2Estimator", "SIEstimator"]
 
 
-class _HazardEstimator:
-    """Shared machinery: pooled (n_exposed, at_risk, shared) rows and a hazard-linear design."""
+class _HazardEstimator(ExposureEstimator):
+    """Shared machinery: pooled (n_exposed, at_risk, shared) rows and a hazard-linear design.
 
-    name: ClassVar[str] = ""
+    Standard errors come from the observed information (delta method to the probability
+    scale); intervals are profile-likelihood intervals, which stay valid next to the bound 0.
+    """
+
     param_names: ClassVar[tuple[str, ...]] = ()
-
-    theta_: dict[str, float]
-    stderr_: dict[str, float]
-    loglik_: float
-    n_obs_: int
-    result_: FitResult
 
     def _design(self, m: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -41,14 +34,8 @@ class _HazardEstimator:
         FitError
             When the table is empty (no agent was ever at risk).
         """
-        if not isinstance(exposures, ExposureTable):
-            raise ConfigError(
-                f"{self.name}: fit expects an ExposureTable; got {type(exposures).__name__}"
-            )
-        m, at_risk, shared = exposures.totals_by_exposure()
+        m, at_risk, shared = checked_exposures(self.name, exposures).totals_by_exposure()
         n_obs = int(at_risk.sum())
-        if n_obs == 0:
-            raise FitError(f"{self.name}: the exposure table has no agent at risk; nothing to fit")
         design = self._design(m)
         # Rows the model cannot reach (z == 0 whatever h is) carry no information on h, and
         # make the data impossible if anyone shared there.
@@ -69,6 +56,14 @@ class _HazardEstimator:
         self.stderr_ = {n: float(v) for n, v in zip(self.param_names, se, strict=True)}
         self.loglik_ = float(loglik)
         self.n_obs_ = n_obs
+        low: dict[str, ParamValue] = {}
+        high: dict[str, ParamValue] = {}
+        if self.intervals and not impossible:
+            for j, name in enumerate(self.param_names):
+                lo, hi = profile_interval(
+                    design[reachable], at_risk[reachable], shared[reachable], fit, j
+                )
+                low[name], high[name] = float(-np.expm1(-lo)), float(-np.expm1(-hi))
         self.result_ = FitResult(
             model=self.name,
             params=self.theta_,
@@ -78,6 +73,9 @@ class _HazardEstimator:
             n_obs=n_obs,
             status=status,
             message=message,
+            ci_low=low,
+            ci_high=high,
+            ci_method="profile" if low else "wald",
         )
         return self
 
@@ -110,17 +108,6 @@ class _HazardEstimator:
         ll, _, _ = hazard_loglik(h, self._design(m), at_risk.astype(float), shared.astype(float))
         return ll
 
-    def _fitted(self, attr: str) -> Any:
-        try:
-            return getattr(self, attr)
-        except AttributeError:
-            raise NotFittedError(
-                f"{type(self).__name__} is not fitted yet; call fit() first"
-            ) from None
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
 
 class SIEstimator(_HazardEstimator):
     """``si``: one online rate beta, no offline channel (``p = 1 - (1 - beta)^m``)."""
@@ -141,21 +128,3 @@ class SI2Estimator(_HazardEstimator):
     def _design(self, m: np.ndarray) -> np.ndarray:
         m = np.asarray(m, dtype=np.float64)
         return np.column_stack([np.ones_like(m), m])
-
-
-ESTIMATORS: dict[str, type[_HazardEstimator]] = {
-    SIEstimator.name: SIEstimator,
-    SI2Estimator.name: SI2Estimator,
-}
-
-
-def fit_exposures(
-    exposures: ExposureTable, models: tuple[str, ...] = ("si", "si2")
-) -> list[FitResult]:
-    """Fit each named model to an exposure table; results in the order asked."""
-    unknown = [m for m in models if m not in ESTIMATORS]
-    if unknown:
-        raise ConfigError(
-            f"unknown model(s) {', '.join(map(repr, unknown))}; known: {', '.join(ESTIMATORS)}"
-        )
-    return [ESTIMATORS[name]().fit(exposures).result_ for name in models]

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-__all__ = ["FitResult", "FitStatus", "information_criteria"]
+import numpy as np
+
+__all__ = ["FitResult", "FitStatus", "ParamValue", "information_criteria"]
 
 #: ``converged``: an interior optimum was found. ``bound``: the optimum lies on a parameter
 #: bound (a rate of 0), where standard errors from the curvature are not reliable.
@@ -49,6 +51,11 @@ class FitResult:
     status : {"converged", "bound", "infeasible", "failed"}
     message : str
         Human-readable detail on the status.
+    ci_low, ci_high : mapping of str to float or tuple of float
+        95 % interval of each parameter; by default Wald intervals ``estimate +- 1.96 se``
+        clipped to [0, 1].
+    ci_method : str
+        ``"wald"`` or ``"profile"`` (profile likelihood).
     """
 
     model: str
@@ -59,6 +66,9 @@ class FitResult:
     n_obs: int
     status: FitStatus
     message: str = ""
+    ci_low: Mapping[str, ParamValue] = field(default_factory=dict)
+    ci_high: Mapping[str, ParamValue] = field(default_factory=dict)
+    ci_method: str = "wald"
     aic: float = field(init=False)
     aicc: float = field(init=False)
     bic: float = field(init=False)
@@ -66,6 +76,12 @@ class FitResult:
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
         object.__setattr__(self, "stderr", MappingProxyType(dict(self.stderr)))
+        if not self.ci_low and not self.ci_high:
+            low, high = _wald(self.params, self.stderr)
+            object.__setattr__(self, "ci_low", low)
+            object.__setattr__(self, "ci_high", high)
+        object.__setattr__(self, "ci_low", MappingProxyType(dict(self.ci_low)))
+        object.__setattr__(self, "ci_high", MappingProxyType(dict(self.ci_high)))
         aic, aicc, bic = information_criteria(self.loglik, self.n_params, self.n_obs)
         object.__setattr__(self, "aic", aic)
         object.__setattr__(self, "aicc", aicc)
@@ -89,4 +105,26 @@ class FitResult:
             "bic": self.bic,
             "status": self.status,
             "message": self.message,
+            "ci_low": {k: plain(v) for k, v in self.ci_low.items()},
+            "ci_high": {k: plain(v) for k, v in self.ci_high.items()},
+            "ci_method": self.ci_method,
         }
+
+
+def _wald(
+    params: Mapping[str, ParamValue], stderr: Mapping[str, ParamValue]
+) -> tuple[dict[str, ParamValue], dict[str, ParamValue]]:
+    z = 1.959963984540054
+    low: dict[str, ParamValue] = {}
+    high: dict[str, ParamValue] = {}
+    for name, value in params.items():
+        v = np.atleast_1d(np.asarray(value, dtype=np.float64))
+        se = np.atleast_1d(np.asarray(stderr.get(name, math.nan), dtype=np.float64))
+        lo = np.clip(v - z * se, 0.0, 1.0)
+        hi = np.clip(v + z * se, 0.0, 1.0)
+        if isinstance(value, tuple):
+            low[name] = tuple(float(x) for x in lo)
+            high[name] = tuple(float(x) for x in hi)
+        else:
+            low[name], high[name] = float(lo[0]), float(hi[0])
+    return low, high

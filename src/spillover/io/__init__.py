@@ -13,3 +13,6 @@ from spillover.io._rundir import read_manifest as read_manifest
 from spillover.io._rundir import run_dir_writer as run_dir_writer
 from spillover.io._rundir import write_json as write_json
 from spillover.io._rundir import write_run_dir as write_run_dir
+from spillover.io._tables import FitInput as FitInput
+from spillover.io._tables import read_fit_input as read_fit_input
+from spillover.io._tables import read_table as read_table

@@ -203,6 +203,7 @@ def write_run_dir(
         )
         write_table(_columns_table(run.result.exposures.columns()), staging / "exposures.parquet")
         write_table(_columns_table(run.result.adoptions.columns()), staging / "adoptions.parquet")
+        write_table(_columns_table(run.agents.columns()), staging / "agents.parquet")
         if attach is not None:
             attach(staging)
         timings = dict(run.timings, write_s=time.perf_counter() - t0)

@@ -27,6 +27,8 @@ class SimulationResult:
         The last round in which anybody shared, per replicate.
     seed_record : SeedRecord
         The entropy the run was seeded with.
+    persona_of_node : ndarray of int8, shape (n_nodes,)
+        The persona of every agent (the same in every replicate).
     """
 
     curves: Curves
@@ -35,9 +37,10 @@ class SimulationResult:
     seeds: np.ndarray
     last_active_round: np.ndarray
     seed_record: SeedRecord
+    persona_of_node: np.ndarray
 
     def __post_init__(self) -> None:
-        for name in ("seeds", "last_active_round"):
+        for name in ("seeds", "last_active_round", "persona_of_node"):
             arr = np.array(getattr(self, name))
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)

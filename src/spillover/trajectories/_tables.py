@@ -9,7 +9,7 @@ import numpy as np
 
 from spillover.exceptions import ConfigError
 
-__all__ = ["Adoptions", "Curves", "ExposureTable"]
+__all__ = ["Adoptions", "AgentHistories", "Curves", "ExposureTable"]
 
 
 def _frozen_column(name: str, values: object, dtype: type) -> np.ndarray:
@@ -170,3 +170,42 @@ class Curves:
         """Informed fraction, shape (n_reps, n_rounds + 1)."""
         out: np.ndarray = self.informed / self.n_nodes
         return out
+
+
+@dataclass(frozen=True)
+class AgentHistories(_Columns):
+    """Per-agent sufficient statistics of latent-class models (one row per non-seed agent).
+
+    For an agent at risk from round 1 to the round before it shared (or to the last round):
+    ``rounds_at_risk`` rounds without sharing, ``exposure_rounds`` the sum of its informed
+    neighbours over those rounds, and, if it shared (``shared`` = 1), ``exposed_at_share`` its
+    informed neighbours in the round it shared. Under ``p = 1 - exp(-(h_a + m h_b))`` an
+    agent's likelihood is ``exp(-(rounds_at_risk h_a + exposure_rounds h_b))`` times
+    ``1 - exp(-(h_a + exposed_at_share h_b))`` if it shared, so these columns carry every
+    agent's whole history; a model whose rates are a property of the agent (latent groups)
+    needs them, and the pooled exposure table is not enough.
+    """
+
+    replicate: np.ndarray
+    agent: np.ndarray
+    persona: np.ndarray
+    rounds_at_risk: np.ndarray
+    exposure_rounds: np.ndarray
+    exposed_at_share: np.ndarray
+    shared: np.ndarray
+
+    _columns: ClassVar[tuple[tuple[str, type], ...]] = (
+        ("replicate", np.int32),
+        ("agent", np.int64),
+        ("persona", np.int16),
+        ("rounds_at_risk", np.int32),
+        ("exposure_rounds", np.int64),
+        ("exposed_at_share", np.int32),
+        ("shared", np.int8),
+    )
+    _table: ClassVar[str] = "agents"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if len(self) and self.shared.max() > 1:
+            raise ConfigError("agents: column 'shared' must be 0 or 1")

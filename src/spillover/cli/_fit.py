@@ -1,0 +1,176 @@
+"""``spillover fit INPUT``: fit, compare and summarise models of a run or a table."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from spillover.cli._app import app
+from spillover.cli._console import err_console, out_console
+from spillover.fit import FitResult, TraitEffects
+from spillover.selection import Analysis, ModelGroup, analyse
+
+__all__ = ["fit_command", "format_params", "print_analysis"]
+
+
+def _fmt(x: float) -> str:
+    if not math.isfinite(x):
+        return "nan" if math.isnan(x) else str(x)
+    return f"{x:.4g}" if abs(x) < 1e-3 and x != 0 else f"{x:.4f}"
+
+
+def format_params(result: FitResult) -> str:
+    """``name = est ± se [low, high]`` per parameter; per-persona vectors summarised."""
+    parts = []
+    for name, value in result.params.items():
+        if isinstance(value, tuple):
+            finite = [v for v in value if math.isfinite(v)]
+            rng = f"{_fmt(min(finite))}–{_fmt(max(finite))}" if finite else "n/a"
+            parts.append(f"{name}: {len(value)} values, {rng}")
+            continue
+        se = result.stderr.get(name, math.nan)
+        low, high = result.ci_low.get(name), result.ci_high.get(name)
+        text = f"{name} {_fmt(value)}"
+        if isinstance(se, float) and math.isfinite(se):
+            text += f" ± {se:.2g}"
+        if isinstance(low, float) and isinstance(high, float):
+            text += f" [{_fmt(low)}, {_fmt(high)}]"
+        parts.append(text)
+    return "\n".join(parts)
+
+
+def _group_table(group: ModelGroup) -> Table:
+    table = Table(title=group.description, title_justify="left", show_lines=True)
+    columns = (
+        ("model", "left"),
+        ("estimate ± se [95% CI]", "left"),
+        ("k", "right"),
+        ("log-lik", "right"),
+        ("AIC", "right"),
+        ("ΔAIC", "right"),
+        ("weight", "right"),
+        ("held-out", "right"),
+        ("status", "left"),
+    )
+    for col, justify in columns:
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    results = {r.model: r for r in group.results}
+    for row in group.comparison:
+        held = "" if row.held_out_loglik is None else f"{row.held_out_loglik:,.1f}"
+        table.add_row(
+            row.model + (" *" if row.model == group.best else ""),
+            format_params(results[row.model]),
+            str(row.n_params),
+            f"{row.loglik:,.1f}",
+            f"{row.aic:,.1f}",
+            f"{row.delta_aic:,.1f}" if math.isfinite(row.delta_aic) else "",
+            f"{row.akaike_weight:.3f}",
+            held,
+            row.status,
+        )
+    return table
+
+
+def _messages(group: ModelGroup) -> list[str]:
+    return [f"{r.model}: {r.message}" for r in group.results if r.message]
+
+
+def _traits_table(traits: TraitEffects) -> Table:
+    table = Table(
+        title="Trait effects: hazard ratio, high vs low level (95% CI)", title_justify="left"
+    )
+    table.add_column("trait")
+    for channel in traits.channels:
+        table.add_column(
+            f"{channel} ({'offline' if channel == 'alpha' else 'online'})", justify="right"
+        )
+    rows = traits.rows()
+    for trait in traits.terms[1:]:
+        cells = []
+        for channel in traits.channels:
+            r = next(x for x in rows if x["trait"] == trait and x["channel"] == channel)
+            cells.append(
+                f"{math.exp(r['log_hazard_ratio']):.2f} "
+                f"[{math.exp(r['ci_low']):.2f}, {math.exp(r['ci_high']):.2f}]"
+            )
+        table.add_row(trait, *cells)
+    return table
+
+
+def print_analysis(analysis: Analysis) -> None:
+    for group in analysis.groups:
+        out_console.print(_group_table(group))
+        for line in _messages(group):
+            out_console.print(f"  {line}", markup=False)
+    if analysis.trait_effects is not None:
+        out_console.print(_traits_table(analysis.trait_effects))
+    out_console.print(
+        "* lowest AIC in its group. Estimates are per-round probabilities. Intervals: profile "
+        "likelihood for si, si2 and si-persona, Wald otherwise. held-out: log-likelihood of "
+        "whole replicates left out of the fit (K-fold). --json has everything, per persona too."
+    )
+    for note in analysis.notes:
+        out_console.print(f"note: {note}")
+
+
+@app.command("fit")
+def fit_command(
+    input_path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="INPUT",
+            help="A run directory, or an exposures or curves table (.parquet or .csv).",
+        ),
+    ],
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model to fit (repeatable): si, si2, si-groups2, si-persona, pair. "
+            "[default: all that the input supports]",
+        ),
+    ] = None,
+    degree: Annotated[
+        int | None,
+        typer.Option(
+            "--degree",
+            "-k",
+            help="Graph degree for curve models (pair, and si/si2 "
+            "on curves). [default: from the run's manifest when the graph is regular]",
+        ),
+    ] = None,
+    folds: Annotated[
+        int, typer.Option("--folds", help="Folds of replicates for held-out scores (0: skip).")
+    ] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Fit models of the spread to a run and say which the data support.
+
+    Agent-level models (si, si2, si-groups2, si-persona) are fitted by exact maximum
+    likelihood on the exposure table; curve models (pair; and si, si2, si-groups2 when only
+    curves are given) to the informed counts.
+    """
+    from spillover.io import read_fit_input
+
+    data = read_fit_input(input_path)
+    k = degree if degree is not None else data.degree
+    if not as_json:
+        err_console.print(f"fitting {data.source} ...")
+    analysis = analyse(
+        exposures=data.exposures,
+        curves=data.curves,
+        agents=data.agents,
+        degree=k,
+        models=model or None,
+        n_folds=folds,
+    )
+    if as_json:
+        typer.echo(json.dumps(analysis.to_dict(), indent=2))
+    else:
+        print_analysis(analysis)

@@ -1,0 +1,185 @@
+"""Everything ``spillover fit`` and ``spillover report`` show: fits, comparisons, trait effects.
+
+Agent-level models are fitted to the exposure table (``si-groups2`` to agent histories when
+there are any); curve models to the informed counts. The two groups score different data, so
+they are compared within their group only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from spillover.exceptions import ConfigError
+from spillover.fit import (
+    CURVE_ESTIMATORS,
+    ESTIMATORS,
+    CurveEstimator,
+    FitResult,
+    SIGroups2Estimator,
+    TraitEffects,
+    fit_trait_effects,
+)
+from spillover.selection._criteria import ComparisonRow, compare
+from spillover.selection._holdout import held_out_loglik
+from spillover.trajectories import AgentHistories, Curves, ExposureTable
+
+__all__ = ["Analysis", "ModelGroup", "analyse", "available_models"]
+
+
+@dataclass(frozen=True)
+class ModelGroup:
+    """Models fitted to one kind of data, and their comparison."""
+
+    data: str  # "exposures" or "curves"
+    description: str
+    results: tuple[FitResult, ...]
+    comparison: tuple[ComparisonRow, ...]
+
+    @property
+    def best(self) -> str | None:
+        finite = [row for row in self.comparison if math.isfinite(row.aic)]
+        return finite[0].model if finite else None
+
+
+@dataclass(frozen=True)
+class Analysis:
+    groups: tuple[ModelGroup, ...]
+    trait_effects: TraitEffects | None = None
+    degree: int | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def best(self) -> str | None:
+        """The lowest-AIC model of the first group (agent-level when there is one)."""
+        for group in self.groups:
+            if group.best is not None:
+                return group.best
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``spillover fit --json`` document (DESIGN section 6, with extra fields)."""
+        models = []
+        for group in self.groups:
+            rows = {row.model: row for row in group.comparison}
+            for result in group.results:
+                doc = result.to_dict()
+                row = rows[result.model]
+                doc.update(
+                    data=group.data,
+                    delta_aic=row.delta_aic,
+                    akaike_weight=row.akaike_weight,
+                    held_out_loglik=row.held_out_loglik,
+                )
+                models.append(doc)
+        out: dict[str, Any] = {"models": models, "best": self.best}
+        if self.trait_effects is not None:
+            out["trait_effects"] = self.trait_effects.rows()
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+
+def available_models(
+    exposures: ExposureTable | None, curves: Curves | None, degree: int | None
+) -> tuple[list[str], list[str]]:
+    """(agent-level models, curve models) that the inputs support, in report order."""
+    agent = list(ESTIMATORS) if exposures is not None else []
+    curve: list[str] = []
+    if curves is not None and degree is not None:
+        curve = ["pair"] if agent else list(CURVE_ESTIMATORS)
+    return agent, curve
+
+
+def analyse(
+    *,
+    exposures: ExposureTable | None = None,
+    curves: Curves | None = None,
+    agents: AgentHistories | None = None,
+    degree: int | None = None,
+    models: Sequence[str] | None = None,
+    n_folds: int = 5,
+) -> Analysis:
+    """Fit, compare and summarise. ``models=None`` means every model the inputs support.
+
+    Raises
+    ------
+    ConfigError
+        Unknown model names, a curve model without a degree, or no data.
+    """
+    if exposures is None and curves is None:
+        raise ConfigError("nothing to fit: the input has neither exposures nor curves")
+    agent_ok, curve_ok = available_models(exposures, curves, degree)
+    notes: list[str] = []
+    if models is None:
+        agent_models, curve_models = agent_ok, curve_ok
+        if curves is not None and degree is None and exposures is None:
+            raise ConfigError("curve models need the graph's degree: pass --degree K")
+    else:
+        known = set(ESTIMATORS) | set(CURVE_ESTIMATORS)
+        unknown = [m for m in models if m not in known]
+        if unknown:
+            raise ConfigError(
+                f"unknown model(s) {', '.join(map(repr, unknown))}; known: "
+                f"{', '.join(dict.fromkeys([*ESTIMATORS, *CURVE_ESTIMATORS]))}"
+            )
+        names = list(dict.fromkeys(models))
+        agent_models = [m for m in names if m in ESTIMATORS and exposures is not None]
+        curve_models = [m for m in names if m not in agent_models]
+        if curve_models and curves is None:
+            raise ConfigError(
+                f"model(s) {', '.join(curve_models)} need an exposure table or curves; "
+                "the input has neither"
+            )
+        if curve_models and degree is None:
+            raise ConfigError(
+                f"model(s) {', '.join(curve_models)} are fitted to curves and need the "
+                "graph's degree: pass --degree K"
+            )
+    groups: list[ModelGroup] = []
+    traits = None
+    if agent_models:
+        assert exposures is not None
+        results = []
+        for name in agent_models:
+            estimator = ESTIMATORS[name]()
+            if name == SIGroups2Estimator.name and agents is not None and len(agents):
+                results.append(estimator.fit(agents).result_)  # type: ignore[arg-type]
+            else:
+                results.append(estimator.fit(exposures).result_)
+        held = None
+        n_reps = len(set(exposures.replicate.tolist()))
+        if n_folds >= 2 and n_reps >= 2:
+            held = held_out_loglik(exposures, agent_models, n_folds=n_folds, agents=agents)
+        elif n_folds >= 2:
+            notes.append("held-out scores need at least 2 replicates; skipped")
+        groups.append(
+            ModelGroup(
+                data="exposures",
+                description=(
+                    f"agent level: exposure table, {int(exposures.at_risk.sum()):,} agent-rounds "
+                    f"at risk, {n_reps} replicate(s)"
+                ),
+                results=tuple(results),
+                comparison=tuple(compare(results, held)),
+            )
+        )
+        if "si-persona" in agent_models:
+            traits = fit_trait_effects(exposures)
+    if curve_models:
+        assert curves is not None and degree is not None
+        results = [CurveEstimator(name, degree).fit(curves).result_ for name in curve_models]
+        groups.append(
+            ModelGroup(
+                data="curves",
+                description=(
+                    f"aggregate: informed counts of {curves.n_reps} replicate(s), "
+                    f"{curves.n_nodes:,} agents, degree {degree}"
+                ),
+                results=tuple(results),
+                comparison=tuple(compare(results)),
+            )
+        )
+    return Analysis(groups=tuple(groups), trait_effects=traits, degree=degree, notes=tuple(notes))

@@ -1,0 +1,84 @@
+"""Information criteria, Akaike weights, held-out scoring, the analysis document."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from spillover.engine import agent_histories, simulate
+from spillover.exceptions import ConfigError
+from spillover.fit import FitResult
+from spillover.graphs import random_regular
+from spillover.policies import ConstantPolicy
+from spillover.selection import akaike_weights, analyse, compare, held_out_loglik
+
+
+def _result(model: str, loglik: float, k: int, n: int = 1000) -> FitResult:
+    return FitResult(model=model, params={}, stderr={}, loglik=loglik, n_params=k, n_obs=n,
+                     status="converged")
+
+
+def test_akaike_weights() -> None:
+    w = akaike_weights([100.0, 102.0, math.inf])
+    assert w[2] == 0.0
+    assert w[0] / w[1] == pytest.approx(math.e)
+    assert w.sum() == pytest.approx(1.0)
+    assert akaike_weights([math.inf]).tolist() == [0.0]
+
+
+def test_compare_orders_by_aic_and_reports_deltas() -> None:
+    rows = compare([_result("a", -60.0, 1), _result("b", -50.0, 3), _result("c", -math.inf, 1)])
+    assert [r.model for r in rows] == ["b", "a", "c"]
+    assert rows[0].delta_aic == 0.0 and rows[1].delta_aic == pytest.approx(16.0)
+    assert rows[0].aicc == pytest.approx(106 + 2 * 3 * 4 / (1000 - 4))
+
+
+@pytest.fixture(scope="module")
+def run() -> tuple[object, object]:
+    graph = random_regular(2000, 8, rng=1)
+    result = simulate(graph, ConstantPolicy(0.005, 0.08), n_rounds=40, n_reps=4, n_seeds=4,
+                      rng=1)
+    return result, agent_histories(graph, result)
+
+
+def test_held_out_prefers_the_true_model_over_the_wrong_one(run: tuple) -> None:  # type: ignore[type-arg]
+    result, agents = run
+    scores = held_out_loglik(result.exposures, ["si", "si2"], n_folds=4, agents=agents)
+    assert scores["si"] == -math.inf  # offline shares are impossible without alpha
+    assert math.isfinite(scores["si2"])
+
+
+def test_held_out_needs_two_replicates() -> None:
+    graph = random_regular(200, 4, rng=1)
+    result = simulate(graph, ConstantPolicy(0.01, 0.1), n_rounds=5, rng=1)
+    with pytest.raises(ConfigError, match="at least 2 replicates"):
+        held_out_loglik(result.exposures, ["si2"])
+
+
+def test_analysis_document(run: tuple) -> None:  # type: ignore[type-arg]
+    result, agents = run
+    analysis = analyse(exposures=result.exposures, agents=agents, n_folds=2)
+    doc = analysis.to_dict()
+    names = [m["name"] for m in doc["models"]]
+    assert names == ["si", "si2", "si-groups2", "si-persona"]
+    assert doc["best"] in names
+    for m in doc["models"]:
+        assert {"params", "stderr", "loglik", "n_params", "n_obs", "aic", "bic",
+                "status", "data", "akaike_weight"} <= set(m)
+    persona = next(m for m in doc["models"] if m["name"] == "si-persona")
+    assert len(persona["params"]["alpha_c"]) == 32
+    assert {r["trait"] for r in doc["trait_effects"]} == {
+        "openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism"}
+    assert np.isclose(sum(m["akaike_weight"] for m in doc["models"]), 1.0)
+
+
+def test_analysis_errors(run: tuple) -> None:  # type: ignore[type-arg]
+    result, _ = run
+    with pytest.raises(ConfigError, match="unknown model"):
+        analyse(exposures=result.exposures, models=["sir"])
+    with pytest.raises(ConfigError, match="nothing to fit"):
+        analyse()
+    with pytest.raises(ConfigError, match="need the graph's degree"):
+        analyse(curves=result.curves, models=["pair"])
