@@ -118,8 +118,9 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "si2" in text and "alpha" in text
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     fits = json.loads((out / "fits.json").read_text())
-    assert [m["name"] for m in fits["models"]] == ["si", "si2"]
-    assert fits["best"] == "si2"
+    assert [m["name"] for m in fits["models"]] == ["si", "si2", "si-groups2", "si-persona", "pair"]
+    assert fits["best"] in ("si2", "si-groups2", "si-persona")
+    assert (out / "report.html").is_file() and "Trait effects" in text
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["fits"] == fits
 
@@ -158,8 +159,9 @@ def test_fit_json_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         (["--folds", "0", "--model", "pair", "--degree", "0"], "degree must be an integer >= 1"),
     ],
 )
-def test_fit_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
-                       message: str) -> None:
+def test_fit_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     out = tmp_path / "run"
     assert _run(["simulate", *SMALL, "--out", str(out)]) == 0
     capsys.readouterr()

@@ -37,8 +37,9 @@ TWO_GROUPS = PersonaPolicy(
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_si2_recovery_on_engine_runs(seed: int) -> None:
     graph = random_regular(5000, 8, rng=seed)
-    result = simulate(graph, ConstantPolicy(0.004, 0.06), n_rounds=60, n_reps=4, n_seeds=5,
-                      rng=seed)
+    result = simulate(
+        graph, ConstantPolicy(0.004, 0.06), n_rounds=60, n_reps=4, n_seeds=5, rng=seed
+    )
     est = SI2Estimator().fit(result.exposures)
     for name, true in (("alpha", 0.004), ("beta", 0.06)):
         assert abs(est.theta_[name] - true) < 3 * est.stderr_[name]  # type: ignore[operator]
@@ -91,8 +92,9 @@ def test_coverage_of_profile_intervals_is_near_nominal() -> None:
     hits = {"alpha": 0, "beta": 0}
     n_sets = 300
     for seed in range(n_sets):
-        result = simulate(graph, ConstantPolicy(alpha, beta), n_rounds=25, n_reps=1,
-                          n_seeds=2, rng=1000 + seed)
+        result = simulate(
+            graph, ConstantPolicy(alpha, beta), n_rounds=25, n_reps=1, n_seeds=2, rng=1000 + seed
+        )
         res = SI2Estimator().fit(result.exposures).result_
         for name, true in (("alpha", alpha), ("beta", beta)):
             hits[name] += res.ci_low[name] <= true <= res.ci_high[name]  # type: ignore[operator]
@@ -115,8 +117,9 @@ def test_selection_picks_the_generating_model(truth: str) -> None:
     trials = 10
     for trial in range(trials):
         graph = random_regular(4000, 8, rng=100 + trial)
-        result = simulate(graph, GENERATORS[truth], n_rounds=60, n_reps=3, n_seeds=8,
-                          rng=200 + trial)
+        result = simulate(
+            graph, GENERATORS[truth], n_rounds=60, n_reps=3, n_seeds=8, rng=200 + trial
+        )
         fits = fit_exposures(result.exposures, ("si", "si2"))
         fits.append(SIGroups2Estimator().fit(agent_histories(graph, result)).result_)
         best = compare(fits)[0].model

@@ -45,8 +45,14 @@ def _write(tmp_path: Path, name: str, columns: dict[str, list[int]]) -> Path:
     return path
 
 
-GOOD = {"replicate": [0, 0], "round": [1, 1], "persona": [0, 1], "n_exposed": [0, 2],
-        "at_risk": [10, 5], "shared": [1, 2]}
+GOOD = {
+    "replicate": [0, 0],
+    "round": [1, 1],
+    "persona": [0, 1],
+    "n_exposed": [0, 2],
+    "at_risk": [10, 5],
+    "shared": [1, 2],
+}
 
 
 @pytest.mark.parametrize(
@@ -57,8 +63,9 @@ GOOD = {"replicate": [0, 0], "round": [1, 1], "persona": [0, 1], "n_exposed": [0
         ({"n_exposed": None}, "cannot tell what the table holds"),
     ],
 )
-def test_bad_exposure_tables(tmp_path: Path, change: dict[str, list[int] | None],
-                             match: str) -> None:
+def test_bad_exposure_tables(
+    tmp_path: Path, change: dict[str, list[int] | None], match: str
+) -> None:
     cols = {k: v for k, v in {**GOOD, **change}.items() if v is not None}
     with pytest.raises(ConfigError, match=match):
         read_fit_input(_write(tmp_path, "e.csv", cols))  # type: ignore[arg-type]
@@ -81,13 +88,17 @@ def test_empty_and_missing_inputs(tmp_path: Path) -> None:
         read_fit_input(tmp_path / "nope.parquet")
     bad = tmp_path / "e.txt"
     bad.write_text("x")
-    with pytest.raises(ConfigError, match=".parquet or .csv"):
+    with pytest.raises(ConfigError, match=r"\.parquet or \.csv"):
         read_fit_input(bad)
 
 
 def test_bad_curves(tmp_path: Path) -> None:
-    cols = {"replicate": [0, 0, 0], "round": [0, 1, 2], "informed": [5, 3, 9],
-            "n_nodes": [10, 10, 10]}
+    cols = {
+        "replicate": [0, 0, 0],
+        "round": [0, 1, 2],
+        "informed": [5, 3, 9],
+        "n_nodes": [10, 10, 10],
+    }
     with pytest.raises(ConfigError, match="cumulative"):
         read_fit_input(_write(tmp_path, "c.csv", cols))
     cols["informed"] = [5, 6, 11]

@@ -16,8 +16,9 @@ from spillover.selection import akaike_weights, analyse, compare, held_out_logli
 
 
 def _result(model: str, loglik: float, k: int, n: int = 1000) -> FitResult:
-    return FitResult(model=model, params={}, stderr={}, loglik=loglik, n_params=k, n_obs=n,
-                     status="converged")
+    return FitResult(
+        model=model, params={}, stderr={}, loglik=loglik, n_params=k, n_obs=n, status="converged"
+    )
 
 
 def test_akaike_weights() -> None:
@@ -38,8 +39,7 @@ def test_compare_orders_by_aic_and_reports_deltas() -> None:
 @pytest.fixture(scope="module")
 def run() -> tuple[object, object]:
     graph = random_regular(2000, 8, rng=1)
-    result = simulate(graph, ConstantPolicy(0.005, 0.08), n_rounds=40, n_reps=4, n_seeds=4,
-                      rng=1)
+    result = simulate(graph, ConstantPolicy(0.005, 0.08), n_rounds=40, n_reps=4, n_seeds=4, rng=1)
     return result, agent_histories(graph, result)
 
 
@@ -65,12 +65,27 @@ def test_analysis_document(run: tuple) -> None:  # type: ignore[type-arg]
     assert names == ["si", "si2", "si-groups2", "si-persona"]
     assert doc["best"] in names
     for m in doc["models"]:
-        assert {"params", "stderr", "loglik", "n_params", "n_obs", "aic", "bic",
-                "status", "data", "akaike_weight"} <= set(m)
+        assert {
+            "params",
+            "stderr",
+            "loglik",
+            "n_params",
+            "n_obs",
+            "aic",
+            "bic",
+            "status",
+            "data",
+            "akaike_weight",
+        } <= set(m)
     persona = next(m for m in doc["models"] if m["name"] == "si-persona")
     assert len(persona["params"]["alpha_c"]) == 32
     assert {r["trait"] for r in doc["trait_effects"]} == {
-        "openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism"}
+        "openness",
+        "conscientiousness",
+        "extraversion",
+        "agreeableness",
+        "neuroticism",
+    }
     assert np.isclose(sum(m["akaike_weight"] for m in doc["models"]), 1.0)
 
 

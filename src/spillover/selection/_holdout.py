@@ -59,4 +59,3 @@ def held_out_loglik(
                 estimator.fit(train_ex)  # type: ignore[arg-type]
                 scores[name] += estimator.loglik(test_ex)  # type: ignore[arg-type]
     return scores
-

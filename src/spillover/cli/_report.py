@@ -1,0 +1,36 @@
+"""``spillover report RUN``: a self-contained HTML report of a run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from spillover.cli._app import app
+from spillover.cli._console import err_console, out_console
+
+__all__ = ["report_command"]
+
+
+@app.command("report")
+def report_command(
+    run: Annotated[Path, typer.Argument(metavar="RUN", help="A run directory.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="HTML file to write. [default: RUN/report.html]"),
+    ] = None,
+    folds: Annotated[
+        int, typer.Option("--folds", help="Folds of replicates for held-out scores (0: skip).")
+    ] = 5,
+) -> None:
+    """Fit every model the run supports and write an HTML report with figures.
+
+    The page has no external resources (figures are embedded); the figures are also written
+    as PNG files next to it, in figures/.
+    """
+    from spillover.report._build import build_run_report
+
+    err_console.print(f"fitting and plotting {run} ...")
+    path = build_run_report(run, out, n_folds=folds)
+    out_console.print(f"wrote {path} (figures in {path.parent / 'figures'})")

@@ -1,0 +1,232 @@
+"""``spillover report RUN``: fits, figures and the HTML page of a run directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spillover.events import Event, render_post
+from spillover.fit import FitResult, predict_curve
+from spillover.report._figures import plot_run
+from spillover.report._fit_figures import plot_curve_fits, plot_persona_rates, plot_trait_effects
+from spillover.report._html import Figure, render_report
+from spillover.selection import Analysis, analyse
+from spillover.trajectories import Adoptions, Curves
+
+__all__ = ["build_run_report", "generating_rates", "model_overlays"]
+
+
+def generating_rates(manifest: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per-persona (alpha_c, beta_c) that generated a run, from its manifest, if parametric."""
+    from spillover.policies import PersonaPolicy
+
+    policy = manifest.get("policy", {})
+    if policy.get("kind") == "constant":
+        return np.full(32, policy["alpha"]), np.full(32, policy["beta"])
+    if "alpha_by_persona" in policy:
+        rebuilt = PersonaPolicy(
+            np.asarray(policy["alpha_by_persona"]),
+            np.asarray(policy["beta_by_persona"]),
+            {k: (float(v[0]), float(v[1])) for k, v in policy.get("event_multipliers", {}).items()},
+        )
+        event = Event.from_dict(manifest["event"]) if "event" in manifest else None
+        return rebuilt.rates_for(event)
+    return None
+
+
+def model_overlays(
+    analysis: Analysis, curves: Curves, degree: int | None, weights: np.ndarray | None = None
+) -> list[tuple[str, np.ndarray]]:
+    """Predicted informed fractions of the fitted models, for the curve figure.
+
+    ``weights`` are the persona shares of the population (for the per-persona mean field).
+    """
+    from spillover.models import persona_map
+
+    if degree is None:
+        return []
+    i0 = float(curves.informed[:, 0].mean()) / curves.n_nodes
+    n_rounds = curves.n_rounds
+    overlays: list[tuple[str, np.ndarray]] = []
+    for group in analysis.groups:
+        for result in group.results:
+            if result.status not in ("converged", "bound"):
+                continue
+            params = {k: float(v) for k, v in result.params.items() if not isinstance(v, tuple)}
+            if group.data == "exposures" and result.model == "si2":
+                overlays.append(
+                    (
+                        "si2 rates, homogeneous mean field",
+                        predict_curve("si2", params, degree, i0, n_rounds),
+                    )
+                )
+                overlays.append(
+                    (
+                        "si2 rates, pair approximation",
+                        predict_curve("pair", params, degree, i0, n_rounds),
+                    )
+                )
+            elif group.data == "exposures" and result.model == "si-persona" and weights is not None:
+                alpha_c = np.nan_to_num(np.asarray(result.params["alpha_c"], dtype=float))
+                beta_c = np.nan_to_num(np.asarray(result.params["beta_c"], dtype=float))
+                overlays.append(
+                    (
+                        "si-persona rates, mean field per persona",
+                        persona_map(alpha_c, beta_c, weights, degree, i0, n_rounds).informed,
+                    )
+                )
+            elif group.data == "curves":
+                overlays.append(
+                    (
+                        f"{result.model} fitted to the curves",
+                        predict_curve(result.model, params, degree, i0, n_rounds),
+                    )
+                )
+    return overlays
+
+
+def _persona_fit(analysis: Analysis) -> FitResult | None:
+    for group in analysis.groups:
+        for result in group.results:
+            if result.model == "si-persona":
+                return result
+    return None
+
+
+def build_run_report(
+    run_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    n_folds: int = 5,
+    analysis: Analysis | None = None,
+) -> Path:
+    """Fit every model the run supports and write ``report.html`` (and ``figures/*.png``).
+
+    ``analysis`` skips the fitting when the caller has already fitted this run's data.
+
+    The page is written to a temporary file and renamed into place, and the figures folder
+    is replaced as a whole, so an interrupted report never looks complete.
+    """
+    from spillover.io import read_fit_input, read_table
+
+    data = read_fit_input(run_dir)
+    if data.manifest is None:
+        raise FileNotFoundError(run_dir)
+    run = Path(run_dir)
+    target = Path(out) if out is not None else run / "report.html"
+    manifest = data.manifest
+    if analysis is None:
+        analysis = analyse(
+            exposures=data.exposures,
+            curves=data.curves,
+            agents=data.agents,
+            degree=data.degree,
+            n_folds=n_folds,
+        )
+    adoptions = Adoptions(
+        **{
+            name: column.to_numpy()
+            for name, column in zip(
+                read_table(run / "adoptions.parquet").column_names,
+                read_table(run / "adoptions.parquet").columns,
+                strict=True,
+            )
+        }
+    )
+    assert data.curves is not None
+    truth = generating_rates(manifest)
+    counts = manifest.get("personas", {}).get("count_by_persona")
+    weights = np.asarray(counts, dtype=float) / np.sum(counts) if counts else None
+    fig_dir = target.parent / "figures"
+    staging = Path(tempfile.mkdtemp(prefix=".figures-", dir=target.parent))
+    try:
+        event = manifest.get("event", {})
+        figures = [
+            Figure(
+                plot_curve_fits(
+                    data.curves,
+                    model_overlays(analysis, data.curves, data.degree, weights),
+                    staging / "curves_fit.png",
+                ),
+                "Fraction informed per round: simulated band and mean, with the "
+                "predictions of the fitted models.",
+                "curves and model predictions",
+            ),
+            Figure(
+                plot_run(
+                    data.curves,
+                    adoptions,
+                    staging / "spread.png",
+                    title=f"{event.get('event_type', '')} ({event.get('event_id', '')})",
+                ),
+                "Left: every replicate. Right: mean round of sharing by persona.",
+                "spread and sharing round by persona",
+            ),
+        ]
+        persona_figures = []
+        persona = _persona_fit(analysis)
+        if persona is not None:
+            persona_figures.append(
+                Figure(
+                    plot_persona_rates(persona, staging / "persona_rates.png", truth),
+                    "Per-persona offline (alpha) and online (beta) rates with 95 % profile "
+                    "intervals; crosses: the rates that generated the run.",
+                    "per-persona rates",
+                )
+            )
+        if analysis.trait_effects is not None:
+            trait_truth: dict[str, Sequence[float]] | None = None
+            if manifest.get("policy", {}).get("kind") == "default-persona":
+                from spillover.policies import ALPHA_EFFECTS, BETA_EFFECTS
+
+                trait_truth = {"alpha": ALPHA_EFFECTS, "beta": BETA_EFFECTS}
+            persona_figures.append(
+                Figure(
+                    plot_trait_effects(
+                        analysis.trait_effects, staging / "trait_effects.png", trait_truth
+                    ),
+                    "Hazard ratio of each trait's high vs low level, with 95 % intervals.",
+                    "trait effects",
+                )
+            )
+        config = manifest.get("config", {})
+        graph = manifest.get("graph", {})
+        summary = [
+            ("run", str(run)),
+            (
+                "graph",
+                f"{graph.get('name', '')}: {graph.get('n_nodes', '')} agents, "
+                f"{graph.get('n_edges', '')} edges",
+            ),
+            ("replicates x rounds", f"{config.get('n_reps')} x {config.get('n_rounds')}"),
+            ("seed agents per replicate", config.get("n_seeds")),
+            ("policy", manifest.get("policy", {}).get("kind")),
+            ("root seed (entropy)", manifest.get("seed", {}).get("entropy")),
+            ("best model (agent level)", analysis.best),
+            ("spillover version", manifest.get("versions", {}).get("spillover")),
+        ]
+        post = render_post(Event.from_dict(event)) if event else None
+        html = render_report(
+            title=f"spillover report: {event.get('event_id', run.name)}",
+            summary=summary,
+            event_post=post,
+            analysis=analysis,
+            figures=figures,
+            persona_figures=persona_figures,
+        )
+        if fig_dir.exists():
+            shutil.rmtree(fig_dir)
+        staging.rename(fig_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    tmp = target.with_name(f".{target.name}.partial")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(target)
+    return target

@@ -1,0 +1,143 @@
+"""Figures of fitted models: curves against the simulated band, per-persona rates, traits."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from spillover.fit import FitResult, TraitEffects
+from spillover.personas import PERSONAS
+from spillover.report._figures import _pyplot
+from spillover.trajectories import Curves
+
+__all__ = ["plot_curve_fits", "plot_persona_rates", "plot_trait_effects"]
+
+_COLORS = ("tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink")
+
+
+def plot_curve_fits(
+    curves: Curves,
+    overlays: Sequence[tuple[str, np.ndarray]],
+    path: str | os.PathLike[str],
+    *,
+    title: str = "Simulated spread and model predictions",
+) -> Path:
+    """The replicates' 5-95 % band, their mean, and each model's predicted fraction."""
+    plt = _pyplot()
+    frac = curves.fraction()
+    rounds = np.arange(curves.n_rounds + 1)
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    lo, hi = np.percentile(frac, [5, 95], axis=0)
+    ax.fill_between(
+        rounds,
+        lo,
+        hi,
+        color="tab:blue",
+        alpha=0.2,
+        label=f"simulation, 5-95 % of {curves.n_reps} replicates",
+    )
+    ax.plot(rounds, frac.mean(axis=0), color="tab:blue", lw=2.2, label="simulation, mean")
+    for (label, values), color in zip(overlays, _COLORS, strict=False):
+        ax.plot(rounds, values, color=color, lw=1.6, ls="--", label=label)
+    ax.set(
+        xlabel="round",
+        ylabel="fraction informed",
+        ylim=(0, 1.02),
+        xlim=(0, curves.n_rounds),
+        title=title,
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def plot_persona_rates(
+    persona_fit: FitResult,
+    path: str | os.PathLike[str],
+    truth: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Path:
+    """alpha_c and beta_c with 95 % intervals for each persona (catalog order)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True)
+    x = np.arange(len(PERSONAS))
+    for ax, key, label, i in (
+        (axes[0], "alpha_c", "alpha (offline)", 0),
+        (axes[1], "beta_c", "beta (online)", 1),
+    ):
+        est = np.asarray(persona_fit.params[key], dtype=float)
+        low = np.asarray(persona_fit.ci_low.get(key, est), dtype=float)
+        high = np.asarray(persona_fit.ci_high.get(key, est), dtype=float)
+        err = np.vstack([np.maximum(est - low, 0), np.maximum(high - est, 0)])
+        ax.errorbar(
+            x,
+            est,
+            yerr=err,
+            fmt="o",
+            ms=4,
+            color="tab:blue",
+            capsize=2,
+            label="estimate, 95 % interval",
+        )
+        if truth is not None:
+            ax.plot(x, truth[i], "x", color="tab:red", ms=6, label="generating rate")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    axes[1].set_xticks(x, [p.code for p in PERSONAS], rotation=90, fontsize=7, family="monospace")
+    axes[0].set_title("Per-persona rates (si-persona), catalog order")
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def plot_trait_effects(
+    traits: TraitEffects,
+    path: str | os.PathLike[str],
+    truth: dict[str, Sequence[float]] | None = None,
+) -> Path:
+    """Hazard ratios (high vs low) of each trait on each channel, with 95 % intervals."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    names = traits.terms[1:]
+    y = np.arange(len(names))[::-1]
+    for ax, i, channel in ((axes[0], 0, "alpha"), (axes[1], 1, "beta")):
+        coef = traits.coef[i, 1:]
+        se = traits.stderr[i, 1:]
+        ax.errorbar(
+            np.exp(coef),
+            y,
+            xerr=[np.exp(coef) - np.exp(coef - 1.96 * se), np.exp(coef + 1.96 * se) - np.exp(coef)],
+            fmt="o",
+            color="tab:blue",
+            capsize=3,
+            label="estimate, 95 % CI",
+        )
+        if truth is not None and channel in truth:
+            ax.plot(
+                np.exp(np.asarray(truth[channel])),
+                y,
+                "x",
+                color="tab:red",
+                ms=7,
+                label="generating",
+            )
+        ax.axvline(1.0, color="gray", lw=1)
+        ax.set_title(f"{channel} ({'offline' if channel == 'alpha' else 'online'})")
+        ax.set_xlabel("hazard ratio, high vs low")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_yticks(y, names)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out

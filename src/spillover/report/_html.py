@@ -1,0 +1,164 @@
+"""A self-contained HTML report: inline CSS, figures embedded as data URIs, no scripts.
+
+Every string that comes from data (event text, config values, model messages) is escaped;
+nothing from a run is ever inserted as markup.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from spillover.selection import Analysis, ModelGroup
+
+__all__ = ["Figure", "render_report"]
+
+_CSS = """
+body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; margin: 2rem auto;
+       max-width: 1100px; color: #1d1d1f; line-height: 1.45; padding: 0 1rem; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2.2rem;
+     border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
+table { border-collapse: collapse; margin: .8rem 0; font-size: .88rem; }
+th, td { border: 1px solid #ccc; padding: .25rem .55rem; vertical-align: top; }
+th { background: #f3f3f5; text-align: left; } td.num { text-align: right;
+     font-variant-numeric: tabular-nums; }
+figure { margin: 1rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: .88rem; color: #555; } .muted { color: #666; font-size: .88rem; }
+pre { background: #f7f7f9; padding: .6rem; white-space: pre-wrap; font-size: .85rem; }
+td.params { white-space: nowrap; }
+"""
+
+
+class Figure:
+    """A PNG file and its caption."""
+
+    def __init__(self, path: Path, caption: str, alt: str) -> None:
+        self.path = path
+        self.caption = caption
+        self.alt = alt
+
+    def html(self) -> str:
+        data = base64.b64encode(self.path.read_bytes()).decode("ascii")
+        return (
+            f'<figure><img alt="{escape(self.alt)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{escape(self.caption)}</figcaption></figure>"
+        )
+
+
+def _num(x: float, fmt: str = ",.1f") -> str:
+    if isinstance(x, float) and not math.isfinite(x):
+        return escape(str(x))
+    return escape(format(x, fmt))
+
+
+def _param_text(value: Any, se: Any, low: Any, high: Any) -> str:
+    if isinstance(value, tuple):
+        finite = [v for v in value if math.isfinite(v)]
+        span = f"{min(finite):.4g} to {max(finite):.4g}" if finite else "n/a"
+        return f"{len(value)} values, {span}"
+    text = f"{value:.4g}"
+    if isinstance(se, float) and math.isfinite(se):
+        text += f" ± {se:.2g}"
+    if isinstance(low, float) and isinstance(high, float):
+        text += f" [{low:.4g}, {high:.4g}]"
+    return text
+
+
+def _group_table(group: ModelGroup) -> str:
+    results = {r.model: r for r in group.results}
+    head = (
+        "<tr><th>model</th><th>estimates ± se [95% interval]</th><th>k</th><th>log-lik</th>"
+        "<th>AIC</th><th>AICc</th><th>BIC</th><th>ΔAIC</th><th>Akaike weight</th>"
+        "<th>held-out log-lik</th><th>status</th></tr>"
+    )
+    rows = []
+    for row in group.comparison:
+        r = results[row.model]
+        params = "<br>".join(
+            f"{escape(name)}: "
+            + escape(_param_text(v, r.stderr.get(name), r.ci_low.get(name), r.ci_high.get(name)))
+            for name, v in r.params.items()
+        )
+        held = "" if row.held_out_loglik is None else _num(row.held_out_loglik)
+        status = escape(r.status) + (
+            f"<br><span class='muted'>{escape(r.message)}</span>" if r.message else ""
+        )
+        best = " <strong>(best)</strong>" if row.model == group.best else ""
+        rows.append(
+            f"<tr><td>{escape(row.model)}{best}</td><td class='params'>{params}</td>"
+            f"<td class='num'>{row.n_params}</td><td class='num'>{_num(row.loglik)}</td>"
+            f"<td class='num'>{_num(row.aic)}</td><td class='num'>{_num(row.aicc)}</td>"
+            f"<td class='num'>{_num(row.bic)}</td><td class='num'>{_num(row.delta_aic)}</td>"
+            f"<td class='num'>{_num(row.akaike_weight, '.3f')}</td><td class='num'>{held}</td>"
+            f"<td>{status}</td></tr>"
+        )
+    return f"<h3>{escape(group.description)}</h3><table>{head}{''.join(rows)}</table>"
+
+
+def _traits_table(analysis: Analysis) -> str:
+    traits = analysis.trait_effects
+    if traits is None:
+        return ""
+    rows = []
+    for r in traits.rows():
+        rows.append(
+            f"<tr><td>{escape(r['channel'])}</td><td>{escape(r['trait'])}</td>"
+            f"<td class='num'>{math.exp(r['log_hazard_ratio']):.3f}</td>"
+            f"<td class='num'>[{math.exp(r['ci_low']):.3f}, {math.exp(r['ci_high']):.3f}]</td>"
+            f"<td class='num'>{r['log_hazard_ratio']:.3f} ± {r['stderr']:.3f}</td></tr>"
+        )
+    return (
+        "<h3>Trait effects (log-linear hazards, one-stage maximum likelihood)</h3>"
+        "<table><tr><th>channel</th><th>trait</th><th>hazard ratio (high vs low)</th>"
+        "<th>95% CI</th><th>log ratio ± se</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+def _kv_table(items: Sequence[tuple[str, Any]]) -> str:
+    rows = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>" for k, v in items)
+    return f"<table>{rows}</table>"
+
+
+def render_report(
+    *,
+    title: str,
+    summary: Sequence[tuple[str, Any]],
+    event_post: str | None,
+    analysis: Analysis,
+    figures: Sequence[Figure],
+    persona_figures: Sequence[Figure] = (),
+    notes: Sequence[str] = (),
+) -> str:
+    """The whole report as one HTML string."""
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{escape(title)}</h1>",
+        _kv_table(summary),
+    ]
+    if event_post:
+        parts.append(f"<h2>The news item</h2><pre>{escape(event_post)}</pre>")
+    parts.append("<h2>Spread and model predictions</h2>")
+    parts.extend(f.html() for f in figures)
+    parts.append("<h2>Model comparison</h2>")
+    parts.append(
+        "<p class='muted'>Agent-level models are fitted to the exposure table (exact binomial "
+        "likelihood); curve models to the informed counts. Criteria are comparable only "
+        "within a table. Held-out: log-likelihood of whole replicates left out of the fit.</p>"
+    )
+    parts.extend(_group_table(g) for g in analysis.groups)
+    if analysis.trait_effects is not None or persona_figures:
+        parts.append("<h2>Personas and traits</h2>")
+        parts.extend(f.html() for f in persona_figures)
+        parts.append(_traits_table(analysis))
+    if notes or analysis.notes:
+        parts.append("<h2>Notes</h2><ul>")
+        parts.extend(f"<li>{escape(n)}</li>" for n in (*notes, *analysis.notes))
+        parts.append("</ul>")
+    parts.append("<p class='muted'>Generated by spillover.</p></body></html>")
+    return "\n".join(parts)

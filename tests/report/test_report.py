@@ -1,0 +1,89 @@
+"""The HTML report: contents, escaping, atomic writing, and rendering in a real browser."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from spillover.config import SimulationConfig
+from spillover.io import write_run_dir
+from spillover.pipeline import run_simulation
+from spillover.report._build import build_run_report
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cfg = SimulationConfig(n_nodes=1600, degree=8, n_rounds=40, n_reps=4, n_seeds=4, seed=3)
+    run = write_run_dir(run_simulation(cfg), tmp_path_factory.mktemp("report") / "run")
+    return build_run_report(run, n_folds=2)
+
+
+def test_report_is_self_contained(report: Path) -> None:
+    html = report.read_text()
+    assert html.startswith("<!DOCTYPE html>")
+    # no external resources: no http(s) URLs in src/href, no scripts
+    assert not re.search(r"(src|href)\s*=\s*['\"]?(https?:)?//", html)
+    assert "<script" not in html.lower()
+    images = re.findall(r"<img [^>]*src=\"data:image/png;base64,", html)
+    assert len(images) >= 4
+    for name in ("si2", "si-persona", "pair", "Trait", "Akaike"):
+        assert name in html
+    pngs = sorted(p.name for p in (report.parent / "figures").iterdir())
+    assert pngs == ["curves_fit.png", "persona_rates.png", "spread.png", "trait_effects.png"]
+
+
+def test_strings_from_data_are_escaped(tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    from spillover.io import example_events_path
+
+    text = example_events_path().read_text(encoding="utf-8")
+    header, first, *_ = text.splitlines()
+    events.write_text(
+        header + "\n" + first.replace("[Fictional example]", "<script>alert(1)</script>") + "\n"
+    )
+    cfg = SimulationConfig(
+        n_nodes=400, degree=4, n_rounds=10, n_reps=2, n_seeds=2, seed=1, events=str(events)
+    )
+    run = write_run_dir(run_simulation(cfg), tmp_path / "run")
+    html = build_run_report(run, n_folds=0).read_text()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is installed by .ci/run (apt)")
+def test_report_renders_in_headless_chromium(report: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+            page.goto(report.as_uri(), wait_until="load")
+            n_images = page.evaluate("document.images.length")
+            loaded = page.evaluate(
+                "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+            )
+            assert page.title().startswith("spillover report")
+        finally:
+            browser.close()
+    assert errors == []
+    assert n_images >= 4 and loaded
