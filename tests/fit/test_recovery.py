@@ -113,8 +113,9 @@ GENERATORS = {
 
 @pytest.mark.parametrize("truth", sorted(GENERATORS))
 def test_selection_picks_the_generating_model(truth: str) -> None:
-    correct = 0
-    trials = 10
+    # BIC names the best model by default; AIC is recorded for docs/fitting.md.
+    trials = 12
+    correct = {"bic": 0, "aic": 0}
     for trial in range(trials):
         graph = random_regular(4000, 8, rng=100 + trial)
         result = simulate(
@@ -122,6 +123,7 @@ def test_selection_picks_the_generating_model(truth: str) -> None:
         )
         fits = fit_exposures(result.exposures, ("si", "si2"))
         fits.append(SIGroups2Estimator().fit(agent_histories(graph, result)).result_)
-        best = compare(fits)[0].model
-        correct += best == truth
-    assert correct >= 8, f"{truth}: picked in {correct}/{trials} trials"
+        for criterion in correct:
+            correct[criterion] += compare(fits, criterion=criterion)[0].model == truth  # type: ignore[arg-type]
+    assert correct["bic"] >= trials - 1, f"{truth}: BIC picked it in {correct}"
+    assert correct["aic"] >= trials - 3, f"{truth}: AIC picked it in {correct}"

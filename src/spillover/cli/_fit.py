@@ -53,6 +53,8 @@ def _group_table(group: ModelGroup) -> Table:
         ("log-lik", "right"),
         ("AIC", "right"),
         ("ΔAIC", "right"),
+        ("BIC", "right"),
+        ("ΔBIC", "right"),
         ("weight", "right"),
         ("held-out", "right"),
         ("status", "left"),
@@ -69,6 +71,8 @@ def _group_table(group: ModelGroup) -> Table:
             f"{row.loglik:,.1f}",
             f"{row.aic:,.1f}",
             f"{row.delta_aic:,.1f}" if math.isfinite(row.delta_aic) else "",
+            f"{row.bic:,.1f}",
+            f"{row.delta_bic:,.1f}" if math.isfinite(row.delta_bic) else "",
             f"{row.akaike_weight:.3f}",
             held,
             row.status,
@@ -110,9 +114,10 @@ def print_analysis(analysis: Analysis) -> None:
     if analysis.trait_effects is not None:
         out_console.print(_traits_table(analysis.trait_effects))
     out_console.print(
-        "* lowest AIC in its group. Estimates are per-round probabilities. Intervals: profile "
-        "likelihood for si, si2 and si-persona, Wald otherwise. held-out: log-likelihood of "
-        "whole replicates left out of the fit (K-fold). --json has everything, per persona too."
+        f"* best in its group by {analysis.criterion.upper()}; weight: Akaike weight. "
+        "Estimates are per-round probabilities. Intervals: profile likelihood for si, si2 and "
+        "si-persona, Wald otherwise. held-out: log-likelihood of whole replicates left out of "
+        "the fit (K-fold). --json has everything, per persona too."
     )
     for note in analysis.notes:
         out_console.print(f"note: {note}")
@@ -148,6 +153,9 @@ def fit_command(
     folds: Annotated[
         int, typer.Option("--folds", help="Folds of replicates for held-out scores (0: skip).")
     ] = 5,
+    criterion: Annotated[
+        str, typer.Option("--criterion", help="Criterion naming the best model: bic, aic, aicc.")
+    ] = "bic",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Fit models of the spread to a run and say which the data support.
@@ -169,6 +177,7 @@ def fit_command(
         degree=k,
         models=model or None,
         n_folds=folds,
+        criterion=criterion,  # type: ignore[arg-type]
     )
     if as_json:
         typer.echo(json.dumps(analysis.to_dict(), indent=2))

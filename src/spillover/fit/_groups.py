@@ -66,16 +66,29 @@ def _dense(exposures: ExposureTable) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def _compress(histories: AgentHistories) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (D, E, M, shared) rows of the histories and how often each occurs."""
-    rows = np.column_stack(
-        [
-            histories.rounds_at_risk,
-            histories.exposure_rounds,
-            histories.exposed_at_share,
-            histories.shared,
-        ]
-    ).astype(np.int64)
-    distinct, counts = np.unique(rows, axis=0, return_counts=True)
+    """Distinct (D, E, M, shared) rows of the histories and how often each occurs.
+
+    Millions of agents collapse to far fewer distinct histories; the columns are packed into
+    one integer key so that the de-duplication is a fast 1-d ``np.unique``.
+    """
+    cols = [
+        histories.rounds_at_risk.astype(np.int64),
+        histories.exposure_rounds.astype(np.int64),
+        histories.exposed_at_share.astype(np.int64),
+        histories.shared.astype(np.int64),
+    ]
+    sizes = [int(c.max()) + 1 if c.size else 1 for c in cols]
+    if math.prod(sizes) < 2**62:
+        key = cols[0]
+        for col, size in zip(cols[1:], sizes[1:], strict=True):
+            key = key * size + col
+        keys, counts = np.unique(key, return_counts=True)
+        distinct = np.empty((keys.size, 4), dtype=np.int64)
+        for j in range(3, -1, -1):
+            distinct[:, j] = keys % sizes[j]
+            keys = keys // sizes[j]
+    else:
+        distinct, counts = np.unique(np.column_stack(cols), axis=0, return_counts=True)
     return distinct.astype(np.float64), counts.astype(np.float64)
 
 

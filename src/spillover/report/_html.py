@@ -72,7 +72,7 @@ def _group_table(group: ModelGroup) -> str:
     results = {r.model: r for r in group.results}
     head = (
         "<tr><th>model</th><th>estimates ± se [95% interval]</th><th>k</th><th>log-lik</th>"
-        "<th>AIC</th><th>AICc</th><th>BIC</th><th>ΔAIC</th><th>Akaike weight</th>"
+        "<th>AIC</th><th>AICc</th><th>BIC</th><th>ΔAIC</th><th>ΔBIC</th><th>Akaike weight</th>"
         "<th>held-out log-lik</th><th>status</th></tr>"
     )
     rows = []
@@ -93,6 +93,7 @@ def _group_table(group: ModelGroup) -> str:
             f"<td class='num'>{row.n_params}</td><td class='num'>{_num(row.loglik)}</td>"
             f"<td class='num'>{_num(row.aic)}</td><td class='num'>{_num(row.aicc)}</td>"
             f"<td class='num'>{_num(row.bic)}</td><td class='num'>{_num(row.delta_aic)}</td>"
+            f"<td class='num'>{_num(row.delta_bic)}</td>"
             f"<td class='num'>{_num(row.akaike_weight, '.3f')}</td><td class='num'>{held}</td>"
             f"<td>{status}</td></tr>"
         )
@@ -149,7 +150,8 @@ def render_report(
     parts.append(
         "<p class='muted'>Agent-level models are fitted to the exposure table (exact binomial "
         "likelihood); curve models to the informed counts. Criteria are comparable only "
-        "within a table. Held-out: log-likelihood of whole replicates left out of the fit.</p>"
+        "within a table; the best model is named by BIC. Held-out: log-likelihood of whole "
+        "replicates left out of the fit.</p>"
     )
     parts.extend(_group_table(g) for g in analysis.groups)
     if analysis.trait_effects is not None or persona_figures:

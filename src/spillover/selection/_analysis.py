@@ -22,7 +22,7 @@ from spillover.fit import (
     TraitEffects,
     fit_trait_effects,
 )
-from spillover.selection._criteria import ComparisonRow, compare
+from spillover.selection._criteria import ComparisonRow, Criterion, compare
 from spillover.selection._holdout import held_out_loglik
 from spillover.trajectories import AgentHistories, Curves, ExposureTable
 
@@ -40,6 +40,7 @@ class ModelGroup:
 
     @property
     def best(self) -> str | None:
+        """The first model of the comparison (ordered by the analysis' criterion)."""
         finite = [row for row in self.comparison if math.isfinite(row.aic)]
         return finite[0].model if finite else None
 
@@ -49,11 +50,12 @@ class Analysis:
     groups: tuple[ModelGroup, ...]
     trait_effects: TraitEffects | None = None
     degree: int | None = None
+    criterion: str = "bic"
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def best(self) -> str | None:
-        """The lowest-AIC model of the first group (agent-level when there is one)."""
+        """The best model (by ``criterion``) of the first group (agent level when present)."""
         for group in self.groups:
             if group.best is not None:
                 return group.best
@@ -70,11 +72,12 @@ class Analysis:
                 doc.update(
                     data=group.data,
                     delta_aic=row.delta_aic,
+                    delta_bic=row.delta_bic,
                     akaike_weight=row.akaike_weight,
                     held_out_loglik=row.held_out_loglik,
                 )
                 models.append(doc)
-        out: dict[str, Any] = {"models": models, "best": self.best}
+        out: dict[str, Any] = {"models": models, "best": self.best, "criterion": self.criterion}
         if self.trait_effects is not None:
             out["trait_effects"] = self.trait_effects.rows()
         if self.notes:
@@ -101,6 +104,7 @@ def analyse(
     degree: int | None = None,
     models: Sequence[str] | None = None,
     n_folds: int = 5,
+    criterion: Criterion = "bic",
 ) -> Analysis:
     """Fit, compare and summarise. ``models=None`` means every model the inputs support.
 
@@ -163,7 +167,7 @@ def analyse(
                     f"at risk, {n_reps} replicate(s)"
                 ),
                 results=tuple(results),
-                comparison=tuple(compare(results, held)),
+                comparison=tuple(compare(results, held, criterion)),
             )
         )
         if "si-persona" in agent_models:
@@ -179,7 +183,13 @@ def analyse(
                     f"{curves.n_nodes:,} agents, degree {degree}"
                 ),
                 results=tuple(results),
-                comparison=tuple(compare(results)),
+                comparison=tuple(compare(results, criterion=criterion)),
             )
         )
-    return Analysis(groups=tuple(groups), trait_effects=traits, degree=degree, notes=tuple(notes))
+    return Analysis(
+        groups=tuple(groups),
+        trait_effects=traits,
+        degree=degree,
+        criterion=criterion,
+        notes=tuple(notes),
+    )
