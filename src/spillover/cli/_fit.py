@@ -51,9 +51,7 @@ def _group_table(group: ModelGroup) -> Table:
         ("estimate ± se [95% CI]", "left"),
         ("k", "right"),
         ("log-lik", "right"),
-        ("AIC", "right"),
         ("ΔAIC", "right"),
-        ("BIC", "right"),
         ("ΔBIC", "right"),
         ("weight", "right"),
         ("held-out", "right"),
@@ -69,10 +67,8 @@ def _group_table(group: ModelGroup) -> Table:
             format_params(results[row.model]),
             str(row.n_params),
             f"{row.loglik:,.1f}",
-            f"{row.aic:,.1f}",
-            f"{row.delta_aic:,.1f}" if math.isfinite(row.delta_aic) else "",
-            f"{row.bic:,.1f}",
-            f"{row.delta_bic:,.1f}" if math.isfinite(row.delta_bic) else "",
+            f"{row.delta_aic:,.1f}" if math.isfinite(row.delta_aic) else "inf",
+            f"{row.delta_bic:,.1f}" if math.isfinite(row.delta_bic) else "inf",
             f"{row.akaike_weight:.3f}",
             held,
             row.status,
@@ -114,7 +110,8 @@ def print_analysis(analysis: Analysis) -> None:
     if analysis.trait_effects is not None:
         out_console.print(_traits_table(analysis.trait_effects))
     out_console.print(
-        f"* best in its group by {analysis.criterion.upper()}; weight: Akaike weight. "
+        f"* best in its group by {analysis.criterion.upper()}; ΔAIC, ΔBIC: difference to the "
+        "group's lowest; weight: Akaike weight; AIC, AICc, BIC themselves are in --json. "
         "Estimates are per-round probabilities. Intervals: profile likelihood for si, si2 and "
         "si-persona, Wald otherwise. held-out: log-likelihood of whole replicates left out of "
         "the fit (K-fold). --json has everything, per persona too."
