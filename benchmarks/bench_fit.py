@@ -46,19 +46,30 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
-    print(f"machine: {platform.platform()}, {platform.processor() or 'cpu'}, "
-          f"python {platform.python_version()}, numpy {np.__version__}", file=sys.stderr)
+    print(
+        f"machine: {platform.platform()}, {platform.processor() or 'cpu'}, "
+        f"python {platform.python_version()}, numpy {np.__version__}",
+        file=sys.stderr,
+    )
     warm_up()
     graph = random_regular(args.n_nodes, 8, rng=args.seed)
     t0 = time.perf_counter()
-    result = simulate(graph, default_persona_policy(), n_rounds=args.rounds,
-                      n_reps=args.replicates, n_seeds=20, rng=args.seed)
+    result = simulate(
+        graph,
+        default_persona_policy(),
+        n_rounds=args.rounds,
+        n_reps=args.replicates,
+        n_seeds=20,
+        rng=args.seed,
+    )
     sim_s = time.perf_counter() - t0
     histories = agent_histories(graph, result)
     ex = result.exposures
-    print(f"run: {args.n_nodes:,} agents x {args.replicates} replicates, {args.rounds} rounds "
-          f"(simulated in {sim_s:.2f} s); exposure table {len(ex):,} rows, "
-          f"{int(ex.at_risk.sum()):,} agent-rounds; {len(histories):,} agent histories")
+    print(
+        f"run: {args.n_nodes:,} agents x {args.replicates} replicates, {args.rounds} rounds "
+        f"(simulated in {sim_s:.2f} s); exposure table {len(ex):,} rows, "
+        f"{int(ex.at_risk.sum()):,} agent-rounds; {len(histories):,} agent histories"
+    )
     cases: list[tuple[str, Callable[[], object]]] = [
         ("si-persona (64 params + profile CIs)", lambda: SIPersonaEstimator().fit(ex)),
         ("si2 (2 params + profile CIs)", lambda: SI2Estimator().fit(ex)),

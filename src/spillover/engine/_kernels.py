@@ -65,9 +65,9 @@ def run_replicate(
             offline_possible = True
 
     # Candidates: all susceptible agents, or the at-risk list (filled as exposure arrives).
-    candidates = np.empty(n, dtype=np.int64)
+    candidates = np.empty(n, dtype=np.int32)
     n_candidates = 0
-    newly = np.empty(n, dtype=np.int64)
+    newly = np.empty(n, dtype=np.int32)
 
     for s in seeds:
         adoption_round[s] = 0

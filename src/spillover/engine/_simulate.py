@@ -197,22 +197,10 @@ def warm_up() -> None:
     """Compile (or load from the on-disk cache) the engine's kernels on a tiny graph.
 
     Callers that time the engine call this first, so the timing is of the engine, not of the
-    compiler.
+    compiler. It goes through :func:`simulate` itself, so that the kernels are specialised for
+    exactly the array types (read-only graph and persona arrays) a real run passes.
     """
-    indptr = np.array([0, 1, 2], dtype=np.int64)
-    indices = np.array([1, 0], dtype=np.int32)
-    prob = np.full((N_PERSONAS, 2), 0.5)
-    at_risk = np.zeros((2, N_PERSONAS, 2), dtype=np.int64)
-    run_replicate(
-        indptr,
-        indices,
-        np.zeros(2, dtype=np.int8),
-        prob,
-        np.array([0], dtype=np.int64),
-        1,
-        np.uint64(1),
-        at_risk,
-        at_risk.copy(),
-        np.zeros((2, N_PERSONAS), dtype=np.int64),
-        np.full(2, -1, dtype=np.int32),
-    )
+    from spillover.graphs import Graph
+    from spillover.policies import ConstantPolicy
+
+    simulate(Graph.from_edges(2, [(0, 1)]), ConstantPolicy(0.5, 0.5), n_rounds=1, rng=0)
