@@ -2,23 +2,68 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Final, Literal
 
 from spillover.exceptions import ConfigError
 
-__all__ = ["GRAPH_KINDS", "POLICY_KINDS", "SimulationConfig"]
+__all__ = [
+    "CACHE_MODES",
+    "GRAPH_KINDS",
+    "LLM_FIELDS",
+    "LLM_MODES",
+    "POLICY_KINDS",
+    "SimulationConfig",
+]
 
 GraphKind = Literal["random-regular", "erdos-renyi", "watts-strogatz", "barabasi-albert"]
-PolicyKind = Literal["persona", "constant"]
+PolicyKind = Literal["persona", "constant", "llm", "tabulated"]
+LLMModeKind = Literal["archetype", "feed"]
+ProbabilityKind = Literal["auto", "logprobs", "samples"]
+StructuredKind = Literal["auto", "json_schema", "off"]
+InvalidKind = Literal["fail", "not_shared"]
+CacheModeKind = Literal["read_write", "read_only", "refresh", "off"]
 GRAPH_KINDS: Final[tuple[str, ...]] = (
     "random-regular",
     "erdos-renyi",
     "watts-strogatz",
     "barabasi-albert",
 )
-POLICY_KINDS: Final[tuple[str, ...]] = ("persona", "constant")
+POLICY_KINDS: Final[tuple[str, ...]] = ("persona", "constant", "llm", "tabulated")
+LLM_MODES: Final[tuple[str, ...]] = ("archetype", "feed")
+CACHE_MODES: Final[tuple[str, ...]] = ("read_write", "read_only", "refresh", "off")
+_CHOICES: Final[dict[str, tuple[str, ...]]] = {
+    "llm_mode": LLM_MODES,
+    "llm_probability": ("auto", "logprobs", "samples"),
+    "llm_structured": ("auto", "json_schema", "off"),
+    "llm_invalid": ("fail", "not_shared"),
+    "cache_mode": CACHE_MODES,
+}
+#: The settings of LLM agents (the ``[llm]`` section of a config file, without the prefix).
+LLM_FIELDS: Final[tuple[str, ...]] = (
+    "llm_base_url",
+    "llm_model",
+    "llm_mode",
+    "llm_api_key_env",
+    "llm_concurrency",
+    "llm_timeout_s",
+    "llm_max_retries",
+    "llm_temperature",
+    "llm_max_tokens",
+    "llm_samples",
+    "llm_probability",
+    "llm_structured",
+    "llm_buckets",
+    "llm_feed_cap",
+    "llm_invalid",
+    "llm_invalid_retries",
+    "llm_price_prompt",
+    "llm_price_completion",
+    "cache",
+    "cache_mode",
+)
 
 
 def _int_at_least(name: str, value: object, minimum: int) -> None:
@@ -26,6 +71,102 @@ def _int_at_least(name: str, value: object, minimum: int) -> None:
         raise ConfigError(f"{name} must be an integer >= {minimum}; got {value!r}")
     if value < minimum:
         raise ConfigError(f"{name} must be >= {minimum}; got {value}")
+
+
+def _number(
+    name: str, value: object, low: float, high: float = math.inf, *, open_low: bool = False
+) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise ConfigError(f"{name} must be a number; got {value!r}")
+    if value < low or value > high or (open_low and value == low):
+        rule = f"> {low}" if open_low else f">= {low}"
+        if high != math.inf:
+            rule = f"in [{low}, {high}]"
+        raise ConfigError(f"{name} must be {rule}; got {value}")
+
+
+def _check_url(value: object) -> None:
+    from urllib.parse import urlsplit
+
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f"llm_base_url must be a URL such as http://localhost:11434/v1; got {value!r}"
+        )
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"llm_base_url must start with http:// or https:// and name a host; got {value!r}"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            "llm_base_url must not hold credentials (user:password@); put the API key in the "
+            "environment variable named by llm_api_key_env"
+        )
+
+
+def _check_llm(config: SimulationConfig) -> None:
+    for name, allowed in _CHOICES.items():
+        value = getattr(config, name)
+        if value not in allowed:
+            raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+    _int_at_least("llm_concurrency", config.llm_concurrency, 1)
+    _int_at_least("llm_max_retries", config.llm_max_retries, 0)
+    _int_at_least("llm_samples", config.llm_samples, 1)
+    _int_at_least("llm_feed_cap", config.llm_feed_cap, 1)
+    _int_at_least("llm_invalid_retries", config.llm_invalid_retries, 0)
+    if config.llm_max_tokens is not None:
+        _int_at_least("llm_max_tokens", config.llm_max_tokens, 1)
+    _number("llm_timeout_s", config.llm_timeout_s, 0.0, open_low=True)
+    _number("llm_temperature", config.llm_temperature, 0.0, 2.0)
+    for name in ("llm_price_prompt", "llm_price_completion"):
+        if getattr(config, name) is not None:
+            _number(name, getattr(config, name), 0.0)
+    env = config.llm_api_key_env
+    if not isinstance(env, str) or not env or not all(ch.isalnum() or ch == "_" for ch in env):
+        # The value is not echoed: a key pasted here by mistake must not reach a terminal log.
+        raise ConfigError(
+            "llm_api_key_env must be the name of an environment variable (letters, digits and "
+            "_ only, e.g. OPENAI_API_KEY); the value given is not (it is not shown, in case it "
+            "is a key: give the variable's name, never the key itself)"
+        )
+    buckets = config.llm_buckets
+    if not isinstance(buckets, str):
+        raise ConfigError(f"llm_buckets must be a string such as '0,1,2,3,5,9'; got {buckets!r}")
+    try:
+        edges = [int(x) for x in buckets.replace(" ", "").split(",") if x]
+    except ValueError:
+        raise ConfigError(
+            f"llm_buckets must be comma-separated integers such as '0,1,2,3,5,9'; got {buckets!r}"
+        ) from None
+    if not edges or edges[0] != 0 or any(b <= a for a, b in itertools.pairwise(edges)):
+        raise ConfigError(
+            f"llm_buckets must be strictly increasing lower edges starting at 0; got {buckets!r}"
+        )
+    if config.cache is None and config.cache_mode in ("read_only", "refresh"):
+        raise ConfigError(f"cache_mode {config.cache_mode!r} needs a cache file (--cache PATH)")
+    if config.policy == "llm":
+        for name in ("llm_base_url", "llm_model"):
+            if getattr(config, name) is None:
+                flag = name.replace("_", "-")
+                raise ConfigError(f"policy 'llm' needs {name} (--{flag})")
+        _check_url(config.llm_base_url)
+        if not isinstance(config.llm_model, str) or not config.llm_model.strip():
+            raise ConfigError(f"llm_model must name a model; got {config.llm_model!r}")
+    else:
+        given = [n for n in ("llm_base_url", "llm_model") if getattr(config, n) is not None]
+        if given:
+            raise ConfigError(
+                f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} only to "
+                f"policy 'llm'; got policy "
+                f"{config.policy!r} (use --policy llm, implied by --llm-base-url)"
+            )
+    if config.policy == "tabulated":
+        if not config.policy_table:
+            raise ConfigError("policy 'tabulated' needs policy_table (--policy-table FILE)")
+    elif config.policy_table is not None:
+        raise ConfigError(
+            f"policy_table applies only to policy 'tabulated'; got policy {config.policy!r}"
+        )
 
 
 def _rate(name: str, value: object) -> None:
@@ -52,8 +193,10 @@ class SimulationConfig:
         A CSV or Parquet edge list to load instead of generating a graph.
     n_rounds, n_reps, n_seeds : int
         Last round, replicates, seed agents per replicate.
-    policy : {"persona", "constant"}
-        The default persona policy, or the same ``alpha`` and ``beta`` for everyone.
+    policy : {"persona", "constant", "llm", "tabulated"}
+        The default persona policy; the same ``alpha`` and ``beta`` for everyone; LLM agents
+        (needs ``llm_base_url`` and ``llm_model``); or a table replayed offline
+        (``policy_table``).
     alpha, beta : float or None
         Rates of the constant policy (required with it, rejected without it).
     events : str or None
@@ -66,6 +209,45 @@ class SimulationConfig:
         Root seed; fresh entropy (recorded in the manifest) when None.
     by_persona : bool
         Write curves per persona.
+    policy_table : str or None
+        The JSON table of policy ``tabulated`` (written by an LLM run as ``llm_table.json``).
+    llm_base_url : str or None
+        OpenAI-compatible API root, e.g. ``http://localhost:11434/v1``.
+    llm_model : str or None
+        Model name on that server.
+    llm_mode : {"archetype", "feed"}
+        Fidelity mode (docs/llm.md).
+    llm_api_key_env : str
+        Name of the environment variable holding the API key (read at run time, never stored).
+    llm_concurrency : int
+        Most requests in flight.
+    llm_timeout_s : float
+        Timeout of one request.
+    llm_max_retries : int
+        Retries of a transient failure (429, 5xx, timeout, connection).
+    llm_temperature : float
+        Sampling temperature.
+    llm_max_tokens : int or None
+        Longest answer (None: 32 in archetype mode, 256 in feed mode).
+    llm_samples : int
+        Samples per key when log-probabilities are not available.
+    llm_probability : {"auto", "logprobs", "samples"}
+        Where probabilities come from.
+    llm_structured : {"auto", "json_schema", "off"}
+        JSON-schema structured output: where accepted, required, or never.
+    llm_buckets : str
+        Lower edges of the exposure buckets of archetype mode, e.g. ``"0,1,2,3,5,9"``.
+    llm_feed_cap : int
+        Feed mode: most neighbours' posts in one prompt.
+    llm_invalid : {"fail", "not_shared"}
+        What an answer still malformed or refused after retries counts as.
+    llm_invalid_retries : int
+        Times a malformed or refused answer is asked again.
+    llm_price_prompt, llm_price_completion : float or None
+        Price per prompt and completion token, for the cost estimate.
+    cache : str or None
+        SQLite file of the answer cache (None: no cache).
+    cache_mode : {"read_write", "read_only", "refresh", "off"}
     """
 
     n_nodes: int = 3200
@@ -84,6 +266,27 @@ class SimulationConfig:
     personas: str = "balanced"
     seed: int | None = None
     by_persona: bool = False
+    policy_table: str | None = None
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_mode: LLMModeKind = "archetype"
+    llm_api_key_env: str = "OPENAI_API_KEY"
+    llm_concurrency: int = 8
+    llm_timeout_s: float = 60.0
+    llm_max_retries: int = 5
+    llm_temperature: float = 1.0
+    llm_max_tokens: int | None = None
+    llm_samples: int = 10
+    llm_probability: ProbabilityKind = "auto"
+    llm_structured: StructuredKind = "auto"
+    llm_buckets: str = "0,1,2,3,5,9"
+    llm_feed_cap: int = 5
+    llm_invalid: InvalidKind = "fail"
+    llm_invalid_retries: int = 2
+    llm_price_prompt: float | None = None
+    llm_price_completion: float | None = None
+    cache: str | None = None
+    cache_mode: CacheModeKind = "read_write"
 
     def __post_init__(self) -> None:
         _int_at_least("n_nodes", self.n_nodes, 1)
@@ -117,6 +320,7 @@ class SimulationConfig:
             _int_at_least("seed", self.seed, 0)
         if not self.personas:
             raise ConfigError("personas must be 'balanced' or the path of an assignment file")
+        _check_llm(self)
 
     def replace(self, **changes: Any) -> SimulationConfig:
         """A copy with some fields changed (validated again)."""
@@ -126,4 +330,13 @@ class SimulationConfig:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The settings as a plain dict; LLM settings only for policy ``llm``, and
+        ``policy_table`` only for policy ``tabulated`` (the others keep their defaults, so
+        ``SimulationConfig().replace(**d)`` gives the same config back)."""
+        d = asdict(self)
+        if self.policy != "llm":
+            for name in LLM_FIELDS:
+                d.pop(name)
+        if self.policy != "tabulated":
+            d.pop("policy_table")
+        return d

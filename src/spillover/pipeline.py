@@ -9,13 +9,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from spillover._rng import SeedRecord, seed_record
+from spillover._rng import SeedLike, SeedRecord, seed_record
 from spillover.config import SimulationConfig
-from spillover.engine import agent_histories, simulate, warm_up
+from spillover.engine import (
+    agent_histories,
+    probability_table,
+    simulate,
+    simulate_feed,
+    warm_up,
+)
 from spillover.events import Event, select_events
 from spillover.graphs import (
     Graph,
@@ -25,10 +31,20 @@ from spillover.graphs import (
     watts_strogatz,
 )
 from spillover.personas import assign_balanced
-from spillover.policies import ConstantPolicy, Policy, default_persona_policy
+from spillover.policies import (
+    ConstantPolicy,
+    LLMPolicy,
+    Policy,
+    TabulatedPolicy,
+    default_persona_policy,
+)
 from spillover.trajectories import AgentHistories, SimulationResult
 
-__all__ = ["RunOutput", "build_graph", "build_policy", "run_simulation"]
+if TYPE_CHECKING:
+    from spillover.engine import Posts
+    from spillover.llm import LLMBackend
+
+__all__ = ["RunOutput", "build_graph", "build_policy", "plan_llm_run", "run_simulation"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,12 @@ class RunOutput:
     result: SimulationResult
     agents: AgentHistories
     timings: dict[str, float] = field(default_factory=dict)
+    #: Feed mode: the posts of the run (``posts.parquet``).
+    posts: Posts | None = None
+    #: LLM runs: model, server, prompt versions, cache and accounting (the manifest's ``llm``).
+    llm: dict[str, Any] | None = None
+    #: LLM runs: the answers as a replayable table (``llm_table.json``).
+    llm_table: TabulatedPolicy | None = None
 
 
 def build_graph(config: SimulationConfig, record: SeedRecord) -> Graph:
@@ -63,10 +85,49 @@ def build_graph(config: SimulationConfig, record: SeedRecord) -> Graph:
     return barabasi_albert(n, max(k // 2, 1), rng=rng)
 
 
-def build_policy(config: SimulationConfig) -> Policy:
+def build_policy(
+    config: SimulationConfig,
+    *,
+    limiter: Any = None,
+    llm_backend: LLMBackend | None = None,
+    llm_progress: Callable[[int, int], None] | None = None,
+) -> Policy:
+    """The policy a config asks for.
+
+    Parameters
+    ----------
+    config : SimulationConfig
+    limiter : object with acquire/release, optional
+        A sweep-wide bound on LLM requests in flight (policy ``llm``).
+    llm_backend : LLMBackend, optional
+        Use this backend instead of building one from the config (tests, custom servers).
+    llm_progress : callable, optional
+        ``progress(answers_done, answers_planned)`` of an LLM policy.
+    """
     if config.policy == "constant":
         assert config.alpha is not None and config.beta is not None  # checked by the config
         return ConstantPolicy(config.alpha, config.beta)
+    if config.policy == "tabulated":
+        assert config.policy_table is not None
+        return TabulatedPolicy.load(config.policy_table)
+    if config.policy == "llm":
+        from spillover.llm import build_backend
+
+        assert config.llm_model is not None
+        backend = llm_backend if llm_backend is not None else build_backend(config, limiter=limiter)
+        return LLMPolicy(
+            backend,
+            model=config.llm_model,
+            mode=config.llm_mode,
+            buckets=config.llm_buckets,
+            probability=config.llm_probability,
+            samples=config.llm_samples,
+            temperature=config.llm_temperature,
+            max_tokens=config.llm_max_tokens,
+            invalid=config.llm_invalid,
+            feed_cap=config.llm_feed_cap,
+            progress=llm_progress,
+        )
     return default_persona_policy()
 
 
@@ -83,6 +144,10 @@ def run_simulation(
     config: SimulationConfig,
     *,
     progress: Callable[[int, int], None] | None = None,
+    llm_progress: Callable[[int, int], None] | None = None,
+    llm_backend: LLMBackend | None = None,
+    limiter: Any = None,
+    seed: SeedLike | None = None,
 ) -> RunOutput:
     """Build everything a config describes and simulate it.
 
@@ -90,42 +155,79 @@ def run_simulation(
     ----------
     config : SimulationConfig
     progress : callable, optional
-        ``progress(done, n_reps)`` after each replicate.
+        ``progress(done, n_reps)`` after each replicate (feed mode: ``(round, n_rounds)``).
+    llm_progress : callable, optional
+        ``progress(answers_done, answers_planned)`` of an LLM policy.
+    llm_backend : LLMBackend, optional
+        The backend of policy ``llm`` (built from the config when omitted); closed at the end.
+    limiter : object with acquire/release, optional
+        A sweep-wide bound on LLM requests in flight.
+    seed : int, SeedSequence, SeedRecord, optional
+        The run's seed instead of ``config.seed`` (a sweep passes each cell's SeedRecord).
     """
     from spillover.io import read_persona_assignment
 
-    record = seed_record(config.seed)
+    record = seed_record(config.seed if seed is None else seed)
     event = _event(config)
-    policy = build_policy(config)
-    timings: dict[str, Any] = {}
-    t0 = time.perf_counter()
-    graph = build_graph(config, record)
-    timings["graph_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    if config.personas == "balanced":
-        persona_of_node = assign_balanced(graph.n_nodes, rng=record.generator("personas"))
-    else:
-        persona_of_node = read_persona_assignment(config.personas, graph.n_nodes)
-    timings["personas_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    warm_up()
-    timings["compile_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    result = simulate(
-        graph,
-        policy,
-        n_rounds=config.n_rounds,
-        n_reps=config.n_reps,
-        n_seeds=config.n_seeds,
-        event=event,
-        persona_of_node=persona_of_node,
-        rng=record,
-        progress=progress,
+    policy = build_policy(
+        config, limiter=limiter, llm_backend=llm_backend, llm_progress=llm_progress
     )
-    timings["simulate_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    agents = agent_histories(graph, result)
-    timings["histories_s"] = time.perf_counter() - t0
+    try:
+        timings: dict[str, Any] = {}
+        t0 = time.perf_counter()
+        graph = build_graph(config, record)
+        timings["graph_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if config.personas == "balanced":
+            persona_of_node = assign_balanced(graph.n_nodes, rng=record.generator("personas"))
+        else:
+            persona_of_node = read_persona_assignment(config.personas, graph.n_nodes)
+        timings["personas_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        warm_up()
+        timings["compile_s"] = time.perf_counter() - t0
+        posts = None
+        if isinstance(policy, LLMPolicy) and policy.mode == "archetype":
+            # Ask the model first, so that simulate_s times the engine only.
+            t0 = time.perf_counter()
+            probability_table(policy, event, int(graph.max_degree))
+            timings["llm_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if isinstance(policy, LLMPolicy) and policy.mode == "feed":
+            feed = simulate_feed(
+                graph,
+                policy,
+                n_rounds=config.n_rounds,
+                n_reps=config.n_reps,
+                n_seeds=config.n_seeds,
+                event=event,
+                persona_of_node=persona_of_node,
+                rng=record,
+                progress=progress,
+            )
+            result, posts = feed.result, feed.posts
+        else:
+            result = simulate(
+                graph,
+                policy,
+                n_rounds=config.n_rounds,
+                n_reps=config.n_reps,
+                n_seeds=config.n_seeds,
+                event=event,
+                persona_of_node=persona_of_node,
+                rng=record,
+                progress=progress,
+            )
+        timings["simulate_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        agents = agent_histories(graph, result)
+        timings["histories_s"] = time.perf_counter() - t0
+        llm = table = None
+        if isinstance(policy, LLMPolicy):
+            llm, table = _llm_record(config, policy, event, result)
+    finally:
+        if isinstance(policy, LLMPolicy):
+            policy.close()
     return RunOutput(
         config=config,
         seed=record,
@@ -136,4 +238,78 @@ def run_simulation(
         result=result,
         agents=agents,
         timings=timings,
+        posts=posts,
+        llm=llm,
+        llm_table=table,
     )
+
+
+def _llm_record(
+    config: SimulationConfig, policy: LLMPolicy, event: Event, result: SimulationResult
+) -> tuple[dict[str, Any], TabulatedPolicy]:
+    """The manifest's ``llm`` entry (no secrets) and the replayable table of the answers."""
+    accounting = policy.backend.accounting
+    doc = {
+        **policy.provenance(),
+        "base_url": policy.backend.identity,
+        "api_key_env": config.llm_api_key_env,
+        "cache": config.cache,
+        "cache_mode": config.cache_mode if config.cache is not None else "off",
+        "accounting": accounting.to_dict(config.llm_price_prompt, config.llm_price_completion),
+        "answers": policy.stats(),
+        "backend": policy.backend.describe(),
+    }
+    if policy.mode == "archetype":
+        table = policy.table(event)
+    else:
+        table = TabulatedPolicy.from_exposures(
+            result.exposures,
+            buckets=policy.buckets,
+            event_id=event.event_id,
+            source=policy.provenance(built_from="feed-mode run (learned surrogate)"),
+        )
+    return doc, table
+
+
+def plan_llm_run(config: SimulationConfig) -> dict[str, Any]:
+    """How many requests a ``policy = "llm"`` run would make, without sending any.
+
+    Builds the graph and the persona placement (to know the largest degree and the personas
+    present) and looks requests up in the cache.
+
+    Returns
+    -------
+    dict
+        ``keys``, ``first_pass``, ``worst_case`` and ``cached`` (see
+        :meth:`spillover.policies.LLMPolicy.planned_requests`), and in feed mode
+        ``feed_decisions_max``: at most one request per susceptible agent with an informed
+        neighbour per round and replicate.
+    """
+    from spillover.exceptions import ConfigError
+    from spillover.io import read_persona_assignment
+
+    if config.policy != "llm":
+        raise ConfigError("--dry-run applies to LLM runs (--llm-base-url)")
+    record = seed_record(config.seed)
+    event = _event(config)
+    policy = build_policy(config)
+    assert isinstance(policy, LLMPolicy)
+    try:
+        graph = build_graph(config, record)
+        if config.personas == "balanced":
+            persona_of_node = assign_balanced(graph.n_nodes, rng=record.generator("personas"))
+        else:
+            persona_of_node = read_persona_assignment(config.personas, graph.n_nodes)
+        personas = np.unique(persona_of_node).tolist()
+        plan = policy.planned_requests(personas, int(graph.max_degree), event)
+    finally:
+        policy.close()
+    plan["model"] = config.llm_model
+    plan["base_url"] = config.llm_base_url
+    plan["n_nodes"] = graph.n_nodes
+    plan["max_degree"] = int(graph.max_degree)
+    if config.llm_mode == "feed":
+        plan["feed_decisions_max"] = (
+            config.n_reps * config.n_rounds * max(graph.n_nodes - config.n_seeds, 0)
+        )
+    return plan

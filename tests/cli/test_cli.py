@@ -173,3 +173,22 @@ def test_fit_bad_input(
 def test_fit_missing_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(["fit", "/nonexistent/run"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_fit_and_report_accept_a_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(
+        "seed = 3\n[base]\nn_nodes = 300\nn_rounds = 10\nn_reps = 2\nn_seeds = 2\n"
+        'policy = "constant"\nalpha = 0.01\nbeta = 0.1\n[grid]\ndegree = [4, 6]\n'
+    )
+    out = tmp_path / "sweep"
+    assert _run(["sweep", str(spec), "--out", str(out), "--executor", "serial", "-q"]) == 0
+    capsys.readouterr()
+    assert _run(["fit", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    si2_beta = [r for r in doc["fits"] if r["model"] == "si2" and r["param"] == "beta"]
+    assert sorted(r["degree"] for r in si2_beta) == [4, 6]
+    assert _run(["report", str(out)]) == 0
+    html = (out / "report.html").read_text()
+    assert "Fits per cell" in html and "data:image/png;base64," in html
+    assert (out / "figures" / "rates_across.png").is_file()

@@ -23,15 +23,17 @@ app = typer.Typer(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app; errors become one line on stderr and exit code 2."""
-    from spillover.cli import _demo, _simulate  # noqa: F401  (register the commands)
+    from spillover.cli import _demo, _fit, _prompts, _query, _report, _simulate, _sweep  # noqa: F401
 
     try:
         app(args=argv, prog_name="spillover")
     except SpilloverError as exc:
-        err_console.print(f"error: {exc}", markup=False)
+        err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
         sys.exit(2)
     except OSError as exc:
         err_console.print(
-            f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), markup=False
+            f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+            markup=False,
+            soft_wrap=True,
         )
         sys.exit(2)

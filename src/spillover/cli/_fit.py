@@ -126,7 +126,8 @@ def fit_command(
         Path,
         typer.Argument(
             metavar="INPUT",
-            help="A run directory, or an exposures or curves table (.parquet or .csv).",
+            help="A run directory, a sweep folder, or an exposures or curves table "
+            "(.parquet or .csv).",
         ),
     ],
     model: Annotated[
@@ -162,7 +163,11 @@ def fit_command(
     curves are given) to the informed counts.
     """
     from spillover.io import read_fit_input
+    from spillover.sweeps import is_sweep
 
+    if is_sweep(input_path):
+        _fit_sweep(input_path, model or ["si", "si2"], as_json)
+        return
     data = read_fit_input(input_path)
     k = degree if degree is not None else data.degree
     if not as_json:
@@ -180,3 +185,35 @@ def fit_command(
         typer.echo(json.dumps(analysis.to_dict(), indent=2))
     else:
         print_analysis(analysis)
+
+
+def _fit_sweep(path: Path, models: list[str], as_json: bool) -> None:
+    """One fit per complete cell of a sweep: a table, or the rows as JSON."""
+    from spillover.sweeps import fit_sweep, load_sweep
+
+    sweep = load_sweep(path)
+    if not as_json:
+        err_console.print(f"fitting {len(sweep.complete_cells())} cells of {path} ...")
+    table = fit_sweep(sweep, models)
+    rows = table.to_pylist()
+    if as_json:
+        typer.echo(json.dumps({"sweep": str(path), "fits": rows}, indent=2, default=str))
+        return
+    keys = list(sweep.keys)
+    out = Table(title=f"fits per cell of {path} (best by BIC marked *)", title_justify="left")
+    for col in ("cell", *keys, "model", "param", "estimate ± se", "status"):
+        out.add_column(col, justify="right" if col in ("cell", *keys) else "left")
+    for row in rows:
+        if row["param"] is None or row["index"] is not None:
+            continue  # per-persona vectors: see --json or spillover query
+        se = row["stderr"]
+        est = f"{_fmt(row['value'])}" + (f" ± {se:.2g}" if se == se and se is not None else "")
+        out.add_row(
+            str(row["cell"]),
+            *(str(row[k]) for k in keys),
+            row["model"] + (" *" if row["best"] else ""),
+            row["param"],
+            est,
+            row["status"],
+        )
+    out_console.print(out)

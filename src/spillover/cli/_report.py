@@ -15,7 +15,7 @@ __all__ = ["report_command"]
 
 @app.command("report")
 def report_command(
-    run: Annotated[Path, typer.Argument(metavar="RUN", help="A run directory.")],
+    run: Annotated[Path, typer.Argument(metavar="RUN", help="A run directory or a sweep folder.")],
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="HTML file to write. [default: RUN/report.html]"),
@@ -26,11 +26,18 @@ def report_command(
 ) -> None:
     """Fit every model the run supports and write an HTML report with figures.
 
+    For a sweep folder: si and si2 fitted per cell, a figure of the fitted rates across each
+    swept parameter, and the table of fits.
+
     The page has no external resources (figures are embedded); the figures are also written
     as PNG files next to it, in figures/.
     """
-    from spillover.report._build import build_run_report
+    from spillover.report._build import build_run_report, build_sweep_report
+    from spillover.sweeps import is_sweep
 
     err_console.print(f"fitting and plotting {run} ...")
-    path = build_run_report(run, out, n_folds=folds)
+    if is_sweep(run):
+        path = build_sweep_report(run, out)
+    else:
+        path = build_run_report(run, out, n_folds=folds)
     out_console.print(f"wrote {path} (figures in {path.parent / 'figures'})")

@@ -2,32 +2,124 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from spillover.cli._app import app
 from spillover.cli._console import err_console, out_console, replicate_progress
-from spillover.config import GRAPH_KINDS, POLICY_KINDS, SimulationConfig
+from spillover.config import (
+    CACHE_MODES,
+    GRAPH_KINDS,
+    LLM_FIELDS,
+    LLM_MODES,
+    POLICY_KINDS,
+    SimulationConfig,
+)
 
-__all__ = ["resolve_config", "simulate_command"]
+if TYPE_CHECKING:
+    from rich.progress import Task
+    from rich.text import Text
+
+    from spillover.pipeline import RunOutput
+
+__all__ = ["read_config_file", "resolve_config", "simulate_command"]
+
+# Keys a config file may hold besides those ``spillover.io.read_config`` knows: the LLM settings
+# (flat, or without their ``llm_`` prefix in an ``[llm]`` section) and the tabulated policy's file.
+_EXTRA_KEYS = (*LLM_FIELDS, "policy_table")
+_PATH_KEYS = ("cache", "policy_table")
+
+
+def _llm_key(name: str) -> str:
+    return name if name in ("cache", "cache_mode") or name.startswith("llm_") else f"llm_{name}"
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read a config file: the keys of :func:`spillover.io.read_config`, plus LLM settings.
+
+    LLM settings may sit in an ``[llm]`` section (``base_url``, ``model``, ``mode``,
+    ``api_key_env``, ``concurrency``, ..., ``cache``, ``cache_mode``) at the top level or inside
+    ``[simulate]``, or flat with their ``llm_`` prefix; ``policy_table`` names the table of
+    policy ``tabulated``. Relative ``cache`` and ``policy_table`` paths are relative to the file.
+    """
+    from spillover.exceptions import ConfigError
+    from spillover.io import read_config
+    from spillover.io._config import _load, _schema
+
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        raw = _load(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+    if not isinstance(raw, dict):
+        return read_config(path)  # its error message
+    doc = dict(raw)
+    llm_section = doc.pop("llm", None)
+    if set(doc) == {"simulate"} and isinstance(doc["simulate"], dict):
+        doc = dict(doc["simulate"])
+        inner = doc.pop("llm", None)
+        if inner is not None and llm_section is not None:
+            raise ConfigError(f"{path}: give the [llm] section once, not at two levels")
+        llm_section = inner if inner is not None else llm_section
+    extra: dict[str, Any] = {k: doc.pop(k) for k in _EXTRA_KEYS if k in doc}
+    if llm_section is not None:
+        if not isinstance(llm_section, dict):
+            raise ConfigError(f"{path}: [llm] must be a table of settings")
+        for name, value in llm_section.items():
+            key = _llm_key(str(name))
+            if key not in LLM_FIELDS:
+                known = ", ".join(k.removeprefix("llm_") for k in LLM_FIELDS)
+                raise ConfigError(f"{path}: llm.{name}: unknown LLM setting (known: {known})")
+            extra[key] = value
+    if not extra:
+        return read_config(path)
+    from pydantic import ValidationError
+
+    try:
+        parsed = _schema().model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise ConfigError(f"{path}: {where}: {first['msg']} (got {first.get('input')!r})") from None
+    values: dict[str, Any] = parsed.model_dump(exclude_none=True)
+    for key in ("edge_list", "events", "personas", *_PATH_KEYS):
+        value = values.get(key, extra.get(key))
+        if isinstance(value, str) and value and not (key == "personas" and value == "balanced"):
+            resolved = value if Path(value).is_absolute() else str(path.parent / value)
+            (extra if key in extra else values)[key] = resolved
+    if isinstance(extra.get("llm_buckets"), list):
+        extra["llm_buckets"] = ",".join(str(x) for x in extra["llm_buckets"])
+    return {**values, **extra}
 
 
 def resolve_config(config_file: Path | None, overrides: dict[str, Any]) -> SimulationConfig:
-    """Defaults, then the config file's values, then the flags that were given."""
-    from spillover.io import read_config
+    """Defaults, then the config file's values, then the flags that were given.
 
-    values: dict[str, Any] = read_config(config_file) if config_file is not None else {}
+    ``llm_base_url`` implies policy ``llm`` and ``policy_table`` policy ``tabulated`` unless a
+    policy is given.
+    """
+    values: dict[str, Any] = read_config_file(config_file) if config_file is not None else {}
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if "policy" not in values:
+        if values.get("llm_base_url") is not None:
+            values["policy"] = "llm"
+        elif values.get("policy_table") is not None:
+            values["policy"] = "tabulated"
     return SimulationConfig().replace(**values)
 
 
 def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
-    if value is not None and value not in allowed:
-        raise typer.BadParameter(
-            f"must be one of {', '.join(allowed)}; got {value!r}", param_hint=f"--{name}"
-        )
+    if value is not None:
+        value = value.replace("-", "_") if "_" in "".join(allowed) else value
+        if value not in allowed:
+            raise typer.BadParameter(
+                f"must be one of {', '.join(allowed)}; got {value!r}", param_hint=f"--{name}"
+            )
     return value
 
 
@@ -39,6 +131,109 @@ def print_summary(
         f"[bold]{out}[/bold]: {n_reps} replicates, mean final informed fraction "
         f"{final_fraction:.3f}; graph {t['graph_s']:.2f} s, engine {t['simulate_s']:.3f} s"
     )
+
+
+def _rate_column() -> Any:
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        """Answers per second (cache hits included), from rich's moving estimate."""
+
+        def render(self, task: Task) -> Text:
+            speed = task.speed
+            if not task.fields.get("rate") or speed is None:
+                return Text("")
+            return Text(f"{speed:,.1f} req/s")
+
+    return RateColumn()
+
+
+@contextlib.contextmanager
+def _llm_progress(
+    enabled: bool, n_reps: int, *, feed: bool
+) -> Iterator[tuple[Callable[[int, int], None], Callable[[int, int], None]]]:
+    """Two bars on stderr: LLM answers (with the live request rate) and replicates/rounds."""
+    if not enabled:
+        yield (lambda d, t: None), (lambda d, t: None)
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _rate_column(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=False) as progress:
+        answers = progress.add_task("LLM answers", total=None, rate=True)
+        runs = progress.add_task("rounds" if feed else "replicates", total=n_reps)
+
+        def on_answer(done: int, planned: int) -> None:
+            progress.update(answers, completed=done, total=planned)
+
+        def on_replicate(done: int, total: int) -> None:
+            progress.update(runs, completed=done, total=total)
+
+        yield on_answer, on_replicate
+
+
+def _print_plan(plan: dict[str, Any], cfg: SimulationConfig) -> None:
+    from rich.markup import escape
+
+    out_console.print(
+        f"[bold]dry run[/bold]: model {escape(str(plan['model']))} at "
+        f"{escape(str(plan['base_url']))}, {plan['mode']} mode, {plan['n_nodes']:,} agents "
+        f"(largest degree {plan['max_degree']})"
+    )
+    out_console.print(
+        f"  distinct prompts (persona x exposure bucket {', '.join(plan['buckets'])}): "
+        f"{plan['keys']:,}"
+    )
+    if cfg.llm_probability == "samples":
+        out_console.print(
+            f"  requests ({cfg.llm_samples} samples per prompt): {plan['first_pass']:,}"
+        )
+    else:
+        out_console.print(
+            f"  requests if the server returns log-probabilities: {plan['first_pass']:,}"
+        )
+        if cfg.llm_probability == "auto":
+            out_console.print(
+                f"  requests at most (if it does not: {cfg.llm_samples} samples per prompt): "
+                f"{plan['worst_case']:,}"
+            )
+    out_console.print(f"  already in the cache: {plan['cached']:,}")
+    if "feed_decisions_max" in plan:
+        out_console.print(
+            "  feed decisions: at most "
+            f"{plan['feed_decisions_max']:,} more requests (one per susceptible agent with an "
+            "informed neighbour, per round and replicate)"
+        )
+    out_console.print("no request was sent.")
+
+
+def _print_llm_summary(run: RunOutput) -> None:
+    if run.llm is None:
+        return
+    acc = run.llm["accounting"]
+    line = (
+        f"LLM {run.llm['model']} at {run.llm['base_url']}: {acc['requests']:,} requests, "
+        f"{acc['cache_hits']:,} cache hits, {acc['retries']:,} retries, {acc['failures']:,} "
+        f"failed, {run.llm['answers']['invalid_answers_used']:,} invalid answers; tokens "
+        f"{acc['prompt_tokens']:,} prompt + {acc['completion_tokens']:,} completion; "
+        f"{acc['wall_s']:.1f} s waiting"
+    )
+    if acc["cost_estimate"] is not None:
+        line += f"; estimated cost {acc['cost_estimate']:.4f}"
+    out_console.print(line, markup=False, highlight=False)
 
 
 @app.command("simulate")
@@ -127,6 +322,179 @@ def simulate_command(
     by_persona: Annotated[
         bool | None, typer.Option("--by-persona/--no-by-persona", help="Write curves per persona.")
     ] = None,
+    policy_table: Annotated[
+        str | None,
+        typer.Option(
+            "--policy-table",
+            help="JSON table of --policy tabulated (e.g. llm_table.json of an LLM run).",
+        ),
+    ] = None,
+    llm_base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-base-url",
+            help="OpenAI-compatible API root (implies --policy llm), e.g. "
+            "http://localhost:11434/v1.",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    llm_model: Annotated[
+        str | None,
+        typer.Option("--llm-model", help="Model name on the server.", rich_help_panel="LLM agents"),
+    ] = None,
+    llm_mode: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-mode",
+            help="archetype (one prompt per persona x exposure bucket) or feed (each agent "
+            "reads its neighbours' posts). [default: archetype]",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    llm_api_key_env: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-api-key-env",
+            help="Name of the environment variable holding the API key (never the key). "
+            "[default: OPENAI_API_KEY; local servers need none]",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    llm_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--llm-concurrency",
+            help="Requests in flight. [default: 8]",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    llm_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--llm-timeout", help="Seconds per request. [default: 60]", rich_help_panel="LLM agents"
+        ),
+    ] = None,
+    llm_max_retries: Annotated[
+        int | None,
+        typer.Option(
+            "--llm-max-retries",
+            help="Retries of 429, 5xx, timeouts, connection errors. [default: 5]",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    llm_temperature: Annotated[
+        float | None,
+        typer.Option(
+            "--llm-temperature",
+            help="Sampling temperature. [default: 1.0]",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    llm_max_tokens: Annotated[
+        int | None,
+        typer.Option(
+            "--llm-max-tokens",
+            help="Longest answer. [default: 32 archetype, 256 feed]",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    llm_samples: Annotated[
+        int | None,
+        typer.Option(
+            "--llm-samples",
+            help="Samples per prompt without log-probabilities. [default: 10]",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    llm_probability: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-probability",
+            help="auto, logprobs or samples. [default: auto]",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    llm_structured: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-structured",
+            help="JSON-schema output: auto (where accepted), json_schema, off. [default: auto]",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    llm_buckets: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-buckets",
+            help="Lower edges of the exposure buckets. [default: 0,1,2,3,5,9]",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    llm_feed_cap: Annotated[
+        int | None,
+        typer.Option(
+            "--llm-feed-cap",
+            help="Feed mode: most posts per prompt. [default: 5]",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    llm_invalid: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-invalid",
+            help="An answer still malformed or refused after retries: fail or not_shared. "
+            "[default: fail]",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    llm_invalid_retries: Annotated[
+        int | None,
+        typer.Option(
+            "--llm-invalid-retries",
+            help="Times a malformed or refused answer is asked again. [default: 2]",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    llm_price_prompt: Annotated[
+        float | None,
+        typer.Option(
+            "--llm-price-prompt",
+            help="Price per prompt token, for the cost estimate.",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    llm_price_completion: Annotated[
+        float | None,
+        typer.Option(
+            "--llm-price-completion",
+            help="Price per completion token, for the cost estimate.",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    cache: Annotated[
+        str | None,
+        typer.Option(
+            "--cache",
+            help="SQLite answer cache; a rerun of a killed run resumes from it. [default: none]",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    cache_mode: Annotated[
+        str | None,
+        typer.Option(
+            "--cache-mode",
+            help=f"{', '.join(CACHE_MODES)}. [default: read_write]",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print how many LLM requests the run would make, send none, write nothing.",
+            rich_help_panel="LLM agents",
+        ),
+    ] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")] = Path(
         "runs/simulation"
     ),
@@ -135,14 +503,20 @@ def simulate_command(
 ) -> None:
     """Simulate the spread of one event through a network of persona agents.
 
-    Writes a run directory: manifest.json, curves.parquet, exposures.parquet and
-    adoptions.parquet (see the README for the formats).
+    Writes a run directory: manifest.json, curves.parquet, exposures.parquet,
+    adoptions.parquet and agents.parquet; LLM runs add llm_table.json, feed mode posts.parquet
+    (see the README for the formats).
     """
     from spillover.io import check_output_dir, write_run_dir
-    from spillover.pipeline import run_simulation
+    from spillover.pipeline import plan_llm_run, run_simulation
 
     _choice("graph", graph, GRAPH_KINDS)
-    _choice("policy", policy, POLICY_KINDS)
+    policy = _choice("policy", policy, POLICY_KINDS)
+    llm_mode = _choice("llm-mode", llm_mode, LLM_MODES)
+    llm_probability = _choice("llm-probability", llm_probability, ("auto", "logprobs", "samples"))
+    llm_structured = _choice("llm-structured", llm_structured, ("auto", "json_schema", "off"))
+    llm_invalid = _choice("llm-invalid", llm_invalid, ("fail", "not_shared"))
+    cache_mode = _choice("cache-mode", cache_mode, CACHE_MODES)
     cfg = resolve_config(
         config,
         {
@@ -162,13 +536,44 @@ def simulate_command(
             "personas": personas,
             "seed": seed,
             "by_persona": by_persona,
+            "policy_table": policy_table,
+            "llm_base_url": llm_base_url,
+            "llm_model": llm_model,
+            "llm_mode": llm_mode,
+            "llm_api_key_env": llm_api_key_env,
+            "llm_concurrency": llm_concurrency,
+            "llm_timeout_s": llm_timeout,
+            "llm_max_retries": llm_max_retries,
+            "llm_temperature": llm_temperature,
+            "llm_max_tokens": llm_max_tokens,
+            "llm_samples": llm_samples,
+            "llm_probability": llm_probability,
+            "llm_structured": llm_structured,
+            "llm_buckets": llm_buckets,
+            "llm_feed_cap": llm_feed_cap,
+            "llm_invalid": llm_invalid,
+            "llm_invalid_retries": llm_invalid_retries,
+            "llm_price_prompt": llm_price_prompt,
+            "llm_price_completion": llm_price_completion,
+            "cache": cache,
+            "cache_mode": cache_mode,
         },
     )
+    if dry_run:
+        _print_plan(plan_llm_run(cfg), cfg)
+        return
     check_output_dir(out, force=force)
     if not quiet:
         err_console.print(f"building a {cfg.graph} graph of {cfg.n_nodes:,} agents ...")
-    with replicate_progress(cfg.n_reps, enabled=not quiet) as progress:
-        run = run_simulation(cfg, progress=progress)
+    if cfg.policy == "llm":
+        feed = cfg.llm_mode == "feed"
+        total = cfg.n_rounds if feed else cfg.n_reps
+        with _llm_progress(not quiet, total, feed=feed) as (on_answer, on_run):
+            run = run_simulation(cfg, progress=on_run, llm_progress=on_answer)
+    else:
+        with replicate_progress(cfg.n_reps, enabled=not quiet) as progress:
+            run = run_simulation(cfg, progress=progress)
     path = write_run_dir(run, out, force=force)
     final = float(run.result.curves.fraction()[:, -1].mean())
     print_summary(path, run.timings, final, run.result.n_reps)
+    _print_llm_summary(run)

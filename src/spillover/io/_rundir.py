@@ -147,6 +147,20 @@ def _columns_table(columns: dict[str, np.ndarray]) -> pa.Table:
     return pa.table({name: pa.array(values) for name, values in columns.items()})
 
 
+def _posts_table(columns: dict[str, Any]) -> pa.Table:
+    """``replicate, round, agent, text``: post texts are data, stored as plain strings."""
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "replicate": pa.array(columns["replicate"]),
+            "round": pa.array(columns["round"]),
+            "agent": pa.array(columns["agent"]),
+            "text": pa.array(columns["text"], type=pa.string()),
+        }
+    )
+
+
 def manifest(run: RunOutput, *, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest document of a finished run (no secrets: none are part of a run)."""
     result = run.result
@@ -173,6 +187,11 @@ def manifest(run: RunOutput, *, extra: dict[str, Any] | None = None) -> dict[str
         },
         "timings": {k: round(v, 6) for k, v in run.timings.items()},
     }
+    llm = getattr(run, "llm", None)
+    if llm is not None:
+        # Model, server URL, prompt versions, cache and accounting; the API key is never part
+        # of a run (only the name of its environment variable is).
+        doc["llm"] = llm
     if extra:
         doc.update(extra)
     return doc
@@ -188,9 +207,11 @@ def write_run_dir(
 ) -> Path:
     """Write a run directory atomically; return its path.
 
-    Files: ``curves.parquet``, ``exposures.parquet``, ``adoptions.parquet`` and, last,
-    ``manifest.json``. ``extra`` entries are merged into the manifest; ``attach(folder)``
-    may write further files (figures, fits) into the staging folder before the manifest.
+    Files: ``curves.parquet``, ``exposures.parquet``, ``adoptions.parquet``, ``agents.parquet``,
+    for LLM runs ``llm_table.json`` (the answers as a replayable table) and in feed mode
+    ``posts.parquet``, and, last, ``manifest.json``. ``extra`` entries are merged into the
+    manifest; ``attach(folder)`` may write further files (figures, fits) into the staging
+    folder before the manifest.
     """
     import time
 
@@ -204,6 +225,12 @@ def write_run_dir(
         write_table(_columns_table(run.result.exposures.columns()), staging / "exposures.parquet")
         write_table(_columns_table(run.result.adoptions.columns()), staging / "adoptions.parquet")
         write_table(_columns_table(run.agents.columns()), staging / "agents.parquet")
+        posts = getattr(run, "posts", None)
+        if posts is not None:
+            write_table(_posts_table(posts.columns()), staging / "posts.parquet")
+        llm_table = getattr(run, "llm_table", None)
+        if llm_table is not None:
+            llm_table.save(staging / "llm_table.json")
         if attach is not None:
             attach(staging)
         timings = dict(run.timings, write_s=time.perf_counter() - t0)

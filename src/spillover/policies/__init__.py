@@ -8,6 +8,14 @@ from spillover.policies._default import (
     DEFAULT_EVENT_MULTIPLIERS,
     default_persona_policy,
 )
+from spillover.policies._llm import (
+    INVALID_RULES,
+    LLM_MODES,
+    PROBABILITY_SOURCES,
+    FeedAnswers,
+    FeedCandidate,
+    LLMPolicy,
+)
 from spillover.policies._parametric import (
     ConstantPolicy,
     PersonaPolicy,
@@ -15,17 +23,33 @@ from spillover.policies._parametric import (
     share_probability,
 )
 from spillover.policies._protocol import ExposureBatch, Policy, checked_probabilities
+from spillover.policies._tabulated import (
+    ANY_EVENT,
+    DEFAULT_BUCKETS,
+    ExposureBuckets,
+    TabulatedPolicy,
+)
 
 __all__ = [
     "ALPHA_EFFECTS",
     "ALPHA_HAZARD",
+    "ANY_EVENT",
     "BETA_EFFECTS",
     "BETA_HAZARD",
+    "DEFAULT_BUCKETS",
     "DEFAULT_EVENT_MULTIPLIERS",
+    "INVALID_RULES",
+    "LLM_MODES",
+    "PROBABILITY_SOURCES",
     "ConstantPolicy",
     "ExposureBatch",
+    "ExposureBuckets",
+    "FeedAnswers",
+    "FeedCandidate",
+    "LLMPolicy",
     "PersonaPolicy",
     "Policy",
+    "TabulatedPolicy",
     "checked_probabilities",
     "default_persona_policy",
     "scale_hazard",

@@ -19,7 +19,7 @@ from spillover.report._html import Figure, render_report
 from spillover.selection import Analysis, analyse
 from spillover.trajectories import Adoptions, Curves
 
-__all__ = ["build_run_report", "generating_rates", "model_overlays"]
+__all__ = ["build_run_report", "build_sweep_report", "generating_rates", "model_overlays"]
 
 
 def generating_rates(manifest: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -219,6 +219,66 @@ def build_run_report(
             analysis=analysis,
             figures=figures,
             persona_figures=persona_figures,
+        )
+        if fig_dir.exists():
+            shutil.rmtree(fig_dir)
+        staging.rename(fig_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    tmp = target.with_name(f".{target.name}.partial")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(target)
+    return target
+
+
+def build_sweep_report(
+    sweep_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None
+) -> Path:
+    """``report.html`` of a sweep: fitted rates across each swept parameter, and the fits."""
+    from spillover.report._html import render_table_page
+    from spillover.sweeps import fit_sweep, load_sweep, plot_rates_across
+
+    sweep = load_sweep(sweep_dir)
+    root = Path(sweep_dir)
+    target = Path(out) if out is not None else root / "report.html"
+    fits = fit_sweep(sweep, ("si", "si2"))
+    staging = Path(tempfile.mkdtemp(prefix=".figures-", dir=target.parent))
+    fig_dir = target.parent / "figures"
+    try:
+        figure = Figure(
+            plot_rates_across(sweep, staging / "rates_across.png", model="si2", fits=fits),
+            "si2 estimates (alpha, beta) with 95 % intervals across each swept parameter; "
+            "grey ticks: generating values where the policy is constant.",
+            "fitted rates across swept parameters",
+        )
+        keys = list(sweep.keys)
+        rows = [
+            [
+                str(r["cell"]),
+                *(str(r[k]) for k in keys),
+                r["model"],
+                r["param"],
+                f"{r['value']:.4g}" if r["value"] is not None else "",
+                f"{r['stderr']:.2g}" if r["stderr"] is not None else "",
+                "yes" if r["best"] else "",
+                r["status"],
+            ]
+            for r in fits.to_pylist()
+            if r["param"] is not None and r["index"] is None
+        ]
+        html = render_table_page(
+            title=f"spillover sweep report: {root.name}",
+            summary=[
+                ("sweep", str(root)),
+                ("cells", len(sweep.cells)),
+                ("complete", len(sweep.complete_cells())),
+                ("root seed", sweep.seed),
+                ("grid", ", ".join(f"{k} = {list(v)}" for k, v in sweep.grid)),
+            ],
+            figures=[figure],
+            header=["cell", *keys, "model", "param", "estimate", "se", "best (BIC)", "status"],
+            rows=rows,
         )
         if fig_dir.exists():
             shutil.rmtree(fig_dir)

@@ -1,0 +1,233 @@
+"""``spillover sweep``: a grid of simulate configs, times replicates, on one executor."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from spillover.cli._app import app
+from spillover.cli._console import err_console, out_console
+
+if TYPE_CHECKING:
+    from spillover.sweeps import CellOutcome, SweepSpec, SweepSummary
+
+__all__ = ["sweep_command"]
+
+_MAX_LISTED = 10
+
+
+class _Bar:
+    """A rich progress bar of cells done and failed, on stderr."""
+
+    def __init__(self, progress: Any) -> None:
+        self.progress = progress
+        self.task: Any = None
+        self.failed = 0
+
+    def start(self, total: int, skipped: int) -> None:
+        self.task = self.progress.add_task(
+            "cells", total=total, completed=skipped, failed=0, skipped=skipped
+        )
+
+    def advance(self, outcome: CellOutcome) -> None:
+        if outcome.status == "failed":
+            self.failed += 1
+        self.progress.update(self.task, advance=1, failed=self.failed)
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[_Bar | None]:
+    if not enabled:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("[red]{task.fields[failed]} failed[/red]"),
+        TextColumn("({task.fields[skipped]} already done)"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=False) as progress:
+        yield _Bar(progress)
+
+
+def _settings(
+    spec: SweepSpec,
+    executor: str | None,
+    workers: int | None,
+    scheduler: str | None,
+    models: list[str] | None,
+) -> SweepSpec:
+    """Flags over the file's [sweep] settings."""
+    from spillover.sweeps import EXECUTOR_KINDS
+
+    if executor is not None and executor not in EXECUTOR_KINDS:
+        raise typer.BadParameter(
+            f"must be one of {', '.join(EXECUTOR_KINDS)}; got {executor!r}",
+            param_hint="--executor",
+        )
+    settings = spec.settings
+    changes: dict[str, Any] = {}
+    if scheduler is not None:
+        if executor not in (None, "dask"):
+            raise typer.BadParameter(
+                f"--scheduler runs the sweep on Dask; got --executor {executor}",
+                param_hint="--executor",
+            )
+        changes.update(scheduler=scheduler, executor="dask")
+    elif executor is not None:
+        changes["executor"] = executor
+        if executor != "dask":
+            changes["scheduler"] = None
+    if workers is not None:
+        changes["workers"] = workers
+    if models:
+        changes["models"] = tuple(models)
+    if changes:
+        settings = dataclasses.replace(settings, **changes)
+    if settings.executor_kind == "dask" and settings.scheduler is None:
+        raise typer.BadParameter(
+            "the dask executor needs a scheduler address", param_hint="--scheduler"
+        )
+    return dataclasses.replace(spec, settings=settings)
+
+
+def _default_out(config: Path, spec: SweepSpec) -> Path:
+    if spec.settings.out is not None:
+        return Path(spec.settings.out)
+    return Path("runs") / config.stem
+
+
+def _print_plan(spec: SweepSpec, out: Path) -> None:
+    from rich.table import Table
+
+    s = spec.settings
+    table = Table(title=f"{spec.n_cells} cells x {spec.base.get('n_reps', 10)} replicates")
+    table.add_column("cell", justify="right")
+    for key in spec.keys:
+        table.add_column(key)
+    for cell, params in spec.iter_cells():
+        table.add_row(str(cell), *(str(params[k]) for k in spec.keys))
+    out_console.print(table)
+    where = s.scheduler if s.executor_kind == "dask" else f"{s.workers or 'all'} workers"
+    out_console.print(
+        f"executor {s.executor_kind} ({where}); models {', '.join(s.models)}; "
+        f"root seed {spec.seed if spec.seed is not None else 'fresh entropy'}; out {out}"
+    )
+
+
+def _print_summary(spec: SweepSpec, summary: SweepSummary) -> None:
+    executor = summary.executor
+    where = executor.get("scheduler") or f"{executor.get('workers')} workers"
+    out_console.print(
+        f"[bold]{summary.path}[/bold]: {summary.n_cells} cells, {summary.complete} complete "
+        f"({summary.skipped} already done, {summary.ran} run now), {summary.failed} failed; "
+        f"{summary.elapsed_s:.1f} s on the {executor.get('kind')} executor ({where})"
+    )
+    for cell, error in summary.failures[:_MAX_LISTED]:
+        out_console.print(f"  cell {cell} ({spec.describe_cell(cell)}): {error}", markup=False)
+    if len(summary.failures) > _MAX_LISTED:
+        out_console.print(f"  ... and {len(summary.failures) - _MAX_LISTED} more (sweep.json)")
+    if summary.failed:
+        out_console.print(
+            "failed cells are recorded in sweep.json; rerun the same command to retry them"
+        )
+    if summary.complete:
+        out_console.print(
+            f'query it: spillover query {summary.path} "SELECT * FROM fits LIMIT 10"',
+            markup=False,
+        )
+
+
+@app.command("sweep")
+def sweep_command(
+    config: Annotated[
+        Path,
+        typer.Argument(
+            help="Sweep file (TOML or YAML): seed, \\[base], \\[grid], optional \\[sweep]."
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Sweep folder. \\[default: out in \\[sweep], else runs/CONFIG-STEM]"
+        ),
+    ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            help="serial, process or dask. [default: process; dask with --scheduler]",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", "-j", min=1, help="Processes of the process executor. [default: all cores]"
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler address tcp://HOST:PORT (runs on Dask)."),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", help="Model fitted on each cell (repeat). [default: si si2]"),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete the sweep folder's content and start over.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and list the cells; run nothing.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Run every cell of a parameter grid (each with n_reps replicates).
+
+    Each cell writes a run directory under OUT/cells/. The sweep writes
+    OUT/sweep.json and a Parquet dataset OUT/dataset/{curves,exposures,fits}/
+    with the swept parameters as columns: `spillover query OUT "SQL"`.
+
+    Rerunning the same command skips complete cells and retries failed ones.
+    Exit code 1 when some cells failed, 2 on bad input.
+    """
+    from spillover.sweeps import check_models, read_sweep_config, run_sweep
+
+    spec = _settings(read_sweep_config(config), executor, workers, scheduler, model)
+    check_models(spec.settings.models)
+    target = out if out is not None else _default_out(config, spec)
+    if dry_run:
+        _print_plan(spec, target)
+        return
+    if not quiet:
+        s = spec.settings
+        where = s.scheduler if s.executor_kind == "dask" else f"{s.workers or 'all'} workers"
+        err_console.print(
+            f"sweep: {spec.n_cells} cells ({', '.join(spec.keys)}) on the {s.executor_kind} "
+            f"executor ({where}) into {target}"
+        )
+    with _progress(not quiet) as bar:
+        summary = run_sweep(
+            spec, target, force=force, progress=bar, command=["spillover", *sys.argv[1:]]
+        )
+    _print_summary(spec, summary)
+    if summary.failed:
+        raise typer.Exit(1)

@@ -1,0 +1,73 @@
+"""LLM agents: the backend seam, an OpenAI-compatible backend, the answer cache, prompts.
+
+This is the only package that talks to the network. ``openai`` and ``httpx`` are imported
+inside :class:`OpenAIBackend`'s methods, so importing this package stays light.
+
+- :class:`LLMBackend` (the seam), :class:`OpenAIBackend`, :class:`FakeBackend`;
+- :class:`CachedBackend` over a :class:`SQLiteStore` (modes read_write, read_only, refresh,
+  off): answers committed as they arrive, so a killed run resumes;
+- :class:`LLMRequest`, :class:`LLMResponse`, :class:`Accounting`;
+- prompt templates (:func:`archetype_messages`, :func:`feed_messages`, versioned) and parsing;
+- :class:`StandinServer`: a deterministic OpenAI-compatible server on 127.0.0.1 for tests and
+  benchmarks;
+- :func:`build_backend`: the backend a run configuration describes.
+"""
+
+from spillover.llm._accounting import Accounting
+from spillover.llm._backend import LLMBackend, ResponseCallback
+from spillover.llm._build import build_backend
+from spillover.llm._cache import CACHE_MODES, CachedBackend, CacheMode, SQLiteStore
+from spillover.llm._fake import FakeBackend
+from spillover.llm._openai import NO_KEY, OpenAIBackend
+from spillover.llm._parse import (
+    ParsedAnswer,
+    clean_post,
+    parse_answer,
+    share_probability_from_logprobs,
+)
+from spillover.llm._prompts import (
+    ARCHETYPE_VERSION,
+    FEED_VERSION,
+    PERSONA_PROMPT_VERSION,
+    archetype_messages,
+    escape_data,
+    feed_messages,
+    prompt_version,
+    response_schema,
+)
+from spillover.llm._retry import RetryPolicy, retry_after_seconds
+from spillover.llm._standin import Faults, StandinServer, default_probability
+from spillover.llm._types import LLMRequest, LLMResponse
+
+__all__ = [
+    "ARCHETYPE_VERSION",
+    "CACHE_MODES",
+    "FEED_VERSION",
+    "NO_KEY",
+    "PERSONA_PROMPT_VERSION",
+    "Accounting",
+    "CacheMode",
+    "CachedBackend",
+    "FakeBackend",
+    "Faults",
+    "LLMBackend",
+    "LLMRequest",
+    "LLMResponse",
+    "OpenAIBackend",
+    "ParsedAnswer",
+    "ResponseCallback",
+    "RetryPolicy",
+    "SQLiteStore",
+    "StandinServer",
+    "archetype_messages",
+    "build_backend",
+    "clean_post",
+    "default_probability",
+    "escape_data",
+    "feed_messages",
+    "parse_answer",
+    "prompt_version",
+    "response_schema",
+    "retry_after_seconds",
+    "share_probability_from_logprobs",
+]

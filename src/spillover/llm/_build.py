@@ -1,0 +1,61 @@
+"""The backend a run configuration describes: OpenAI-compatible, behind the cache if asked."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from spillover.llm._accounting import Accounting
+from spillover.llm._backend import LLMBackend
+from spillover.llm._cache import CachedBackend, SQLiteStore
+from spillover.llm._openai import Limiter, OpenAIBackend
+from spillover.llm._retry import RetryPolicy
+
+if TYPE_CHECKING:
+    import httpx
+
+    from spillover.config import SimulationConfig
+
+__all__ = ["build_backend"]
+
+
+def build_backend(
+    config: SimulationConfig,
+    *,
+    limiter: Limiter | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    **retry: Any,
+) -> LLMBackend:
+    """An :class:`OpenAIBackend` for ``config``, wrapped in a :class:`CachedBackend` when
+    ``config.cache`` is set and ``config.cache_mode`` is not ``off``.
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        Uses ``llm_base_url``, ``llm_api_key_env``, ``llm_concurrency``, ``llm_timeout_s``,
+        ``llm_max_retries``, ``llm_structured``, ``llm_invalid_retries``, ``cache`` and
+        ``cache_mode``.
+    limiter : object with acquire/release, optional
+        A sweep-wide bound on requests in flight.
+    transport : httpx.AsyncBaseTransport, optional
+        For tests (``httpx.MockTransport``).
+    **retry
+        Further :class:`RetryPolicy` fields (``backoff_base_s``, ...).
+    """
+    assert config.llm_base_url is not None
+    inner = OpenAIBackend(
+        config.llm_base_url,
+        api_key_env=config.llm_api_key_env,
+        require_key=config.llm_api_key_env != "OPENAI_API_KEY",
+        concurrency=config.llm_concurrency,
+        timeout_s=config.llm_timeout_s,
+        retry=RetryPolicy(max_retries=config.llm_max_retries, **retry),
+        structured=config.llm_structured,
+        invalid_retries=config.llm_invalid_retries,
+        transport=transport,
+        limiter=limiter,
+        accounting=Accounting(),
+    )
+    if config.cache is None or config.cache_mode == "off":
+        return inner
+    store = SQLiteStore(config.cache, read_only=config.cache_mode == "read_only")
+    return CachedBackend(inner, store, config.cache_mode)

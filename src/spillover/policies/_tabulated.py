@@ -1,0 +1,310 @@
+"""Exposure buckets, and ``TabulatedPolicy``: share probabilities replayed from a table.
+
+A tabulated policy holds, per event, a probability for every (persona, exposure bucket). It is
+built from an LLM's answers (:meth:`spillover.policies.LLMPolicy.table`), or learned from the
+exposure table of any run (:meth:`TabulatedPolicy.from_exposures`, e.g. a feed-mode LLM run),
+saved to a JSON file and replayed offline, without a server: the surrogate for million-agent
+runs and parameter sweeps.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+
+from spillover.exceptions import ConfigError, PolicyError
+from spillover.personas import N_PERSONAS
+from spillover.policies._protocol import ExposureBatch
+
+if TYPE_CHECKING:
+    from spillover.events import Event
+    from spillover.trajectories import ExposureTable
+
+__all__ = ["ANY_EVENT", "DEFAULT_BUCKETS", "ExposureBuckets", "TabulatedPolicy"]
+
+#: Lower edges of the default exposure buckets: 0, 1, 2, 3-4, 5-8, 9+.
+DEFAULT_BUCKETS: Final[tuple[int, ...]] = (0, 1, 2, 3, 5, 9)
+#: The event key of a table that applies to any event.
+ANY_EVENT: Final[str] = "*"
+_FORMAT: Final[str] = "spillover-tabulated-policy"
+
+
+@dataclass(frozen=True)
+class ExposureBuckets:
+    """Groups of exposure counts m that share one LLM prompt (archetype mode).
+
+    Parameters
+    ----------
+    lower : sequence of int
+        Strictly increasing lower edges, starting at 0; bucket b holds
+        ``lower[b] <= m < lower[b + 1]``, the last one is open-ended. The default
+        ``(0, 1, 2, 3, 5, 9)`` gives 0, 1, 2, 3-4, 5-8 and 9+. ``range(K + 2)`` gives one bucket
+        per exact count up to K and K+1 or more. A string ``"0,1,2,3,5,9"`` is accepted.
+    """
+
+    lower: tuple[int, ...] = DEFAULT_BUCKETS
+
+    def __post_init__(self) -> None:
+        raw: Any = self.lower
+        if isinstance(raw, str):
+            try:
+                raw = [int(x) for x in raw.replace(" ", "").split(",") if x]
+            except ValueError:
+                raise ConfigError(
+                    "buckets must be comma-separated integers such as '0,1,2,3,5,9'; "
+                    f"got {self.lower!r}"
+                ) from None
+        if isinstance(raw, np.ndarray):
+            raw = raw.tolist()
+        elif isinstance(raw, range):
+            raw = list(raw)
+        try:
+            edges = tuple(int(x) for x in raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"buckets must be a list of integers; got {self.lower!r}") from None
+        if any(isinstance(x, bool) for x in raw) or not edges or edges[0] != 0:
+            raise ConfigError(f"buckets must start at 0 (the offline channel); got {list(edges)}")
+        if any(b <= a for a, b in itertools.pairwise(edges)):
+            raise ConfigError(f"buckets must be strictly increasing; got {list(edges)}")
+        object.__setattr__(self, "lower", edges)
+
+    @classmethod
+    def parse(cls, spec: ExposureBuckets | str | Sequence[int] | None) -> ExposureBuckets:
+        """Buckets from lower edges given as a string ``"0,1,2,3,5,9"`` or a sequence."""
+        if isinstance(spec, ExposureBuckets):
+            return spec
+        if spec is None:
+            return cls()
+        return cls(spec)  # type: ignore[arg-type]  # __post_init__ normalises it
+
+    def __len__(self) -> int:
+        return len(self.lower)
+
+    def index(self, n_exposed: np.ndarray | int) -> np.ndarray:
+        """Bucket of each exposure count."""
+        m = np.asarray(n_exposed, dtype=np.int64)
+        out: np.ndarray = np.searchsorted(np.asarray(self.lower), m, side="right") - 1
+        return out
+
+    def bounds(self, bucket: int) -> tuple[int, int | None]:
+        """``(low, high)`` of a bucket; ``high`` None for the open last one."""
+        low = self.lower[bucket]
+        high = self.lower[bucket + 1] - 1 if bucket + 1 < len(self.lower) else None
+        return low, high
+
+    def label(self, bucket: int) -> str:
+        low, high = self.bounds(bucket)
+        if high is None:
+            return f"{low}+"
+        return str(low) if low == high else f"{low}-{high}"
+
+    def labels(self) -> list[str]:
+        return [self.label(b) for b in range(len(self))]
+
+    def needed(self, max_degree: int) -> list[int]:
+        """The buckets that exposure counts 0..max_degree fall in."""
+        return sorted({int(b) for b in self.index(np.arange(max_degree + 1))})
+
+
+def _as_table(name: str, values: Any, n_buckets: int) -> np.ndarray:
+    arr = np.array(values, dtype=np.float64)
+    if arr.shape != (N_PERSONAS, n_buckets):
+        raise ConfigError(
+            f"{name} must have shape ({N_PERSONAS}, {n_buckets}) (persona x bucket); "
+            f"got {arr.shape}"
+        )
+    ok = np.isnan(arr) | ((arr >= 0.0) & (arr <= 1.0))
+    if not ok.all():
+        c, b = (int(x) for x in np.argwhere(~ok)[0])
+        raise ConfigError(f"{name}[{c}, {b}] must be in [0, 1] (or missing); got {arr[c, b]}")
+    arr.flags.writeable = False
+    return arr
+
+
+@dataclass(frozen=True)
+class TabulatedPolicy:
+    """Share probabilities looked up by (event, persona, exposure bucket).
+
+    Parameters
+    ----------
+    probabilities : mapping of str to array, shape (32, n_buckets)
+        Per event id (or :data:`ANY_EVENT`), the probability for each persona (catalog order)
+        and bucket; NaN where the table has no value (asking for it raises PolicyError).
+    buckets : ExposureBuckets
+    source : mapping
+        Provenance recorded with the table (model, server, prompt versions, how it was built).
+    """
+
+    probabilities: Mapping[str, np.ndarray]
+    buckets: ExposureBuckets = field(default_factory=ExposureBuckets)
+    source: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        given: Any = self.buckets
+        if not isinstance(given, ExposureBuckets):
+            object.__setattr__(self, "buckets", ExposureBuckets(given))
+        tables = {
+            str(k): _as_table(f"probabilities[{k!r}]", v, len(self.buckets))
+            for k, v in dict(self.probabilities).items()
+        }
+        if not tables:
+            raise ConfigError("a TabulatedPolicy needs at least one event's table")
+        object.__setattr__(self, "probabilities", tables)
+        object.__setattr__(self, "source", dict(self.source))
+
+    def table_for(self, event: Event | None) -> np.ndarray:
+        """The (32, n_buckets) table that applies to ``event``."""
+        if event is not None and event.event_id in self.probabilities:
+            return self.probabilities[event.event_id]
+        if ANY_EVENT in self.probabilities:
+            return self.probabilities[ANY_EVENT]
+        if event is None and len(self.probabilities) == 1:
+            return next(iter(self.probabilities.values()))
+        known = ", ".join(sorted(self.probabilities))
+        raise PolicyError(
+            f"TabulatedPolicy has no table for event "
+            f"{None if event is None else event.event_id!r}; it holds: {known}"
+        )
+
+    def share_probability(self, batch: ExposureBatch, event: Event | None) -> np.ndarray:
+        table = self.table_for(event)
+        persona = np.asarray(batch.persona, dtype=np.int64)
+        if persona.size and (persona.min() < 0 or persona.max() >= N_PERSONAS):
+            raise PolicyError(f"persona indices must be in 0..{N_PERSONAS - 1}")
+        bucket = self.buckets.index(batch.n_exposed)
+        p = table[persona, bucket]
+        missing = np.isnan(p)
+        if missing.any():
+            i = int(np.flatnonzero(missing)[0])
+            raise PolicyError(
+                f"TabulatedPolicy has no probability for persona {int(persona[i])}, exposure "
+                f"bucket {self.buckets.label(int(bucket[i]))} "
+                f"(n_exposed {int(batch.n_exposed[i])}); "
+                "build the table with every bucket (LLMPolicy.tabulate) or from a run that "
+                "reached it"
+            )
+        return np.asarray(p, dtype=np.float64)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": "tabulated",
+            "buckets": list(self.buckets.lower),
+            "bucket_labels": self.buckets.labels(),
+            "events": sorted(self.probabilities),
+            "source": dict(self.source),
+        }
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON document :meth:`save` writes."""
+        return {
+            "format": _FORMAT,
+            "version": 1,
+            "buckets": list(self.buckets.lower),
+            "bucket_labels": self.buckets.labels(),
+            "personas": "catalog order (docs/personas.md), one row per persona",
+            "events": {
+                k: [[None if math.isnan(x) else float(x) for x in row] for row in v.tolist()]
+                for k, v in sorted(self.probabilities.items())
+            },
+            "source": dict(self.source),
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the table as JSON (missing values as null); return the path."""
+        p = Path(path)
+        p.write_text(json.dumps(self.to_document(), indent=1) + "\n", encoding="utf-8")
+        return p
+
+    @classmethod
+    def from_document(cls, doc: Any, *, where: str = "table") -> TabulatedPolicy:
+        if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
+            raise ConfigError(f"{where} is not a spillover tabulated policy (format {_FORMAT!r})")
+        events = doc.get("events")
+        if not isinstance(events, dict) or not events:
+            raise ConfigError(f"{where}: 'events' must map event ids to tables")
+        tables = {
+            str(k): np.array(
+                [[math.nan if x is None else x for x in row] for row in v], dtype=float
+            )
+            for k, v in events.items()
+        }
+        return cls(
+            tables,
+            ExposureBuckets(tuple(doc.get("buckets", DEFAULT_BUCKETS))),
+            doc.get("source", {}),
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TabulatedPolicy:
+        """Read a table written by :meth:`save`.
+
+        Raises
+        ------
+        ConfigError
+            When the file is missing or is not a tabulated policy.
+        """
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"policy table {p} does not exist")
+        try:
+            doc = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"policy table {p} cannot be read: {exc}") from None
+        return cls.from_document(doc, where=str(p))
+
+    @classmethod
+    def from_exposures(
+        cls,
+        exposures: ExposureTable,
+        *,
+        buckets: ExposureBuckets | Sequence[int] | None = None,
+        event_id: str = ANY_EVENT,
+        source: Mapping[str, Any] | None = None,
+    ) -> TabulatedPolicy:
+        """Learn a table from a run's exposure table: the learned surrogate.
+
+        The probability of (persona c, bucket b) is the maximum-likelihood estimate
+        ``sum(shared) / sum(at_risk)`` over the rows of that persona whose ``n_exposed`` falls in
+        bucket b (all replicates and rounds pooled). A cell with nobody at risk takes the pooled
+        estimate of its bucket over all personas; a bucket nobody reached takes the value of
+        the nearest lower bucket of the same persona.
+
+        Parameters
+        ----------
+        exposures : ExposureTable
+        buckets : ExposureBuckets or sequence of int, optional
+        event_id : str
+            The event the table is for (:data:`ANY_EVENT`: any event).
+        source : mapping, optional
+            Provenance to record.
+        """
+        bk = ExposureBuckets.parse(buckets)
+        nb = len(bk)
+        at_risk = np.zeros((N_PERSONAS, nb))
+        shared = np.zeros((N_PERSONAS, nb))
+        b = bk.index(exposures.n_exposed)
+        np.add.at(at_risk, (exposures.persona.astype(np.int64), b), exposures.at_risk)
+        np.add.at(shared, (exposures.persona.astype(np.int64), b), exposures.shared)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = shared / at_risk
+            pooled = shared.sum(axis=0) / at_risk.sum(axis=0)
+        empty = at_risk == 0
+        p[empty] = np.broadcast_to(pooled, p.shape)[empty]
+        for j in range(1, nb):
+            gap = np.isnan(p[:, j])
+            p[gap, j] = p[gap, j - 1]
+        doc = {
+            "built_from": "exposure table (maximum likelihood per persona and bucket)",
+            "at_risk": at_risk.astype(np.int64).tolist(),
+            "shared": shared.astype(np.int64).tolist(),
+            **dict(source or {}),
+        }
+        return cls({event_id: p}, bk, doc)

@@ -1,0 +1,59 @@
+"""Parameter sweeps: grids of simulate configs, per-cell seeding, executors, one result store.
+
+A sweep runs every cell of a grid of :class:`~spillover.config.SimulationConfig` values
+(times ``n_reps`` replicates each) on a serial, process-pool or Dask executor, writes one run
+directory per cell and a partitioned Parquet dataset of curves, exposures and fits, and can be
+queried with SQL (DuckDB). See ``docs/sweeps.md``.
+
+Heavy dependencies (pyarrow, duckdb, distributed, matplotlib) are imported inside functions.
+"""
+
+from spillover.sweeps._dataset import TABLES, partition_path
+from spillover.sweeps._driver import SweepProgress, SweepSummary, check_models, run_sweep
+from spillover.sweeps._executors import (
+    DaskExecutor,
+    Executor,
+    ProcessExecutor,
+    SerialExecutor,
+    make_executor,
+)
+from spillover.sweeps._fits import fit_sweep, plot_rates_across
+from spillover.sweeps._limiter import Limiter, SlotLimiter, local_limiter
+from spillover.sweeps._query import connect_sweep, query_sweep
+from spillover.sweeps._run import CellOutcome, CellTask, run_cell, simulate_config
+from spillover.sweeps._spec import EXECUTOR_KINDS, SweepSettings, SweepSpec, read_sweep_config
+from spillover.sweeps._store import SWEEP_MANIFEST, Sweep, SweepCell, is_sweep, load_sweep
+
+__all__ = [
+    "EXECUTOR_KINDS",
+    "SWEEP_MANIFEST",
+    "TABLES",
+    "CellOutcome",
+    "CellTask",
+    "DaskExecutor",
+    "Executor",
+    "Limiter",
+    "ProcessExecutor",
+    "SerialExecutor",
+    "SlotLimiter",
+    "Sweep",
+    "SweepCell",
+    "SweepProgress",
+    "SweepSettings",
+    "SweepSpec",
+    "SweepSummary",
+    "check_models",
+    "connect_sweep",
+    "fit_sweep",
+    "is_sweep",
+    "load_sweep",
+    "local_limiter",
+    "make_executor",
+    "partition_path",
+    "plot_rates_across",
+    "query_sweep",
+    "read_sweep_config",
+    "run_cell",
+    "run_sweep",
+    "simulate_config",
+]

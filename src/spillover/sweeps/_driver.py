@@ -1,0 +1,443 @@
+"""The sweep driver: plan the cells, skip finished ones, run the rest, record everything.
+
+The driver is the only process that writes ``sweep.json`` and the dataset; workers write only
+their cell's run directory. A cell counts as finished when its run directory's manifest says
+``"status": "complete"`` (and belongs to this sweep: same root seed and cell), never because a
+folder exists. After each cell the driver writes its dataset partitions, then ``sweep.json``;
+a sweep killed at any point is resumed by running it again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from spillover._rng import seed_record
+from spillover.exceptions import ConfigError, RunDirError
+from spillover.sweeps._dataset import (
+    param_types,
+    remove_cell_partitions,
+    write_cell_partitions,
+)
+from spillover.sweeps._executors import Executor, make_executor
+from spillover.sweeps._run import CellOutcome, CellTask, run_cell
+from spillover.sweeps._spec import SweepSpec
+from spillover.sweeps._store import (
+    FORMAT,
+    SWEEP_MANIFEST,
+    cell_dir,
+    clean_stale,
+    is_sweep,
+    read_sweep_manifest,
+    sweep_lock,
+    write_json_atomic,
+)
+
+__all__ = ["SweepProgress", "SweepSummary", "check_models", "run_sweep"]
+
+
+class SweepProgress(Protocol):
+    """Receives the sweep's progress (the CLI draws a progress bar with it)."""
+
+    def start(self, total: int, skipped: int) -> None:
+        """``total`` cells, of which ``skipped`` were already complete."""
+
+    def advance(self, outcome: CellOutcome) -> None:
+        """One cell finished (complete or failed)."""
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """What a call to :func:`run_sweep` did.
+
+    Attributes
+    ----------
+    path : Path
+        The sweep folder.
+    n_cells : int
+    complete, failed : int
+        Cells complete and failed at the end (complete includes skipped ones).
+    skipped : int
+        Cells already complete when the call started (not run again).
+    ran : int
+        Cells run by this call.
+    elapsed_s : float
+        Wall time of this call.
+    failures : tuple of (cell, error)
+    executor : dict
+        The executor's description.
+    """
+
+    path: Path
+    n_cells: int
+    complete: int
+    failed: int
+    skipped: int
+    ran: int
+    elapsed_s: float
+    failures: tuple[tuple[int, str], ...] = ()
+    executor: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.complete == self.n_cells
+
+
+def check_models(models: Sequence[str]) -> tuple[str, ...]:
+    """Model names known to ``spillover.fit.ESTIMATORS`` (looked up at call time)."""
+    from spillover.fit import ESTIMATORS
+
+    if isinstance(models, str) or not models:
+        raise ConfigError("models: give at least one model name, as a list")
+    unknown = [m for m in models if m not in ESTIMATORS]
+    if unknown:
+        raise ConfigError(
+            f"unknown model(s) {', '.join(map(repr, unknown))}; known: {', '.join(ESTIMATORS)}"
+        )
+    return tuple(dict.fromkeys(models))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _prepare_folder(root: Path) -> None:
+    if root.exists() and not root.is_dir():
+        raise RunDirError(f"sweep output {root} exists and is not a directory")
+    if root.is_dir() and not is_sweep(root) and any(p.name != ".lock" for p in root.iterdir()):
+        raise RunDirError(
+            f"sweep output {root} exists and is not a sweep folder (no {SWEEP_MANIFEST}); "
+            "choose another --out"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    if not os.access(root, os.W_OK):
+        raise RunDirError(f"sweep output {root} is not writable")
+
+
+def _clear(root: Path) -> None:
+    """Empty a sweep folder for ``--force``, keeping the lock and the shared LLM cache (its
+    answers are keyed by the whole request, so they stay valid, and they were paid for)."""
+    for entry in root.iterdir():
+        if entry.name == ".lock" or entry.name.startswith(SHARED_CACHE):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def _resolve_seed(spec: SweepSpec, previous: dict[str, Any] | None, root: Path) -> int:
+    if previous is not None:
+        if previous.get("fingerprint") != spec.fingerprint():
+            raise ConfigError(
+                f"{root} holds a sweep with a different [base] or [grid]; rerun with the "
+                "same sweep file to resume it, use another --out, or --force to start over"
+            )
+        old = int(previous["seed"])
+        if spec.seed is not None and spec.seed != old:
+            raise ConfigError(
+                f"{root} holds a sweep with root seed {old}, not {spec.seed}; use another "
+                "--out, or --force to start over"
+            )
+        return old
+    if spec.seed is not None:
+        return spec.seed
+    return seed_record(None).entropy
+
+
+def _is_complete(root: Path, cell: int, seed: int) -> bool:
+    """Complete means: a readable manifest with status complete, from this sweep and cell."""
+    from spillover.io import read_manifest
+
+    try:
+        doc = read_manifest(cell_dir(root, cell))
+    except RunDirError:
+        return False
+    seed_doc = doc.get("seed", {})
+    sweep_doc = doc.get("sweep", {})
+    return (
+        sweep_doc.get("cell") == cell
+        and seed_doc.get("entropy") == seed
+        and list(seed_doc.get("spawn_key", [])) == [cell]
+    )
+
+
+def _record(cell: int, params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "cell": cell,
+        "id": f"cell-{cell:05d}",
+        "run_dir": f"cells/cell-{cell:05d}",
+        "params": params,
+        "status": "pending",
+        "error": None,
+        "traceback": None,
+        "elapsed_s": None,
+        "timings": {},
+        "worker": None,
+        "attempts": 0,
+        "finished_utc": None,
+    }
+
+
+#: The answer cache an LLM sweep shares when ``[base]`` names none.
+SHARED_CACHE = "llm-cache.sqlite"
+
+
+def with_shared_cache(values: dict[str, Any], root: Path) -> dict[str, Any]:
+    """Point an LLM cell without a cache of its own at the sweep's shared cache.
+
+    Cells of policy ``llm`` whose ``cache`` is unset (and ``cache_mode`` is ``read_write``)
+    use ``SWEEP/llm-cache.sqlite``, so an answer paid for by one cell serves every other cell
+    and every resumed run. A cache named in ``[base]`` or ``[grid]`` is kept as it is.
+    """
+    from spillover.sweeps._spec import simulation_keys
+
+    if (
+        "cache" in simulation_keys()
+        and values.get("policy") == "llm"
+        and values.get("cache") is None
+        and values.get("cache_mode", "read_write") == "read_write"
+    ):
+        return {**values, "cache": str(root / SHARED_CACHE)}
+    return values
+
+
+def _manifest_timings(root: Path, cell: int) -> dict[str, float]:
+    from spillover.io import read_manifest
+
+    try:
+        timings = read_manifest(cell_dir(root, cell)).get("timings", {})
+    except RunDirError:
+        return {}
+    return {k: float(v) for k, v in timings.items() if isinstance(v, int | float)}
+
+
+def run_sweep(
+    spec: SweepSpec,
+    out: str | os.PathLike[str],
+    *,
+    executor: Executor | None = None,
+    models: Sequence[str] | None = None,
+    force: bool = False,
+    progress: SweepProgress | None = None,
+    command: Sequence[str] | None = None,
+) -> SweepSummary:
+    """Run (or resume) a sweep into the folder ``out``.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        The validated sweep (:func:`read_sweep_config`).
+    out : path
+        Sweep folder. If it holds this sweep already, finished cells are skipped and failed or
+        missing ones run again; if it holds another sweep, ConfigError (unless ``force``).
+    executor : Executor, optional
+        Where cells run; by default the one ``spec.settings`` describes (process pool with all
+        cores unless told otherwise). A given executor is not closed.
+    models : sequence of str, optional
+        Models fitted on each cell (default ``spec.settings.models``).
+    force : bool
+        Delete what ``out`` holds and start over.
+    progress : SweepProgress, optional
+    command : sequence of str, optional
+        Recorded in ``sweep.json`` and in every cell's manifest (default ``sys.argv``).
+
+    Returns
+    -------
+    SweepSummary
+        Failed cells do not raise: they are recorded (``sweep.json``, the summary) and the
+        other cells go on.
+    """
+    t_start = time.perf_counter()
+    root = Path(out).absolute()
+    model_names = check_models(tuple(models) if models is not None else spec.settings.models)
+    slots = spec.settings.llm_concurrency
+    argv = list(command) if command is not None else [Path(sys.argv[0]).name, *sys.argv[1:]]
+    _prepare_folder(root)
+    owned = executor is None
+    with sweep_lock(root):
+        if force:
+            _clear(root)
+        previous = read_sweep_manifest(root) if is_sweep(root) else None
+        seed = _resolve_seed(spec, previous, root)
+        clean_stale(root)
+        types = param_types(spec.grid)
+        old_records = {int(c["cell"]): c for c in previous["cells"]} if previous else {}
+        old_models = previous.get("settings", {}).get("models") if previous else None
+        refresh = ("fits",) if old_models != list(model_names) else ()
+        records: list[dict[str, Any]] = []
+        pending: list[int] = []
+        for cell, params in spec.iter_cells():
+            record = _record(cell, params)
+            old = old_records.get(cell)
+            if old is not None:
+                record["attempts"] = int(old.get("attempts", 0))
+            complete = _is_complete(root, cell, seed)
+            if complete:
+                try:
+                    write_cell_partitions(
+                        root,
+                        cell,
+                        cell_dir(root, cell),
+                        params,
+                        types,
+                        model_names,
+                        only_missing=True,
+                        refresh=refresh,
+                    )
+                except Exception:  # an unreadable run directory: run the cell again
+                    complete = False
+            if complete:
+                if old is not None and old.get("status") == "complete":
+                    record.update({k: old.get(k) for k in ("elapsed_s", "worker", "finished_utc")})
+                record["status"] = "complete"
+                record["timings"] = _manifest_timings(root, cell)
+            else:
+                remove_cell_partitions(root, cell)
+                pending.append(cell)
+            records.append(record)
+        skipped = len(records) - len(pending)
+
+        run_executor = executor or make_executor(
+            spec.settings.executor_kind,
+            workers=spec.settings.workers,
+            scheduler=spec.settings.scheduler,
+        )
+        started = _now()
+        document: dict[str, Any] = {
+            "format": FORMAT,
+            "kind": "spillover-sweep",
+            "status": "running",
+            "created_utc": previous.get("created_utc", started) if previous else started,
+            "updated_utc": started,
+            "command": argv,
+            "seed": seed,
+            "fingerprint": spec.fingerprint(),
+            **{k: v for k, v in spec.to_dict().items() if k != "seed"},
+            "n_cells": spec.n_cells,
+            "counts": {},
+            "invocations": list(previous.get("invocations", [])) if previous else [],
+            "cells": records,
+        }
+        document["settings"]["models"] = list(model_names)
+        invocation: dict[str, Any] = {
+            "started_utc": started,
+            "executor": None,
+            "skipped": skipped,
+            "ran": 0,
+            "failed": 0,
+            "elapsed_s": None,
+            "status": "running",
+        }
+        document["invocations"].append(invocation)
+
+        def save(status: str | None = None) -> None:
+            counts = {"complete": 0, "failed": 0, "pending": 0}
+            for r in records:
+                counts[r["status"]] += 1
+            document["counts"] = counts
+            if status is not None:
+                document["status"] = status
+                invocation["status"] = status
+            document["updated_utc"] = _now()
+            invocation["elapsed_s"] = round(time.perf_counter() - t_start, 3)
+            write_json_atomic(document, root / SWEEP_MANIFEST)
+
+        failures: list[tuple[int, str]] = []
+        ran = 0
+        final = "interrupted"
+        try:
+            invocation["executor"] = run_executor.describe()
+            document["executor"] = invocation["executor"]
+            save()
+            limiter = (
+                run_executor.limiter(slots, name=f"spillover-llm-{seed:x}-{os.getpid()}")
+                if slots is not None and pending
+                else None
+            )
+            if limiter is not None:
+                document["limiter"] = limiter.describe()
+            tasks = [
+                CellTask(
+                    cell=cell,
+                    config=with_shared_cache(spec.cell_values(cell, seed=seed), root),
+                    out=str(cell_dir(root, cell)),
+                    params=records[cell]["params"],
+                    models=model_names,
+                    sweep=str(root),
+                    command=tuple(argv),
+                    limiter=limiter,
+                )
+                for cell in pending
+            ]
+            caches = sorted({str(t.config["cache"]) for t in tasks if t.config.get("cache")})
+            if caches:
+                document["llm_caches"] = caches
+            if progress is not None:
+                progress.start(spec.n_cells, skipped)
+
+            def on_error(task: CellTask, exc: BaseException) -> CellOutcome:
+                return CellOutcome.failure(task.cell, exc)
+
+            for outcome in run_executor.map(run_cell, tasks, on_error=on_error):
+                ran += 1
+                record = records[outcome.cell]
+                if outcome.status == "complete":
+                    try:
+                        write_cell_partitions(
+                            root,
+                            outcome.cell,
+                            cell_dir(root, outcome.cell),
+                            record["params"],
+                            types,
+                            model_names,
+                        )
+                    except Exception as exc:
+                        remove_cell_partitions(root, outcome.cell)
+                        outcome = CellOutcome.failure(
+                            outcome.cell, exc, elapsed_s=outcome.elapsed_s, worker=outcome.worker
+                        )
+                record.update(
+                    status=outcome.status,
+                    error=outcome.error,
+                    traceback=outcome.traceback,
+                    elapsed_s=round(outcome.elapsed_s, 6),
+                    timings=outcome.timings,
+                    worker=outcome.worker or None,
+                    attempts=int(record["attempts"]) + 1,
+                    finished_utc=_now(),
+                )
+                if outcome.status == "failed":
+                    failures.append((outcome.cell, outcome.error or "failed"))
+                    invocation["failed"] += 1
+                invocation["ran"] = ran
+                save()
+                if progress is not None:
+                    progress.advance(outcome)
+            n_complete = sum(r["status"] == "complete" for r in records)
+            final = "complete" if n_complete == len(records) else "incomplete"
+        finally:
+            try:
+                save(final)
+            finally:
+                if owned:
+                    run_executor.close()
+        executor_doc = dict(invocation["executor"] or {})
+    return SweepSummary(
+        path=root,
+        n_cells=spec.n_cells,
+        complete=sum(r["status"] == "complete" for r in records),
+        failed=sum(r["status"] == "failed" for r in records),
+        skipped=skipped,
+        ran=ran,
+        elapsed_s=time.perf_counter() - t_start,
+        failures=tuple(failures),
+        executor=executor_doc,
+    )

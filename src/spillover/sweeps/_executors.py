@@ -1,0 +1,319 @@
+"""Executors: run a function over picklable tasks and yield results as they complete.
+
+Three implementations of one small protocol:
+
+- :class:`SerialExecutor`: in the calling process, in task order;
+- :class:`ProcessExecutor`: a :class:`concurrent.futures.ProcessPoolExecutor` with a
+  ``forkserver`` (or ``spawn``) context, so workers never inherit the driver's threads or state;
+- :class:`DaskExecutor`: a :class:`distributed.Client` connected to a running scheduler.
+
+Results come back in completion order; each result carries its own cell index, so nothing
+downstream depends on the order. No cluster code lives here: Dask does the distribution.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
+
+from spillover.exceptions import ConfigError
+from spillover.sweeps._limiter import SlotLimiter, local_limiter
+from spillover.sweeps._spec import check_scheduler_address
+
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "ProcessExecutor",
+    "SerialExecutor",
+    "make_executor",
+]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Executor(Protocol):
+    """Runs ``fn`` over tasks; yields the results as they complete.
+
+    ``map(fn, tasks, on_error=...)`` yields one value per task, in completion order. When a
+    task raises (or its worker dies), ``on_error(task, exception)`` is yielded in its place;
+    without ``on_error`` the exception propagates. ``fn`` and the tasks must be picklable
+    (module-level function, plain data) for every executor but the serial one.
+    """
+
+    kind: str
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        tasks: Sequence[T],
+        *,
+        on_error: Callable[[T, BaseException], R] | None = None,
+    ) -> Iterator[R]: ...
+
+    def limiter(self, slots: int, *, name: str) -> SlotLimiter:
+        """A limiter of ``slots`` slots shared by every task this executor runs."""
+        ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Executor: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class _Base:
+    kind = "base"
+
+    def close(self) -> None:
+        """Release what the executor holds (pools, managers, clients)."""
+
+    def __enter__(self: Any) -> Any:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _fail(task: T, exc: BaseException, on_error: Callable[[T, BaseException], R] | None) -> R:
+    if on_error is None:
+        raise exc
+    return on_error(task, exc)
+
+
+class SerialExecutor(_Base):
+    """Runs every task in the calling process, in task order."""
+
+    kind = "serial"
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        tasks: Sequence[T],
+        *,
+        on_error: Callable[[T, BaseException], R] | None = None,
+    ) -> Iterator[R]:
+        for task in tasks:
+            try:
+                result = fn(task)
+            except Exception as exc:
+                yield _fail(task, exc, on_error)
+            else:
+                yield result
+
+    def limiter(self, slots: int, *, name: str) -> SlotLimiter:
+        return local_limiter(slots)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "workers": 1}
+
+
+def _default_context() -> str:
+    # forkserver: workers start from a clean server process, never a fork of a driver that may
+    # hold threads (progress bars, Dask clients) or locks; spawn where forkserver is missing.
+    return "forkserver" if sys.platform.startswith("linux") else "spawn"
+
+
+class ProcessExecutor(_Base):
+    """Local worker processes (``concurrent.futures.ProcessPoolExecutor``).
+
+    Parameters
+    ----------
+    workers : int, optional
+        Worker processes; ``os.cpu_count()`` when None. Never more than there are tasks.
+    context : {"forkserver", "spawn"}, optional
+        Start method; ``forkserver`` on Linux, else ``spawn``. ``fork`` is refused: a forked
+        child of a multi-threaded driver can deadlock.
+    """
+
+    kind = "process"
+
+    def __init__(self, workers: int | None = None, *, context: str | None = None) -> None:
+        if workers is not None and (
+            isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+        ):
+            raise ConfigError(f"workers must be an integer >= 1; got {workers!r}")
+        context = context or _default_context()
+        if context not in ("forkserver", "spawn"):
+            raise ConfigError(f"context must be 'forkserver' or 'spawn'; got {context!r}")
+        self.workers = workers or os.cpu_count() or 1
+        self.context = context
+        self._ctx = multiprocessing.get_context(context)
+        if context == "forkserver":
+            # Workers fork from a server that has already imported the package (a few seconds
+            # per worker otherwise); the server itself starts no threads and holds no state.
+            self._ctx.set_forkserver_preload(["spillover.sweeps._run"])
+        self._manager: Any = None
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        tasks: Sequence[T],
+        *,
+        on_error: Callable[[T, BaseException], R] | None = None,
+    ) -> Iterator[R]:
+        from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+
+        tasks = list(tasks)
+        if not tasks:
+            return
+        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=self._ctx)
+        clean = False
+        try:
+            futures: dict[Future[R], T] = {pool.submit(fn, task): task for task in tasks}
+            for future in as_completed(futures):
+                try:
+                    result = future.result()
+                except Exception as exc:
+                    yield _fail(futures[future], exc, on_error)
+                else:
+                    yield result
+            clean = True
+        finally:
+            # On an early exit (interrupt, consumer error) drop queued tasks and do not wait.
+            pool.shutdown(wait=clean, cancel_futures=True)
+
+    def limiter(self, slots: int, *, name: str) -> SlotLimiter:
+        if self._manager is None:
+            self._manager = self._ctx.Manager()
+        return SlotLimiter(self._manager.Semaphore(slots), slots, "process")
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "workers": self.workers, "context": self.context}
+
+    def close(self) -> None:
+        if self._manager is not None:
+            self._manager.shutdown()
+            self._manager = None
+
+
+class DaskExecutor(_Base):
+    """Tasks on a Dask cluster through :class:`distributed.Client`.
+
+    Parameters
+    ----------
+    address : str
+        Scheduler address, ``tcp://HOST:PORT``.
+    timeout : float
+        Seconds to wait for the scheduler to answer.
+
+    Notes
+    -----
+    Workers must import the same version of spillover, and see the sweep folder at the same
+    path (a shared filesystem) when it is on another machine: each cell writes its run
+    directory there.
+    """
+
+    kind = "dask"
+
+    def __init__(self, address: str, *, timeout: float = 30.0) -> None:
+        import distributed
+
+        dist: Any = distributed
+        self.address = check_scheduler_address(address)
+        try:
+            self.client: Any = dist.Client(address, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
+        self._semaphores: list[Any] = []
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        tasks: Sequence[T],
+        *,
+        on_error: Callable[[T, BaseException], R] | None = None,
+    ) -> Iterator[R]:
+        import distributed
+
+        as_completed: Any = distributed.as_completed
+        tasks = list(tasks)
+        if not tasks:
+            return
+        token = uuid.uuid4().hex[:8]
+        keys = [f"spillover-task-{i:05d}-{token}" for i in range(len(tasks))]
+        # pure=False: a task has side effects (it writes a run directory) and must never be
+        # answered from a result held by the scheduler.
+        futures = self.client.map(fn, tasks, key=keys, pure=False, retries=0)
+        by_key = {f.key: task for f, task in zip(futures, tasks, strict=True)}
+        done: set[Any] = set()
+        try:
+            # The client's loop, given explicitly: this client is not the default one.
+            for future in as_completed(futures, loop=self.client.loop):
+                done.add(future.key)
+                try:
+                    result = future.result()
+                except Exception as exc:
+                    yield _fail(by_key[future.key], exc, on_error)
+                else:
+                    yield result
+                finally:
+                    future.release()
+        finally:
+            pending = [f for f in futures if f.key not in done]
+            if pending:
+                self.client.cancel(pending)
+
+    def limiter(self, slots: int, *, name: str) -> SlotLimiter:
+        import distributed
+
+        dist: Any = distributed
+        # Bound to this client explicitly; unpickled in a task it binds to its worker.
+        sem = dist.Semaphore(
+            max_leases=slots,
+            name=name,
+            scheduler_rpc=self.client.scheduler,
+            loop=self.client.loop,
+        )
+        sem.register()
+        self._semaphores.append(sem)
+        return SlotLimiter(sem, slots, "dask")
+
+    def n_workers(self) -> int:
+        return len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "scheduler": self.address, "workers": self.n_workers()}
+
+    def close(self) -> None:
+        for sem in self._semaphores:
+            try:
+                sem.close()
+            except Exception:  # the scheduler may be gone: nothing left to free
+                continue
+        self._semaphores.clear()
+        self.client.close()
+
+
+def make_executor(
+    kind: str, *, workers: int | None = None, scheduler: str | None = None
+) -> SerialExecutor | ProcessExecutor | DaskExecutor:
+    """The executor a sweep asks for: ``serial``, ``process`` or ``dask`` (needs ``scheduler``)."""
+    if kind == "serial":
+        return SerialExecutor()
+    if kind == "process":
+        return ProcessExecutor(workers)
+    if kind == "dask":
+        if scheduler is None:
+            raise ConfigError(
+                "executor 'dask' needs a scheduler address (--scheduler tcp://HOST:PORT)"
+            )
+        return DaskExecutor(scheduler)
+    raise ConfigError(f"executor must be one of serial, process, dask; got {kind!r}")

@@ -1,0 +1,231 @@
+"""One cell of a sweep: a picklable task, the function a worker runs, and its outcome.
+
+Seeding: the run of cell ``c`` is seeded with ``SeedRecord(root_seed, spawn_key=(c,))``. Inside
+it the pipeline draws its streams as usual, so the graph of cell c comes from
+``SeedSequence(root, spawn_key=(c, 0))``, its persona placement from ``(c, 1)``, and replicate r
+from ``(c, 2, r)`` (seed agents) and ``(c, 3, r)`` (decisions). Every (cell, replicate) therefore
+has its own :class:`numpy.random.SeedSequence`, fixed by the root seed and the two indices only:
+the number of workers and the order in which cells complete cannot change a result.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from spillover._rng import SeedRecord
+from spillover.config import SimulationConfig
+from spillover.exceptions import ConfigError, FitError, SpilloverError
+from spillover.sweeps._limiter import Limiter, SlotLimiter
+
+__all__ = [
+    "CellOutcome",
+    "CellTask",
+    "fits_document",
+    "run_cell",
+    "simulate_config",
+]
+
+
+@dataclass(frozen=True)
+class CellTask:
+    """Everything a worker needs to run one cell: plain, picklable data.
+
+    Attributes
+    ----------
+    cell : int
+        Cell index in the sweep's grid order.
+    config : dict
+        The cell's SimulationConfig values; ``seed`` is the sweep's root seed.
+    out : str
+        Absolute path of the cell's run directory.
+    params : dict
+        The cell's swept values (recorded in its manifest).
+    models : tuple of str
+        Models fitted on the cell's exposure table.
+    sweep : str
+        Absolute path of the sweep folder (recorded in the manifest).
+    command : list of str
+        The driver's command line (recorded in the manifest instead of the worker's).
+    limiter : Limiter or None
+        The sweep-wide LLM limiter, when the sweep has one.
+    """
+
+    cell: int
+    config: dict[str, Any]
+    out: str
+    params: dict[str, Any] = field(default_factory=dict)
+    models: tuple[str, ...] = ("si", "si2")
+    sweep: str = ""
+    command: tuple[str, ...] = ()
+    limiter: Limiter | None = None
+
+    @property
+    def seed(self) -> SeedRecord:
+        """``SeedRecord(root_seed, spawn_key=(cell,))``."""
+        root = self.config.get("seed")
+        if not isinstance(root, int):
+            raise ConfigError(f"cell {self.cell}: the task has no root seed")
+        return SeedRecord(root, (self.cell,))
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    """What a worker reports back: the cell, its status, and the error when it failed."""
+
+    cell: int
+    status: Literal["complete", "failed"]
+    elapsed_s: float
+    error: str | None = None
+    traceback: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    worker: str = ""
+
+    @classmethod
+    def failure(
+        cls, cell: int, exc: BaseException, *, elapsed_s: float = 0.0, worker: str = ""
+    ) -> CellOutcome:
+        """A failed outcome; the traceback is kept only for unexpected (non-spillover) errors."""
+        detail = None
+        if not isinstance(exc, SpilloverError):
+            detail = "".join(traceback.format_exception(exc)).strip()[-4000:]
+        message = str(exc).strip() or type(exc).__name__
+        if not isinstance(exc, SpilloverError):
+            message = f"{type(exc).__name__}: {message}"
+        return cls(
+            cell=cell,
+            status="failed",
+            elapsed_s=elapsed_s,
+            error=message.splitlines()[0] if message else type(exc).__name__,
+            traceback=detail,
+            worker=worker,
+        )
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def simulate_config(
+    config: SimulationConfig,
+    record: SeedRecord,
+    *,
+    limiter: Limiter | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Any:
+    """:func:`spillover.pipeline.run_simulation`, seeded by an explicit :class:`SeedRecord`.
+
+    With ``record = SeedRecord(config.seed)`` the result is exactly ``run_simulation(config)``
+    (a test holds the two together); a sweep passes ``SeedRecord(root, (cell,))``.
+
+    Returns
+    -------
+    spillover.pipeline.RunOutput
+        Its ``config`` is ``config`` and its ``seed`` is ``record``.
+    """
+    from spillover.pipeline import run_simulation
+
+    return run_simulation(config, progress=progress, limiter=limiter, seed=record)
+
+
+def fits_document(exposures: Any, models: Sequence[str]) -> dict[str, Any]:
+    """``{"models": [...], "best": NAME}`` as in ``spillover fit --json``.
+
+    A model that cannot be fitted (an empty exposure table, say) is listed with status
+    ``failed`` and its message instead of failing the cell.
+    """
+    from spillover.fit import fit_exposures
+
+    docs: list[dict[str, Any]] = []
+    for name in models:
+        try:
+            (result,) = fit_exposures(exposures, (name,))
+        except FitError as exc:
+            docs.append(
+                {
+                    "name": name,
+                    "params": {},
+                    "stderr": {},
+                    "loglik": None,
+                    "n_params": None,
+                    "n_obs": None,
+                    "aic": None,
+                    "aicc": None,
+                    "bic": None,
+                    "status": "failed",
+                    "message": str(exc),
+                }
+            )
+        else:
+            docs.append(result.to_dict())
+    finite = [
+        d
+        for d in docs
+        if d["status"] in ("converged", "bound")
+        and isinstance(d["bic"], float)
+        and d["bic"] == d["bic"]
+        and d["bic"] != float("inf")
+    ]
+    # BIC names the best model, as in ``spillover fit`` (docs/fitting.md).
+    best = min(finite, key=lambda d: d["bic"])["name"] if finite else None
+    return {"models": docs, "best": best, "criterion": "bic"}
+
+
+def run_cell(task: CellTask) -> CellOutcome:
+    """Run one cell: simulate, fit, write its run directory. Never raises for a bad cell.
+
+    The run directory is written atomically by :func:`spillover.io.write_run_dir` (replacing
+    a stale one), with the fits in ``fits.json`` and, in the manifest, ``fits`` and a
+    ``sweep`` entry (sweep folder, cell index, swept values, spawn key).
+    """
+    from spillover.io import write_json, write_run_dir
+
+    t0 = time.perf_counter()
+    worker = _worker_name()
+    try:
+        config = SimulationConfig().replace(**task.config)
+        record = task.seed
+        limiter = task.limiter
+        if isinstance(limiter, SlotLimiter):
+            limiter = limiter.bind()  # in this task's thread, before any backend uses it
+        run = simulate_config(config, record, limiter=limiter)
+        t_fit = time.perf_counter()
+        fits = fits_document(run.result.exposures, task.models)
+        fit_s = time.perf_counter() - t_fit
+
+        def attach(folder: Path) -> None:
+            write_json(fits, folder / "fits.json")
+
+        extra: dict[str, Any] = {
+            "fits": fits,
+            "sweep": {
+                "path": task.sweep,
+                "cell": task.cell,
+                "params": task.params,
+                "spawn_key": list(record.spawn_key),
+                "worker": worker,
+            },
+        }
+        if task.command:
+            extra["command"] = list(task.command)
+        run_timings = dict(run.timings, fit_s=fit_s)
+        write_run_dir(
+            replace(run, timings=run_timings), task.out, force=True, extra=extra, attach=attach
+        )
+    except Exception as exc:
+        return CellOutcome.failure(
+            task.cell, exc, elapsed_s=time.perf_counter() - t0, worker=worker
+        )
+    return CellOutcome(
+        cell=task.cell,
+        status="complete",
+        elapsed_s=time.perf_counter() - t0,
+        timings={k: round(v, 6) for k, v in run_timings.items()},
+        worker=worker,
+    )

@@ -1,0 +1,425 @@
+"""Sweep specifications: a base config, a grid of values, a root seed, and sweep settings.
+
+A sweep file (TOML or YAML) looks like::
+
+    seed = 20240305            # root seed of the whole sweep
+
+    [sweep]                    # optional: how to run it
+    executor = "process"       # serial | process | dask
+    workers = 8                # process executor (default: all cores)
+    scheduler = "tcp://10.0.0.5:8786"   # implies executor = "dask"
+    models = ["si", "si2"]     # fitted on every cell
+    llm_concurrency = 16       # sweep-wide bound on concurrent LLM requests
+    out = "runs/degree-sweep"  # sweep folder (relative to this file)
+
+    [base]                     # SimulationConfig keys shared by every cell
+    n_nodes = 100000
+    n_reps = 10
+    policy = "constant"
+    alpha = 0.002
+
+    [grid]                     # key -> list of values; cells = cartesian product
+    degree = [4, 8, 12, 16]
+    beta = [0.02, 0.05]
+
+Cells are numbered in row-major order of the grid as written: the first key varies slowest, the
+last key fastest (``itertools.product``). With the grid above, cell 0 is (degree 4, beta 0.02),
+cell 1 is (degree 4, beta 0.05), cell 2 is (degree 8, beta 0.02), and so on.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import json
+import math
+import os
+import tomllib
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final, Literal
+
+from spillover.config import SimulationConfig
+from spillover.exceptions import ConfigError
+
+__all__ = [
+    "EXECUTOR_KINDS",
+    "PATH_KEYS",
+    "SweepSettings",
+    "SweepSpec",
+    "read_sweep_config",
+]
+
+ExecutorKind = Literal["serial", "process", "dask"]
+EXECUTOR_KINDS: Final[tuple[str, ...]] = ("serial", "process", "dask")
+
+#: SimulationConfig keys holding file paths: relative values are resolved against the sweep
+#: file's folder, so that every worker opens the same file (``cache`` is the LLM cache, when the
+#: configuration has such a key).
+PATH_KEYS: Final[tuple[str, ...]] = ("edge_list", "events", "personas", "policy_table", "cache")
+
+_TOP_KEYS: Final[frozenset[str]] = frozenset({"seed", "base", "grid", "sweep"})
+_SETTING_KEYS: Final[frozenset[str]] = frozenset(
+    {"executor", "workers", "scheduler", "models", "llm_concurrency", "out"}
+)
+
+
+def simulation_keys() -> tuple[str, ...]:
+    """The keys a cell may set: the fields of :class:`SimulationConfig`, read at call time."""
+    return tuple(f.name for f in fields(SimulationConfig))
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """How a sweep runs; none of this changes its results.
+
+    Attributes
+    ----------
+    executor : {"serial", "process", "dask"} or None
+        None: ``dask`` when a scheduler is given, else ``process``.
+    workers : int or None
+        Processes of the process executor (None: ``os.cpu_count()``).
+    scheduler : str or None
+        Address of a Dask scheduler, ``tcp://HOST:PORT``.
+    models : tuple of str
+        Models fitted on every cell (names of ``spillover.fit.ESTIMATORS``).
+    llm_concurrency : int or None
+        Most LLM requests in flight at once across the whole sweep (None: no sweep-wide bound).
+    out : str or None
+        Sweep folder (already resolved against the sweep file's folder).
+    """
+
+    executor: ExecutorKind | None = None
+    workers: int | None = None
+    scheduler: str | None = None
+    models: tuple[str, ...] = ("si", "si2")
+    llm_concurrency: int | None = None
+    out: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.executor is not None and self.executor not in EXECUTOR_KINDS:
+            raise ConfigError(
+                f"sweep.executor must be one of {', '.join(EXECUTOR_KINDS)}; got {self.executor!r}"
+            )
+        for name in ("workers", "llm_concurrency"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ConfigError(f"sweep.{name} must be an integer >= 1; got {value!r}")
+        if self.scheduler is not None:
+            check_scheduler_address(self.scheduler)
+            if self.executor not in (None, "dask"):
+                raise ConfigError(
+                    f"sweep.scheduler is given, so the executor is dask; got executor "
+                    f"{self.executor!r}"
+                )
+        if not self.models:
+            raise ConfigError("sweep.models must name at least one model")
+
+    @property
+    def executor_kind(self) -> ExecutorKind:
+        if self.executor is not None:
+            return self.executor
+        return "dask" if self.scheduler is not None else "process"
+
+
+def check_scheduler_address(address: str) -> str:
+    """Accept ``tcp://HOST:PORT`` (or ``tls://``, ``inproc://``, ``ucx://``) addresses."""
+    scheme, sep, rest = address.partition("://")
+    if not sep or scheme not in ("tcp", "tls", "inproc", "ucx") or not rest:
+        raise ConfigError(f"scheduler must be an address like tcp://HOST:PORT; got {address!r}")
+    return address
+
+
+def _cell_schema() -> Any:
+    """A strict pydantic model of SimulationConfig values, built from the dataclass itself.
+
+    Built at call time so that keys added to SimulationConfig (LLM settings, ...) are accepted
+    by sweeps without a second list to maintain.
+    """
+    from pydantic import ConfigDict, create_model
+
+    hints = typing.get_type_hints(SimulationConfig)
+    definitions: dict[str, Any] = {name: (hints[name] | None, None) for name in simulation_keys()}
+    return create_model(
+        "SweepCellValues",
+        __config__=ConfigDict(extra="forbid", strict=True),
+        **definitions,
+    )
+
+
+def _load(path: Path) -> Any:
+    text = path.read_text(encoding="utf-8")
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    if suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            return yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            detail = str(exc).replace("\n", " ")
+            raise ConfigError(f"{path}: not valid YAML: {detail}") from None
+    raise ConfigError(f"{path}: sweep files must end in .toml, .yaml or .yml")
+
+
+def _check_values(where: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Type-check SimulationConfig values (unknown keys, wrong types); return coerced values."""
+    from pydantic import ValidationError
+
+    known = simulation_keys()
+    unknown = [k for k in values if k not in known]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+        raise ConfigError(
+            f"{where}: unknown simulate parameter(s) {', '.join(map(repr, unknown))}; {hint}"
+        )
+    try:
+        parsed = _cell_schema().model_validate(dict(values))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(x) for x in first["loc"])
+        raise ConfigError(f"{where}.{key}: {first['msg']} (got {first.get('input')!r})") from None
+    dumped: dict[str, Any] = parsed.model_dump(exclude_unset=True)
+    return {k: dumped[k] for k in values}
+
+
+def _resolve_paths(values: dict[str, Any], folder: Path | None) -> dict[str, Any]:
+    out = dict(values)
+    for key in PATH_KEYS:
+        value = out.get(key)
+        if not isinstance(value, str) or not value or (key == "personas" and value == "balanced"):
+            continue
+        p = Path(value)
+        if not p.is_absolute() and folder is not None:
+            p = folder / p
+        out[key] = str(p.absolute()) if folder is not None else value
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-comparable form of a value (tuples as lists)."""
+    return json.loads(json.dumps(value))
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A validated sweep: base values, an ordered grid, a root seed and settings.
+
+    Build it with :func:`read_sweep_config` or directly; every cell's
+    :class:`SimulationConfig` is validated when the spec is built.
+
+    Attributes
+    ----------
+    base : mapping
+        SimulationConfig values shared by every cell (paths already resolved).
+    grid : tuple of (key, tuple of values)
+        Swept keys in order, each with its values (at least one).
+    seed : int or None
+        Root seed. None: fresh entropy is drawn when the sweep starts and recorded in
+        ``sweep.json``, and a resumed sweep reuses it.
+    settings : SweepSettings
+    source : str or None
+        The sweep file, when read from one.
+    folder : str or None
+        Folder against which relative paths (edge lists, events, persona files, the LLM cache)
+        are resolved; the sweep file's folder.
+    """
+
+    base: Mapping[str, Any]
+    grid: tuple[tuple[str, tuple[Any, ...]], ...]
+    seed: int | None = None
+    settings: SweepSettings = field(default_factory=SweepSettings)
+    source: str | None = None
+    folder: str | None = None
+
+    def __post_init__(self) -> None:
+        folder = Path(self.folder) if self.folder is not None else None
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0
+        ):
+            raise ConfigError(f"seed must be an integer >= 0; got {self.seed!r}")
+        base = dict(self.base)
+        if "seed" in base:
+            raise ConfigError(
+                "base.seed: the seed of a sweep is its root seed, given at the top level "
+                "(`seed = N`); each cell is seeded from it"
+            )
+        base = _resolve_paths(_check_values("base", base), folder)
+        object.__setattr__(self, "base", MappingProxyType(base))
+        grid: list[tuple[str, tuple[Any, ...]]] = []
+        seen: set[str] = set()
+        for key, values in self.grid:
+            if key == "seed":
+                raise ConfigError(
+                    "grid.seed: cells are seeded from the root seed and their index; "
+                    "sweep other parameters, and use n_reps for replicates"
+                )
+            if key in seen:
+                raise ConfigError(f"grid.{key}: given twice")
+            seen.add(key)
+            given: object = values
+            if isinstance(given, str | bytes) or not isinstance(given, list | tuple):
+                raise ConfigError(f"grid.{key}: expected a list of values; got {values!r}")
+            if not values:
+                raise ConfigError(f"grid.{key}: needs at least one value")
+            checked = tuple(_check_values("grid", {key: v})[key] for v in values)
+            plain = [json.dumps(v, sort_keys=True) for v in checked]
+            dupes = sorted({p for p in plain if plain.count(p) > 1})
+            if dupes:
+                raise ConfigError(
+                    f"grid.{key}: values must be distinct; {dupes[0]} appears more than once "
+                    "(use n_reps for replicates)"
+                )
+            grid.append((key, checked))
+        object.__setattr__(self, "grid", tuple(grid))
+        object.__setattr__(self, "settings", self.settings)
+        # Validate every cell before anything starts.
+        for cell in range(self.n_cells):
+            try:
+                self.cell_config(cell, seed=0)
+            except ConfigError as exc:
+                raise ConfigError(f"cell {cell} ({self.describe_cell(cell)}): {exc}") from None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The swept keys, in grid order."""
+        return tuple(k for k, _ in self.grid)
+
+    @property
+    def n_cells(self) -> int:
+        return math.prod(len(v) for _, v in self.grid)
+
+    def cell_params(self, cell: int) -> dict[str, Any]:
+        """The swept values of one cell (as given, before path resolution)."""
+        if not 0 <= cell < self.n_cells:
+            raise ConfigError(f"cell must be in 0..{self.n_cells - 1}; got {cell}")
+        params: dict[str, Any] = {}
+        rest = cell
+        for key, values in reversed(self.grid):
+            rest, i = divmod(rest, len(values))
+            params[key] = values[i]
+        return {k: params[k] for k in self.keys}
+
+    def iter_cells(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(cell index, swept values) in cell order."""
+        for cell, combo in enumerate(itertools.product(*(v for _, v in self.grid))):
+            yield cell, dict(zip(self.keys, combo, strict=True))
+
+    def cell_values(self, cell: int, *, seed: int) -> dict[str, Any]:
+        """Every SimulationConfig value of one cell (base, then its swept values, then seed)."""
+        folder = Path(self.folder) if self.folder is not None else None
+        values = dict(self.base)
+        values.update(_resolve_paths(self.cell_params(cell), folder))
+        values["seed"] = seed
+        return values
+
+    def cell_config(self, cell: int, *, seed: int) -> SimulationConfig:
+        """The validated configuration of one cell; ``seed`` is the sweep's root seed."""
+        return SimulationConfig().replace(**self.cell_values(cell, seed=seed))
+
+    def describe_cell(self, cell: int) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.cell_params(cell).items()) or "no grid"
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What defines the sweep's results (not how it runs): compared when resuming."""
+        plain: dict[str, Any] = _plain(
+            {"base": dict(self.base), "grid": [[k, list(v)] for k, v in self.grid]}
+        )
+        return plain
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            **self.fingerprint(),
+            "seed": self.seed,
+            "source": self.source,
+            "cell_order": "row-major over grid keys in order: the first key varies slowest",
+            "settings": {
+                "executor": s.executor_kind,
+                "workers": s.workers,
+                "scheduler": s.scheduler,
+                "models": list(s.models),
+                "llm_concurrency": s.llm_concurrency,
+            },
+        }
+
+
+def _settings(raw: Any, where: str, folder: Path) -> SweepSettings:
+    if raw is None:
+        return SweepSettings()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: [sweep] must be a table of settings")
+    unknown = sorted(set(raw) - _SETTING_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{where}: sweep: unknown setting(s) {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(sorted(_SETTING_KEYS))}"
+        )
+    values = dict(raw)
+    models = values.get("models")
+    if models is not None:
+        if isinstance(models, str):
+            models = [models]
+        if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+            raise ConfigError(f"{where}: sweep.models must be a list of model names")
+        values["models"] = tuple(models)
+    for key in ("executor", "scheduler", "out"):
+        if key in values and not isinstance(values[key], str):
+            raise ConfigError(f"{where}: sweep.{key} must be a string; got {values[key]!r}")
+    if "out" in values:
+        out = Path(values["out"])
+        values["out"] = str(out if out.is_absolute() else folder / out)
+    return SweepSettings(**values)
+
+
+def read_sweep_config(path: str | os.PathLike[str]) -> SweepSpec:
+    """Read and validate a sweep file (TOML or YAML).
+
+    Every cell's configuration is validated before this returns: an unknown key, a value of
+    the wrong type, or a cell that breaks a rule of :class:`SimulationConfig` raises one
+    :class:`ConfigError` naming it.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"sweep file {p} does not exist")
+    try:
+        raw = _load(p)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"sweep file {p} cannot be read: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: expected a table with [base], [grid] and seed")
+    unknown = sorted(set(raw) - _TOP_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{p}: unknown top-level key(s) {', '.join(map(repr, unknown))}; expected seed, "
+            "[base] (simulate parameters), [grid] (parameter -> list of values), [sweep]"
+        )
+    base = raw.get("base", {})
+    grid = raw.get("grid", {})
+    if not isinstance(base, dict):
+        raise ConfigError(f"{p}: [base] must be a table of simulate parameters")
+    if not isinstance(grid, dict) or not grid:
+        raise ConfigError(f"{p}: [grid] must map at least one parameter to a list of values")
+    seed = raw.get("seed")
+    folder = p.parent.absolute()
+    try:
+        return SweepSpec(
+            base=base,
+            grid=tuple((str(k), v) for k, v in grid.items()),
+            seed=seed,
+            settings=_settings(raw.get("sweep"), str(p), folder),
+            source=str(p),
+            folder=str(folder),
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: {exc}") from None

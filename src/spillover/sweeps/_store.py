@@ -1,0 +1,236 @@
+"""The sweep folder: ``sweep.json``, cell run directories, the dataset, and a lock.
+
+::
+
+    SWEEP/
+      sweep.json                  the sweep manifest (grid, seed, cells with status and errors)
+      cells/cell-00007/           a normal run directory per cell (written atomically)
+      dataset/{curves,exposures,fits}/cell=00007/part.parquet
+      .lock                       held by the running driver (flock), so two drivers never mix
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+from spillover.exceptions import RunDirError
+
+__all__ = [
+    "SWEEP_MANIFEST",
+    "Sweep",
+    "SweepCell",
+    "is_sweep",
+    "load_sweep",
+]
+
+SWEEP_MANIFEST: Final[str] = "sweep.json"
+FORMAT: Final[int] = 1
+
+
+def cells_dir(sweep: Path) -> Path:
+    return sweep / "cells"
+
+
+def cell_dir(sweep: Path, cell: int) -> Path:
+    return cells_dir(sweep) / f"cell-{cell:05d}"
+
+
+def is_sweep(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a sweep folder (it holds ``sweep.json``)."""
+    return (Path(path) / SWEEP_MANIFEST).is_file()
+
+
+def write_json_atomic(document: Any, path: Path) -> None:
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    try:
+        tmp.write_text(json.dumps(document, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_sweep_manifest(path: Path) -> dict[str, Any]:
+    doc_path = path / SWEEP_MANIFEST
+    try:
+        doc = json.loads(doc_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunDirError(f"{path} is not a sweep folder: {SWEEP_MANIFEST} is missing") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunDirError(f"{doc_path} cannot be read: {exc}") from None
+    if not isinstance(doc, dict) or "cells" not in doc or "grid" not in doc:
+        raise RunDirError(f"{doc_path} is not a sweep manifest")
+    return doc
+
+
+@contextlib.contextmanager
+def sweep_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the sweep folder for the life of a driver.
+
+    The lock is an ``flock`` on ``SWEEP/.lock``: the kernel drops it when the process dies,
+    so a killed sweep never leaves a stale lock behind.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Linux/macOS: no locking
+        yield
+        return
+    handle = (path / ".lock").open("a")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunDirError(
+                f"another `spillover sweep` is running on {path}; wait for it or use another --out"
+            ) from None
+        yield
+    finally:
+        handle.close()
+
+
+def clean_stale(path: Path) -> None:
+    """Delete what killed runs leave behind: staging folders and temporary files."""
+    cells = cells_dir(path)
+    if cells.is_dir():
+        for entry in cells.iterdir():
+            if entry.name.startswith(".cell-") and (
+                ".partial-" in entry.name or ".old-" in entry.name
+            ):
+                shutil.rmtree(entry, ignore_errors=True)
+    dataset = path / "dataset"
+    if dataset.is_dir():
+        for tmp in dataset.glob("*/cell=*/.*.tmp-*"):
+            tmp.unlink(missing_ok=True)
+    for tmp in path.glob(f".{SWEEP_MANIFEST}.tmp-*"):
+        tmp.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class SweepCell:
+    """One cell as recorded in ``sweep.json``.
+
+    Attributes
+    ----------
+    cell : int
+    params : mapping
+        The cell's swept values.
+    status : {"complete", "failed", "pending"}
+    error : str or None
+        Why it failed.
+    run_dir : Path
+        Its run directory (exists only when complete).
+    elapsed_s : float or None
+    """
+
+    cell: int
+    params: Mapping[str, Any]
+    status: str
+    error: str | None
+    run_dir: Path
+    elapsed_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A sweep folder, read back (see :func:`load_sweep`).
+
+    Attributes
+    ----------
+    path : Path
+    seed : int
+        The root seed.
+    grid : tuple of (key, tuple of values)
+        Swept keys in cell order, with their values.
+    base : mapping
+        Values shared by every cell.
+    models : tuple of str
+        Models fitted on each cell.
+    cells : tuple of SweepCell
+        In cell order.
+    status : str
+        ``complete`` when every cell is, ``incomplete``, ``running`` or ``interrupted``.
+    manifest : mapping
+        The whole ``sweep.json``.
+    """
+
+    path: Path
+    seed: int
+    grid: tuple[tuple[str, tuple[Any, ...]], ...]
+    base: Mapping[str, Any]
+    models: tuple[str, ...]
+    cells: tuple[SweepCell, ...]
+    status: str
+    manifest: Mapping[str, Any]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The swept parameters, in grid order."""
+        return tuple(k for k, _ in self.grid)
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.cells)
+
+    def complete_cells(self) -> tuple[SweepCell, ...]:
+        return tuple(c for c in self.cells if c.status == "complete")
+
+    def failed_cells(self) -> tuple[SweepCell, ...]:
+        return tuple(c for c in self.cells if c.status == "failed")
+
+    def dataset_path(self, table: str) -> Path:
+        """Folder of one dataset table (``curves``, ``exposures`` or ``fits``)."""
+        return self.path / "dataset" / table
+
+    def read_table(self, table: str) -> Any:
+        """One dataset table as a :class:`pyarrow.Table` (with its ``cell`` column).
+
+        Runs the same SQL views as ``spillover query``: ``curves``, ``exposures``, ``fits``
+        or ``cells``.
+        """
+        from spillover.sweeps._query import query_sweep
+
+        if table not in ("curves", "exposures", "fits", "cells"):
+            raise RunDirError(f"table must be one of curves, exposures, fits, cells; got {table!r}")
+        return query_sweep(self.path, f"SELECT * FROM {table} ORDER BY cell")
+
+
+def load_sweep(path: str | os.PathLike[str]) -> Sweep:
+    """Read a sweep folder written by ``spillover sweep``.
+
+    Raises
+    ------
+    RunDirError
+        When ``path`` is not a sweep folder or its ``sweep.json`` cannot be read.
+    """
+    root = Path(path)
+    doc = read_sweep_manifest(root)
+    grid = tuple((str(k), tuple(v)) for k, v in doc["grid"])
+    cells = tuple(
+        SweepCell(
+            cell=int(c["cell"]),
+            params=MappingProxyType(dict(c.get("params", {}))),
+            status=str(c.get("status", "pending")),
+            error=c.get("error"),
+            run_dir=root / str(c.get("run_dir", f"cells/cell-{int(c['cell']):05d}")),
+            elapsed_s=c.get("elapsed_s"),
+        )
+        for c in doc["cells"]
+    )
+    return Sweep(
+        path=root,
+        seed=int(doc["seed"]),
+        grid=grid,
+        base=MappingProxyType(dict(doc.get("base", {}))),
+        models=tuple(doc.get("settings", {}).get("models", ("si", "si2"))),
+        cells=cells,
+        status=str(doc.get("status", "incomplete")),
+        manifest=MappingProxyType(doc),
+    )
