@@ -116,9 +116,10 @@ def test_config_file_llm_section(standin: Start, tmp_path: Path) -> None:
         f'[simulate.llm]\nbase_url = "{server.url}"\nmodel = "standin-1"\nconcurrency = 4\n'
         'cache = "cache.sqlite"\nbuckets = [0, 1, 2, 4]\ninvalid = "not_shared"\n'
     )
-    from spillover.cli._simulate import read_config_file, resolve_config
+    from spillover.cli._simulate import resolve_config
+    from spillover.io import read_config
 
-    values = read_config_file(toml)
+    values = read_config(toml)
     assert values["llm_base_url"] == server.url and values["cache"] == str(
         tmp_path / "cache.sqlite"
     )
@@ -133,7 +134,7 @@ def test_config_file_llm_section(standin: Start, tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[llm]\nbase_url = "http://127.0.0.1:1/v1"\nmodel = "m"\nkey = "sk-123"\n')
     with pytest.raises(Exception, match=r"llm\.key: unknown LLM setting"):
-        read_config_file(bad)
+        read_config(bad)
 
 
 def test_tabulated_replay_of_an_llm_run(standin: Start, tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ from spillover.cli._console import err_console, out_console, replicate_progress
 from spillover.config import (
     CACHE_MODES,
     GRAPH_KINDS,
-    LLM_FIELDS,
     LLM_MODES,
     POLICY_KINDS,
     SimulationConfig,
@@ -26,75 +25,7 @@ if TYPE_CHECKING:
 
     from spillover.pipeline import RunOutput
 
-__all__ = ["read_config_file", "resolve_config", "simulate_command"]
-
-# Keys a config file may hold besides those ``spillover.io.read_config`` knows: the LLM settings
-# (flat, or without their ``llm_`` prefix in an ``[llm]`` section) and the tabulated policy's file.
-_EXTRA_KEYS = (*LLM_FIELDS, "policy_table")
-_PATH_KEYS = ("cache", "policy_table")
-
-
-def _llm_key(name: str) -> str:
-    return name if name in ("cache", "cache_mode") or name.startswith("llm_") else f"llm_{name}"
-
-
-def read_config_file(path: Path) -> dict[str, Any]:
-    """Read a config file: the keys of :func:`spillover.io.read_config`, plus LLM settings.
-
-    LLM settings may sit in an ``[llm]`` section (``base_url``, ``model``, ``mode``,
-    ``api_key_env``, ``concurrency``, ..., ``cache``, ``cache_mode``) at the top level or inside
-    ``[simulate]``, or flat with their ``llm_`` prefix; ``policy_table`` names the table of
-    policy ``tabulated``. Relative ``cache`` and ``policy_table`` paths are relative to the file.
-    """
-    from spillover.exceptions import ConfigError
-    from spillover.io import read_config
-    from spillover.io._config import _load, _schema
-
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    try:
-        raw = _load(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
-    if not isinstance(raw, dict):
-        return read_config(path)  # its error message
-    doc = dict(raw)
-    llm_section = doc.pop("llm", None)
-    if set(doc) == {"simulate"} and isinstance(doc["simulate"], dict):
-        doc = dict(doc["simulate"])
-        inner = doc.pop("llm", None)
-        if inner is not None and llm_section is not None:
-            raise ConfigError(f"{path}: give the [llm] section once, not at two levels")
-        llm_section = inner if inner is not None else llm_section
-    extra: dict[str, Any] = {k: doc.pop(k) for k in _EXTRA_KEYS if k in doc}
-    if llm_section is not None:
-        if not isinstance(llm_section, dict):
-            raise ConfigError(f"{path}: [llm] must be a table of settings")
-        for name, value in llm_section.items():
-            key = _llm_key(str(name))
-            if key not in LLM_FIELDS:
-                known = ", ".join(k.removeprefix("llm_") for k in LLM_FIELDS)
-                raise ConfigError(f"{path}: llm.{name}: unknown LLM setting (known: {known})")
-            extra[key] = value
-    if not extra:
-        return read_config(path)
-    from pydantic import ValidationError
-
-    try:
-        parsed = _schema().model_validate(doc)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        raise ConfigError(f"{path}: {where}: {first['msg']} (got {first.get('input')!r})") from None
-    values: dict[str, Any] = parsed.model_dump(exclude_none=True)
-    for key in ("edge_list", "events", "personas", *_PATH_KEYS):
-        value = values.get(key, extra.get(key))
-        if isinstance(value, str) and value and not (key == "personas" and value == "balanced"):
-            resolved = value if Path(value).is_absolute() else str(path.parent / value)
-            (extra if key in extra else values)[key] = resolved
-    if isinstance(extra.get("llm_buckets"), list):
-        extra["llm_buckets"] = ",".join(str(x) for x in extra["llm_buckets"])
-    return {**values, **extra}
+__all__ = ["resolve_config", "simulate_command"]
 
 
 def resolve_config(config_file: Path | None, overrides: dict[str, Any]) -> SimulationConfig:
@@ -103,7 +34,9 @@ def resolve_config(config_file: Path | None, overrides: dict[str, Any]) -> Simul
     ``llm_base_url`` implies policy ``llm`` and ``policy_table`` policy ``tabulated`` unless a
     policy is given.
     """
-    values: dict[str, Any] = read_config_file(config_file) if config_file is not None else {}
+    from spillover.io import read_config
+
+    values: dict[str, Any] = read_config(config_file) if config_file is not None else {}
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "policy" not in values:
         if values.get("llm_base_url") is not None:

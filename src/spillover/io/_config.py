@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from spillover.config import SimulationConfig
+from spillover.config import LLM_FIELDS, SimulationConfig
 from spillover.exceptions import ConfigError
 
 __all__ = ["read_config"]
@@ -61,12 +61,25 @@ def _load(path: Path) -> Any:
     raise ConfigError(f"{path}: config files must end in .toml, .yaml or .yml")
 
 
+# Keys besides the schema's: the LLM settings (flat, or without their ``llm_`` prefix in an
+# ``[llm]`` section) and the tabulated policy's file.
+_EXTRA_KEYS = (*LLM_FIELDS, "policy_table")
+_PATH_KEYS = ("edge_list", "events", "personas", "cache", "policy_table")
+
+
+def _llm_key(name: str) -> str:
+    return name if name in ("cache", "cache_mode") or name.startswith("llm_") else f"llm_{name}"
+
+
 def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check a config file; return only the keys it sets.
 
-    The keys are the fields of :class:`~spillover.config.SimulationConfig`. A ``[simulate]``
-    table (TOML) or ``simulate:`` mapping (YAML) may hold them instead of the top level.
-    Relative paths inside the file are resolved against the file's folder.
+    The keys are the fields of :class:`~spillover.config.SimulationConfig`, at the top level or
+    in a ``[simulate]`` table (TOML) / ``simulate:`` mapping (YAML). LLM settings may also sit in
+    an ``[llm]`` section (``base_url``, ``model``, ``mode``, ``api_key_env``, ``concurrency``,
+    ..., ``cache``, ``cache_mode``), at the top level or inside ``[simulate]``. Relative paths
+    (``edge_list``, ``events``, ``personas``, ``cache``, ``policy_table``) are resolved against
+    the file's folder.
 
     Raises
     ------
@@ -82,21 +95,38 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
         raw = _load(p)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {p} cannot be read: {exc}") from None
-    if isinstance(raw, dict) and set(raw) == {"simulate"}:
-        raw = raw["simulate"]
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: expected a table of settings at the top level")
+    doc = dict(raw)
+    llm_section = doc.pop("llm", None)
+    if set(doc) == {"simulate"} and isinstance(doc["simulate"], dict):
+        doc = dict(doc["simulate"])
+        inner = doc.pop("llm", None)
+        if inner is not None and llm_section is not None:
+            raise ConfigError(f"{p}: give the [llm] section once, not at two levels")
+        llm_section = inner if inner is not None else llm_section
+    extra: dict[str, Any] = {k: doc.pop(k) for k in _EXTRA_KEYS if k in doc}
+    if llm_section is not None:
+        if not isinstance(llm_section, dict):
+            raise ConfigError(f"{p}: [llm] must be a table of settings")
+        for name, value in llm_section.items():
+            key = _llm_key(str(name))
+            if key not in LLM_FIELDS:
+                known = ", ".join(k.removeprefix("llm_") for k in LLM_FIELDS)
+                raise ConfigError(f"{p}: llm.{name}: unknown LLM setting (known: {known})")
+            extra[key] = value
     try:
-        parsed = _schema().model_validate(raw)
+        parsed = _schema().model_validate(doc)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"])
         raise ConfigError(f"{p}: {where}: {first['msg']} (got {first.get('input')!r})") from None
-    values: dict[str, Any] = parsed.model_dump(exclude_none=True)
-    for key in ("edge_list", "events", "personas"):
+    values: dict[str, Any] = {**parsed.model_dump(exclude_none=True), **extra}
+    for key in _PATH_KEYS:
         value = values.get(key)
-        if value and not (key == "personas" and value == "balanced"):
-            values[key] = str(p.parent / value) if not Path(value).is_absolute() else value
-    known = set(SimulationConfig.__dataclass_fields__)
-    assert set(values) <= known
+        if isinstance(value, str) and value and not (key == "personas" and value == "balanced"):
+            values[key] = value if Path(value).is_absolute() else str(p.parent / value)
+    if isinstance(values.get("llm_buckets"), list):
+        values["llm_buckets"] = ",".join(str(x) for x in values["llm_buckets"])
+    assert set(values) <= set(SimulationConfig.__dataclass_fields__)
     return values
