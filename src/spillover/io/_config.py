@@ -10,7 +10,7 @@ from typing import Any
 from spillover.config import LLM_FIELDS, SimulationConfig
 from spillover.exceptions import ConfigError
 
-__all__ = ["read_config"]
+__all__ = ["load_settings_document", "read_config"]
 
 
 def _schema() -> Any:
@@ -42,7 +42,8 @@ def _schema() -> Any:
     return SimulationFile
 
 
-def _load(path: Path) -> Any:
+def load_settings_document(path: Path, what: str = "config") -> Any:
+    """The parsed TOML or YAML document of a settings file (config or sweep file)."""
     text = path.read_text(encoding="utf-8")
     suffix = path.suffix.lower()
     if suffix == ".toml":
@@ -58,7 +59,7 @@ def _load(path: Path) -> Any:
         except yaml.YAMLError as exc:
             detail = str(exc).replace("\n", " ")
             raise ConfigError(f"{path}: not valid YAML: {detail}") from None
-    raise ConfigError(f"{path}: config files must end in .toml, .yaml or .yml")
+    raise ConfigError(f"{path}: {what} files must end in .toml, .yaml or .yml")
 
 
 # Keys besides the schema's: the LLM settings (flat, or without their ``llm_`` prefix in an
@@ -92,7 +93,7 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not p.is_file():
         raise ConfigError(f"config file {p} does not exist")
     try:
-        raw = _load(p)
+        raw = load_settings_document(p)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {p} cannot be read: {exc}") from None
     if not isinstance(raw, dict):

@@ -34,7 +34,6 @@ import itertools
 import json
 import math
 import os
-import tomllib
 import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
@@ -44,6 +43,7 @@ from typing import Any, Final, Literal
 
 from spillover.config import SimulationConfig
 from spillover.exceptions import ConfigError
+from spillover.io._config import load_settings_document
 
 __all__ = [
     "EXECUTOR_KINDS",
@@ -150,25 +150,6 @@ def _cell_schema() -> Any:
         __config__=ConfigDict(extra="forbid", strict=True),
         **definitions,
     )
-
-
-def _load(path: Path) -> Any:
-    text = path.read_text(encoding="utf-8")
-    suffix = path.suffix.lower()
-    if suffix == ".toml":
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    if suffix in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            return yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            detail = str(exc).replace("\n", " ")
-            raise ConfigError(f"{path}: not valid YAML: {detail}") from None
-    raise ConfigError(f"{path}: sweep files must end in .toml, .yaml or .yml")
 
 
 def _check_values(where: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -393,7 +374,7 @@ def read_sweep_config(path: str | os.PathLike[str]) -> SweepSpec:
     if not p.is_file():
         raise ConfigError(f"sweep file {p} does not exist")
     try:
-        raw = _load(p)
+        raw = load_settings_document(p, "sweep")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"sweep file {p} cannot be read: {exc}") from None
     if not isinstance(raw, dict):
