@@ -126,8 +126,9 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_help_on_every_command() -> None:
-    for argv in (["--help"], ["simulate", "--help"], ["demo", "--help"]):
-        assert _run(argv) == 0
+    commands = ["simulate", "demo", "fit", "report", "sweep", "query", "prompts", "prompts show"]
+    for argv in (["--help"], *([*c.split(), "--help"] for c in commands)):
+        assert _run(argv) == 0, argv
 
 
 def test_console_script_entry_point() -> None:
