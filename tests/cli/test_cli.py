@@ -193,3 +193,21 @@ def test_fit_and_report_accept_a_sweep(tmp_path: Path, capsys: pytest.CaptureFix
     html = (out / "report.html").read_text()
     assert "Fits per cell" in html and "data:image/png;base64," in html
     assert (out / "figures" / "rates_across.png").is_file()
+
+
+def test_fit_of_a_sweep_over_events_reports_event_effects(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(
+        "seed = 5\n[base]\nn_nodes = 3200\nn_rounds = 40\nn_reps = 2\nn_seeds = 5\n"
+        '[grid]\nevent_id = ["VEL0001", "ARV0004"]\n'
+    )
+    out = tmp_path / "sweep"
+    assert _run(["sweep", str(spec), "--out", str(out), "--executor", "serial", "-q"]) == 0
+    capsys.readouterr()
+    assert _run(["fit", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["reference_event"] == "Battles"
+    terms = {r["term"] for r in doc["effects"]}
+    assert "event: Protests" in terms and "extraversion" in terms

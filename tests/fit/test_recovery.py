@@ -127,3 +127,44 @@ def test_selection_picks_the_generating_model(truth: str) -> None:
             correct[criterion] += compare(fits, criterion=criterion)[0].model == truth  # type: ignore[arg-type]
     assert correct["bic"] >= trials - 1, f"{truth}: BIC picked it in {correct}"
     assert correct["aic"] >= trials - 3, f"{truth}: AIC picked it in {correct}"
+
+
+def test_event_type_effects_recover_the_default_multipliers() -> None:
+    from spillover.io import example_events
+    from spillover.policies import DEFAULT_EVENT_MULTIPLIERS
+    from spillover.trajectories import ExposureTable
+
+    events = {e.event_id: e for e in example_events()}
+    graph = random_regular(20_000, 8, rng=7)
+    tables, labels = [], []
+    for i, event_id in enumerate(("VEL0001", "ARV0003", "SOL0003")):  # battles, riots, strategic
+        event = events[event_id]
+        result = simulate(
+            graph,
+            default_persona_policy(),
+            event=event,
+            n_rounds=80,
+            n_reps=3,
+            n_seeds=20,
+            rng=10 + i,
+        )
+        tables.append(result.exposures)
+        labels.append(np.full(len(result.exposures), event.event_type, dtype=object))
+    pooled = ExposureTable(
+        **{
+            name: np.concatenate([t.columns()[name] for t in tables])
+            for name in tables[0].columns()
+        }
+    )
+    effects = fit_trait_effects(pooled, event_types=np.concatenate(labels))
+    assert effects.reference_event == "Battles"
+    ref = DEFAULT_EVENT_MULTIPLIERS["Battles"]
+    for label in ("Riots", "Strategic developments"):
+        j = effects.terms.index(f"event: {label}")
+        for i in range(2):  # alpha, beta: the multipliers scale hazards, so log ratios are exact
+            truth = np.log(DEFAULT_EVENT_MULTIPLIERS[label][i] / ref[i])
+            z = (effects.coef[i, j] - truth) / effects.stderr[i, j]
+            assert abs(z) < 3, (label, i, effects.coef[i, j], truth)
+    # the trait effects are still recovered from the pooled table
+    z = (effects.coef[1, 1:6] - np.asarray(BETA_EFFECTS)) / effects.stderr[1, 1:6]
+    assert np.all(np.abs(z) < 3)

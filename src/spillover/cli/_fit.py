@@ -82,9 +82,10 @@ def _messages(group: ModelGroup) -> list[str]:
 
 def _traits_table(traits: TraitEffects) -> Table:
     table = Table(
-        title="Trait effects: hazard ratio, high vs low level (95% CI)", title_justify="left"
+        title="Trait (and event) effects: hazard ratio, high vs low level (95% CI)",
+        title_justify="left",
     )
-    table.add_column("trait")
+    table.add_column("term")
     for channel in traits.channels:
         table.add_column(
             f"{channel} ({'offline' if channel == 'alpha' else 'online'})", justify="right"
@@ -197,7 +198,15 @@ def _fit_sweep(path: Path, models: list[str], as_json: bool) -> None:
     table = fit_sweep(sweep, models)
     rows = table.to_pylist()
     if as_json:
-        typer.echo(json.dumps({"sweep": str(path), "fits": rows}, indent=2, default=str))
+        doc: dict[str, object] = {"sweep": str(path), "fits": rows}
+        from spillover.sweeps import RATE_NEUTRAL_KEYS, fit_sweep_effects
+
+        if set(sweep.keys) <= RATE_NEUTRAL_KEYS:
+            effects = fit_sweep_effects(sweep)
+            if effects is not None:
+                doc["effects"] = effects.rows()
+                doc["reference_event"] = effects.reference_event
+        typer.echo(json.dumps(doc, indent=2, default=str))
         return
     keys = list(sweep.keys)
     out = Table(title=f"fits per cell of {path} (best by BIC marked *)", title_justify="left")
@@ -217,3 +226,13 @@ def _fit_sweep(path: Path, models: list[str], as_json: bool) -> None:
             row["status"],
         )
     out_console.print(out)
+    from spillover.sweeps import RATE_NEUTRAL_KEYS, fit_sweep_effects
+
+    if set(sweep.keys) <= RATE_NEUTRAL_KEYS:
+        effects = fit_sweep_effects(sweep)
+        if effects is not None:
+            out_console.print(_traits_table(effects))
+            out_console.print(
+                f"event rows: hazard ratio against {effects.reference_event!r} "
+                "(cells pooled: the sweep varies no rate)"
+            )

@@ -20,16 +20,16 @@ has neither problem. Standard errors come from the observed information (numeric
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
 
-from spillover.exceptions import FitError
+from spillover.exceptions import ConfigError, FitError
 from spillover.fit._base import checked_exposures
 from spillover.fit._numdiff import numerical_hessian
-from spillover.fit._persona import totals_by_persona_exposure
 from spillover.personas import TRAITS, trait_matrix
 from spillover.trajectories import ExposureTable
 
@@ -47,11 +47,15 @@ class TraitEffects:
     channels : tuple of str
         ``("alpha", "beta")``.
     terms : tuple of str
-        ``("baseline", *TRAITS)``; ``baseline`` is the log hazard at the midpoint of all traits.
-    coef, stderr : ndarray, shape (2, 6)
+        ``("baseline", *TRAITS)``, then ``"event: TYPE"`` terms when fitted with event types;
+        ``baseline`` is the log hazard at the midpoint of all traits (for the reference event).
+    coef, stderr : ndarray, shape (2, n_terms)
         Estimates and standard errors, rows by channel, columns by term.
     loglik : float
     n_obs : int
+    converged : bool
+    reference_event : str or None
+        The event type the ``event:`` terms are relative to (None without event types).
     """
 
     channels: tuple[str, ...]
@@ -61,6 +65,7 @@ class TraitEffects:
     loglik: float
     n_obs: int
     converged: bool
+    reference_event: str | None = None
 
     def rows(self) -> list[dict[str, Any]]:
         """One record per (channel, trait): effect, stderr, 95 % interval, hazard ratio."""
@@ -74,6 +79,7 @@ class TraitEffects:
                     {
                         "channel": channel,
                         "trait": term,
+                        "term": term,
                         "log_hazard_ratio": b,
                         "stderr": se,
                         "ci_low": b - _Z95 * se,
@@ -84,8 +90,18 @@ class TraitEffects:
         return out
 
 
-def fit_trait_effects(exposures: ExposureTable) -> TraitEffects:
+def fit_trait_effects(
+    exposures: ExposureTable, *, event_types: Sequence[str] | np.ndarray | None = None
+) -> TraitEffects:
     """Fit the log-linear trait model of each channel on an exposure table.
+
+    Parameters
+    ----------
+    exposures : ExposureTable
+    event_types : sequence of str, shape (len(exposures),), optional
+        The event type of each row, when the table pools runs of several events (a sweep over
+        events). Each event type other than the first in sorted order (the reference) then gets
+        a term ``event: TYPE``, the log hazard ratio against the reference, per channel.
 
     Raises
     ------
@@ -94,12 +110,33 @@ def fit_trait_effects(exposures: ExposureTable) -> TraitEffects:
         coefficients per channel).
     """
     exposures = checked_exposures("trait effects", exposures)
-    persona, m, at_risk, shared = totals_by_persona_exposure(exposures)
+    if event_types is None:
+        labels = np.array(["-"])
+        event_idx = np.zeros(len(exposures), dtype=np.int64)
+    else:
+        values = np.asarray(event_types).astype(str)
+        if values.shape != (len(exposures),):
+            raise ConfigError(
+                f"event_types must hold one label per exposure row ({len(exposures)}); "
+                f"got shape {values.shape}"
+            )
+        labels, event_idx = np.unique(values, return_inverse=True)
+    width = int(exposures.n_exposed.max()) + 1
+    key = (event_idx * 32 + exposures.persona.astype(np.int64)) * width + exposures.n_exposed
+    keys, inverse = np.unique(key, return_inverse=True)
+    at_risk = np.bincount(inverse, weights=exposures.at_risk)
+    shared = np.bincount(inverse, weights=exposures.shared)
+    m = keys % width
+    persona = (keys // width) % 32
+    event = keys // width // 32
     if np.unique(persona).size < 6:
         raise FitError(
             f"trait effects need rows for at least 6 personas; got {np.unique(persona).size}"
         )
-    design = np.column_stack([np.ones(32), trait_matrix() - 0.5])[persona]  # (rows, 6)
+    dummies = (event[:, None] == np.arange(1, labels.size)[None, :]).astype(np.float64)
+    design = np.column_stack([np.ones(32), trait_matrix() - 0.5])[persona]
+    design = np.column_stack([design, dummies])  # (rows, 6 + n_event_types - 1)
+    n_terms = design.shape[1]
     m = m.astype(np.float64)
     a = at_risk.astype(np.float64)
     s = shared.astype(np.float64)
@@ -107,7 +144,7 @@ def fit_trait_effects(exposures: ExposureTable) -> TraitEffects:
     scale = float(a.sum())
 
     def loglik_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        ga, gb = theta[:6], theta[6:]
+        ga, gb = theta[:n_terms], theta[n_terms:]
         ha = np.exp(design @ ga)
         hb = np.exp(design @ gb)
         z = ha + m * hb
@@ -124,9 +161,9 @@ def fit_trait_effects(exposures: ExposureTable) -> TraitEffects:
         return -ll / scale, -grad / scale
 
     mean_p = max(float(s.sum()) / scale, 1e-6)
-    start = np.zeros(12)
+    start = np.zeros(2 * n_terms)
     start[0] = math.log(mean_p / 4)
-    start[6] = math.log(mean_p / max(float((m * a).sum()) / scale, 1.0))
+    start[n_terms] = math.log(mean_p / max(float((m * a).sum()) / scale, 1.0))
     res = minimize(objective, start, jac=True, method="BFGS", options={"gtol": 1e-10})
     theta = res.x
     ll = loglik_grad(theta)[0]
@@ -135,14 +172,15 @@ def fit_trait_effects(exposures: ExposureTable) -> TraitEffects:
         cov = np.linalg.inv(info)
         se = np.sqrt(np.where(np.diag(cov) > 0, np.diag(cov), np.nan))
     except np.linalg.LinAlgError:
-        se = np.full(12, np.nan)
-    coef = theta.reshape(2, 6)
-    stderr = se.reshape(2, 6)
+        se = np.full(2 * n_terms, np.nan)
+    coef = theta.reshape(2, n_terms)
+    stderr = se.reshape(2, n_terms)
     coef.flags.writeable = False
     stderr.flags.writeable = False
     return TraitEffects(
         channels=("alpha", "beta"),
-        terms=("baseline", *TRAITS),
+        terms=("baseline", *TRAITS, *(f"event: {label}" for label in labels[1:])),
+        reference_event=None if event_types is None else str(labels[0]),
         coef=coef,
         stderr=stderr,
         loglik=ll,

@@ -17,7 +17,12 @@ from spillover.sweeps._executors import (
     SerialExecutor,
     make_executor,
 )
-from spillover.sweeps._fits import fit_sweep, plot_rates_across
+from spillover.sweeps._fits import (
+    RATE_NEUTRAL_KEYS,
+    fit_sweep,
+    fit_sweep_effects,
+    plot_rates_across,
+)
 from spillover.sweeps._limiter import Limiter, SlotLimiter, local_limiter
 from spillover.sweeps._query import connect_sweep, query_sweep
 from spillover.sweeps._run import CellOutcome, CellTask, run_cell, simulate_config
@@ -26,6 +31,7 @@ from spillover.sweeps._store import SWEEP_MANIFEST, Sweep, SweepCell, is_sweep, 
 
 __all__ = [
     "EXECUTOR_KINDS",
+    "RATE_NEUTRAL_KEYS",
     "SWEEP_MANIFEST",
     "TABLES",
     "CellOutcome",
@@ -45,6 +51,7 @@ __all__ = [
     "check_models",
     "connect_sweep",
     "fit_sweep",
+    "fit_sweep_effects",
     "is_sweep",
     "load_sweep",
     "local_limiter",

@@ -15,9 +15,69 @@ from spillover.sweeps._store import Sweep, load_sweep
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["fit_sweep", "plot_rates_across"]
+__all__ = ["RATE_NEUTRAL_KEYS", "fit_sweep", "fit_sweep_effects", "plot_rates_across"]
 
 _Z95 = 1.959963984540054
+
+#: Settings that change the network or the run's size but not any agent's share probability
+#: given its persona, event and exposure: cells that differ only in these (and the event) share
+#: one trait-and-event hazard model, so their exposure tables can be pooled.
+RATE_NEUTRAL_KEYS = frozenset(
+    {
+        "event_id",
+        "events",
+        "n_nodes",
+        "degree",
+        "graph",
+        "rewire_prob",
+        "edge_list",
+        "n_seeds",
+        "n_reps",
+        "n_rounds",
+        "by_persona",
+    }
+)
+
+
+def fit_sweep_effects(path: str | os.PathLike[str] | Sweep) -> Any:
+    """Trait and event-type effects from the pooled exposure tables of a sweep over events.
+
+    Returns a :class:`spillover.fit.TraitEffects` with ``event: TYPE`` terms (log hazard
+    ratios against the first event type in sorted order), or None when the complete cells
+    cover fewer than two event types.
+
+    Raises
+    ------
+    ConfigError
+        When the sweep varies a setting that changes share probabilities (a rate, the policy):
+        then the cells do not share one hazard model and pooling them would mislead.
+    """
+    import json
+
+    import numpy as np
+
+    from spillover.fit import fit_trait_effects
+    from spillover.trajectories import ExposureTable
+
+    sweep = path if isinstance(path, Sweep) else load_sweep(path)
+    varying = [k for k in sweep.keys if k not in RATE_NEUTRAL_KEYS]
+    if varying:
+        raise ConfigError(
+            f"event effects pool cells that share one hazard model; this sweep varies "
+            f"{', '.join(varying)}"
+        )
+    tables, labels = [], []
+    for cell in sweep.complete_cells():
+        manifest = json.loads((cell.run_dir / "manifest.json").read_text(encoding="utf-8"))
+        table = read_exposures(cell.run_dir)
+        tables.append(table)
+        labels.append(np.full(len(table), str(manifest["event"]["event_type"]), dtype=object))
+    if not tables or len(set(np.concatenate(labels).tolist())) < 2:
+        return None
+    columns = {
+        name: np.concatenate([t.columns()[name] for t in tables]) for name in tables[0].columns()
+    }
+    return fit_trait_effects(ExposureTable(**columns), event_types=np.concatenate(labels))
 
 
 def fit_sweep(
