@@ -136,3 +136,29 @@ def test_held_out_loglik_at_the_estimate() -> None:
     est = SI2Estimator().fit(train)
     assert est.loglik(train) == pytest.approx(est.loglik_)
     assert est.loglik(test) < 0
+
+
+def test_sparse_data_reach_the_maximum_not_the_start() -> None:
+    # All shares at one exposure: a (nearly) flat direction that stalled an undamped Newton.
+    from spillover.fit import fit_hazards
+
+    design = np.column_stack([np.ones(4), np.arange(4.0)])
+    at_risk = np.array([97.0, 27.0, 8.0, 5.0])
+    shared = np.array([0.0, 0.0, 0.0, 2.0])
+    fit = fit_hazards(design, at_risk, shared)
+    assert fit.converged
+    assert fit.hazards[0] == 0.0 and fit.at_bound[0]
+    assert fit.loglik == pytest.approx(-6.430154810029923, abs=1e-6)
+    # the maximum: no feasible direction increases the likelihood
+    for dh in ([0.0, 1e-4], [0.0, -1e-4], [1e-4, 0.0]):
+        ll = hazard_loglik(fit.hazards + np.array(dh), design, at_risk, shared)[0]
+        assert ll <= fit.loglik + 1e-9
+
+
+def test_everybody_sharing_drives_the_rate_to_one() -> None:
+    from spillover.fit import fit_hazards
+
+    design = np.ones((1, 1))
+    fit = fit_hazards(design, np.array([10.0]), np.array([10.0]))
+    assert fit.converged
+    assert -np.expm1(-fit.hazards[0]) == pytest.approx(1.0)

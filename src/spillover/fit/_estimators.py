@@ -97,7 +97,9 @@ class _HazardEstimator(ExposureEstimator):
             return "failed", f"optimiser did not converge: {fit.message}"
         if fit.at_bound.any():
             names = [n for n, b in zip(self.param_names, fit.at_bound, strict=True) if b]
-            return "bound", f"estimate on the bound 0 for {', '.join(names)}"
+            return "bound", f"estimate on a bound (0 or 1) for {', '.join(names)}"
+        if not fit.identifiable:
+            return "converged", "the data cannot tell the rates apart (singular information)"
         return "converged", ""
 
     def loglik(self, exposures: ExposureTable) -> float:

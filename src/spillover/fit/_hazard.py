@@ -72,50 +72,75 @@ def hazard_loglik(
     return loglik, grad, hess
 
 
+#: Largest hazard considered: ``1 - exp(-40)`` is 1 to double precision, so a rate estimated
+#: at 1 (everybody at risk shared) sits on this bound instead of running off to infinity.
+H_MAX = 40.0
+
+
 def _projected_newton(
     fun: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]],
     h0: np.ndarray,
     *,
-    max_iter: int = 200,
+    max_iter: int = 500,
 ) -> tuple[np.ndarray, bool, str]:
-    """Maximise a concave ``fun`` (value, gradient, Hessian) over ``h >= 0``.
+    """Maximise a concave ``fun`` (value, gradient, Hessian) over ``0 <= h <= H_MAX``.
 
-    Hazards at 0 whose gradient points below 0 are held on the bound; the others take a Newton
-    step, halved until the value increases (so an infeasible point, value -inf, is never
-    accepted). Stops when the step no longer changes the value or the hazards.
+    Hazards on a bound whose gradient points outwards are held there; the others take a damped
+    Newton step ``(-H + lam diag(-H)) d = g`` (Levenberg-Marquardt), halved until the value
+    increases, so an infeasible point (value -inf) is never accepted. The damping grows when a
+    step fails, which keeps the search moving where the Hessian is singular (a ridge: rates
+    that the data cannot tell apart). Convergence is declared only when the optimality
+    conditions hold: no free hazard can still raise the value appreciably.
     """
-    h = np.maximum(np.asarray(h0, dtype=np.float64), 0.0)
+    h = np.clip(np.asarray(h0, dtype=np.float64), 0.0, H_MAX)
     ll, grad, hess = fun(h)
     if not np.isfinite(ll):
         return h, False, "the starting point gives the data probability 0"
+    lam = 0.0
     for _ in range(max_iter):
-        free = ~((h <= 0.0) & (grad <= 0.0))
-        if not free.any():
-            return h, True, "all hazards on the bound"
-        step = np.zeros_like(h)
-        g = grad[free]
-        try:
-            direction = np.linalg.solve(-hess[np.ix_(free, free)], g)
-            if not np.all(np.isfinite(direction)) or direction @ g <= 0.0:
-                raise np.linalg.LinAlgError
-        except np.linalg.LinAlgError:
-            direction = g / max(float(np.abs(g).max()), 1.0)  # steepest ascent fallback
-        step[free] = direction
-        t = 1.0
-        while t > 1e-14:
-            candidate = np.maximum(h + t * step, 0.0)
-            ll_new, grad_new, hess_new = fun(candidate)
-            if np.isfinite(ll_new) and ll_new >= ll:
-                break
-            t *= 0.5
-        else:
-            return h, True, "no further increase along the Newton direction"
-        change = np.abs(candidate - h).max()
-        gain = ll_new - ll
-        h, ll, grad, hess = candidate, ll_new, grad_new, hess_new
-        if gain <= 1e-12 * (1.0 + abs(ll)) and change <= 1e-10 * (1.0 + np.abs(h).max()):
+        at_low = (h <= 0.0) & (grad <= 0.0)
+        at_high = (h >= H_MAX) & (grad >= 0.0)
+        free = ~(at_low | at_high)
+        # Optimality: what a relative change of each free hazard could still gain.
+        scale = np.maximum(np.abs(h), 1e-3)
+        if not free.any() or np.max(np.abs(grad[free]) * scale[free]) <= 1e-9 * (1.0 + abs(ll)):
             return h, True, "converged"
-    return h, False, f"no convergence in {max_iter} Newton iterations"
+        g = grad[free]
+        neg_hess = -hess[np.ix_(free, free)]
+        diag = np.maximum(np.diag(neg_hess), 1e-12 * (1.0 + abs(ll)))
+        # The gain a full Newton step predicts; below the rounding of the value itself no step
+        # can be seen to increase it, and the point is the maximum to working precision.
+        decrement = 0.5 * float(g @ (g / diag))
+        if decrement <= 1e-11 * (1.0 + abs(ll)):
+            return h, True, "converged"
+        moved = False
+        while lam <= 1e12:
+            try:
+                direction = np.linalg.solve(neg_hess + lam * np.diag(diag), g)
+                ok = bool(np.all(np.isfinite(direction))) and direction @ g > 0.0
+            except np.linalg.LinAlgError:
+                ok = False
+            if ok:
+                step = np.zeros_like(h)
+                step[free] = direction
+                t = 1.0
+                for _ in range(40):
+                    candidate = np.clip(h + t * step, 0.0, H_MAX)
+                    ll_new, grad_new, hess_new = fun(candidate)
+                    if np.isfinite(ll_new) and ll_new > ll:
+                        moved = True
+                        break
+                    t *= 0.5
+            if moved:
+                break
+            lam = max(1e-6, 10.0 * lam)
+        if not moved:
+            if decrement <= 1e-8 * (1.0 + abs(ll)):
+                return h, True, "converged (to the precision of the likelihood)"
+            return h, False, "no step increases the likelihood, but it is not at an optimum"
+        h, ll, grad, hess = candidate, ll_new, grad_new, hess_new
+        lam = lam / 10.0 if lam > 1e-6 else 0.0
+    return h, False, f"no convergence in {max_iter} iterations"
 
 
 @dataclass(frozen=True)
@@ -128,6 +153,7 @@ class HazardFit:
     at_bound: np.ndarray
     converged: bool
     message: str
+    identifiable: bool = True
 
 
 def fit_hazards(
@@ -151,18 +177,23 @@ def fit_hazards(
         lambda x: hazard_loglik(x, design, at_risk, shared, offset), h0
     )
     ll, grad, hess = hazard_loglik(h, design, at_risk, shared, offset)
-    # On the bound when it is 0 and the likelihood would still like it lower.
-    at_bound = (h == 0.0) & (grad <= 0.0)
+    # On a bound when the likelihood would still like to go past it.
+    at_bound = ((h <= 0.0) & (grad <= 0.0)) | ((h >= H_MAX) & (grad >= 0.0))
     cov = np.full((k, k), np.nan)
     free = ~at_bound
+    identifiable = True
     if free.any():
         info = -hess[np.ix_(free, free)]
-        try:
+        # A (nearly) singular information matrix is a ridge of equally likely rates: the data
+        # cannot tell them apart, and no standard error is meaningful.
+        if not np.all(np.isfinite(info)) or np.linalg.cond(info) > 1e10:
+            identifiable = False
+        else:
             cov_free = np.linalg.inv(info)
             if np.all(np.isfinite(cov_free)) and np.all(np.diag(cov_free) > 0):
                 cov[np.ix_(free, free)] = cov_free
-        except np.linalg.LinAlgError:
-            pass
+            else:
+                identifiable = False
     h.flags.writeable = False
     cov.flags.writeable = False
     return HazardFit(
@@ -172,6 +203,7 @@ def fit_hazards(
         at_bound=at_bound,
         converged=converged,
         message=message,
+        identifiable=identifiable,
     )
 
 

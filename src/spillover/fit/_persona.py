@@ -51,6 +51,7 @@ class SIPersonaEstimator(ExposureEstimator):
         bound: list[str] = []
         failed: list[int] = []
         empty: list[int] = []
+        ridge: list[int] = []
         for c in range(N_PERSONAS):
             rows = persona == c
             if not rows.any():
@@ -62,6 +63,8 @@ class SIPersonaEstimator(ExposureEstimator):
             loglik += fit.loglik
             if not fit.converged:
                 failed.append(c)
+            if not fit.identifiable:
+                ridge.append(c)
             rates = -np.expm1(-fit.hazards)
             est[:, c] = rates
             se[:, c] = np.sqrt(np.diag(fit.covariance)) * (1.0 - rates)
@@ -75,6 +78,8 @@ class SIPersonaEstimator(ExposureEstimator):
         notes = []
         if empty:
             notes.append(f"no agent at risk for persona(s) {empty}")
+        if ridge:
+            notes.append(f"rates not separately identifiable for persona(s) {ridge}")
         if bound:
             status = "bound"
             notes.append(f"estimates on the bound 0: {', '.join(bound)}")
