@@ -120,7 +120,7 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     fits = json.loads((out / "fits.json").read_text())
     assert [m["name"] for m in fits["models"]] == ["si", "si2", "si-groups2", "si-persona", "pair"]
     assert fits["best"] in ("si2", "si-groups2", "si-persona")
-    assert (out / "report.html").is_file() and "Trait effects" in text
+    assert (out / "report.html").is_file() and "effects: hazard ratio" in text
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["fits"] == fits
 
@@ -150,7 +150,7 @@ def test_fit_json_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert {"stderr", "loglik", "n_params", "n_obs", "aic", "bic"} <= set(si2)
     assert _run(["fit", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "si-persona" in text and "Trait effects" in text
+    assert "si-persona" in text and "effects: hazard ratio" in text
 
 
 @pytest.mark.parametrize(

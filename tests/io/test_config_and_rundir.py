@@ -46,7 +46,9 @@ def test_read_toml_and_yaml(tmp_path: Path) -> None:
     ("name", "text", "match"),
     [
         ("a.toml", "n_nodes = [", "not valid TOML"),
-        ("a.toml", "n_agents = 5\n", "n_agents: Extra inputs are not permitted"),
+        ("a.toml", "n_agents = 5\n", "n_agents: unknown setting"),
+        ("a.toml", 'api_key = "sk-do-not-echo"\n', "api_key: unknown setting"),
+        ("a.toml", "n_nodes = 5\n[simulate]\ndegree = 4\n", "either at the top level"),
         ("a.toml", 'n_nodes = "many"\n', "n_nodes: Input should be a valid integer"),
         ("a.yaml", "- 1\n- 2\n", "expected a table"),
         ("a.json", "{}", "must end in .toml"),
@@ -55,8 +57,9 @@ def test_read_toml_and_yaml(tmp_path: Path) -> None:
 def test_bad_config_files(tmp_path: Path, name: str, text: str, match: str) -> None:
     path = tmp_path / name
     path.write_text(text)
-    with pytest.raises(ConfigError, match=match):
+    with pytest.raises(ConfigError, match=match) as info:
         read_config(path)
+    assert "sk-do-not-echo" not in str(info.value)
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
@@ -129,3 +132,12 @@ def test_incomplete_manifest_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text('{"status": "running"}')
     with pytest.raises(RunDirError, match="not a complete run"):
         read_manifest(tmp_path)
+
+
+def test_force_never_replaces_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("important")
+    with pytest.raises(RunDirError, match="not a run directory"):
+        write_run_dir(run_simulation(SMALL), precious, force=True)
+    assert (precious / "notes.txt").read_text() == "important"

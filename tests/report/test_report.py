@@ -34,7 +34,7 @@ def test_report_is_self_contained(report: Path) -> None:
     assert len(images) >= 4
     for name in ("si2", "si-persona", "pair", "Trait", "Akaike"):
         assert name in html
-    pngs = sorted(p.name for p in (report.parent / "figures").iterdir())
+    pngs = sorted(p.name for p in (report.parent / "figures").glob("*.png"))
     assert pngs == ["curves_fit.png", "persona_rates.png", "spread.png", "trait_effects.png"]
 
 
@@ -91,3 +91,18 @@ def test_report_renders_in_headless_chromium(report: Path) -> None:
             browser.close()
     assert errors == []
     assert n_images >= 4 and loaded
+
+
+def test_report_leaves_a_foreign_figures_folder_alone(report: Path, tmp_path: Path) -> None:
+    from spillover.exceptions import RunDirError
+
+    run = report.parent
+    figures = run / "figures"
+    # A report rewrites its own figures folder...
+    build_run_report(run, n_folds=0)
+    # ...but not one that spillover did not write.
+    (figures / ".spillover-figures").unlink()
+    (figures / "mine.pdf").write_text("user's file")
+    with pytest.raises(RunDirError, match="not written by spillover"):
+        build_run_report(run, n_folds=0)
+    assert (figures / "mine.pdf").read_text() == "user's file"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from spillover.config import LLM_FIELDS, SimulationConfig
 from spillover.exceptions import ConfigError
 
-__all__ = ["load_settings_document", "read_config"]
+__all__ = ["load_settings_document", "read_config", "validation_message"]
 
 
 def _schema() -> Any:
@@ -40,6 +41,25 @@ def _schema() -> Any:
         by_persona: bool | None = None
 
     return SimulationFile
+
+
+_SECRET_WORDS = re.compile(r"key|token|secret|passw", re.IGNORECASE)
+
+
+def validation_message(exc: Any) -> str:
+    """One line for the first error of a pydantic ValidationError, never echoing secrets.
+
+    The offending value is shown only for a known key of the wrong type; an unknown key is
+    named without its value (someone may have pasted an API key into the file), and nothing
+    is shown for keys that look like credentials.
+    """
+    first = exc.errors()[0]
+    where = ".".join(str(x) for x in first["loc"])
+    if first.get("type") == "extra_forbidden":
+        return f"{where}: unknown setting"
+    if _SECRET_WORDS.search(where):
+        return f"{where}: {first['msg']}"
+    return f"{where}: {first['msg']} (got {first.get('input')!r})"
 
 
 def load_settings_document(path: Path, what: str = "config") -> Any:
@@ -99,6 +119,8 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: expected a table of settings at the top level")
     doc = dict(raw)
+    if "simulate" in doc and set(doc) - {"simulate", "llm"}:
+        raise ConfigError(f"{p}: settings go either at the top level or in [simulate], not both")
     llm_section = doc.pop("llm", None)
     if set(doc) == {"simulate"} and isinstance(doc["simulate"], dict):
         doc = dict(doc["simulate"])
@@ -119,9 +141,7 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         parsed = _schema().model_validate(doc)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        raise ConfigError(f"{p}: {where}: {first['msg']} (got {first.get('input')!r})") from None
+        raise ConfigError(f"{p}: {validation_message(exc)}") from None
     values: dict[str, Any] = {**parsed.model_dump(exclude_none=True), **extra}
     for key in _PATH_KEYS:
         value = values.get(key)

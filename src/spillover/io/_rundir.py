@@ -65,6 +65,15 @@ def check_output_dir(out: str | os.PathLike[str], *, force: bool) -> Path:
         raise RunDirError(f"output {path} already exists; choose another --out or pass --force")
     if path.exists() and not path.is_dir():
         raise RunDirError(f"output {path} exists and is not a directory")
+    # --force replaces a previous run, never an arbitrary folder: only an empty directory or
+    # one that holds a run's manifest may be removed.
+    if path.is_dir() and any(path.iterdir()) and not (path / MANIFEST).is_file():
+        raise RunDirError(
+            f"output {path} exists and is not a run directory (no {MANIFEST}); "
+            "it is not replaced, choose another --out"
+        )
+    if path.resolve() == Path.cwd().resolve() or path.resolve().parent == path.resolve():
+        raise RunDirError(f"output {path} is the current or root folder; choose a new folder")
     # Missing parent folders are created when writing; the nearest existing one must be a
     # writable folder.
     ancestor = path.resolve().parent

@@ -99,6 +99,39 @@ def _persona_fit(analysis: Analysis) -> FitResult | None:
     return None
 
 
+_MARKER = ".spillover-figures"
+
+
+def _figure_staging(root: Path, target: Path) -> Path:
+    """A hidden folder in ``root`` for the figures, after checking where things will go.
+
+    Figures live in ``root/figures`` (the run's or sweep's folder) whatever ``--out`` says. An
+    existing ``figures`` folder is replaced only if spillover wrote it (it holds a marker
+    file) or it is empty; anything else there is the user's and stops the report.
+    """
+    from spillover.exceptions import RunDirError
+
+    if not target.parent.is_dir():
+        raise RunDirError(f"cannot write {target}: {target.parent} is not a directory")
+    existing = root / "figures"
+    if existing.exists() and not (
+        (existing / _MARKER).is_file() or (existing.is_dir() and not any(existing.iterdir()))
+    ):
+        raise RunDirError(
+            f"{existing} exists and was not written by spillover report; move it away first"
+        )
+    staging = Path(tempfile.mkdtemp(prefix=".figures-", dir=root))
+    (staging / _MARKER).write_text("written by spillover report\n", encoding="utf-8")
+    return staging
+
+
+def _publish_figures(staging: Path) -> None:
+    final = staging.parent / "figures"
+    if final.exists():
+        shutil.rmtree(final)
+    staging.rename(final)
+
+
 def build_run_report(
     run_dir: str | os.PathLike[str],
     out: str | os.PathLike[str] | None = None,
@@ -143,8 +176,7 @@ def build_run_report(
     truth = generating_rates(manifest)
     counts = manifest.get("personas", {}).get("count_by_persona")
     weights = np.asarray(counts, dtype=float) / np.sum(counts) if counts else None
-    fig_dir = target.parent / "figures"
-    staging = Path(tempfile.mkdtemp(prefix=".figures-", dir=target.parent))
+    staging = _figure_staging(run, target)
     try:
         event = manifest.get("event", {})
         figures = [
@@ -220,9 +252,7 @@ def build_run_report(
             figures=figures,
             persona_figures=persona_figures,
         )
-        if fig_dir.exists():
-            shutil.rmtree(fig_dir)
-        staging.rename(fig_dir)
+        _publish_figures(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -243,8 +273,7 @@ def build_sweep_report(
     root = Path(sweep_dir)
     target = Path(out) if out is not None else root / "report.html"
     fits = fit_sweep(sweep, ("si", "si2"))
-    staging = Path(tempfile.mkdtemp(prefix=".figures-", dir=target.parent))
-    fig_dir = target.parent / "figures"
+    staging = _figure_staging(root, target)
     try:
         figure = Figure(
             plot_rates_across(sweep, staging / "rates_across.png", model="si2", fits=fits),
@@ -280,9 +309,7 @@ def build_sweep_report(
             header=["cell", *keys, "model", "param", "estimate", "se", "best (BIC)", "status"],
             rows=rows,
         )
-        if fig_dir.exists():
-            shutil.rmtree(fig_dir)
-        staging.rename(fig_dir)
+        _publish_figures(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -43,7 +43,7 @@ from typing import Any, Final, Literal
 
 from spillover.config import SimulationConfig
 from spillover.exceptions import ConfigError
-from spillover.io._config import load_settings_document
+from spillover.io._config import load_settings_document, validation_message
 
 __all__ = [
     "EXECUTOR_KINDS",
@@ -167,9 +167,7 @@ def _check_values(where: str, values: Mapping[str, Any]) -> dict[str, Any]:
     try:
         parsed = _cell_schema().model_validate(dict(values))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(x) for x in first["loc"])
-        raise ConfigError(f"{where}.{key}: {first['msg']} (got {first.get('input')!r})") from None
+        raise ConfigError(f"{where}.{validation_message(exc)}") from None
     dumped: dict[str, Any] = parsed.model_dump(exclude_unset=True)
     return {k: dumped[k] for k in values}
 
