@@ -211,3 +211,20 @@ def test_fit_of_a_sweep_over_events_reports_event_effects(
     assert doc["reference_event"] == "Battles"
     terms = {r["term"] for r in doc["effects"]}
     assert "event: Protests" in terms and "extraversion" in terms
+
+
+def test_json_outputs_are_strict_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def strict(text: str) -> object:
+        def refuse(token: str) -> None:
+            raise ValueError(f"non-standard JSON token {token}")
+
+        return json.loads(text, parse_constant=refuse)
+
+    out = tmp_path / "run"
+    assert _run(["simulate", *SMALL, "--replicates", "3", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert _run(["fit", str(out), "--json"]) == 0
+    doc = strict(capsys.readouterr().out)
+    si = next(m for m in doc["models"] if m["name"] == "si")  # type: ignore[index]
+    assert si["status"] == "infeasible" and si["loglik"] is None
+    strict((out / "manifest.json").read_text())

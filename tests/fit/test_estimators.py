@@ -162,3 +162,14 @@ def test_everybody_sharing_drives_the_rate_to_one() -> None:
     fit = fit_hazards(design, np.array([10.0]), np.array([10.0]))
     assert fit.converged
     assert -np.expm1(-fit.hazards[0]) == pytest.approx(1.0)
+
+
+def test_persona_outside_the_catalog_is_refused() -> None:
+    with pytest.raises(ConfigError, match="catalog index"):
+        ExposureTable(
+            replicate=[0], round=[1], persona=[40], n_exposed=[0], at_risk=[1], shared=[0]
+        )
+    with pytest.raises(ConfigError, match="outside the range"):
+        ExposureTable(
+            replicate=[0], round=[1], persona=[40000], n_exposed=[0], at_risk=[1], shared=[0]
+        )

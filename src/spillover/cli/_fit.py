@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +12,7 @@ from rich.table import Table
 from spillover.cli._app import app
 from spillover.cli._console import err_console, out_console
 from spillover.fit import FitResult, TraitEffects
+from spillover.io import dumps_json
 from spillover.selection import Analysis, ModelGroup, analyse
 
 __all__ = ["fit_command", "format_params", "print_analysis"]
@@ -183,7 +183,7 @@ def fit_command(
         criterion=criterion,  # type: ignore[arg-type]
     )
     if as_json:
-        typer.echo(json.dumps(analysis.to_dict(), indent=2))
+        typer.echo(dumps_json(analysis.to_dict(), indent=2))
     else:
         print_analysis(analysis)
 
@@ -206,7 +206,7 @@ def _fit_sweep(path: Path, models: list[str], as_json: bool) -> None:
             if effects is not None:
                 doc["effects"] = effects.rows()
                 doc["reference_event"] = effects.reference_event
-        typer.echo(json.dumps(doc, indent=2, default=str))
+        typer.echo(dumps_json(doc, indent=2, default=str))
         return
     keys = list(sweep.keys)
     out = Table(title=f"fits per cell of {path} (best by BIC marked *)", title_justify="left")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -36,6 +37,8 @@ __all__ = [
     "check_output_dir",
     "curves_table",
     "dependency_versions",
+    "dumps_json",
+    "json_safe",
     "read_manifest",
     "run_dir_writer",
     "write_json",
@@ -117,8 +120,32 @@ def write_table(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (JSON has no such numbers).
+
+    An infeasible model's log-likelihood (-inf) or a standard error that does not exist (NaN)
+    become ``null``; the accompanying ``status`` and ``message`` say why.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.floating):
+        return json_safe(float(value))
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def dumps_json(document: Any, **kwargs: Any) -> str:
+    """Strict JSON text (no NaN/Infinity tokens, which standard parsers reject)."""
+    return json.dumps(json_safe(document), allow_nan=False, **kwargs)
+
+
 def write_json(document: Any, path: Path) -> None:
-    path.write_text(json.dumps(document, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+    path.write_text(dumps_json(document, indent=2) + "\n", encoding="utf-8")
 
 
 def curves_table(curves: Curves, *, by_persona: bool) -> pa.Table:

@@ -85,8 +85,9 @@ def _columns(table: pa.Table, names: tuple[str, ...], source: str) -> dict[str, 
 def exposures_from_table(table: pa.Table, source: str) -> ExposureTable:
     if table.num_rows == 0:
         raise ConfigError(f"{source}: the exposure table is empty")
+    columns = _columns(table, EXPOSURE_COLUMNS, source)
     try:
-        return ExposureTable(**_columns(table, EXPOSURE_COLUMNS, source))
+        return ExposureTable(**columns)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
 
@@ -165,4 +166,7 @@ def read_fit_input(path: str | os.PathLike[str]) -> FitInput:
         return FitInput(str(p), exposures=exposures_from_table(table, str(p)))
     if kind == "curves":
         return FitInput(str(p), curves=curves_from_table(table, str(p)))
-    return FitInput(str(p), agents=AgentHistories(**_columns(table, AGENT_COLUMNS, str(p))))
+    raise ConfigError(
+        f"{p}: an agent-histories table alone cannot be fitted; pass the run directory that "
+        "holds it (with exposures.parquet)"
+    )

@@ -11,6 +11,7 @@ the number of workers and the order in which cells complete cannot change a resu
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import time
 import traceback
@@ -215,6 +216,11 @@ def run_cell(task: CellTask) -> CellOutcome:
         if task.command:
             extra["command"] = list(task.command)
         run_timings = dict(run.timings, fit_s=fit_s)
+        stale = Path(task.out)
+        if stale.is_dir() and not (stale / "manifest.json").is_file():
+            # cells/ belongs to the sweep: a cell folder without a manifest is the remains of
+            # an interrupted writer, which write_run_dir (rightly) refuses to replace.
+            shutil.rmtree(stale)
         write_run_dir(
             replace(run, timings=run_timings), task.out, force=True, extra=extra, attach=attach
         )

@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from spillover.exceptions import RunDirError
+from spillover.io import dumps_json
 
 __all__ = [
     "SWEEP_MANIFEST",
@@ -51,7 +52,7 @@ def is_sweep(path: str | os.PathLike[str]) -> bool:
 def write_json_atomic(document: Any, path: Path) -> None:
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
     try:
-        tmp.write_text(json.dumps(document, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+        tmp.write_text(dumps_json(document, indent=2) + "\n", encoding="utf-8")
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from spillover.exceptions import ConfigError
+from spillover.personas import N_PERSONAS
 
 __all__ = ["Adoptions", "AgentHistories", "Curves", "ExposureTable"]
 
@@ -25,6 +26,10 @@ def _frozen_column(name: str, values: object, dtype: type) -> np.ndarray:
             arr = arr.astype(np.int64)
         else:
             raise ConfigError(f"column {name!r} must hold integers; got dtype {arr.dtype}")
+    info = np.iinfo(dtype)
+    if arr.size and (arr.min() < info.min or arr.max() > info.max):
+        bad = arr.max() if arr.max() > info.max else arr.min()
+        raise ConfigError(f"column {name!r} holds {bad}, outside the range of {info.dtype}")
     out: np.ndarray = np.array(arr, dtype=dtype)
     out.flags.writeable = False
     return out
@@ -51,6 +56,12 @@ class _Columns:
                 row = int(np.argmin(col))
                 raise ConfigError(
                     f"{self._table}: column {name!r} must be >= 0; row {row} has {col[row]}"
+                )
+            if name == "persona" and col.size and col.max() >= N_PERSONAS:
+                row = int(np.argmax(col))
+                raise ConfigError(
+                    f"{self._table}: column 'persona' must be a catalog index 0-"
+                    f"{N_PERSONAS - 1}; row {row} has {col[row]}"
                 )
 
     def __len__(self) -> int:
