@@ -228,3 +228,31 @@ def test_json_outputs_are_strict_json(tmp_path: Path, capsys: pytest.CaptureFixt
     si = next(m for m in doc["models"] if m["name"] == "si")  # type: ignore[index]
     assert si["status"] == "infeasible" and si["loglik"] is None
     strict((out / "manifest.json").read_text())
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6, 7])
+def test_fit_of_tiny_runs_is_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], seed: int
+) -> None:
+    # Sparse data push rates to 0 or 1; no numerical warning (errors here) may escape.
+    out = tmp_path / "run"
+    argv = [
+        "--n-nodes",
+        "200",
+        "--degree",
+        "4",
+        "--rounds",
+        "15",
+        "--replicates",
+        "3",
+        "--seeds",
+        "2",
+        "--seed",
+        str(seed),
+        "-q",
+    ]
+    assert _run(["simulate", *argv, "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert _run(["fit", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert {m["status"] for m in doc["models"]} <= {"converged", "bound", "infeasible"}

@@ -106,7 +106,8 @@ def _agents_loglik_grad(
         z = h_a + m * h_g
         with np.errstate(divide="ignore", invalid="ignore"):
             log_p = np.where(shared > 0, np.log(-np.expm1(-z)), 0.0)
-            hazard_term = np.where(shared > 0, 1.0 / np.expm1(z), 0.0)
+            # 1 / (e^z - 1), written so that a large z gives 0 instead of overflowing
+            hazard_term = np.where(shared > 0, np.exp(-z) / -np.expm1(-z), 0.0)
         comps.append(math.log(w) - (d * h_a + e * h_g) + log_p)
         grads.append((-d + hazard_term, -e + m * hazard_term))
     total = np.logaddexp(comps[0], comps[1])

@@ -60,13 +60,16 @@ def hazard_loglik(
         k = h.shape[0]
         return -np.inf, np.full(k, np.inf), np.full((k, k), -np.inf)
     za = z[active]
-    em1 = np.expm1(za)  # e^z - 1
+    # In terms of q = exp(-z) and p = 1 - q, which stay finite for any z >= 0 (e^z overflows
+    # once a hazard is large, e.g. a rate estimated at 1).
+    q = np.exp(-za)
+    p_share = -np.expm1(-za)
     s = shared[active]
-    loglik = float((s * np.log(-np.expm1(-za))).sum() - (failed * z).sum())
+    loglik = float((s * np.log(p_share)).sum() - (failed * z).sum())
     dz = -failed.astype(np.float64)
-    dz[active] += s / em1
+    dz[active] += s * q / p_share
     d2z = np.zeros_like(z)
-    d2z[active] = -s * (em1 + 1.0) / em1**2
+    d2z[active] = -s * q / p_share**2
     grad = design.T @ dz
     hess = (design * d2z[:, None]).T @ design
     return loglik, grad, hess

@@ -44,6 +44,7 @@ class SIPersonaEstimator(ExposureEstimator):
         exposures = checked_exposures(self.name, exposures)
         persona, m, at_risk, shared = totals_by_persona_exposure(exposures)
         est = np.full((2, N_PERSONAS), math.nan)
+        hazards = np.full((2, N_PERSONAS), math.nan)
         se = np.full((2, N_PERSONAS), math.nan)
         low = np.full((2, N_PERSONAS), math.nan)
         high = np.full((2, N_PERSONAS), math.nan)
@@ -66,6 +67,7 @@ class SIPersonaEstimator(ExposureEstimator):
             if not fit.identifiable:
                 ridge.append(c)
             rates = -np.expm1(-fit.hazards)
+            hazards[:, c] = fit.hazards
             est[:, c] = rates
             se[:, c] = np.sqrt(np.diag(fit.covariance)) * (1.0 - rates)
             for j in range(2):
@@ -93,6 +95,8 @@ class SIPersonaEstimator(ExposureEstimator):
                 "beta_c": tuple(float(x) for x in values[1]),
             }
 
+        # Held-out scoring uses the hazards: a rate of 1 has no finite -log(1 - rate).
+        self.hazards_ = hazards
         self.theta_ = dict(pack(est))
         self.stderr_ = dict(pack(se))
         self.loglik_ = float(loglik)
@@ -113,13 +117,12 @@ class SIPersonaEstimator(ExposureEstimator):
         return self
 
     def loglik(self, exposures: ExposureTable) -> float:
-        theta = self._fitted("theta_")
+        hazards = self._fitted("hazards_")
         persona, m, at_risk, shared = totals_by_persona_exposure(exposures)
-        alpha = np.asarray(theta["alpha_c"])[persona]
-        beta = np.asarray(theta["beta_c"])[persona]
-        if np.isnan(alpha).any():
+        h_alpha, h_beta = hazards[0, persona], hazards[1, persona]
+        if np.isnan(h_alpha).any():
             return -math.inf  # a persona unseen in training cannot be scored
-        z = -np.log1p(-alpha) - m * np.log1p(-beta)
+        z = h_alpha + m * h_beta
         ll, _, _ = hazard_loglik(
             np.ones(1), z[:, None], at_risk.astype(np.float64), shared.astype(np.float64)
         )

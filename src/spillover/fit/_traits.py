@@ -150,7 +150,7 @@ def fit_trait_effects(
         z = ha + m * hb
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             ll = float((np.where(s > 0, s * np.log(-np.expm1(-z)), 0.0) - f * z).sum())
-            dz = np.where(s > 0, s / np.expm1(z), 0.0) - f
+            dz = np.where(s > 0, s * np.exp(-z) / -np.expm1(-z), 0.0) - f
         grad = np.concatenate([design.T @ (dz * ha), design.T @ (dz * m * hb)])
         return ll, grad
 
