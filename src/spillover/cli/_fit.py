@@ -163,8 +163,15 @@ def fit_command(
     likelihood on the exposure table; curve models (pair; and si, si2, si-groups2 when only
     curves are given) to the informed counts.
     """
+    from spillover.exceptions import ConfigError
     from spillover.io import read_fit_input
+    from spillover.selection import CRITERIA
     from spillover.sweeps import is_sweep
+
+    if criterion not in CRITERIA:
+        raise ConfigError(f"--criterion must be one of {', '.join(CRITERIA)}; got {criterion!r}")
+    if folds < 0:
+        raise ConfigError(f"--folds must be >= 0; got {folds}")
 
     if is_sweep(input_path):
         _fit_sweep(input_path, model or ["si", "si2"], as_json)

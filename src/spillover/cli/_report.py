@@ -32,9 +32,12 @@ def report_command(
     The page has no external resources (figures are embedded); the figures are also written
     as PNG files next to it, in figures/.
     """
+    from spillover.exceptions import ConfigError
     from spillover.report._build import build_run_report, build_sweep_report
     from spillover.sweeps import is_sweep
 
+    if folds < 0:
+        raise ConfigError(f"--folds must be >= 0; got {folds}")
     err_console.print(f"fitting and plotting {run} ...")
     if is_sweep(run):
         path = build_sweep_report(run, out)

@@ -50,9 +50,10 @@ def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> str | Non
     if value is not None:
         value = value.replace("-", "_") if "_" in "".join(allowed) else value
         if value not in allowed:
-            raise typer.BadParameter(
-                f"must be one of {', '.join(allowed)}; got {value!r}", param_hint=f"--{name}"
-            )
+            # A ConfigError, not a click usage error: one ``error:`` line like every bad input.
+            from spillover.exceptions import ConfigError
+
+            raise ConfigError(f"--{name} must be one of {', '.join(allowed)}; got {value!r}")
     return value
 
 
@@ -443,7 +444,7 @@ def simulate_command(
     from spillover.io import check_output_dir, write_run_dir
     from spillover.pipeline import plan_llm_run, run_simulation
 
-    _choice("graph", graph, GRAPH_KINDS)
+    graph = _choice("graph", graph, GRAPH_KINDS)
     policy = _choice("policy", policy, POLICY_KINDS)
     llm_mode = _choice("llm-mode", llm_mode, LLM_MODES)
     llm_probability = _choice("llm-probability", llm_probability, ("auto", "logprobs", "samples"))

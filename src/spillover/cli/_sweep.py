@@ -13,6 +13,7 @@ import typer
 
 from spillover.cli._app import app
 from spillover.cli._console import err_console, out_console
+from spillover.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from spillover.sweeps import CellOutcome, SweepSpec, SweepSummary
@@ -80,9 +81,8 @@ def _settings(
     from spillover.sweeps import EXECUTOR_KINDS
 
     if executor is not None and executor not in EXECUTOR_KINDS:
-        raise typer.BadParameter(
-            f"must be one of {', '.join(EXECUTOR_KINDS)}; got {executor!r}",
-            param_hint="--executor",
+        raise ConfigError(
+            f"--executor must be one of {', '.join(EXECUTOR_KINDS)}; got {executor!r}"
         )
     settings = spec.settings
     changes: dict[str, Any] = {}

@@ -52,6 +52,8 @@ class _HazardEstimator(ExposureEstimator):
         rates = -np.expm1(-fit.hazards)
         # Delta method: d rate / d hazard = 1 - rate.
         se = np.sqrt(np.diag(fit.covariance)) * (1.0 - rates)
+        if impossible:
+            se[:] = np.nan  # the model cannot produce these data: no uncertainty to report
         self.theta_ = {n: float(v) for n, v in zip(self.param_names, rates, strict=True)}
         self.stderr_ = {n: float(v) for n, v in zip(self.param_names, se, strict=True)}
         self.loglik_ = float(loglik)
