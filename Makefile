@@ -10,7 +10,7 @@ VENV       := .venv
 STAMP      := $(VENV)/.synced
 BIN        := $(VENV)/bin
 
-.PHONY: demo test lint format bench env clean
+.PHONY: demo test lint format bench bench-fit bench-llm bench-sweep env clean
 
 demo: $(STAMP)
 	$(BIN)/spillover demo
@@ -31,6 +31,16 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(UV) sync --frozen --inexact --group bench
 	$(BIN)/python benchmarks/bench_engine.py
+
+# The other benchmarks (figures in docs/fitting.md, docs/llm.md, docs/sweeps.md).
+bench-fit: $(STAMP)
+	$(BIN)/python benchmarks/bench_fit.py
+
+bench-llm: $(STAMP)
+	$(BIN)/python benchmarks/bench_llm.py
+
+bench-sweep: $(STAMP)
+	$(BIN)/python benchmarks/bench_sweep.py
 
 env: $(STAMP)
 
