@@ -3,19 +3,32 @@
 Parameters are per-round probabilities (``alpha`` offline, ``beta`` online per informed
 neighbour, as in DESIGN section 2) and the degree k of a k-regular graph. Each step is pure and
 vectorised over leading (batch) axes of the state. The plain functions that run them
-(``si2_map``, ``pair_map``, ...) are in ``_curves.py``; equations and derivations in
+(``si2_map``, ``pair_map``, ...) are in ``_curves.py``; the start/observe functions and the
+parameters shared with the ODEs are in ``_states.py``; equations and derivations in
 docs/models.md.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.typing import ArrayLike
 
-from spillover.exceptions import ConfigError
 from spillover.models._base import MapModel, Parameter, Params
+from spillover.models._states import (
+    DEGREE,
+    SHARE_1,
+    WEIGHT_BY_CLASS,
+    PersonaCheck,
+    PersonaStart,
+    groups2_observe,
+    groups2_start,
+    informed_observe,
+    informed_start,
+    pair_observe,
+    pair_start,
+    persona_observe,
+    persona_weights,
+)
 
 __all__ = ["GROUPS2_MAP", "PAIR_MAP", "PERSONA_MAP", "SI2_MAP", "SI_MAP"]
 
@@ -23,10 +36,8 @@ _ALPHA = Parameter(
     "alpha", 0.0, 1.0, "per-round probability of sharing through the offline channel"
 )
 _BETA = Parameter("beta", 0.0, 1.0, "per-round probability of sharing per informed neighbour")
-_DEGREE = Parameter("degree", 1.0, math.inf, "degree k of the k-regular graph", integer=True)
 _BETA_1 = Parameter("beta_1", 0.0, 1.0, "online probability per informed neighbour, group 1")
 _BETA_2 = Parameter("beta_2", 0.0, 1.0, "online probability per informed neighbour, group 2")
-_SHARE_1 = Parameter("share_1", 0.0, 1.0, "share of agents in group 1")
 _ALPHA_C = Parameter(
     "alpha_by_class", 0.0, 1.0, "per-round offline probability of each class", per_class=True
 )
@@ -37,15 +48,6 @@ _BETA_C = Parameter(
     "online probability per informed neighbour of each class",
     per_class=True,
 )
-_WEIGHT_C = Parameter(
-    "weight_by_class", 0.0, math.inf, "share (or count) of agents in each class", per_class=True
-)
-
-
-def _batch_shape(i0: np.ndarray, p: Params) -> tuple[int, ...]:
-    """Broadcast shape of i0 and the parameters (per-class parameters without their class axis)."""
-    shapes = [np.shape(v) for v in p.values()]
-    return np.broadcast_shapes(i0.shape, *shapes)
 
 
 def _log_stay(alpha: ArrayLike, beta: ArrayLike, degree: ArrayLike, i: ArrayLike) -> np.ndarray:
@@ -55,14 +57,6 @@ def _log_stay(alpha: ArrayLike, beta: ArrayLike, degree: ArrayLike, i: ArrayLike
 
 
 # --- si and si2: homogeneous mean field -------------------------------------------------------
-
-
-def _informed_start(i0: np.ndarray, p: Params) -> np.ndarray:
-    return np.broadcast_to(i0, _batch_shape(i0, p))[..., None].copy()
-
-
-def _informed_observe(states: np.ndarray, p: Params) -> np.ndarray:
-    return states[..., 0]
 
 
 def _si_step(state: np.ndarray, p: Params) -> np.ndarray:
@@ -80,9 +74,9 @@ def _si2_step(state: np.ndarray, p: Params) -> np.ndarray:
 SI_MAP = MapModel(
     name="si",
     state_names=("informed",),
-    parameters=(_BETA, _DEGREE),
-    start=_informed_start,
-    observe=_informed_observe,
+    parameters=(_BETA, DEGREE),
+    start=informed_start,
+    observe=informed_observe,
     equations="i[t+1] = i[t] + (1 - i[t]) * (1 - (1 - beta * i[t]) ** k)",
     reference="Kiss, Miller & Simon (2017), Mathematics of Epidemics on Networks, ch. 4",
     check=None,
@@ -93,9 +87,9 @@ SI_MAP = MapModel(
 SI2_MAP = MapModel(
     name="si2",
     state_names=("informed",),
-    parameters=(_ALPHA, _BETA, _DEGREE),
-    start=_informed_start,
-    observe=_informed_observe,
+    parameters=(_ALPHA, _BETA, DEGREE),
+    start=informed_start,
+    observe=informed_observe,
     equations="i[t+1] = i[t] + (1 - i[t]) * (1 - (1 - alpha) * (1 - beta * i[t]) ** k)",
     reference=(
         "Bass (1969), A new product growth for model consumer durables, Management Science "
@@ -110,17 +104,6 @@ SI2_MAP = MapModel(
 # --- si-groups2: two susceptibility groups ----------------------------------------------------
 
 
-def _groups2_start(i0: np.ndarray, p: Params) -> np.ndarray:
-    shape = _batch_shape(i0, p)
-    s = 1.0 - np.broadcast_to(i0, shape)
-    share = np.broadcast_to(p["share_1"], shape)
-    return np.stack([share * s, (1.0 - share) * s], axis=-1)
-
-
-def _groups2_observe(states: np.ndarray, p: Params) -> np.ndarray:
-    return np.asarray(1.0 - states[..., 0] - states[..., 1])
-
-
 def _groups2_step(state: np.ndarray, p: Params) -> np.ndarray:
     s1, s2 = state[..., 0], state[..., 1]
     i = 1.0 - s1 - s2
@@ -132,9 +115,9 @@ def _groups2_step(state: np.ndarray, p: Params) -> np.ndarray:
 GROUPS2_MAP = MapModel(
     name="si-groups2",
     state_names=("susceptible_1", "susceptible_2"),
-    parameters=(_ALPHA, _BETA_1, _BETA_2, _SHARE_1, _DEGREE),
-    start=_groups2_start,
-    observe=_groups2_observe,
+    parameters=(_ALPHA, _BETA_1, _BETA_2, SHARE_1, DEGREE),
+    start=groups2_start,
+    observe=groups2_observe,
     equations=(
         "i = 1 - s_1 - s_2;  s_g[t+1] = s_g[t] * (1 - alpha) * (1 - beta_g * i[t]) ** k; "
         "s_1[0] = share_1 (1 - i0), s_2[0] = (1 - share_1)(1 - i0)"
@@ -149,49 +132,8 @@ GROUPS2_MAP = MapModel(
 # --- si-persona: one class per persona ---------------------------------------------------------
 
 
-def _persona_check(model: str, p: Params) -> None:
-    n = {
-        name: np.shape(p[name])[-1]
-        for name in ("alpha_by_class", "beta_by_class", "weight_by_class")
-    }
-    if len(set(n.values())) != 1:
-        raise ConfigError(
-            f"{model}: alpha_by_class, beta_by_class and weight_by_class must have the same "
-            f"number of classes (last axis); got {n}"
-        )
-    total = np.sum(p["weight_by_class"], axis=-1)
-    if np.any(total <= 0.0):
-        raise ConfigError(
-            f"{model}: weight_by_class must have a positive sum; got sum {np.min(total)}"
-        )
-
-
-def _persona_weights(p: Params) -> np.ndarray:
-    w = p["weight_by_class"]
-    return np.asarray(w / np.sum(w, axis=-1, keepdims=True))
-
-
-def _persona_batch(i0: np.ndarray, p: Params) -> tuple[int, ...]:
-    return np.broadcast_shapes(
-        i0.shape,
-        np.shape(p["degree"]),
-        *(np.shape(p[n])[:-1] for n in ("alpha_by_class", "beta_by_class", "weight_by_class")),
-    )
-
-
-def _persona_start(i0: np.ndarray, p: Params) -> np.ndarray:
-    batch = _persona_batch(i0, p)
-    n_classes = np.shape(p["alpha_by_class"])[-1]
-    s = 1.0 - np.broadcast_to(i0, batch)
-    return np.broadcast_to(s[..., None], (*batch, n_classes)).copy()
-
-
-def _persona_observe(states: np.ndarray, p: Params) -> np.ndarray:
-    return np.asarray(1.0 - np.sum(_persona_weights(p) * states, axis=-1))
-
-
 def _persona_step(state: np.ndarray, p: Params) -> np.ndarray:
-    i = (1.0 - np.sum(_persona_weights(p) * state, axis=-1))[..., None]
+    i = (1.0 - np.sum(persona_weights(p) * state, axis=-1))[..., None]
     k = np.asarray(p["degree"])[..., None]
     return np.asarray(state * np.exp(_log_stay(p["alpha_by_class"], p["beta_by_class"], k, i)))
 
@@ -199,33 +141,21 @@ def _persona_step(state: np.ndarray, p: Params) -> np.ndarray:
 PERSONA_MAP = MapModel(
     name="si-persona",
     state_names=("susceptible_by_class",),
-    parameters=(_ALPHA_C, _BETA_C, _WEIGHT_C, _DEGREE),
-    start=_persona_start,
-    observe=_persona_observe,
+    parameters=(_ALPHA_C, _BETA_C, WEIGHT_BY_CLASS, DEGREE),
+    start=PersonaStart(offline="alpha_by_class", online="beta_by_class"),
+    observe=persona_observe,
     equations=(
         "w_c = weight_c / sum(weight);  i = 1 - sum_c w_c s_c;  "
         "s_c[t+1] = s_c[t] * (1 - alpha_c) * (1 - beta_c * i[t]) ** k;  s_c[0] = 1 - i0"
     ),
     reference="Kiss, Miller & Simon (2017), Mathematics of Epidemics on Networks, ch. 4",
-    check=_persona_check,
+    check=PersonaCheck(offline="alpha_by_class", online="beta_by_class"),
     per_class_state=True,
     step=_persona_step,
 )
 
 
 # --- pair: pair approximation on a k-regular graph --------------------------------------------
-
-
-def _pair_start(i0: np.ndarray, p: Params) -> np.ndarray:
-    shape = _batch_shape(i0, p)
-    i = np.broadcast_to(i0, shape)
-    k = np.broadcast_to(p["degree"], shape)
-    s = 1.0 - i
-    return np.stack([s, k * s * i, k * s * s], axis=-1)
-
-
-def _pair_observe(states: np.ndarray, p: Params) -> np.ndarray:
-    return 1.0 - states[..., 0]
 
 
 def _pair_step(state: np.ndarray, p: Params) -> np.ndarray:
@@ -244,9 +174,9 @@ def _pair_step(state: np.ndarray, p: Params) -> np.ndarray:
 PAIR_MAP = MapModel(
     name="pair",
     state_names=("susceptible", "si_pairs", "ss_pairs"),
-    parameters=(_ALPHA, _BETA, _DEGREE),
-    start=_pair_start,
-    observe=_pair_observe,
+    parameters=(_ALPHA, _BETA, DEGREE),
+    start=pair_start,
+    observe=pair_observe,
     equations=(
         "per node: S susceptible, x = [SI], y = [SS] (ordered), k S = x + y; q = x / (k S); "
         "r0 = (1 - alpha)(1 - beta q)^(k-1), r1 = (1 - beta) r0; "
