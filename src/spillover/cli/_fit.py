@@ -38,7 +38,7 @@ def format_params(result: FitResult) -> str:
         text = f"{name} {_fmt(value)}"
         if isinstance(se, float) and math.isfinite(se):
             text += f" ± {se:.2g}"
-        if isinstance(low, float) and isinstance(high, float):
+        if isinstance(low, float) and isinstance(high, float) and math.isfinite(low + high):
             text += f" [{_fmt(low)}, {_fmt(high)}]"
         parts.append(text)
     return "\n".join(parts)

@@ -30,6 +30,7 @@ figure { margin: 1rem 0; } figure img { max-width: 100%; border: 1px solid #eee;
 figcaption { font-size: .88rem; color: #555; } .muted { color: #666; font-size: .88rem; }
 pre { background: #f7f7f9; padding: .6rem; white-space: pre-wrap; font-size: .85rem; }
 td.params { white-space: nowrap; }
+td.status { max-width: 22rem; }
 """
 
 
@@ -63,7 +64,7 @@ def _param_text(value: Any, se: Any, low: Any, high: Any) -> str:
     text = f"{value:.4g}"
     if isinstance(se, float) and math.isfinite(se):
         text += f" ± {se:.2g}"
-    if isinstance(low, float) and isinstance(high, float):
+    if isinstance(low, float) and isinstance(high, float) and math.isfinite(low + high):
         text += f" [{low:.4g}, {high:.4g}]"
     return text
 
@@ -95,7 +96,7 @@ def _group_table(group: ModelGroup) -> str:
             f"<td class='num'>{_num(row.bic)}</td><td class='num'>{_num(row.delta_aic)}</td>"
             f"<td class='num'>{_num(row.delta_bic)}</td>"
             f"<td class='num'>{_num(row.akaike_weight, '.3f')}</td><td class='num'>{held}</td>"
-            f"<td>{status}</td></tr>"
+            f"<td class='status'>{status}</td></tr>"
         )
     return f"<h3>{escape(group.description)}</h3><table>{head}{''.join(rows)}</table>"
 
