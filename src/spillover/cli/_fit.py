@@ -103,6 +103,16 @@ def _traits_table(traits: TraitEffects) -> Table:
     return table
 
 
+def _equation_line(analysis: Analysis) -> str:
+    eq = analysis.equation
+    assert eq is not None
+    line = f"{eq.text()}  (R² {eq.r2:.4f}, per round)"
+    bass = eq.bass_hazards()
+    if bass is not None:
+        line += f"; Bass form: offline hazard a = {bass['a']:.4g}, online k·b = {bass['kb']:.4g}"
+    return line
+
+
 def print_analysis(analysis: Analysis) -> None:
     for group in analysis.groups:
         out_console.print(_group_table(group))
@@ -110,6 +120,8 @@ def print_analysis(analysis: Analysis) -> None:
             out_console.print(f"  {line}", markup=False)
     if analysis.trait_effects is not None:
         out_console.print(_traits_table(analysis.trait_effects))
+    if analysis.equation is not None:
+        out_console.print(f"Equation discovery (SINDy, mean curve): {_equation_line(analysis)}")
     out_console.print(
         f"* best in its group by {analysis.criterion.upper()}; ΔAIC, ΔBIC: difference to the "
         "group's lowest; weight: Akaike weight; AIC, AICc, BIC themselves are in --json. "
@@ -136,7 +148,7 @@ def fit_command(
         typer.Option(
             "--model",
             "-m",
-            help="Model to fit (repeatable): si, si2, si-groups2, si-persona, pair. "
+            help="Model to fit (repeatable): si, si2, si-groups2, si-persona, pair, sindy. "
             "[default: all that the input supports]",
         ),
     ] = None,

@@ -14,12 +14,14 @@ from spillover.fit._hazard import HazardFit, fit_hazards, hazard_loglik, profile
 from spillover.fit._persona import SIPersonaEstimator, totals_by_persona_exposure
 from spillover.fit._registry import ESTIMATORS, check_model_names, fit_exposures
 from spillover.fit._result import FitResult, FitStatus, ParamValue, information_criteria
+from spillover.fit._sindy import DiscoveredEquation, discover_equation
 from spillover.fit._traits import TraitEffects, fit_trait_effects
 
 __all__ = [
     "CURVE_ESTIMATORS",
     "ESTIMATORS",
     "CurveEstimator",
+    "DiscoveredEquation",
     "ExposureEstimator",
     "FitResult",
     "FitStatus",
@@ -32,6 +34,7 @@ __all__ = [
     "TraitEffects",
     "check_model_names",
     "curve_loglik",
+    "discover_equation",
     "fit_curves",
     "fit_exposures",
     "fit_hazards",

@@ -155,6 +155,21 @@ def render_report(
         "replicates left out of the fit.</p>"
     )
     parts.extend(_group_table(g) for g in analysis.groups)
+    if analysis.equation is not None:
+        eq = analysis.equation
+        bass = eq.bass_hazards()
+        extra = (
+            f" In the Bass form: offline hazard a = {bass['a']:.4g}, online k·b = "
+            f"{bass['kb']:.4g} per round."
+            if bass is not None
+            else ""
+        )
+        parts.append(
+            "<h3>Equation discovery (SINDy on the mean curve)</h3>"
+            f"<p><code>{escape(eq.text())}</code> (R² {eq.r2:.4f}).{escape(extra)} "
+            "<span class='muted'>Sparse regression on a polynomial library; no likelihood, "
+            "so it is not ranked with the models above.</span></p>"
+        )
     if analysis.trait_effects is not None or persona_figures:
         parts.append("<h2>Personas and traits</h2>")
         parts.extend(f.html() for f in persona_figures)

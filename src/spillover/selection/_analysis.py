@@ -12,14 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from spillover.exceptions import ConfigError
+from spillover.exceptions import ConfigError, FitError
 from spillover.fit import (
     CURVE_ESTIMATORS,
     ESTIMATORS,
     CurveEstimator,
+    DiscoveredEquation,
     FitResult,
     SIGroups2Estimator,
     TraitEffects,
+    discover_equation,
     fit_trait_effects,
 )
 from spillover.selection._criteria import ComparisonRow, Criterion, compare
@@ -49,6 +51,7 @@ class ModelGroup:
 class Analysis:
     groups: tuple[ModelGroup, ...]
     trait_effects: TraitEffects | None = None
+    equation: DiscoveredEquation | None = None
     degree: int | None = None
     criterion: str = "bic"
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -80,6 +83,8 @@ class Analysis:
         out: dict[str, Any] = {"models": models, "best": self.best, "criterion": self.criterion}
         if self.trait_effects is not None:
             out["trait_effects"] = self.trait_effects.rows()
+        if self.equation is not None:
+            out["equation"] = self.equation.to_dict()
         if self.notes:
             out["notes"] = list(self.notes)
         return out
@@ -122,14 +127,14 @@ def analyse(
         if curves is not None and degree is None and exposures is None:
             raise ConfigError("curve models need the graph's degree: pass --degree K")
     else:
-        known = set(ESTIMATORS) | set(CURVE_ESTIMATORS)
+        known = set(ESTIMATORS) | set(CURVE_ESTIMATORS) | {"sindy"}
         unknown = [m for m in models if m not in known]
         if unknown:
             raise ConfigError(
                 f"unknown model(s) {', '.join(map(repr, unknown))}; known: "
-                f"{', '.join(dict.fromkeys([*ESTIMATORS, *CURVE_ESTIMATORS]))}"
+                f"{', '.join(dict.fromkeys([*ESTIMATORS, *CURVE_ESTIMATORS, 'sindy']))}"
             )
-        names = list(dict.fromkeys(models))
+        names = [m for m in dict.fromkeys(models) if m != "sindy"]
         agent_models = [m for m in names if m in ESTIMATORS and exposures is not None]
         curve_models = [m for m in names if m not in agent_models]
         if curve_models and curves is None:
@@ -142,6 +147,10 @@ def analyse(
                 f"model(s) {', '.join(curve_models)} are fitted to curves and need the "
                 "graph's degree: pass --degree K"
             )
+    # Equation discovery runs whenever curves are there, unless a model list leaves it out.
+    want_sindy = curves is not None and (models is None or "sindy" in models)
+    if models is not None and "sindy" in models and curves is None:
+        raise ConfigError("sindy is fitted to curves; the input has none")
     groups: list[ModelGroup] = []
     traits = None
     if agent_models:
@@ -186,9 +195,17 @@ def analyse(
                 comparison=tuple(compare(results, criterion=criterion)),
             )
         )
+    equation = None
+    if want_sindy:
+        assert curves is not None
+        try:
+            equation = discover_equation(curves)
+        except FitError as exc:
+            notes.append(f"sindy: {exc}")
     return Analysis(
         groups=tuple(groups),
         trait_effects=traits,
+        equation=equation,
         degree=degree,
         criterion=criterion,
         notes=tuple(notes),
