@@ -72,6 +72,7 @@ def test_run_directory_contents(tmp_path: Path) -> None:
     out = write_run_dir(run, tmp_path / "run")
     names = sorted(p.name for p in out.iterdir())
     assert names == [
+        ".spillover-owned",
         "adoptions.parquet",
         "agents.parquet",
         "curves.parquet",
@@ -138,6 +139,6 @@ def test_force_never_replaces_a_folder_that_is_not_a_run(tmp_path: Path) -> None
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "notes.txt").write_text("important")
-    with pytest.raises(RunDirError, match="not a run directory"):
+    with pytest.raises(RunDirError, match="not a spillover run directory"):
         write_run_dir(run_simulation(SMALL), precious, force=True)
     assert (precious / "notes.txt").read_text() == "important"

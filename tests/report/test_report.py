@@ -101,8 +101,8 @@ def test_report_leaves_a_foreign_figures_folder_alone(report: Path, tmp_path: Pa
     # A report rewrites its own figures folder...
     build_run_report(run, n_folds=0)
     # ...but not one that spillover did not write.
-    (figures / ".spillover-figures").unlink()
+    (figures / ".spillover-owned").unlink()
     (figures / "mine.pdf").write_text("user's file")
-    with pytest.raises(RunDirError, match="not written by spillover"):
+    with pytest.raises(RunDirError, match="not a spillover figures folder"):
         build_run_report(run, n_folds=0)
     assert (figures / "mine.pdf").read_text() == "user's file"

@@ -496,7 +496,7 @@ def simulate_command(
     if dry_run:
         _print_plan(plan_llm_run(cfg), cfg)
         return
-    check_output_dir(out, force=force)
+    check_output_dir(out, force=force, keep=(cfg.cache,))
     if not quiet:
         err_console.print(f"building a {cfg.graph} graph of {cfg.n_nodes:,} agents ...")
     if cfg.policy == "llm":

@@ -1,9 +1,10 @@
 """Run directories (DESIGN section 6), written atomically.
 
 Everything is written into a hidden sibling folder first; ``manifest.json`` (with
-``"status": "complete"``) is written last, and the folder is renamed into place only then. A
-failed or interrupted run leaves no directory under the requested name, and never one that
-looks complete.
+``"status": "complete"``) is written last, then the ownership marker naming every file
+(:mod:`spillover.io._owned`), and the folder is renamed into place only then. A failed or
+interrupted run leaves no directory under the requested name, and never one that looks
+complete.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import platform
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from spillover.exceptions import RunDirError
+from spillover.io._owned import check_replaceable, is_inside, new_staging, publish
 from spillover.personas import N_PERSONAS
 
 if TYPE_CHECKING:
@@ -61,20 +63,28 @@ def dependency_versions() -> dict[str, str]:
     return versions
 
 
-def check_output_dir(out: str | os.PathLike[str], *, force: bool) -> Path:
-    """Fail early, before any work, if ``out`` cannot be written as a run directory."""
+def check_output_dir(
+    out: str | os.PathLike[str], *, force: bool, keep: Iterable[str | None] = ()
+) -> Path:
+    """Fail early, before any work, if ``out`` cannot be written as a run directory.
+
+    ``--force`` replaces a previous run, never an arbitrary folder: only an empty directory or
+    a spillover run directory (its marker, :mod:`spillover.io._owned`) holding nothing but
+    what spillover wrote. ``keep`` are paths that must survive the run (the answer cache):
+    one inside ``out`` is refused, since the run directory is replaced as a whole.
+    """
     path = Path(out)
+    for kept in keep:
+        if kept is not None and is_inside(kept, path):
+            raise RunDirError(
+                f"the answer cache {kept} lies inside the output {path}, which is written as a "
+                "whole; keep the cache outside the run directory"
+            )
     if path.exists() and not force:
         raise RunDirError(f"output {path} already exists; choose another --out or pass --force")
     if path.exists() and not path.is_dir():
         raise RunDirError(f"output {path} exists and is not a directory")
-    # --force replaces a previous run, never an arbitrary folder: only an empty directory or
-    # one that holds a run's manifest may be removed.
-    if path.is_dir() and any(path.iterdir()) and not (path / MANIFEST).is_file():
-        raise RunDirError(
-            f"output {path} exists and is not a run directory (no {MANIFEST}); "
-            "it is not replaced, choose another --out"
-        )
+    check_replaceable(path, "run")
     if path.resolve() == Path.cwd().resolve() or path.resolve().parent == path.resolve():
         raise RunDirError(f"output {path} is the current or root folder; choose a new folder")
     # Missing parent folders are created when writing; the nearest existing one must be a
@@ -90,25 +100,22 @@ def check_output_dir(out: str | os.PathLike[str], *, force: bool) -> Path:
 
 
 @contextlib.contextmanager
-def run_dir_writer(out: str | os.PathLike[str], *, force: bool = False) -> Iterator[Path]:
-    """Yield a staging folder; on success move it to ``out``, on any failure delete it."""
-    final = check_output_dir(out, force=force)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = final.parent / f".{final.name}.partial-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
+def run_dir_writer(
+    out: str | os.PathLike[str], *, force: bool = False, keep: Iterable[str | None] = ()
+) -> Iterator[Path]:
+    """Yield a staging folder; on success move it to ``out``, on any failure delete it.
+
+    The staging folder carries a ``staging`` marker naming this process; leftovers of dead
+    processes are cleared first. On success the folder's marker names every file written,
+    so that a later ``--force`` removes exactly those.
+    """
+    final = check_output_dir(out, force=force, keep=keep)
+    staging = new_staging(final)
     try:
         yield staging
         if not (staging / MANIFEST).is_file():
             raise RunDirError(f"internal: {MANIFEST} was not written into {staging}")
-        if final.exists():
-            old = final.parent / f".{final.name}.old-{os.getpid()}"
-            final.rename(old)
-            staging.rename(final)
-            shutil.rmtree(old)
-        else:
-            staging.rename(final)
+        publish(staging, final, "run")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -252,7 +259,7 @@ def write_run_dir(
     import time
 
     final = Path(out)
-    with run_dir_writer(final, force=force) as staging:
+    with run_dir_writer(final, force=force, keep=(run.config.cache,)) as staging:
         t0 = time.perf_counter()
         write_table(
             curves_table(run.result.curves, by_persona=run.config.by_persona),

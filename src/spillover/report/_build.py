@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import numpy as np
 
 from spillover.events import Event, render_post
 from spillover.fit import FitResult, predict_curve
+from spillover.io._owned import owns_file, write_owned_text
 from spillover.report._figures import plot_run
 from spillover.report._fit_figures import plot_curve_fits, plot_persona_rates, plot_trait_effects
 from spillover.report._html import Figure, render_report
@@ -99,37 +99,31 @@ def _persona_fit(analysis: Analysis) -> FitResult | None:
     return None
 
 
-_MARKER = ".spillover-figures"
-
-
 def _figure_staging(root: Path, target: Path) -> Path:
-    """A hidden folder in ``root`` for the figures, after checking where things will go.
+    """A staging folder for ``root/figures``, after checking where things will go.
 
     Figures live in ``root/figures`` (the run's or sweep's folder) whatever ``--out`` says. An
-    existing ``figures`` folder is replaced only if spillover wrote it (it holds a marker
-    file) or it is empty; anything else there is the user's and stops the report.
+    existing ``figures`` folder is replaced only if it is empty or spillover wrote it (its
+    marker names every file in it); anything else there stops the report before any work.
     """
     from spillover.exceptions import RunDirError
+    from spillover.io._owned import check_replaceable, new_staging
 
     if not target.parent.is_dir():
         raise RunDirError(f"cannot write {target}: {target.parent} is not a directory")
-    existing = root / "figures"
-    if existing.exists() and not (
-        (existing / _MARKER).is_file() or (existing.is_dir() and not any(existing.iterdir()))
-    ):
+    if target.exists() and not owns_file(target):
         raise RunDirError(
-            f"{existing} exists and was not written by spillover report; move it away first"
+            f"{target} exists and was not written by spillover; it is not replaced: move it "
+            "away or choose another --out"
         )
-    staging = Path(tempfile.mkdtemp(prefix=".figures-", dir=root))
-    (staging / _MARKER).write_text("written by spillover report\n", encoding="utf-8")
-    return staging
+    check_replaceable(root / "figures", "figures", what="figures folder")
+    return new_staging(root / "figures")
 
 
 def _publish_figures(staging: Path) -> None:
-    final = staging.parent / "figures"
-    if final.exists():
-        shutil.rmtree(final)
-    staging.rename(final)
+    from spillover.io._owned import publish
+
+    publish(staging, staging.parent / "figures", "figures")
 
 
 def build_run_report(
@@ -256,9 +250,7 @@ def build_run_report(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    tmp = target.with_name(f".{target.name}.partial")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(target)
+    write_owned_text(target, html)
     return target
 
 
@@ -313,7 +305,5 @@ def build_sweep_report(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    tmp = target.with_name(f".{target.name}.partial")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(target)
+    write_owned_text(target, html)
     return target

@@ -13,6 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from spillover.io._owned import GENERATOR_META
 from spillover.selection import Analysis, ModelGroup
 
 __all__ = ["Figure", "render_report", "render_table_page"]
@@ -138,6 +139,7 @@ def render_report(
     """The whole report as one HTML string."""
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        GENERATOR_META,
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
@@ -198,6 +200,7 @@ def render_table_page(
     return "\n".join(
         [
             "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+            GENERATOR_META,
             f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
             f"<h1>{escape(title)}</h1>",
             _kv_table(summary),

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from spillover.exceptions import RunDirError
+from spillover.io._owned import record
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -262,6 +263,8 @@ def write_cell_partitions(
                 table = pq.read_table(source)
             except (OSError, ValueError) as exc:
                 raise RunDirError(f"{source} cannot be read: {exc}") from None
+        # Named in the sweep's marker before it exists: a --force later removes it.
+        record(sweep, files=[path.relative_to(sweep).as_posix()])
         _write_atomic(with_params(table, params, types), path)
         written.append(table_name)
     return written

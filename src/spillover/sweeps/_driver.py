@@ -10,7 +10,6 @@ a sweep killed at any point is resumed by running it again.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -21,6 +20,16 @@ from typing import Any, Protocol
 
 from spillover._rng import seed_record
 from spillover.exceptions import ConfigError, RunDirError
+from spillover.io._owned import (
+    MARKER,
+    check_replaceable,
+    read_marker,
+    remove_owned,
+    write_marker,
+)
+from spillover.io._owned import (
+    record as record_owned,
+)
 from spillover.sweeps._dataset import (
     param_types,
     remove_cell_partitions,
@@ -32,6 +41,7 @@ from spillover.sweeps._spec import SweepSpec
 from spillover.sweeps._store import (
     FORMAT,
     SWEEP_MANIFEST,
+    WRITERS_LOCK,
     cell_dir,
     clean_stale,
     is_sweep,
@@ -109,28 +119,60 @@ def _now() -> str:
 
 
 def _prepare_folder(root: Path) -> None:
-    if root.exists() and not root.is_dir():
+    """Create the sweep folder, or check that an existing one is a spillover sweep."""
+    if root.exists() and (root.is_symlink() or not root.is_dir()):
         raise RunDirError(f"sweep output {root} exists and is not a directory")
-    if root.is_dir() and not is_sweep(root) and any(p.name != ".lock" for p in root.iterdir()):
+    own = read_marker(root) if root.is_dir() else None
+    if own is not None and own.kind != "sweep":
         raise RunDirError(
-            f"sweep output {root} exists and is not a sweep folder (no {SWEEP_MANIFEST}); "
+            f"sweep output {root} is a spillover {own.kind} folder, not a sweep folder; "
+            "choose another --out"
+        )
+    if (
+        own is None
+        and root.is_dir()
+        and any(p.name not in (".lock", WRITERS_LOCK) for p in root.iterdir())
+    ):
+        raise RunDirError(
+            f"sweep output {root} exists and is not a sweep folder (no {MARKER} marker); "
             "choose another --out"
         )
     root.mkdir(parents=True, exist_ok=True)
     if not os.access(root, os.W_OK):
         raise RunDirError(f"sweep output {root} is not writable")
+    if own is None:
+        _mark(root)
+
+
+def _mark(root: Path, keep: Sequence[str] = ()) -> None:
+    write_marker(
+        root,
+        "sweep",
+        files=[SWEEP_MANIFEST],
+        dirs=["cells", "dataset"],
+        keep=[".lock", WRITERS_LOCK, *keep],
+    )
 
 
 def _clear(root: Path) -> None:
-    """Empty a sweep folder for ``--force``, keeping the lock and the shared LLM cache (its
-    answers are keyed by the whole request, so they stay valid, and they were paid for)."""
-    for entry in root.iterdir():
-        if entry.name == ".lock" or entry.name.startswith(SHARED_CACHE):
+    """Empty a sweep folder for ``--force``: exactly the files spillover wrote, refused when
+    anything else is there. The locks and the answer caches stay (answers are keyed by the
+    whole request, so they stay valid, and they were paid for)."""
+    check_replaceable(root, "sweep", what="sweep output")
+    remove_owned(root)
+    own = read_marker(root)
+    _mark(root, keep=sorted(own.keep) if own is not None else ())
+
+
+def _inside(paths: Sequence[str], root: Path) -> list[str]:
+    """Those of ``paths`` inside ``root``, relative to it."""
+    out = []
+    for path in paths:
+        try:
+            out.append(Path(path).absolute().relative_to(root).as_posix())
+        except ValueError:
             continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
+    return out
 
 
 def _resolve_seed(spec: SweepSpec, previous: dict[str, Any] | None, root: Path) -> int:
@@ -263,11 +305,11 @@ def run_sweep(
     _prepare_folder(root)
     owned = executor is None
     with sweep_lock(root):
+        clean_stale(root)
         if force:
             _clear(root)
         previous = read_sweep_manifest(root) if is_sweep(root) else None
         seed = _resolve_seed(spec, previous, root)
-        clean_stale(root)
         types = param_types(spec.grid)
         old_records = {int(c["cell"]): c for c in previous["cells"]} if previous else {}
         old_models = previous.get("settings", {}).get("models") if previous else None
@@ -380,6 +422,7 @@ def run_sweep(
             caches = sorted({str(t.config["cache"]) for t in tasks if t.config.get("cache")})
             if caches:
                 document["llm_caches"] = caches
+                record_owned(root, keep=_inside(caches, root))
             if progress is not None:
                 progress.start(spec.n_cells, skipped)
 

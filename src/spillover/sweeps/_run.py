@@ -10,8 +10,8 @@ the number of workers and the order in which cells complete cannot change a resu
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import socket
 import time
 import traceback
@@ -24,6 +24,7 @@ from spillover._rng import SeedRecord
 from spillover.config import SimulationConfig
 from spillover.exceptions import ConfigError, FitError, SpilloverError
 from spillover.sweeps._limiter import Limiter, SlotLimiter
+from spillover.sweeps._store import writer_lock
 
 __all__ = [
     "CellOutcome",
@@ -181,6 +182,16 @@ def fits_document(exposures: Any, models: Sequence[str]) -> dict[str, Any]:
 def run_cell(task: CellTask) -> CellOutcome:
     """Run one cell: simulate, fit, write its run directory. Never raises for a bad cell.
 
+    The sweep's writers lock is held (shared) for the whole cell, so that no new driver starts
+    on the folder while this process may still write into it.
+    """
+    with writer_lock(task.sweep) if task.sweep else contextlib.nullcontext():
+        return _run_cell(task)
+
+
+def _run_cell(task: CellTask) -> CellOutcome:
+    """:func:`run_cell` without the lock.
+
     The run directory is written atomically by :func:`spillover.io.write_run_dir` (replacing
     a stale one), with the fits in ``fits.json`` and, in the manifest, ``fits`` and a
     ``sweep`` entry (sweep folder, cell index, swept values, spawn key).
@@ -216,11 +227,8 @@ def run_cell(task: CellTask) -> CellOutcome:
         if task.command:
             extra["command"] = list(task.command)
         run_timings = dict(run.timings, fit_s=fit_s)
-        stale = Path(task.out)
-        if stale.is_dir() and not (stale / "manifest.json").is_file():
-            # cells/ belongs to the sweep: a cell folder without a manifest is the remains of
-            # an interrupted writer, which write_run_dir (rightly) refuses to replace.
-            shutil.rmtree(stale)
+        # A previous run of the cell is replaced by its marker: what spillover wrote goes,
+        # anything else in the folder fails the cell instead.
         write_run_dir(
             replace(run, timings=run_timings), task.out, force=True, extra=extra, attach=attach
         )

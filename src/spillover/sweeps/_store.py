@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, Final
 
 from spillover.exceptions import RunDirError
 from spillover.io import dumps_json
+from spillover.io._owned import clear_stale, read_marker
 
 __all__ = [
     "SWEEP_MANIFEST",
@@ -45,8 +45,10 @@ def cell_dir(sweep: Path, cell: int) -> Path:
 
 
 def is_sweep(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is a sweep folder (it holds ``sweep.json``)."""
-    return (Path(path) / SWEEP_MANIFEST).is_file()
+    """Whether ``path`` is a sweep folder: spillover's marker of kind ``sweep`` and a
+    ``sweep.json`` (a ``sweep.json`` alone does not make one)."""
+    own = read_marker(path) if Path(path).is_dir() else None
+    return own is not None and own.kind == "sweep" and (Path(path) / SWEEP_MANIFEST).is_file()
 
 
 def write_json_atomic(document: Any, path: Path) -> None:
@@ -92,20 +94,62 @@ def sweep_lock(path: Path) -> Iterator[None]:
             raise RunDirError(
                 f"another `spillover sweep` is running on {path}; wait for it or use another --out"
             ) from None
+        _check_no_writers(path)
         yield
     finally:
         handle.close()
 
 
+#: Held (shared) by every process while it writes a cell: a driver killed with its lock
+#: released may leave workers behind, and no new driver starts while any of them lives.
+WRITERS_LOCK: Final[str] = ".writers.lock"
+
+
+@contextlib.contextmanager
+def writer_lock(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the sweep's writers lock (shared) while a cell of the sweep at ``path`` is written.
+
+    Where the folder cannot be reached (a remote worker without the shared filesystem, which
+    then fails writing its cell anyway) nothing is held.
+    """
+    try:
+        import fcntl
+
+        handle = (Path(path) / WRITERS_LOCK).open("a")
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        yield
+    finally:
+        handle.close()
+
+
+def _check_no_writers(path: Path) -> None:
+    import fcntl
+
+    handle = (path / WRITERS_LOCK).open("a")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunDirError(
+                f"processes of an earlier sweep still write cells in {path}; wait for them to "
+                "end (or stop them) before running the sweep again"
+            ) from None
+    finally:
+        handle.close()
+
+
 def clean_stale(path: Path) -> None:
-    """Delete what killed runs leave behind: staging folders and temporary files."""
-    cells = cells_dir(path)
-    if cells.is_dir():
-        for entry in cells.iterdir():
-            if entry.name.startswith(".cell-") and (
-                ".partial-" in entry.name or ".old-" in entry.name
-            ):
-                shutil.rmtree(entry, ignore_errors=True)
+    """Delete what killed runs leave behind: staging folders and temporary files.
+
+    Staging folders of cells are removed only when the process that wrote them is gone (a
+    worker still alive keeps its own); the driver's temporary files are removed outright, the
+    caller holding the sweep's lock.
+    """
+    clear_stale(cells_dir(path))
     dataset = path / "dataset"
     if dataset.is_dir():
         for tmp in dataset.glob("*/cell=*/.*.tmp-*"):
