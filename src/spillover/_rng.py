@@ -23,7 +23,13 @@ __all__ = ["STREAMS", "SeedLike", "SeedRecord", "as_generator", "seed_record"]
 SeedLike: TypeAlias = "int | np.random.SeedSequence | np.random.Generator | SeedRecord | None"
 
 #: Spawn-key index of each independent stream of a run.
-STREAMS: Final[dict[str, int]] = {"graph": 0, "personas": 1, "seeds": 2, "dynamics": 3}
+STREAMS: Final[dict[str, int]] = {
+    "graph": 0,
+    "personas": 1,
+    "seeds": 2,
+    "dynamics": 3,
+    "events": 4,
+}
 
 
 @dataclass(frozen=True)

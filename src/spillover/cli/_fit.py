@@ -188,6 +188,13 @@ def fit_command(
     if is_sweep(input_path):
         _fit_sweep(input_path, model or ["si", "si2"], as_json)
         return
+    from spillover.io._loop import is_loop_run
+
+    if is_loop_run(input_path):
+        from spillover.cli._loop import fit_loop_run
+
+        fit_loop_run(input_path, as_json)
+        return
     data = read_fit_input(input_path)
     k = degree if degree is not None else data.degree
     if not as_json:

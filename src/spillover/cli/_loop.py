@@ -1,0 +1,243 @@
+"""``spillover loop``: a chained coupled run (online spread -> offline events -> online ...).
+
+Settings come from flags and/or a config file whose ``[loop]`` table (TOML) or ``loop:``
+mapping (YAML) holds the keys of :data:`LOOP_KEYS`; flags win. Also the hooks that let
+``spillover fit`` read a loop run directory.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from spillover.cli._app import app
+from spillover.cli._console import err_console, out_console
+
+__all__ = ["LOOP_KEYS", "fit_loop_run", "loop_command", "resolve_loop_settings"]
+
+#: Keys of the ``[loop]`` config section, with their defaults.
+LOOP_KEYS: dict[str, Any] = {
+    "n_nodes": 5000,
+    "degree": 6,
+    "n_rounds": 80,
+    "n_reps": 1,
+    "n_seeds": 10,
+    "alpha": 0.0,
+    "beta": 0.1,
+    "gamma": 0.1,
+    "eta": 0.12,
+    "kappa": 0.0,
+    "delta": 0.2,
+    "emission": "threshold",
+    "threshold": 0.05,
+    "event_rate": 0.0005,
+    "riot_level": 0.15,
+    "generations": 3,
+    "max_cascades": 50,
+    "events": None,
+    "event_id": None,
+    "seed": None,
+}
+
+_INT_KEYS = {"n_nodes", "degree", "n_rounds", "n_reps", "n_seeds", "generations", "max_cascades"}
+_STR_KEYS = {"emission", "events", "event_id"}
+
+
+def _check_value(key: str, value: Any, where: str) -> Any:
+    from spillover.exceptions import ConfigError
+
+    if key in _INT_KEYS or key == "seed":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: {key} must be an integer; got {value!r}")
+    elif key in _STR_KEYS:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: {key} must be a string; got {type(value).__name__}")
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where}: {key} must be a number; got {value!r}")
+    return value
+
+
+def resolve_loop_settings(config_file: Path | None, flags: dict[str, Any]) -> dict[str, Any]:
+    """Defaults, then the file's ``[loop]`` section, then the flags that were given."""
+    from spillover.exceptions import ConfigError
+    from spillover.io._config import load_settings_document
+
+    values = dict(LOOP_KEYS)
+    if config_file is not None:
+        doc = load_settings_document(config_file)
+        section = doc.get("loop") if isinstance(doc, dict) else None
+        if not isinstance(section, dict):
+            raise ConfigError(f"{config_file}: no [loop] section (a table of loop settings)")
+        for key, value in section.items():
+            if key not in LOOP_KEYS:
+                # Named without its value: it may be something pasted by mistake.
+                raise ConfigError(f"{config_file}: loop.{key}: unknown setting")
+            values[key] = _check_value(key, value, f"{config_file}: loop")
+        if values["events"] is not None and not Path(values["events"]).is_absolute():
+            values["events"] = str(config_file.parent / values["events"])
+    values.update({k: v for k, v in flags.items() if v is not None})
+    return values
+
+
+def _build(values: dict[str, Any]) -> tuple[Any, Any, Any]:
+    from spillover.loop import CoupledRates, EmissionRule, LoopSettings
+
+    rates = CoupledRates(
+        alpha=values["alpha"],
+        beta=values["beta"],
+        gamma=values["gamma"],
+        eta=values["eta"],
+        kappa=values["kappa"],
+        delta=values["delta"],
+    )
+    rule = EmissionRule(
+        mode=values["emission"],
+        threshold=values["threshold"],
+        rate=values["event_rate"],
+        riot_level=values["riot_level"],
+    )
+    settings = LoopSettings(
+        n_rounds=values["n_rounds"],
+        n_seeds=values["n_seeds"],
+        generations=values["generations"],
+        max_cascades=values["max_cascades"],
+        emission=rule,
+    )
+    return rates, rule, settings
+
+
+def _root_event(values: dict[str, Any]) -> Any:
+    from spillover.events import select_events
+    from spillover.io import example_events, read_events
+
+    events = example_events() if values["events"] is None else read_events(values["events"])
+    if values["event_id"] is None:
+        return events[0]
+    return select_events(events, event_id=values["event_id"])[0]
+
+
+@app.command("loop")
+def loop_command(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML/YAML file with a [loop] section.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")] = Path(
+        "loop-run"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing run.")] = False,
+    n_nodes: Annotated[int | None, typer.Option("--n-nodes", help="Agents.")] = None,
+    degree: Annotated[int | None, typer.Option("--degree", help="Degree k.")] = None,
+    rounds: Annotated[int | None, typer.Option("--rounds", help="Rounds per cascade.")] = None,
+    replicates: Annotated[int | None, typer.Option("--replicates", help="Loops.")] = None,
+    seeds: Annotated[int | None, typer.Option("--seeds", help="Seeds per cascade.")] = None,
+    alpha: Annotated[float | None, typer.Option("--alpha", help="Background rate.")] = None,
+    beta: Annotated[float | None, typer.Option("--beta", help="Online rate.")] = None,
+    gamma: Annotated[float | None, typer.Option("--gamma", help="Fading rate.")] = None,
+    eta: Annotated[float | None, typer.Option("--eta", help="Online-to-offline rate.")] = None,
+    kappa: Annotated[float | None, typer.Option("--kappa", help="Offline contact rate.")] = None,
+    delta: Annotated[float | None, typer.Option("--delta", help="Leaving rate.")] = None,
+    emission: Annotated[str | None, typer.Option("--emission", help="threshold or hawkes.")] = None,
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", help="Participating share for an event.")
+    ] = None,
+    event_rate: Annotated[
+        float | None, typer.Option("--event-rate", help="Hawkes: events per participant-round.")
+    ] = None,
+    loop: Annotated[
+        int | None, typer.Option("--loop", help="Generations of cascades events may seed.")
+    ] = None,
+    max_cascades: Annotated[
+        int | None, typer.Option("--max-cascades", help="Cap on cascades per loop.")
+    ] = None,
+    events: Annotated[
+        Path | None, typer.Option("--events", help="ACLED CSV for the root event.")
+    ] = None,
+    event_id: Annotated[str | None, typer.Option("--event-id", help="Root event id.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Root seed.")] = None,
+) -> None:
+    """Run the coupled online-offline model with chaining: each offline event emitted by a
+    cascade seeds a new online cascade (docs/loop.md). Writes offline.parquet, joins.parquet,
+    engagement.parquet, cascades.parquet, loop_events.parquet, events.csv and manifest.json."""
+    from spillover._rng import seed_record
+    from spillover.graphs import random_regular
+    from spillover.io import check_output_dir
+    from spillover.io._loop import write_loop_dir
+    from spillover.loop import run_loop
+
+    flags = {
+        "n_nodes": n_nodes,
+        "degree": degree,
+        "n_rounds": rounds,
+        "n_reps": replicates,
+        "n_seeds": seeds,
+        "alpha": alpha,
+        "beta": beta,
+        "gamma": gamma,
+        "eta": eta,
+        "kappa": kappa,
+        "delta": delta,
+        "emission": emission,
+        "threshold": threshold,
+        "event_rate": event_rate,
+        "generations": loop,
+        "max_cascades": max_cascades,
+        "events": None if events is None else str(events),
+        "event_id": event_id,
+        "seed": seed,
+    }
+    values = resolve_loop_settings(config, flags)
+    rates, _, settings = _build(values)
+    root = _root_event(values)
+    check_output_dir(out, force=force)
+    record = seed_record(values["seed"])
+    t0 = time.perf_counter()
+    graph = random_regular(values["n_nodes"], values["degree"], rng=record.generator("graph"))
+    t1 = time.perf_counter()
+    result = run_loop(graph, rates, root, settings, n_reps=values["n_reps"], rng=record)
+    t2 = time.perf_counter()
+    values["seed"] = record.entropy
+    write_loop_dir(
+        result,
+        graph,
+        out,
+        config=values,
+        timings={"graph_s": t1 - t0, "simulate_s": t2 - t1},
+        force=force,
+    )
+    n_events = len(result.events)
+    out_console.print(
+        f"[bold]{out}[/bold]: {values['n_reps']} loop(s), {len(result.cascades)} cascades, "
+        f"{n_events} offline events; graph {t1 - t0:.2f} s, engine {t2 - t1:.3f} s"
+    )
+
+
+def fit_loop_run(path: Path, as_json: bool) -> None:
+    """``spillover fit`` on a loop run: the coupling (and online) rates with 95% intervals."""
+    from rich.table import Table
+
+    from spillover.io import dumps_json
+    from spillover.io._loop import read_loop_tables
+    from spillover.loop import fit_coupling
+
+    tables = read_loop_tables(path)
+    if not as_json:
+        err_console.print(f"fitting the coupling rates of {path} ...")
+    fit = fit_coupling(tables["offline"], tables["joins"], tables["engagement"])
+    if as_json:
+        typer.echo(dumps_json({"kind": "loop", **fit.to_dict()}, indent=2))
+        return
+    table = Table(title=f"coupled model: rates of {path}", title_justify="left")
+    for col in ("rate", "estimate", f"{fit.level:.0%} interval", "trials", "events"):
+        table.add_column(col, justify="left" if col == "rate" else "right")
+    for name, r in fit.rates.items():
+        table.add_row(
+            name,
+            f"{r.estimate:.4g}",
+            f"[{r.low:.4g}, {r.high:.4g}]",
+            f"{r.n_trials:,}",
+            f"{r.n_events:,}",
+        )
+    out_console.print(table)

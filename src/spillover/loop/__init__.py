@@ -1,0 +1,75 @@
+"""Closing the loop: online engagement that spills into offline participation and events.
+
+The coupled model (docs/loop.md): agents are unaware, engaged online, participating offline,
+faded or left; engaged agents spread the news online (``beta``) and join offline at the
+online-to-offline rate ``eta`` (and ``kappa`` per participating neighbour), engagement fades
+(``gamma``), participants leave (``delta``). :func:`simulate_coupled` runs it on a graph with
+the engine's keyed uniforms; ``loop-mf`` and ``loop-pair`` are its mean-field and pair-closure
+maps and ODEs; :func:`run_loop` chains cascades through the offline events they emit;
+:func:`critical_range` and :func:`fit_coupling` are the analysis.
+"""
+
+from spillover.loop._analysis import (
+    CriticalRange,
+    critical_eta,
+    critical_range,
+    loop_reproductive_number,
+    online_reproductive_number,
+)
+from spillover.loop._chain import Cascade, EmittedEvent, LoopResult, LoopSettings, run_loop
+from spillover.loop._emission import EMISSION_MODES, FICTIONAL_PLACES, EmissionRule
+from spillover.loop._fit import CouplingFit, RateEstimate, fit_coupling
+from spillover.loop._kernel import FLOW_NAMES, STATE_NAMES
+from spillover.loop._models import (
+    LOOP_MF_MAP,
+    LOOP_MF_ODE,
+    LOOP_PAIR_MAP,
+    LOOP_PAIR_ODE,
+    CoupledCurves,
+    coupled_map,
+)
+from spillover.loop._simulate import CoupledRates, CoupledResult, simulate_coupled
+from spillover.loop._tables import (
+    OFFLINE_COLUMNS,
+    cascade_columns,
+    engagement_columns,
+    event_columns,
+    joins_columns,
+    offline_columns,
+)
+
+__all__ = [
+    "EMISSION_MODES",
+    "FICTIONAL_PLACES",
+    "FLOW_NAMES",
+    "LOOP_MF_MAP",
+    "LOOP_MF_ODE",
+    "LOOP_PAIR_MAP",
+    "LOOP_PAIR_ODE",
+    "OFFLINE_COLUMNS",
+    "STATE_NAMES",
+    "Cascade",
+    "CoupledCurves",
+    "CoupledRates",
+    "CoupledResult",
+    "CouplingFit",
+    "CriticalRange",
+    "EmissionRule",
+    "EmittedEvent",
+    "LoopResult",
+    "LoopSettings",
+    "RateEstimate",
+    "cascade_columns",
+    "coupled_map",
+    "critical_eta",
+    "critical_range",
+    "engagement_columns",
+    "event_columns",
+    "fit_coupling",
+    "joins_columns",
+    "loop_reproductive_number",
+    "offline_columns",
+    "online_reproductive_number",
+    "run_loop",
+    "simulate_coupled",
+]
