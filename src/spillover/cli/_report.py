@@ -39,7 +39,13 @@ def report_command(
     if folds < 0:
         raise ConfigError(f"--folds must be >= 0; got {folds}")
     err_console.print(f"fitting and plotting {run} ...")
-    if is_sweep(run):
+    from spillover.io._loop import is_loop_run
+
+    if is_loop_run(run):
+        from spillover.report._loop import build_loop_report
+
+        path = build_loop_report(run, out)
+    elif is_sweep(run):
         path = build_sweep_report(run, out)
     else:
         path = build_run_report(run, out, n_folds=folds)

@@ -29,6 +29,7 @@ from spillover.loop._models import (
     coupled_map,
 )
 from spillover.loop._simulate import CoupledRates, CoupledResult, simulate_coupled
+from spillover.loop._sweep import OutbreakSweep, outbreak_sweep
 from spillover.loop._tables import (
     OFFLINE_COLUMNS,
     cascade_columns,
@@ -58,6 +59,7 @@ __all__ = [
     "EmittedEvent",
     "LoopResult",
     "LoopSettings",
+    "OutbreakSweep",
     "RateEstimate",
     "cascade_columns",
     "coupled_map",
@@ -70,6 +72,7 @@ __all__ = [
     "loop_reproductive_number",
     "offline_columns",
     "online_reproductive_number",
+    "outbreak_sweep",
     "run_loop",
     "simulate_coupled",
 ]
