@@ -126,7 +126,17 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_help_on_every_command() -> None:
-    commands = ["simulate", "demo", "fit", "report", "sweep", "query", "prompts", "prompts show"]
+    commands = [
+        "simulate",
+        "demo",
+        "fit",
+        "report",
+        "sweep",
+        "study",
+        "query",
+        "prompts",
+        "prompts show",
+    ]
     for argv in (["--help"], *([*c.split(), "--help"] for c in commands)):
         assert _run(argv) == 0, argv
 

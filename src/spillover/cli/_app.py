@@ -24,7 +24,16 @@ app = typer.Typer(
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app; errors become one line on stderr and exit code 2."""
     import spillover.cli._loop  # noqa: F401
-    from spillover.cli import _demo, _fit, _prompts, _query, _report, _simulate, _sweep  # noqa: F401
+    from spillover.cli import (  # noqa: F401
+        _demo,
+        _fit,
+        _prompts,
+        _query,
+        _report,
+        _simulate,
+        _study,
+        _sweep,
+    )
 
     try:
         app(args=argv, prog_name="spillover")

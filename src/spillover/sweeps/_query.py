@@ -1,5 +1,8 @@
 """SQL over a sweep with DuckDB: views ``curves``, ``exposures``, ``fits`` and ``cells``.
 
+A ``tables/NAME.parquet`` file in the sweep folder (a study writes ``study_cells``,
+``pooled_fits``, ``rates``, ``effects`` and ``mean_field``) is a view ``NAME`` too.
+
 ``curves``, ``exposures`` and ``fits`` read the Parquet dataset (Hive partitioning: the
 ``cell`` column comes from the folder names); ``cells`` is ``sweep.json``'s list of cells (one
 row per cell: ``cell``, ``status``, ``error``, ``elapsed_s``, ``run_dir`` and the swept
@@ -97,6 +100,13 @@ def connect_sweep(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM _{table}_empty")
     con.register("_cells_arrow", _cells_table(doc, params))
     con.execute("CREATE VIEW cells AS SELECT * FROM _cells_arrow")
+    # Tables written next to the sweep (a study's results): one view per file, by its stem.
+    for extra in sorted((root / "tables").glob("*.parquet")):
+        name = extra.stem
+        if name.isidentifier() and name not in (*TABLES, "cells"):
+            con.execute(
+                f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_sql_string(str(extra))})"
+            )
     return con
 
 

@@ -1,0 +1,205 @@
+"""``spillover study FILE``: the experiment (events x degrees x replicates) in one command."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from spillover.cli._app import app
+from spillover.cli._console import err_console, out_console
+from spillover.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from spillover.study import StudySpec
+
+__all__ = ["study_command"]
+
+
+def _default_out(config: Path, spec: StudySpec) -> Path:
+    if spec.settings.out is not None:
+        return Path(spec.settings.out)
+    return Path("runs") / config.stem
+
+
+def _print_plan(spec: StudySpec, plan: dict[str, Any], out: Path) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(
+        title=f"{plan['n_cells']} cells x {spec.n_reps} replicates = {plan['n_runs']} runs"
+    )
+    for column in ("cell", "event", "event type", "degree"):
+        table.add_column(column, justify="right" if column in ("cell", "degree") else "left")
+    for c in plan["cells"]:
+        table.add_row(str(c["cell"]), c["event_id"], c["event_type"], str(c["degree"]))
+    out_console.print(table)
+    out_console.print(
+        f"{spec.n_nodes:,} agents per graph, {spec.n_rounds} rounds, {spec.n_seeds} seed agents; "
+        f"policy {spec.policy['kind']}; models {', '.join(spec.models)} ({spec.criterion}, "
+        f"{spec.folds} folds); root seed "
+        f"{spec.seed if spec.seed is not None else 'fresh entropy'}; out {escape(str(out))}",
+        markup=False,
+    )
+    llm = plan["llm"]
+    if llm is None:
+        out_console.print("LLM requests: none (the policy does not call a model)")
+    else:
+        out_console.print(
+            f"LLM: model {llm['model']} at {llm['base_url']}, {llm['mode']} mode", markup=False
+        )
+        out_console.print(
+            f"  distinct requests: {llm['distinct_requests']:,} (at most "
+            f"{llm['worst_case']:,} if the server returns no log-probabilities)"
+        )
+        out_console.print(f"  already in the cache: {llm['cached']:,}")
+        out_console.print(f"  to send: {llm['to_send']:,}")
+        out_console.print(
+            f"  prompt tokens ≈ {llm['prompt_tokens_estimate']:,} ({llm['prompt_chars']:,} "
+            f"characters), completion tokens at most {llm['completion_tokens_max']:,}"
+        )
+        cost = llm["cost_estimate"]
+        out_console.print(
+            f"  estimated cost: {cost:.4f}"
+            if cost is not None
+            else "  estimated cost: give price_prompt and price_completion in [policy]"
+        )
+        if "feed_decisions_max" in llm:
+            out_console.print(
+                f"  feed decisions: at most {llm['feed_decisions_max']:,} more requests"
+            )
+    out_console.print("nothing was run.")
+
+
+def _print_result(document: dict[str, Any], path: Path, times: dict[str, float]) -> None:
+    verdict = document["verdict"]
+    if verdict["available"]:
+        counts = verdict["cells_supporting"] or {}
+        support = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+        per_type = ", ".join(f"{t}: {r}" for t, r in verdict["by_event_type"].items())
+        line = f"two rates: {verdict['overall']} ({per_type}; cells: {support})"
+    else:
+        per_type = ", ".join(f"{t}: {b}" for t, b in verdict["best_by_event_type"].items())
+        line = f"best model per event type: {per_type} (no two-rates verdict in this version)"
+    out_console.print(line, markup=False)
+    for row in document["rates_by_event_type"]:
+        if row["estimate"] is None:
+            continue
+        out_console.print(
+            f"  {row['event_type']}: {row['param']} = {row['estimate']:.4g} "
+            f"[{row['ci_low']:.4g}, {row['ci_high']:.4g}]",
+            markup=False,
+        )
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in times.items())
+    out_console.print(
+        f"[bold]{path}[/bold]: {document['n_complete']}/{document['n_cells']} cells; {timing}"
+    )
+    out_console.print(
+        f'query it: spillover query {path} "SELECT * FROM rates"', markup=False, highlight=False
+    )
+
+
+@app.command("study")
+def study_command(
+    config: Annotated[
+        Path,
+        typer.Argument(
+            help="Study file (TOML or YAML): \\[events], \\[design], \\[policy], \\[analysis]."
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Study folder. \\[default: out in the file, else runs/STEM]"
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Validate; print cells, LLM requests, tokens and cost; run nothing."
+        ),
+    ] = False,
+    executor: Annotated[
+        str | None,
+        typer.Option("--executor", help="serial, process or dask. [default: process]"),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", "-j", min=1, help="Processes. [default: all cores]"),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete the study folder's content and start over.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Run a study: every (event, degree) cell as a sweep, then the pooled analysis.
+
+    Writes OUT/study.html, OUT/study.json and OUT/tables/*.parquet next to the
+    sweep's own files; `spillover query OUT "SQL"` sees the sweep's views and the
+    study's tables (study_cells, pooled_fits, rates, effects, mean_field).
+
+    Rerunning the same command resumes: complete cells and cached LLM answers are
+    reused. Exit code 1 when some cells failed, 2 on bad input.
+    """
+    from spillover.cli._sweep import _progress
+    from spillover.report import build_study_report
+    from spillover.study import plan_study, read_study, run_study
+    from spillover.sweeps import EXECUTOR_KINDS
+
+    spec = read_study(config)
+    if executor is not None:
+        if executor not in EXECUTOR_KINDS:
+            raise ConfigError(
+                f"--executor must be one of {', '.join(EXECUTOR_KINDS)}; got {executor!r}"
+            )
+        if executor == "dask" and spec.settings.scheduler is None:
+            raise ConfigError("--executor dask needs scheduler = ... in [run]")
+        settings = dataclasses.replace(spec.settings, executor=executor)  # type: ignore[arg-type]
+        spec = dataclasses.replace(spec, settings=settings)
+    if workers is not None:
+        spec = dataclasses.replace(
+            spec, settings=dataclasses.replace(spec.settings, workers=workers)
+        )
+    target = out if out is not None else _default_out(config, spec)
+    if dry_run:
+        _print_plan(spec, plan_study(spec, target), target)
+        return
+    if not quiet:
+        err_console.print(
+            f"study: {spec.n_cells} cells ({len(spec.events)} events x {len(spec.degrees)} "
+            f"degrees) x {spec.n_reps} replicates into {target}"
+        )
+    t0 = time.perf_counter()
+
+    def say(message: str) -> None:
+        if not quiet:
+            err_console.print(f"  {message}")
+
+    with _progress(not quiet) as bar:
+        summary = run_study(
+            spec,
+            target,
+            force=force,
+            progress=bar,
+            analysis_progress=say,
+            command=["spillover", *sys.argv[1:]],
+        )
+    t_sweep = summary.sweep.elapsed_s
+    say("writing the report")
+    t_report = time.perf_counter()
+    build_study_report(summary.path, cell_reports=spec.cell_reports, n_folds=spec.folds)
+    times = {
+        "sweep": t_sweep,
+        "analysis": summary.analysis_s,
+        "report": time.perf_counter() - t_report,
+        "total": time.perf_counter() - t0,
+    }
+    _print_result(summary.document, summary.path, times)
+    for cell, error in summary.sweep.failures[:10]:
+        out_console.print(f"  cell {cell} failed: {error}", markup=False)
+    if summary.sweep.failed:
+        raise typer.Exit(1)

@@ -1,0 +1,314 @@
+"""Running a study: its sweep, then the pooled analysis into ``study.json`` and query tables.
+
+The study folder is the sweep folder (``sweep.json``, ``cells/``, ``dataset/``), plus
+``study.json`` and ``tables/*.parquet`` (views of ``spillover query``); the report layer adds
+``study.html``. Both study files are written atomically after the analysis, and removed when
+a run starts, so a study folder never shows results that belong to another run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from spillover.study._spec import StudySpec
+
+__all__ = ["STUDY_JSON", "StudySummary", "analyse_study", "run_study", "write_study_tables"]
+
+STUDY_JSON = "study.json"
+#: Files of the study folder that the study writes (besides the sweep's own).
+STUDY_FILES = (STUDY_JSON, "study.html")
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """What :func:`run_study` did: the sweep's summary, the analysis time, the document."""
+
+    path: Path
+    sweep: Any
+    analysis_s: float
+    document: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.sweep.ok)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def analyse_study(
+    spec: StudySpec, root: str | os.PathLike[str], *, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """The ``study.json`` document of a study folder whose sweep has run (complete cells only).
+
+    Returns
+    -------
+    dict
+        ``design``, ``status`` (``complete``, or ``incomplete`` with the failed cells),
+        ``cells``, ``pooled``, ``best_counts``, ``verdict``, ``rates_by_event_type``,
+        ``effects``, ``mean_field``; see docs/study.md.
+    """
+    from spillover.study._analysis import (
+        analyse_cells,
+        effects_summary,
+        mean_field_errors,
+        rates_by_event_type,
+    )
+    from spillover.study._pool import load_cells
+    from spillover.sweeps import load_sweep
+
+    t0 = time.perf_counter()
+    sweep = load_sweep(root)
+    cells = load_cells(Path(root), sweep.complete_cells())
+    fitted = analyse_cells(spec, cells, progress=progress)
+    analyses = fitted.pop("_analyses")
+    if progress is not None:
+        progress("event-type and trait effects")
+    effects = effects_summary(spec, cells)
+    failed = [
+        {"cell": c.cell, "params": dict(c.params), "error": c.error} for c in sweep.failed_cells()
+    ]
+    by_type = fitted["pooled"]["by_event_type"]
+    readings = {t: (d.get("verdict") or {}).get("reading") for t, d in by_type.items()}
+    best = {t: d.get("best") for t, d in by_type.items()}
+    available = any(r is not None for r in readings.values())
+    return {
+        "format": 1,
+        "kind": "spillover-study",
+        "created_utc": _now(),
+        "status": "complete" if len(cells) == spec.n_cells else "incomplete",
+        "design": spec.design(),
+        "root_seed": sweep.seed,
+        "n_cells": spec.n_cells,
+        "n_complete": len(cells),
+        "failed_cells": failed,
+        "cells": fitted["cells"],
+        "pooled": fitted["pooled"],
+        "best_counts": fitted["best_counts"],
+        "verdict": {
+            "available": available,
+            "overall": _agreed(readings.values()) if available else None,
+            "by_event_type": readings if available else None,
+            "cells_supporting": fitted["verdict_counts"],
+            "all_cells": (fitted["pooled"].get("all", {}).get("verdict") or {}).get("reading"),
+            "best_overall": _agreed(best.values()),
+            "best_by_event_type": best,
+            "best_all_cells": fitted["pooled"].get("all", {}).get("best"),
+        },
+        "rates_by_event_type": rates_by_event_type(spec, analyses),
+        "effects": effects,
+        "mean_field": mean_field_errors(cells, analyses),
+        "analysis_s": round(time.perf_counter() - t0, 3),
+    }
+
+
+def _agreed(values: Any) -> str | None:
+    """The one value all pools agree on, ``"mixed"`` when they differ, None without any."""
+    distinct = {v for v in values if v is not None}
+    if not distinct:
+        return None
+    return distinct.pop() if len(distinct) == 1 else "mixed"
+
+
+def _fit_rows(group: str, key: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for m in doc.get("models", []):
+        for param, value in m.get("params", {}).items():
+            values = value if isinstance(value, list) else [value]
+            for i, v in enumerate(values):
+                se = m.get("stderr", {}).get(param)
+                se = se[i] if isinstance(se, list) else se
+                rows.append(
+                    {
+                        "group": group,
+                        "key": key,
+                        "model": m["name"],
+                        "param": param,
+                        "index": i if isinstance(value, list) else None,
+                        "value": v,
+                        "stderr": se,
+                        "loglik": m.get("loglik"),
+                        "bic": m.get("bic"),
+                        "aic": m.get("aic"),
+                        "delta_bic": m.get("delta_bic"),
+                        "held_out_loglik": m.get("held_out_loglik"),
+                        "status": m.get("status"),
+                        "best": m["name"] == doc.get("best"),
+                    }
+                )
+    return rows
+
+
+def _write_parquet(rows: Sequence[dict[str, Any]], path: Path, schema: Any) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pylist(list(rows), schema=schema)
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    try:
+        pq.write_table(table, tmp)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_study_tables(document: dict[str, Any], root: Path) -> list[Path]:
+    """The study's results as Parquet tables in ``root/tables`` (views of ``spillover query``):
+    ``study_cells``, ``pooled_fits``, ``rates``, ``effects``, ``mean_field``."""
+    import pyarrow as pa
+
+    folder = root / "tables"
+    folder.mkdir(exist_ok=True)
+    f64: pa.DataType = pa.float64()
+    s: pa.DataType = pa.string()
+    i64: pa.DataType = pa.int64()
+    cells = [
+        {
+            "cell": d["cell"],
+            "event_id": d["event_id"],
+            "event_type": d["event_type"],
+            "degree": d["degree"],
+            "best": d["best"],
+            "reading": (d.get("verdict") or {}).get("reading"),
+            "final_informed_mean": d["final_informed_mean"],
+        }
+        for d in document["cells"]
+    ]
+    fits: list[dict[str, Any]] = []
+    for d in document["cells"]:
+        fits += _fit_rows("cell", str(d["cell"]), d)
+    pooled = document["pooled"]
+    if "all" in pooled:
+        fits += _fit_rows("all", "all", pooled["all"])
+    for t, d in pooled["by_event_type"].items():
+        fits += _fit_rows("event_type", t, d)
+    for k, d in pooled["by_degree"].items():
+        fits += _fit_rows("degree", k, d)
+    effects = [
+        {**r, "kind": "trait", "event_type": None} for r in document["effects"]["traits"]
+    ] + [{**r, "kind": "event_type"} for r in document["effects"]["event_types"]]
+    tables = {
+        "study_cells": (
+            cells,
+            pa.schema(
+                [
+                    ("cell", i64),
+                    ("event_id", s),
+                    ("event_type", s),
+                    ("degree", i64),
+                    ("best", s),
+                    ("reading", s),
+                    ("final_informed_mean", f64),
+                ]
+            ),
+        ),
+        "pooled_fits": (
+            fits,
+            pa.schema(
+                [("group", s), ("key", s), ("model", s), ("param", s), ("index", i64)]
+                + [(n, f64) for n in ("value", "stderr", "loglik", "bic", "aic", "delta_bic")]
+                + [("held_out_loglik", f64), ("status", s), ("best", pa.bool_())]
+            ),
+        ),
+        "rates": (
+            document["rates_by_event_type"],
+            pa.schema(
+                [("event_type", s), ("model", s), ("param", s)]
+                + [(n, f64) for n in ("estimate", "stderr", "ci_low", "ci_high", "truth")]
+            ),
+        ),
+        "effects": (
+            effects,
+            pa.schema(
+                [("kind", s), ("channel", s), ("term", s), ("event_type", s)]
+                + [
+                    (n, f64)
+                    for n in (
+                        "log_hazard_ratio",
+                        "stderr",
+                        "ci_low",
+                        "ci_high",
+                        "hazard_ratio",
+                        "z",
+                        "p_value",
+                        "truth",
+                    )
+                ]
+            ),
+        ),
+        "mean_field": (
+            document["mean_field"]["cells"],
+            pa.schema(
+                [("cell", i64), ("degree", i64), ("event_type", s)]
+                + [(n, f64) for n in ("mean_field_max", "mean_field_mean", "pair_max", "pair_mean")]
+            ),
+        ),
+    }
+    paths = []
+    for name, (rows, schema) in tables.items():
+        plain = [{k: _finite(r.get(k)) for k in schema.names} for r in rows]
+        path = folder / f"{name}.parquet"
+        _write_parquet(plain, path, schema)
+        paths.append(path)
+    return paths
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def run_study(
+    spec: StudySpec,
+    out: str | os.PathLike[str],
+    *,
+    executor: Any = None,
+    force: bool = False,
+    progress: Any = None,
+    analysis_progress: Callable[[str], None] | None = None,
+    command: Sequence[str] | None = None,
+) -> StudySummary:
+    """Run (or resume) a study's sweep into ``out``, then analyse it into ``study.json``.
+
+    The sweep is :func:`spillover.sweeps.run_sweep` (same executors, resume, cache and
+    seeding); failed cells are recorded and left out of the analysis (``status:
+    incomplete``).
+    """
+    from spillover.io import dumps_json
+    from spillover.sweeps import is_sweep, run_sweep
+    from spillover.sweeps._store import sweep_lock
+
+    root = Path(out).absolute()
+    argv = list(command) if command is not None else ["spillover", *sys.argv[1:]]
+    if is_sweep(root):
+        for name in STUDY_FILES:
+            (root / name).unlink(missing_ok=True)
+    summary = run_sweep(
+        spec.sweep_spec(), root, executor=executor, force=force, progress=progress, command=argv
+    )
+    t0 = time.perf_counter()
+    with sweep_lock(root):
+        document = analyse_study(spec, root, progress=analysis_progress)
+        document["command"] = argv
+        write_study_tables(document, root)
+        target = root / STUDY_JSON
+        tmp = root / f".{STUDY_JSON}.tmp-{os.getpid()}"
+        try:
+            tmp.write_text(dumps_json(document, indent=2) + "\n", encoding="utf-8")
+            tmp.replace(target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    return StudySummary(
+        path=root, sweep=summary, analysis_s=time.perf_counter() - t0, document=document
+    )
