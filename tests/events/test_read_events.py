@@ -117,8 +117,10 @@ def test_example_file_has_the_full_acled_header() -> None:
 
 def test_examples_cover_every_event_type_and_are_fictional() -> None:
     events = example_events()
-    assert 10 <= len(events) <= 15
+    assert len(events) == 24
     assert {e.event_type for e in events} == set(EVENT_TYPES)
+    for event_type in EVENT_TYPES:  # enough of each type for a study with per_type up to 4
+        assert sum(e.event_type == event_type for e in events) == 4
     assert len({e.event_id for e in events}) == len(events)
     for event in events:
         assert event.summary.startswith("[Fictional example]")
@@ -127,8 +129,19 @@ def test_examples_cover_every_event_type_and_are_fictional() -> None:
         assert render_post(event).splitlines()[-1].startswith("[Fictional example]")
 
 
+def test_the_first_twelve_examples_stay_first_and_unchanged() -> None:
+    """Events were added at the end, so runs of the first event (the default) and of any
+    event picked by id give the outputs they gave before."""
+    events = example_events()
+    assert [e.event_id for e in events[:12]] == [
+        "VEL0001", "SOL0001", "ARV0001", "VEL0002", "VEL0003", "ARV0002",
+        "ARV0003", "SOL0002", "VEL0004", "ARV0004", "SOL0003", "VEL0005",
+    ]  # fmt: skip
+    assert events[0].summary.startswith("[Fictional example] On 5 March 2024, the Veloria army")
+
+
 def test_examples_can_be_selected() -> None:
     battles = select_events(example_events(), event_type="Battles")
-    assert len(battles) == 2
+    assert len(battles) == 4
     veloria = select_events(example_events(), country="Republic of Veloria")
     assert veloria

@@ -58,9 +58,9 @@ def read_events(path: str | os.PathLike[str]) -> tuple[Event, ...]:
 def example_events() -> tuple[Event, ...]:
     """Return the bundled example events.
 
-    Twelve clearly fictional events (invented countries, places and actors; each summary starts
-    with ``[Fictional example]``), two of each of the six ACLED event types, in the full ACLED
-    column layout. Use them for demos and tests; they describe nothing that happened.
+    Twenty-four clearly fictional events (invented countries, places and actors; each summary
+    starts with ``[Fictional example]``), four of each of the six ACLED event types, in the
+    full ACLED column layout. Use them for demos and tests; they describe nothing that happened.
 
     Returns
     -------

@@ -30,12 +30,13 @@ def _cell_requests(config: Any) -> tuple[list[Any], list[Any], str, int]:
     policy: Any = build_policy(config.replace(cache=None, cache_mode="off"))
     try:
         degree = config.degree
+        event = _event(config)
         buckets = policy.buckets.needed(degree) if policy.mode == "archetype" else [0]
         first, worst = [], []
         for persona in range(32):
             for bucket in buckets:
                 for sample in range(policy.samples):
-                    request = policy.key_request(persona, bucket, _event(config), sample)
+                    request = policy.key_request(persona, bucket, event, sample)
                     if policy.probability == "logprobs" and sample > 0:
                         continue
                     worst.append(request)

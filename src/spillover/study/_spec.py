@@ -17,7 +17,7 @@ before anything runs, and :meth:`StudySpec.sweep_spec` turns it into the sweep i
     n_seeds = 5
 
     [policy]
-    kind = "parametric"      # server | table | parametric | persona
+    kind = "parametric"      # embedded | server | table | parametric | persona
     alpha = 0.002
     beta = 0.05
 
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 #: What a study's ``[policy]`` may be.
-POLICY_KINDS: Final[tuple[str, ...]] = ("server", "table", "parametric", "persona")
+POLICY_KINDS: Final[tuple[str, ...]] = ("embedded", "server", "table", "parametric", "persona")
 
 _TOP: Final = ("seed", "out", "events", "design", "policy", "analysis", "run")
 _EVENTS: Final = ("file", "ids", "per_type", "types")
@@ -84,6 +84,7 @@ _POLICY: Final[dict[str, tuple[str, ...]]] = {
     "persona": (),
     "table": ("table",),
     "server": ("base_url", "model", "cache", *_LLM),
+    "embedded": ("gguf", "slots", "threads", "cache", *_LLM),
 }
 DEFAULT_MODELS: Final = ("si", "si2", "si-groups2", "si-persona")
 #: Models the sweep's workers fit per cell (its ``fits`` view); the study's analysis fits its
@@ -266,7 +267,7 @@ class StudySpec:
 
     @property
     def is_llm(self) -> bool:
-        return bool(self.policy["kind"] == "server")
+        return bool(self.policy["kind"] in ("server", "embedded"))
 
     def base_values(self) -> dict[str, Any]:
         """SimulationConfig values shared by every cell."""
@@ -363,8 +364,23 @@ class StudySpec:
 
 def _llm_values(kind: str, p: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {"policy": "llm"}
-    values["llm_base_url"] = p.pop("base_url", None)
-    values["llm_model"] = p.pop("model", None)
+    if kind == "server":
+        values["llm_base_url"] = p.pop("base_url", None)
+        values["llm_model"] = p.pop("model", None)
+    else:
+        from spillover.sweeps._spec import simulation_keys
+
+        if "llm_local" not in simulation_keys():
+            raise ConfigError(
+                "policy.kind 'embedded' needs the embedded model server (llm_local), which "
+                "this installation of spillover does not have"
+            )
+        values["llm_local"] = True
+        for key, field_name in (("gguf", "llm_gguf"), ("slots", "llm_local_slots")):
+            if key in p:
+                values[field_name] = p.pop(key)
+        if "threads" in p:
+            values["llm_local_threads"] = p.pop("threads")
     if "cache" in p:
         values["cache"] = p.pop("cache")
     for key, value in p.items():
@@ -399,12 +415,14 @@ def _policy(raw: dict[str, Any], folder: Path) -> dict[str, Any]:
         out["table"] = _path(rest["table"], "policy.table", folder)
         if not Path(out["table"]).is_file():
             raise ConfigError(f"policy.table: {out['table']} does not exist")
-    elif kind == "server":
-        for name in ("base_url", "model"):
-            if not isinstance(rest.get(name), str):
-                raise ConfigError(f"policy.{name}: a server policy needs {name} (a string)")
-        if "cache" in rest:
-            out["cache"] = _path(rest["cache"], "policy.cache", folder)
+    elif kind in ("server", "embedded"):
+        if kind == "server":
+            for name in ("base_url", "model"):
+                if not isinstance(rest.get(name), str):
+                    raise ConfigError(f"policy.{name}: a server policy needs {name} (a string)")
+        for name in ("cache", "gguf"):
+            if name in rest:
+                out[name] = _path(rest[name], f"policy.{name}", folder)
     return out
 
 
