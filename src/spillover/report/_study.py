@@ -12,17 +12,16 @@ import json
 import math
 import os
 import shutil
-import tempfile
 from html import escape
 from pathlib import Path
 from typing import Any
 
+from spillover.io._owned import GENERATOR_META
 from spillover.report._html import _CSS, Figure, _kv_table
 
 __all__ = ["build_study_report", "render_study_page"]
 
 _FIGURES = "study-figures"
-_MARKER = ".spillover-figures"
 
 
 def _fmt(x: Any, fmt: str = ".4g") -> str:
@@ -145,6 +144,7 @@ def render_study_page(doc: dict[str, Any], figures: dict[str, Figure], root: Pat
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        GENERATOR_META,
         f"<title>spillover study</title><style>{_CSS}</style></head><body>",
         f"<h1>spillover study: {escape(Path(str(design['source'])).name)}</h1>",
         "<h2>Design</h2>",
@@ -288,14 +288,12 @@ def _cells_table(doc: dict[str, Any], root: Path) -> str:
 
 
 def _staging(root: Path) -> Path:
-    from spillover.exceptions import RunDirError
+    from spillover.io._owned import check_replaceable, new_staging
 
     existing = root / _FIGURES
-    if existing.exists() and not (existing / _MARKER).is_file():
-        raise RunDirError(f"{existing} exists and was not written by spillover; move it away")
-    staging = Path(tempfile.mkdtemp(prefix=".study-figures-", dir=root))
-    (staging / _MARKER).write_text("written by spillover study\n", encoding="utf-8")
-    return staging
+    if existing.exists() or existing.is_symlink():
+        check_replaceable(existing, "figures", what="study figures folder")
+    return new_staging(existing)
 
 
 def _figures(doc: dict[str, Any], staging: Path) -> dict[str, Figure]:
@@ -375,6 +373,7 @@ def build_study_report(
     own run report), and the study page links to it.
     """
     from spillover.exceptions import RunDirError
+    from spillover.io._owned import publish, write_owned_text
     from spillover.report._build import build_run_report
 
     folder = Path(root)
@@ -391,15 +390,10 @@ def build_study_report(
     staging = _staging(folder)
     try:
         html = render_study_page(doc, _figures(doc, staging), folder.absolute())
-        final = folder / _FIGURES
-        if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
+        publish(staging, folder / _FIGURES, "figures")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     target = folder / "study.html"
-    tmp = folder / ".study.html.partial"
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(target)
+    write_owned_text(target, html)
     return target

@@ -9,6 +9,7 @@ a run starts, so a study folder never shows results that belong to another run.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -166,8 +167,9 @@ def write_study_tables(document: dict[str, Any], root: Path) -> list[Path]:
     ``study_cells``, ``pooled_fits``, ``rates``, ``effects``, ``mean_field``."""
     import pyarrow as pa
 
-    folder = root / "tables"
-    folder.mkdir(exist_ok=True)
+    from spillover.io._owned import new_staging, publish
+
+    folder = new_staging(root / "tables")
     f64: pa.DataType = pa.float64()
     s: pa.DataType = pa.string()
     i64: pa.DataType = pa.int64()
@@ -253,13 +255,17 @@ def write_study_tables(document: dict[str, Any], root: Path) -> list[Path]:
             ),
         ),
     }
-    paths = []
-    for name, (rows, schema) in tables.items():
-        plain = [{k: _finite(r.get(k)) for k in schema.names} for r in rows]
-        path = folder / f"{name}.parquet"
-        _write_parquet(plain, path, schema)
-        paths.append(path)
-    return paths
+    names = []
+    try:
+        for name, (rows, schema) in tables.items():
+            plain = [{k: _finite(r.get(k)) for k in schema.names} for r in rows]
+            _write_parquet(plain, folder / f"{name}.parquet", schema)
+            names.append(f"{name}.parquet")
+        publish(folder, root / "tables", "tables")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return [root / "tables" / n for n in names]
 
 
 def _finite(value: Any) -> Any:
@@ -285,14 +291,18 @@ def run_study(
     incomplete``).
     """
     from spillover.io import dumps_json
+    from spillover.io._owned import write_owned_text
     from spillover.sweeps import is_sweep, run_sweep
     from spillover.sweeps._store import sweep_lock
 
     root = Path(out).absolute()
     argv = list(command) if command is not None else ["spillover", *sys.argv[1:]]
     if is_sweep(root):
+        from spillover.io._owned import owns_file
+
         for name in STUDY_FILES:
-            (root / name).unlink(missing_ok=True)
+            if owns_file(root / name):  # never a file spillover did not write
+                (root / name).unlink()
     summary = run_sweep(
         spec.sweep_spec(), root, executor=executor, force=force, progress=progress, command=argv
     )
@@ -301,14 +311,7 @@ def run_study(
         document = analyse_study(spec, root, progress=analysis_progress)
         document["command"] = argv
         write_study_tables(document, root)
-        target = root / STUDY_JSON
-        tmp = root / f".{STUDY_JSON}.tmp-{os.getpid()}"
-        try:
-            tmp.write_text(dumps_json(document, indent=2) + "\n", encoding="utf-8")
-            tmp.replace(target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_owned_text(root / STUDY_JSON, dumps_json(document, indent=2) + "\n")
     return StudySummary(
         path=root, sweep=summary, analysis_s=time.perf_counter() - t0, document=document
     )
