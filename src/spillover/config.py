@@ -7,6 +7,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Final, Literal
 
+from spillover._redact import shown
 from spillover.exceptions import ConfigError
 
 __all__ = [
@@ -68,21 +69,21 @@ LLM_FIELDS: Final[tuple[str, ...]] = (
 
 def _int_at_least(name: str, value: object, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be an integer >= {minimum}; got {value!r}")
+        raise ConfigError(f"{name} must be an integer >= {minimum}; got {shown(value)}")
     if value < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}; got {value}")
+        raise ConfigError(f"{name} must be >= {minimum}; got {shown(value)}")
 
 
 def _number(
     name: str, value: object, low: float, high: float = math.inf, *, open_low: bool = False
 ) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        raise ConfigError(f"{name} must be a number; got {value!r}")
+        raise ConfigError(f"{name} must be a number; got {shown(value)}")
     if value < low or value > high or (open_low and value == low):
         rule = f"> {low}" if open_low else f">= {low}"
         if high != math.inf:
             rule = f"in [{low}, {high}]"
-        raise ConfigError(f"{name} must be {rule}; got {value}")
+        raise ConfigError(f"{name} must be {rule}; got {shown(value)}")
 
 
 def _check_url(value: object) -> None:
@@ -90,12 +91,12 @@ def _check_url(value: object) -> None:
 
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(
-            f"llm_base_url must be a URL such as http://localhost:11434/v1; got {value!r}"
+            f"llm_base_url must be a URL such as http://localhost:11434/v1; got {shown(value)}"
         )
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"llm_base_url must start with http:// or https:// and name a host; got {value!r}"
+            f"llm_base_url must start with http:// or https:// and name a host; got {shown(value)}"
         )
     if parts.username is not None or parts.password is not None:
         raise ConfigError(
@@ -108,7 +109,7 @@ def _check_llm(config: SimulationConfig) -> None:
     for name, allowed in _CHOICES.items():
         value = getattr(config, name)
         if value not in allowed:
-            raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+            raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {shown(value)}")
     _int_at_least("llm_concurrency", config.llm_concurrency, 1)
     _int_at_least("llm_max_retries", config.llm_max_retries, 0)
     _int_at_least("llm_samples", config.llm_samples, 1)
@@ -131,19 +132,25 @@ def _check_llm(config: SimulationConfig) -> None:
         )
     buckets = config.llm_buckets
     if not isinstance(buckets, str):
-        raise ConfigError(f"llm_buckets must be a string such as '0,1,2,3,5,9'; got {buckets!r}")
+        raise ConfigError(
+            f"llm_buckets must be a string such as '0,1,2,3,5,9'; got {shown(buckets)}"
+        )
     try:
         edges = [int(x) for x in buckets.replace(" ", "").split(",") if x]
     except ValueError:
         raise ConfigError(
-            f"llm_buckets must be comma-separated integers such as '0,1,2,3,5,9'; got {buckets!r}"
+            "llm_buckets must be comma-separated integers such as '0,1,2,3,5,9'; "
+            f"got {shown(buckets)}"
         ) from None
     if not edges or edges[0] != 0 or any(b <= a for a, b in itertools.pairwise(edges)):
         raise ConfigError(
-            f"llm_buckets must be strictly increasing lower edges starting at 0; got {buckets!r}"
+            "llm_buckets must be strictly increasing lower edges starting at 0; "
+            f"got {shown(buckets)}"
         )
     if config.cache is None and config.cache_mode in ("read_only", "refresh"):
-        raise ConfigError(f"cache_mode {config.cache_mode!r} needs a cache file (--cache PATH)")
+        raise ConfigError(
+            f"cache_mode {shown(config.cache_mode)} needs a cache file (--cache PATH)"
+        )
     if config.policy == "llm":
         for name in ("llm_base_url", "llm_model"):
             if getattr(config, name) is None:
@@ -151,29 +158,29 @@ def _check_llm(config: SimulationConfig) -> None:
                 raise ConfigError(f"policy 'llm' needs {name} (--{flag})")
         _check_url(config.llm_base_url)
         if not isinstance(config.llm_model, str) or not config.llm_model.strip():
-            raise ConfigError(f"llm_model must name a model; got {config.llm_model!r}")
+            raise ConfigError(f"llm_model must name a model; got {shown(config.llm_model)}")
     else:
         given = [n for n in ("llm_base_url", "llm_model") if getattr(config, n) is not None]
         if given:
             raise ConfigError(
                 f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} only to "
                 f"policy 'llm'; got policy "
-                f"{config.policy!r} (use --policy llm, implied by --llm-base-url)"
+                f"{shown(config.policy)} (use --policy llm, implied by --llm-base-url)"
             )
     if config.policy == "tabulated":
         if not config.policy_table:
             raise ConfigError("policy 'tabulated' needs policy_table (--policy-table FILE)")
     elif config.policy_table is not None:
         raise ConfigError(
-            f"policy_table applies only to policy 'tabulated'; got policy {config.policy!r}"
+            f"policy_table applies only to policy 'tabulated'; got policy {shown(config.policy)}"
         )
 
 
 def _rate(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{name} must be a number in [0, 1]; got {value!r}")
+        raise ConfigError(f"{name} must be a number in [0, 1]; got {shown(value)}")
     if math.isnan(value) or not 0.0 <= value <= 1.0:
-        raise ConfigError(f"{name} must be in [0, 1]; got {value}")
+        raise ConfigError(f"{name} must be in [0, 1]; got {shown(value)}")
 
 
 @dataclass(frozen=True)
@@ -297,11 +304,13 @@ class SimulationConfig:
         if self.edge_list is None and self.n_seeds > self.n_nodes:
             raise ConfigError(f"n_seeds must be <= n_nodes ({self.n_nodes}); got {self.n_seeds}")
         if self.graph not in GRAPH_KINDS:
-            raise ConfigError(f"graph must be one of {', '.join(GRAPH_KINDS)}; got {self.graph!r}")
+            raise ConfigError(
+                f"graph must be one of {', '.join(GRAPH_KINDS)}; got {shown(self.graph)}"
+            )
         _rate("rewire_prob", self.rewire_prob)
         if self.policy not in POLICY_KINDS:
             raise ConfigError(
-                f"policy must be one of {', '.join(POLICY_KINDS)}; got {self.policy!r}"
+                f"policy must be one of {', '.join(POLICY_KINDS)}; got {shown(self.policy)}"
             )
         if self.policy == "constant":
             for name in ("alpha", "beta"):
@@ -314,7 +323,7 @@ class SimulationConfig:
             if given:
                 raise ConfigError(
                     f"{' and '.join(given)} apply only to policy 'constant'; "
-                    f"got policy {self.policy!r} (use --policy constant)"
+                    f"got policy {shown(self.policy)} (use --policy constant)"
                 )
         if self.seed is not None:
             _int_at_least("seed", self.seed, 0)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from spillover._redact import redact, redact_tree
 from spillover._rng import SeedLike, SeedRecord, seed_record
 from spillover.config import SimulationConfig
 from spillover.engine import (
@@ -268,7 +269,7 @@ def _llm_record(
             event_id=event.event_id,
             source=policy.provenance(built_from="feed-mode run (learned surrogate)"),
         )
-    return doc, table
+    return redact_tree(doc), table
 
 
 def plan_llm_run(config: SimulationConfig) -> dict[str, Any]:
@@ -305,7 +306,7 @@ def plan_llm_run(config: SimulationConfig) -> dict[str, Any]:
     finally:
         policy.close()
     plan["model"] = config.llm_model
-    plan["base_url"] = config.llm_base_url
+    plan["base_url"] = redact(str(config.llm_base_url))
     plan["n_nodes"] = graph.n_nodes
     plan["max_degree"] = int(graph.max_degree)
     if config.llm_mode == "feed":

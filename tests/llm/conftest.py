@@ -34,6 +34,7 @@ def event() -> Event:
 
 
 @pytest.fixture(autouse=True)
-def _no_real_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Tests talk to loopback servers only; never send a developer's real key anywhere.
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+def _no_real_key(monkeypatch: pytest.MonkeyPatch, canary_key: str) -> None:
+    # Tests talk to loopback servers only and never send a developer's real key: the key they
+    # send is the suite's canary (tests/conftest.py), which must never be written anywhere.
+    monkeypatch.setenv("OPENAI_API_KEY", canary_key)

@@ -282,8 +282,9 @@ def test_the_key_is_sent_but_never_stored_or_shown(monkeypatch: pytest.MonkeyPat
 
 
 def test_missing_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
     rec = Recorder(ok)
-    b, _ = backend(rec)  # OPENAI_API_KEY unset (conftest): local servers need none
+    b, _ = backend(rec)  # OPENAI_API_KEY unset: local servers need none
     b.complete([request()])
     assert rec.headers[0]["authorization"] == f"Bearer {NO_KEY}"
     monkeypatch.delenv("ABSENT_KEY_VAR", raising=False)

@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from spillover._redact import redact
 from spillover.cli._console import err_console
 from spillover.exceptions import SpilloverError
 
@@ -38,11 +39,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="spillover")
     except SpilloverError as exc:
-        err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
+        err_console.print(f"error: {redact(str(exc))}", markup=False, soft_wrap=True)
         sys.exit(2)
     except OSError as exc:
         err_console.print(
-            f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+            redact(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")),
             markup=False,
             soft_wrap=True,
         )

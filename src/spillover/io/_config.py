@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
+from spillover._redact import looks_secret, redact, shown
 from spillover.config import LLM_FIELDS, SimulationConfig
 from spillover.exceptions import ConfigError
 
@@ -43,43 +45,118 @@ def _schema() -> Any:
     return SimulationFile
 
 
-_SECRET_WORDS = re.compile(r"key|token|secret|passw", re.IGNORECASE)
+def _llm_schema() -> Any:
+    """A strict pydantic model of the LLM settings, built from SimulationConfig's own types."""
+    from pydantic import ConfigDict, create_model
+
+    hints = typing.get_type_hints(SimulationConfig)
+    definitions: dict[str, Any] = {
+        name: (hints[name] | None, None) for name in (*LLM_FIELDS, "policy_table")
+    }
+    # Buckets may be written as a list of integers as well as "0,1,2".
+    definitions["llm_buckets"] = (str | list[int] | None, None)
+    return create_model(
+        "LLMSettings", __config__=ConfigDict(extra="forbid", strict=True), **definitions
+    )
+
+
+_SECRET_WORDS = re.compile(r"key|token|secret|passw|cred", re.IGNORECASE)
+#: Settings files larger than this are refused before they are parsed.
+MAX_SETTINGS_BYTES: Final[int] = 4 * 1024 * 1024
 
 
 def validation_message(exc: Any) -> str:
     """One line for the first error of a pydantic ValidationError, never echoing secrets.
 
-    The offending value is shown only for a known key of the wrong type; an unknown key is
-    named without its value (someone may have pasted an API key into the file), and nothing
-    is shown for keys that look like credentials.
+    The offending value is shown only for a known key of the wrong type, capped at 80
+    characters (:func:`spillover._redact.shown`); an unknown key is named without its value
+    (someone may have pasted an API key into the file), and nothing is shown for keys that look
+    like credentials or for values that look like one.
     """
     first = exc.errors()[0]
-    where = ".".join(str(x) for x in first["loc"])
+    where = ".".join(str(x) for x in first["loc"])[:80]
     if first.get("type") == "extra_forbidden":
-        return f"{where}: unknown setting"
+        return f"{redact(where)}: unknown setting"
     if _SECRET_WORDS.search(where):
         return f"{where}: {first['msg']}"
-    return f"{where}: {first['msg']} (got {first.get('input')!r})"
+    value = first.get("input")
+    if looks_secret(value):
+        return f"{where}: {first['msg']} (the value is not shown: it looks like a credential)"
+    return f"{where}: {first['msg']} (got {shown(value)})"
+
+
+def _yaml_loader() -> Any:
+    import yaml
+
+    class SettingsLoader(yaml.SafeLoader):
+        """PyYAML's safe loader without aliases: ``*name`` references are refused, so a file's
+        parsed size is bounded by its own size (no "billion laughs")."""
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    "aliases (*name) are not accepted in spillover settings files; "
+                    "write the values out",
+                    event.start_mark,
+                )
+            return super().compose_node(parent, index)
+
+    return SettingsLoader
+
+
+_TOML_WHERE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+
+
+def _toml_error(path: Path, exc: Exception) -> ConfigError:
+    message = str(exc)
+    found = _TOML_WHERE.search(message)
+    problem = message[: found.start()] if found else message.replace("(at end of document)", "")
+    where = f"line {found.group(1)}, column {found.group(2)}" if found else "end of file"
+    return ConfigError(f"{path}: not valid TOML at {where}: {redact(problem.strip())[:80]}")
+
+
+def _yaml_error(path: Path, exc: Any) -> ConfigError:
+    # Never str(exc): PyYAML's message quotes the offending line, which may hold a key.
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "?"
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    context = getattr(exc, "context", None)
+    detail = f"{context}: {problem}" if context else str(problem)
+    return ConfigError(f"{path}: not valid YAML at {where}: {redact(detail)[:120]}")
 
 
 def load_settings_document(path: Path, what: str = "config") -> Any:
-    """The parsed TOML or YAML document of a settings file (config or sweep file)."""
-    text = path.read_text(encoding="utf-8")
+    """The parsed TOML or YAML document of a settings file (config or sweep file).
+
+    Syntax errors name the file, line and column, never the text of the line. YAML aliases
+    are refused, and so are files over :data:`MAX_SETTINGS_BYTES`.
+    """
     suffix = path.suffix.lower()
+    if suffix not in (".toml", ".yaml", ".yml"):
+        raise ConfigError(f"{path}: {what} files must end in .toml, .yaml or .yml")
+    size = path.stat().st_size
+    if size > MAX_SETTINGS_BYTES:
+        raise ConfigError(
+            f"{path}: a {what} file of {size:,} bytes is too large "
+            f"(at most {MAX_SETTINGS_BYTES:,} bytes)"
+        )
+    text = path.read_text(encoding="utf-8")
     if suffix == ".toml":
         try:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    if suffix in (".yaml", ".yml"):
-        import yaml
+            raise _toml_error(path, exc) from None
+    import yaml
 
-        try:
-            return yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            detail = str(exc).replace("\n", " ")
-            raise ConfigError(f"{path}: not valid YAML: {detail}") from None
-    raise ConfigError(f"{path}: {what} files must end in .toml, .yaml or .yml")
+    try:
+        return yaml.load(text, Loader=_yaml_loader()) or {}
+    except yaml.YAMLError as exc:
+        raise _yaml_error(path, exc) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
 
 
 # Keys besides the schema's: the LLM settings (flat, or without their ``llm_`` prefix in an
@@ -110,6 +187,8 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     from pydantic import ValidationError
 
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"config file {p} is a directory, not a TOML or YAML file")
     if not p.is_file():
         raise ConfigError(f"config file {p} does not exist")
     try:
@@ -136,10 +215,13 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
             key = _llm_key(str(name))
             if key not in LLM_FIELDS:
                 known = ", ".join(k.removeprefix("llm_") for k in LLM_FIELDS)
-                raise ConfigError(f"{p}: llm.{name}: unknown LLM setting (known: {known})")
+                raise ConfigError(
+                    f"{p}: llm.{redact(str(name))[:80]}: unknown LLM setting (known: {known})"
+                )
             extra[key] = value
     try:
         parsed = _schema().model_validate(doc)
+        _llm_schema().model_validate(extra)
     except ValidationError as exc:
         raise ConfigError(f"{p}: {validation_message(exc)}") from None
     values: dict[str, Any] = {**parsed.model_dump(exclude_none=True), **extra}

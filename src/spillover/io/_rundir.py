@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from spillover._redact import redact_tree
 from spillover.exceptions import RunDirError
 from spillover.io._owned import check_replaceable, is_inside, new_staging, publish
 from spillover.personas import N_PERSONAS
@@ -237,7 +238,8 @@ def manifest(run: RunOutput, *, extra: dict[str, Any] | None = None) -> dict[str
         doc["llm"] = llm
     if extra:
         doc.update(extra)
-    return doc
+    # No credential reaches a manifest, even one typed into a flag or a URL.
+    return dict(redact_tree(doc))
 
 
 def write_run_dir(

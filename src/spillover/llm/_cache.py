@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from spillover._redact import redact
 from spillover.exceptions import CacheMissError, ConfigError, LLMError
 from spillover.llm._accounting import Accounting
 from spillover.llm._backend import LLMBackend, ResponseCallback
@@ -122,11 +123,14 @@ class SQLiteStore:
         if self.read_only:
             raise ConfigError(f"cache {self.path} is open read-only")
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        # Parsed answers and redacted, bounded texts only (whatever backend answered).
+        row = response.sanitised().to_json()
+        asked = redact(json.dumps(request.to_dict(), ensure_ascii=False))
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO answers (key, request, response, created_utc) "
                 "VALUES (?, ?, ?, ?)",
-                (key, json.dumps(request.to_dict(), ensure_ascii=False), response.to_json(), stamp),
+                (key, asked, row, stamp),
             )
             self._db.commit()
 
@@ -247,8 +251,8 @@ class CachedBackend:
             answers = self.inner.complete(todo, on_response=arrived)
         except LLMError as exc:
             raise type(exc)(
-                f"{exc}; the {sum(done)} answers received before the failure are stored in "
-                f"{store.path}, and running the same command again resumes from them"
+                f"{redact(str(exc))}; the {sum(done)} answers received before the failure are "
+                f"stored in {store.path}, and running the same command again resumes from them"
             ) from None
         for j, response in enumerate(answers):
             arrived(j, response)  # for backends that do not report answers as they arrive

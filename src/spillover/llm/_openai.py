@@ -34,13 +34,15 @@ import math
 import os
 import random
 import ssl
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 from urllib.parse import urlsplit
 
-from spillover.exceptions import ConfigError, LLMError, TransientLLMError
+from spillover._redact import redact, register_key_env, shown
+from spillover.exceptions import ConfigError, LLMError, SpilloverError, TransientLLMError
 from spillover.llm._accounting import Accounting
 from spillover.llm._backend import ResponseCallback
 from spillover.llm._parse import MAX_POST_CHARS, parse_answer, share_probability_from_logprobs
@@ -73,13 +75,14 @@ def normalise_base_url(base_url: str) -> str:
     """Check a server URL (http or https, a host, no credentials) and drop a trailing slash."""
     if not isinstance(base_url, str) or not base_url.strip():
         raise ConfigError(
-            f"llm_base_url must be a URL such as http://localhost:11434/v1; got {base_url!r}"
+            f"llm_base_url must be a URL such as http://localhost:11434/v1; got {shown(base_url)}"
         )
     url = base_url.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"llm_base_url must start with http:// or https:// and name a host; got {base_url!r}"
+            "llm_base_url must start with http:// or https:// and name a host; "
+            f"got {shown(base_url)}"
         )
     if parts.username is not None or parts.password is not None:
         raise ConfigError(
@@ -109,7 +112,8 @@ class OpenAIBackend:
     concurrency : int
         Most requests in flight at once.
     timeout_s : float
-        Timeout of one HTTP request (connect, read, write and pool), seconds.
+        Timeout of one HTTP request, seconds: it bounds the whole request (connecting,
+        sending, waiting and reading the answer), not each read.
     retry : RetryPolicy
     structured : {"auto", "json_schema", "off"}
         Send the answer's JSON schema as ``response_format``: ``auto`` falls back to a plain
@@ -129,6 +133,9 @@ class OpenAIBackend:
         ``await sleep(seconds)`` between retries (tests pass a recorder).
     max_post_chars : int
         Feed-mode posts are cut to this length.
+    notice : callable, optional
+        ``notice(line)`` for the one-time note that a server asked to wait (``Retry-After``
+        of a second or more); a line on stderr by default.
     """
 
     def __init__(
@@ -148,6 +155,7 @@ class OpenAIBackend:
         jitter_seed: int | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         max_post_chars: int = MAX_POST_CHARS,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         self.base_url = normalise_base_url(base_url)
         self.identity = self.base_url
@@ -176,6 +184,7 @@ class OpenAIBackend:
                 f"the API key variable {api_key_env} is not set in the environment "
                 "(export it, or point llm_api_key_env at the variable that holds the key)"
             )
+        register_key_env(api_key_env)
         self.api_key_env = api_key_env
         self.concurrency = concurrency
         self.timeout_s = float(timeout_s)
@@ -195,10 +204,12 @@ class OpenAIBackend:
         self._ssl_context: ssl.SSLContext | None = None
         self._limiter_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._batch_lock = threading.Lock()
+        self._notice = notice if notice is not None else _print_notice
+        self._wait_announced = False
 
     def __repr__(self) -> str:
         return (
-            f"OpenAIBackend(base_url={self.base_url!r}, api_key_env={self.api_key_env!r}, "
+            f"OpenAIBackend(base_url={redact(self.base_url)!r}, api_key_env={self.api_key_env!r}, "
             f"concurrency={self.concurrency})"
         )
 
@@ -252,7 +263,11 @@ class OpenAIBackend:
         finally:
             self.accounting.add(wall_s=time.perf_counter() - t0)
         if "error" in box:
-            raise box["error"]
+            error = box["error"]
+            if isinstance(error, SpilloverError):
+                # The boundary of the LLM layer: no error leaves it unredacted.
+                raise type(error)(redact(str(error))) from None
+            raise error
         result: list[LLMResponse] = box["result"]
         return result
 
@@ -263,7 +278,7 @@ class OpenAIBackend:
     def describe(self) -> dict[str, Any]:
         return {
             "kind": "openai-compatible",
-            "base_url": self.base_url,
+            "base_url": redact(self.base_url),
             "api_key_env": self.api_key_env,
             "api_key_set": bool(self.api_key_env and os.environ.get(self.api_key_env)),
             "concurrency": self.concurrency,
@@ -304,7 +319,21 @@ class OpenAIBackend:
         key = self._api_key()
         if key and len(key) >= 4:
             text = text.replace(key, "***")
-        return text
+        return redact(text)
+
+    def _announce_wait(self, asked: float) -> None:
+        """Say once per backend, on stderr (even under --quiet), that the server asked to wait."""
+        if asked < _ANNOUNCE_WAIT_S or self._wait_announced:
+            return
+        self._wait_announced = True
+        cap = self.retry.max_retry_after_s
+        capped = "" if asked <= cap else f"; waiting {cap:.0f} s per retry at most"
+        self._notice(
+            redact(
+                f"note: the LLM server at {self.base_url} asked to wait {asked:,.0f} s before "
+                f"retrying (Retry-After){capped}, up to {self.retry.max_retries} retries"
+            )
+        )
 
     def _make_client(self) -> openai.AsyncOpenAI:
         import httpx
@@ -395,7 +424,8 @@ class OpenAIBackend:
         if not response.valid:
             self.accounting.add(invalid=1)
         self.accounting.add(requests=1)
-        return response
+        # Nothing leaves the backend (to the cache, posts, tables) unredacted or unbounded.
+        return response.sanitised()
 
     def _kwargs(self, req: LLMRequest, round_: int) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -449,13 +479,18 @@ class OpenAIBackend:
                     # The client's low-level post: the same HTTP handling, errors and exception
                     # tree as ``chat.completions.create``, without its per-call parameter
                     # transformation and response models (the client's main CPU cost); the body
-                    # is parsed here as plain JSON.
-                    raw = await client.post("/chat/completions", cast_to=bytes, body=kwargs)
+                    # is parsed here as plain JSON. httpx's timeouts apply per read, so a
+                    # server dripping bytes would never time out: the deadline bounds the whole.
+                    raw = await asyncio.wait_for(
+                        client.post("/chat/completions", cast_to=bytes, body=kwargs),
+                        self.timeout_s,
+                    )
                 try:
                     completion = json.loads(raw)
                 except ValueError:
+                    head = self._redact(raw[:2000].decode("utf-8", "replace"))
                     raise _MalformedBody(
-                        f"unreadable response from {self.base_url}: {raw[:60]!r}"
+                        f"unreadable response from {self.base_url}: {head[:60]!r}"
                     ) from None
                 if not isinstance(completion, dict) or not completion.get("choices"):
                     raise _MalformedBody(f"response without choices from {self.base_url}")
@@ -476,8 +511,14 @@ class OpenAIBackend:
                 openai.RateLimitError,
                 openai.InternalServerError,
                 openai.APIConnectionError,
+                TimeoutError,
             ) as exc:
-                what = _transient_reason(exc)
+                what = (
+                    f"no complete answer within {self.timeout_s:g} s (the timeout bounds the "
+                    "whole request)"
+                    if isinstance(exc, TimeoutError)
+                    else _transient_reason(exc)
+                )
                 if attempt >= self.retry.max_retries:
                     self.accounting.add(failures=1)
                     raise TransientLLMError(
@@ -485,7 +526,10 @@ class OpenAIBackend:
                         f"attempt(s): {self._redact(what)}"
                     ) from None
                 headers = exc.response.headers if isinstance(exc, openai.APIStatusError) else None
-                wait = self.retry.delay(attempt, retry_after_seconds(headers), self._rng)
+                asked = retry_after_seconds(headers)
+                wait = self.retry.delay(attempt, asked, self._rng)
+                if asked is not None:
+                    self._announce_wait(asked)
                 self.accounting.add(retries=1)
                 attempt += 1
                 await self._sleep(wait)
@@ -530,7 +574,7 @@ class OpenAIBackend:
 
         refusal = message.get("refusal") if isinstance(message, dict) else None
         if refusal:
-            return invalid(f"refused: {str(refusal)[:80]!r}")
+            return invalid(f"refused: {self._redact(str(refusal)[:2000])[:80]!r}")
         parsed = parse_answer(text, req.answer_format, max_post_chars=self.max_post_chars)
         if parsed.share is None:
             error = parsed.error
@@ -554,6 +598,14 @@ class OpenAIBackend:
             completion_tokens=completion_tokens,
             attempts=attempts,
         )
+
+
+#: A server's Retry-After of at least this many seconds is announced (once per backend).
+_ANNOUNCE_WAIT_S: Final[float] = 1.0
+
+
+def _print_notice(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _int(value: object) -> int:
@@ -580,8 +632,8 @@ def _message(exc: Exception) -> str:
     if isinstance(body, dict):
         msg = body.get("message") or body.get("error")
         if isinstance(msg, str):
-            return msg[:200]
-    return str(getattr(exc, "message", exc))[:200]
+            return redact(msg[:4000])[:200]
+    return redact(str(getattr(exc, "message", exc))[:4000])[:200]
 
 
 def _transient_reason(exc: Exception) -> str:
@@ -591,8 +643,23 @@ def _transient_reason(exc: Exception) -> str:
         return "request timed out"
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc.__context__
+        if _was_reset(cause):
+            return "the connection was reset or closed by the server before it answered"
         detail = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
         return f"cannot connect{detail}"
     if isinstance(exc, openai.APIStatusError):
         return f"HTTP {exc.status_code}: {_message(exc)}"
     return str(exc)
+
+
+def _was_reset(cause: BaseException | None) -> bool:
+    """Whether a connection error happened after connecting (a reset or a hang-up)."""
+    import httpx
+
+    seen = 0
+    while cause is not None and seen < 8:
+        if isinstance(cause, httpx.ReadError | httpx.RemoteProtocolError | ConnectionResetError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+        seen += 1
+    return False

@@ -11,16 +11,25 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Final, Literal
 
 from spillover.exceptions import ConfigError
 
-__all__ = ["ANSWER_FORMATS", "AnswerFormat", "LLMRequest", "LLMResponse", "Message"]
+__all__ = [
+    "ANSWER_FORMATS",
+    "MAX_ANSWER_CHARS",
+    "AnswerFormat",
+    "LLMRequest",
+    "LLMResponse",
+    "Message",
+]
 
 AnswerFormat = Literal["archetype", "feed"]
 ANSWER_FORMATS: Final[tuple[str, ...]] = ("archetype", "feed")
 _ROLES: Final[tuple[str, ...]] = ("system", "user", "assistant")
+#: Longest answer text kept (characters): answers are parsed in full, then stored cut to this.
+MAX_ANSWER_CHARS: Final[int] = 4000
 
 #: One chat message, ``(role, content)``.
 Message = tuple[str, str]
@@ -154,7 +163,9 @@ class LLMResponse:
     Attributes
     ----------
     text : str
-        The raw completion text (data: it is never executed or rendered as markup).
+        The completion text (data: it is never executed or rendered as markup); backends
+        return it sanitised (:meth:`sanitised`: credentials masked, at most
+        :data:`MAX_ANSWER_CHARS` characters).
     share : bool or None
         The parsed answer; None when the answer was invalid.
     post : str or None
@@ -198,6 +209,18 @@ class LLMResponse:
         if not self.valid:
             return "invalid"
         return "logprobs" if self.probability is not None else "sample"
+
+    def sanitised(self, max_chars: int = MAX_ANSWER_CHARS) -> LLMResponse:
+        """This answer as it may be kept: credentials masked (:func:`spillover._redact.redact`)
+        in its text, error and post, and the text cut to ``max_chars`` characters."""
+        from spillover._redact import redact
+
+        text = redact(self.text[: max_chars * 2])[:max_chars]
+        error = None if self.error is None else redact(self.error[:2000])[:300]
+        post = None if self.post is None else redact(self.post)
+        if (text, error, post) == (self.text, self.error, self.post):
+            return self
+        return replace(self, text=text, error=error, post=post)
 
     def to_json(self) -> str:
         d = asdict(self)

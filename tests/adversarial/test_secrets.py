@@ -1,0 +1,211 @@
+"""The API key never leaves the process: hostile servers, broken configs, values in wrong places.
+
+Every test runs with the suite's canary key in ``OPENAI_API_KEY`` (tests/conftest.py), which
+also searches each test's files and captured output for it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from spillover._redact import MASK, redact, shown
+from spillover.cli import main
+from spillover.exceptions import ConfigError, LLMError
+from spillover.io import read_config
+from spillover.llm import (
+    CachedBackend,
+    Faults,
+    LLMRequest,
+    OpenAIBackend,
+    RetryPolicy,
+    SQLiteStore,
+    StandinServer,
+)
+
+NO_RETRY = RetryPolicy(max_retries=0)
+SMALL = ["--n-nodes", "60", "--degree", "4", "--rounds", "3", "--replicates", "1"]
+SMALL += ["--seeds", "2", "--seed", "5", "--quiet"]
+
+
+def run(argv: list[str]) -> int:
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def request(i: int = 0) -> LLMRequest:
+    return LLMRequest(
+        model="standin-1",
+        messages=(("system", "You are a reader."), ("user", f"Share this? ({i})")),
+        max_tokens=16,
+    )
+
+
+def always(**faults: float) -> Faults:
+    return Faults(**faults, fault_attempts=1000)  # type: ignore[arg-type]
+
+
+def leaks(text: str, key: str) -> bool:
+    """Whether ``text`` holds the key or any 12-character piece of it (a cut-off echo)."""
+    return any(key[i : i + 12] in text for i in range(len(key) - 11))
+
+
+def stored_rows(path: Path) -> str:
+    with sqlite3.connect(path) as db:
+        return "\n".join(r + q for r, q in db.execute("SELECT response, request FROM answers"))
+
+
+@pytest.mark.parametrize("fault", ["echo_auth", "refuse_echo_key", "content_echo_key"])
+def test_a_server_echoing_the_key_never_gets_it_into_answers_errors_or_the_cache(
+    fault: str, tmp_path: Path, canary_key: str
+) -> None:
+    with StandinServer(faults=always(**{fault: 1.0}), max_lifetime_s=60) as server:
+        store = SQLiteStore(tmp_path / "answers.sqlite")
+        backend = CachedBackend(OpenAIBackend(server.url, retry=NO_RETRY, invalid_retries=0), store)
+        (answer,) = backend.complete([request()])
+        backend.close()
+        # The key did go to the server (and came back in the hostile body).
+        assert {r["_auth"] for r in server.chat_requests()} == {f"Bearer {canary_key}"}
+    assert answer.valid is (fault == "content_echo_key")
+    shown_text = f"{answer.text} {answer.error} {answer.post}"
+    assert canary_key not in shown_text
+    assert MASK in shown_text  # the echo is there, masked: the fault did fire
+    assert canary_key not in stored_rows(tmp_path / "answers.sqlite")
+
+
+def test_an_echoed_header_in_a_failed_run_stays_out_of_the_error_line_and_the_cache(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "answers.sqlite"
+    with StandinServer(faults=always(echo_auth=1.0), max_lifetime_s=60) as server:
+        argv = ["simulate", *SMALL, "--llm-base-url", server.url, "--llm-model", "standin-1"]
+        argv += ["--llm-invalid-retries", "0", "--cache", str(cache)]
+        argv += ["--out", str(tmp_path / "run")]
+        assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "unreadable response" in err
+    assert "Authorization: Bearer ***" in err
+    assert cache.is_file()  # searched for the key by the suite's canary check
+
+
+def test_a_credential_in_the_url_is_masked_in_errors_and_manifests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], canary_key: str
+) -> None:
+    with StandinServer(max_lifetime_s=60) as server:
+        url = f"{server.url}?api_key={canary_key}"
+        argv = ["simulate", *SMALL, "--llm-base-url", url, "--llm-model", "standin-1"]
+        assert run([*argv, "--llm-max-retries", "0", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "api_key=***" in err
+    with pytest.raises(LLMError) as info:
+        OpenAIBackend(
+            "http://127.0.0.1:9/v1?token=" + canary_key, retry=NO_RETRY, timeout_s=2
+        ).complete([request()])
+    assert canary_key not in str(info.value) and "token=***" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        ("a.yaml", "llm:\n  model: m\n  api_key: {key}: x\n", "line 3, column"),
+        ("b.yaml", 'llm:\n  model: "{key}\n', "line 3, column 1"),
+        ("c.yaml", "n_nodes: !!python/name:{key} 5\n", "line 1, column"),
+        ("d.toml", 'n_nodes = "{key}\n', "line 1, column"),
+        ("e.toml", "[llm]\nmodel = {key}\n", "line 2, column"),
+    ],
+)
+def test_config_syntax_errors_name_the_place_and_never_echo_the_line(
+    tmp_path: Path,
+    allow_canary: Callable[[Path], Path],
+    canary_key: str,
+    name: str,
+    text: str,
+    where: str,
+) -> None:
+    path = allow_canary(tmp_path / name)
+    path.write_text(text.format(key=canary_key))
+    with pytest.raises(ConfigError) as info:
+        read_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: not valid ") and where in message
+    assert not leaks(message, canary_key) and "\n" not in message and len(message) < 300
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'events = ["{key}"]\n',
+        'personas = ["{key}"]\n',
+        "n_nodes = '{key}'\n",
+        '[llm]\nmodel = "m"\ncache = ["{key}"]\n',
+        '[llm]\nmodel = "m"\n"{key}" = 1\n',
+    ],
+)
+def test_a_key_in_the_wrong_place_is_not_echoed_by_validation(
+    tmp_path: Path,
+    allow_canary: Callable[[Path], Path],
+    canary_key: str,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+) -> None:
+    path = allow_canary(tmp_path / "run.toml")
+    path.write_text(text.format(key=canary_key))
+    assert run(["simulate", "-c", str(path), "--dry-run", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert not leaks(err, canary_key)
+
+
+def test_echoed_values_are_capped() -> None:
+    assert len(shown("x" * 10_000)) == 80
+    assert len(shown(list(range(10**6)))) <= 80
+    nested: list[object] = []
+    for _ in range(50):
+        nested = [nested, nested]
+    assert len(shown(nested)) <= 80
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Authorization: Bearer abc.def-123", "Authorization: Bearer "),
+        ("http://user:hunter2@proxy:3128/v1", "http://***@proxy:3128/v1"),
+        ("https://h/v1?api_key=abc123&x=1", "https://h/v1?api_key=***&x=1"),
+        ("https://h/v1?access_token=abc&token=def", "access_token=***&token=***"),
+        ('{"api_key": "abcdef"}', '{"api_key": "***"}'),
+        ("key sk-proj-AbCdEf0123456789 end", "key sk-*** end"),
+        ("max_tokens=32, prompt_tokens: 4", "max_tokens=32, prompt_tokens: 4"),
+    ],
+)
+def test_redaction_patterns(text: str, kept: str) -> None:
+    out = redact(text)
+    assert kept in out
+    for secret in ("abc.def-123", "hunter2", "abc123", "abcdef", "AbCdEf0123456789"):
+        assert secret not in out
+
+
+def test_the_configured_key_variable_is_masked_whatever_its_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LLM_PASS_FOR_TESTS", "plainwordsecretvalue")
+    OpenAIBackend("http://127.0.0.1:9/v1", api_key_env="LLM_PASS_FOR_TESTS")
+    assert redact("the value plainwordsecretvalue") == f"the value {MASK}"
+
+
+def test_the_suite_canary_check_finds_a_leak(
+    tmp_path: Path, canary_key: str, canary_scan: Callable[[Path], list[Path]]
+) -> None:
+    leak = tmp_path / "deep" / "answers.sqlite-wal"
+    leak.parent.mkdir()
+    leak.write_bytes(b"\0" * ((1 << 20) - 10) + canary_key.encode() + b"\0")  # across chunks
+    clean = tmp_path / "clean.json"
+    clean.write_text(json.dumps({"key": redact(canary_key)}))
+    assert canary_scan(tmp_path) == [leak]
+    leak.unlink()  # leave nothing for the teardown check of this test
