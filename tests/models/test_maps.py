@@ -271,8 +271,8 @@ def test_map_curve_and_iterate_agree_with_the_functions() -> None:
     p = {"alpha": 0.01, "beta_1": 0.05, "beta_2": 0.2, "share_1": 0.5, "degree": 8}
     assert iterate(GROUPS2_MAP, p, GROUPS2_MAP.initial_state(0.01, p), 3).shape == (4, 2)
     pp = {
-        "alpha_by_class": [0.0] * 5,
-        "beta_by_class": [0.1] * 5,
+        "alpha_c": [0.0] * 5,
+        "beta_c": [0.1] * 5,
         "weight_by_class": [1] * 5,
         "degree": 4,
     }

@@ -69,7 +69,7 @@ def test_offline_only_odes_decay_exponentially() -> None:
         (GROUPS2_ODE, {"a": a, "b_1": 0.0, "b_2": 0.0, "share_1": 0.4, "degree": 8}),
         (
             PERSONA_ODE,
-            {"a_by_class": [a, a], "b_by_class": [0, 0], "weight_by_class": [1, 3], "degree": 8},
+            {"a_c": [a, a], "b_c": [0, 0], "weight_by_class": [1, 3], "degree": 8},
         ),
     ]:
         np.testing.assert_allclose(_solve(model, params, i0).informed, expected, atol=1e-7)
@@ -105,8 +105,8 @@ def test_groups2_ode_with_equal_rates_is_si2() -> None:
 def test_persona_ode_with_identical_classes_is_si2() -> None:
     n = 32
     params = {
-        "a_by_class": np.full(n, 0.004),
-        "b_by_class": np.full(n, 0.06),
+        "a_c": np.full(n, 0.004),
+        "b_c": np.full(n, 0.06),
         "weight_by_class": np.arange(1.0, n + 1),
         "degree": 8,
     }

@@ -186,7 +186,9 @@ def fit_command(
         raise ConfigError(f"--folds must be >= 0; got {folds}")
 
     if is_sweep(input_path):
-        _fit_sweep(input_path, model or ["si", "si2"], as_json)
+        from spillover.fit import sweep_models
+
+        _fit_sweep(input_path, model or list(sweep_models()), as_json)
         return
     from spillover.io._loop import is_loop_run
 

@@ -1,31 +1,45 @@
-"""Estimators: fitting models of the spread to exposure tables."""
+"""Estimators and the model registry: fitting models of the spread to runs.
 
-from spillover.fit._base import ExposureEstimator
-from spillover.fit._curves import (
-    CURVE_ESTIMATORS,
-    CurveEstimator,
-    curve_loglik,
-    fit_curves,
-    predict_curve,
-)
+Every model name has one :class:`ModelSpec` in :data:`MODELS` (map, ODE, parameters,
+estimator, data, starts, ``predict``); adding a model: docs/extending.md.
+"""
+
+from spillover.fit._base import AgentData, ExposureEstimator
+from spillover.fit._curves import CurveEstimator, curve_loglik, fit_curves, predict_curve
 from spillover.fit._estimators import SI2Estimator, SIEstimator
 from spillover.fit._groups import SIGroups2Estimator, groups2_agents_loglik, groups2_loglik
 from spillover.fit._hazard import HazardFit, fit_hazards, hazard_loglik, profile_interval
 from spillover.fit._persona import SIPersonaEstimator, totals_by_persona_exposure
-from spillover.fit._registry import ESTIMATORS, check_model_names, fit_exposures
+from spillover.fit._registry import (
+    CURVE_ESTIMATORS,
+    ESTIMATORS,
+    MODELS,
+    check_model_names,
+    fit_exposures,
+    get_model,
+    register_model,
+    sweep_models,
+    unregister_model,
+)
 from spillover.fit._result import FitResult, FitStatus, ParamValue, information_criteria
 from spillover.fit._sindy import DiscoveredEquation, discover_equation
+from spillover.fit._spec import HAZARD_SYMBOLS, ModelSpec, Overlay, spread_starts
 from spillover.fit._traits import TraitEffects, fit_trait_effects
 
 __all__ = [
     "CURVE_ESTIMATORS",
     "ESTIMATORS",
+    "HAZARD_SYMBOLS",
+    "MODELS",
+    "AgentData",
     "CurveEstimator",
     "DiscoveredEquation",
     "ExposureEstimator",
     "FitResult",
     "FitStatus",
     "HazardFit",
+    "ModelSpec",
+    "Overlay",
     "ParamValue",
     "SI2Estimator",
     "SIEstimator",
@@ -39,11 +53,16 @@ __all__ = [
     "fit_exposures",
     "fit_hazards",
     "fit_trait_effects",
+    "get_model",
     "groups2_agents_loglik",
     "groups2_loglik",
     "hazard_loglik",
     "information_criteria",
     "predict_curve",
     "profile_interval",
+    "register_model",
+    "spread_starts",
+    "sweep_models",
     "totals_by_persona_exposure",
+    "unregister_model",
 ]

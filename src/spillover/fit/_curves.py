@@ -18,9 +18,8 @@ Information criteria use the raw log-likelihood and compare models of the same c
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.optimize import minimize
@@ -29,40 +28,11 @@ from scipy.special import expit, logit
 from spillover.exceptions import ConfigError, FitError
 from spillover.fit._base import ExposureEstimator
 from spillover.fit._numdiff import numerical_hessian
+from spillover.fit._registry import CURVE_ESTIMATORS, get_model
 from spillover.fit._result import FitResult, FitStatus
 from spillover.trajectories import Curves
 
-__all__ = ["CURVE_ESTIMATORS", "CurveEstimator", "curve_loglik", "fit_curves", "predict_curve"]
-
-
-@dataclass(frozen=True)
-class _CurveModel:
-    name: str
-    params: tuple[str, ...]
-    predict: Callable[[np.ndarray, int, float, int], np.ndarray]
-
-
-def _models() -> dict[str, _CurveModel]:
-    from spillover import models
-
-    return {
-        "si": _CurveModel("si", ("beta",), lambda th, k, i0, t: models.si_map(th[0], k, i0, t)),
-        "si2": _CurveModel(
-            "si2", ("alpha", "beta"), lambda th, k, i0, t: models.si2_map(th[0], th[1], k, i0, t)
-        ),
-        "si-groups2": _CurveModel(
-            "si-groups2",
-            ("alpha", "beta_1", "beta_2", "share_1"),
-            lambda th, k, i0, t: models.groups2_map(th[0], th[1], th[2], th[3], k, i0, t),
-        ),
-        "pair": _CurveModel(
-            "pair", ("alpha", "beta"), lambda th, k, i0, t: models.pair_map(th[0], th[1], k, i0, t)
-        ),
-    }
-
-
-#: Models that can be fitted to curves alone (all need the graph's degree).
-CURVE_ESTIMATORS: tuple[str, ...] = ("si", "si2", "si-groups2", "pair")
+__all__ = ["CurveEstimator", "curve_loglik", "fit_curves", "predict_curve"]
 
 
 def _binomial_terms(curves: Curves, frac: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -108,18 +78,24 @@ class CurveEstimator(ExposureEstimator):
             raise ConfigError(f"expected Curves; got {type(curves).__name__}")
         if curves.n_rounds < 1:
             raise FitError("curves need at least two rounds (0 and 1) to fit")
-        spec = _models()[self.model]
+        spec = get_model(self.model)
+        names = spec.params
+
+        def predict(theta: np.ndarray) -> np.ndarray:
+            params = dict(zip(names, theta, strict=True))
+            return spec.predict(params, degree=k, i0=i0, n_rounds=n_rounds)
+
         informed = curves.informed
+        k, n_rounds = self.degree, curves.n_rounds
         i0 = float(informed[:, 0].mean()) / curves.n_nodes
         if not 0.0 < i0 < 1.0:
             raise FitError(f"the initial informed fraction must be in (0, 1); got {i0}")
-        k, n_rounds = self.degree, curves.n_rounds
         self.i0_ = i0
 
         def loglik(theta: np.ndarray) -> float:
             if np.any(theta < 0) or np.any(theta >= 1):
                 return -math.inf
-            return curve_loglik(curves, spec.predict(theta, k, i0, n_rounds))
+            return curve_loglik(curves, predict(theta))
 
         n_obs = int((curves.n_nodes - informed[:, :-1]).sum())
         scale = float(max(n_obs, 1))
@@ -129,10 +105,10 @@ class CurveEstimator(ExposureEstimator):
             return -ll / scale if math.isfinite(ll) else 1e10
 
         best = None
-        for start in _starts(spec.params):
+        for start in spec.starts:
             res = minimize(
                 objective,
-                logit(start),
+                logit(np.array([start[p] for p in names])),
                 method="Nelder-Mead",
                 options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 8000},
             )
@@ -143,7 +119,7 @@ class CurveEstimator(ExposureEstimator):
         ll = loglik(theta)
         se = np.full(theta.size, math.nan)
         interior = np.all((theta > 1e-7) & (theta < 1 - 1e-7))
-        phi = self._dispersion(curves, spec.predict(theta, k, i0, n_rounds), theta.size)
+        phi = self._dispersion(curves, predict(theta), theta.size)
         if interior and math.isfinite(ll):
             try:
                 cov = np.linalg.inv(-numerical_hessian(loglik, theta))
@@ -161,21 +137,8 @@ class CurveEstimator(ExposureEstimator):
         elif not best.success:
             status = "failed"
             message += f"; {best.message}"
-        self.theta_ = {n: float(v) for n, v in zip(spec.params, theta, strict=True)}
-        self.stderr_ = {n: float(v) for n, v in zip(spec.params, se, strict=True)}
-        self.loglik_ = float(ll)
-        self.n_obs_ = n_obs
         self.dispersion_ = phi
-        self.result_ = FitResult(
-            model=self.model,
-            params=self.theta_,
-            stderr=self.stderr_,
-            loglik=self.loglik_,
-            n_params=theta.size,
-            n_obs=n_obs,
-            status=status,
-            message=message,
-        )
+        self._set_result(names, theta, se, ll, n_obs, status, message, model=self.model)
         return self
 
     @staticmethod
@@ -189,23 +152,19 @@ class CurveEstimator(ExposureEstimator):
         return chi2 / float(cells.sum() - n_params)
 
 
-def _starts(params: tuple[str, ...]) -> list[np.ndarray]:
-    base = {"alpha": 0.005, "beta": 0.05, "beta_1": 0.12, "beta_2": 0.03, "share_1": 0.5}
-    starts = [np.array([base[p] for p in params])]
-    starts.append(np.array([base[p] * (0.3 if p != "share_1" else 0.6) for p in params]))
-    starts.append(np.array([min(base[p] * 3, 0.6) if p != "share_1" else 0.3 for p in params]))
-    return starts
-
-
-def fit_curves(curves: Curves, models: tuple[str, ...], degree: int) -> list[FitResult]:
+def fit_curves(curves: Curves, models: Sequence[str], degree: int) -> list[FitResult]:
     """Fit each named curve model; results in the order asked."""
     return [CurveEstimator(name, degree).fit(curves).result_ for name in models]
 
 
 def predict_curve(
-    model: str, params: dict[str, float], degree: int, i0: float, n_rounds: int
+    model: str, params: Mapping[str, Any], degree: int, i0: float, n_rounds: int
 ) -> np.ndarray:
-    """The informed fraction per round, shape (n_rounds + 1,), of a curve model's map."""
-    spec = _models()[model]
-    theta = np.array([float(params[p]) for p in spec.params])
-    return np.asarray(spec.predict(theta, degree, i0, n_rounds), dtype=np.float64)
+    """The informed fraction per round, shape (n_rounds + 1,), of a model's map.
+
+    ``params`` may hold more names than the model has (those of another model with the same
+    rates); the model's own are taken. Equivalent to ``get_model(model).predict(...)``.
+    """
+    spec = get_model(model)
+    own = {p: params[p] for p in spec.params}
+    return np.asarray(spec.predict(own, degree=degree, i0=i0, n_rounds=n_rounds), dtype=np.float64)

@@ -6,12 +6,13 @@ from typing import ClassVar
 
 import numpy as np
 
-from spillover.fit._base import ExposureEstimator, checked_exposures
+from spillover.fit._base import AgentData, ExposureEstimator, checked_exposures
 from spillover.fit._hazard import HazardFit, fit_hazards, hazard_loglik, profile_interval
-from spillover.fit._result import FitResult, FitStatus, ParamValue
-from spillover.trajectories import ExposureTable
+from spillover.fit._result import FitStatus, ParamValue
+from spillover.fit._spec import ModelSpec, Overlay, spread_starts
+from spillover.models import SI2_MAP, SI2_ODE, SI_MAP, SI_ODE
 
-__all__ = ["SI2Estimator", "SIEstimator"]
+__all__ = ["SI2_SPEC", "SI_SPEC", "SI2Estimator", "SIEstimator"]
 
 
 class _HazardEstimator(ExposureEstimator):
@@ -26,7 +27,7 @@ class _HazardEstimator(ExposureEstimator):
     def _design(self, m: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def fit(self, exposures: ExposureTable) -> _HazardEstimator:
+    def fit(self, exposures: AgentData) -> _HazardEstimator:
         """Fit by exact binomial maximum likelihood on the exposure table's sufficient statistics.
 
         Raises
@@ -54,10 +55,6 @@ class _HazardEstimator(ExposureEstimator):
         se = np.sqrt(np.diag(fit.covariance)) * (1.0 - rates)
         if impossible:
             se[:] = np.nan  # the model cannot produce these data: no uncertainty to report
-        self.theta_ = {n: float(v) for n, v in zip(self.param_names, rates, strict=True)}
-        self.stderr_ = {n: float(v) for n, v in zip(self.param_names, se, strict=True)}
-        self.loglik_ = float(loglik)
-        self.n_obs_ = n_obs
         low: dict[str, ParamValue] = {}
         high: dict[str, ParamValue] = {}
         if self.intervals and not impossible:
@@ -66,19 +63,8 @@ class _HazardEstimator(ExposureEstimator):
                     design[reachable], at_risk[reachable], shared[reachable], fit, j
                 )
                 low[name], high[name] = float(-np.expm1(-lo)), float(-np.expm1(-hi))
-        self.result_ = FitResult(
-            model=self.name,
-            params=self.theta_,
-            stderr=self.stderr_,
-            loglik=self.loglik_,
-            n_params=len(self.param_names),
-            n_obs=n_obs,
-            status=status,
-            message=message,
-            ci_low=low,
-            ci_high=high,
-            ci_method="profile" if low else "wald",
-        )
+        ci = (low, high, "profile" if low else "wald")
+        self._set_result(self.param_names, rates, se, loglik, n_obs, status, message, ci=ci)
         return self
 
     def _start(self, m: np.ndarray, at_risk: np.ndarray, shared: np.ndarray) -> np.ndarray:
@@ -104,10 +90,11 @@ class _HazardEstimator(ExposureEstimator):
             return "converged", "the data cannot tell the rates apart (singular information)"
         return "converged", ""
 
-    def loglik(self, exposures: ExposureTable) -> float:
+    def loglik(self, exposures: AgentData) -> float:
         """Log-likelihood of (possibly held-out) exposures at the fitted parameters."""
         theta = self._fitted("theta_")
-        m, at_risk, shared = exposures.totals_by_exposure()
+        table = checked_exposures(self.name, exposures, fitting=False)
+        m, at_risk, shared = table.totals_by_exposure()
         h = -np.log1p(-np.array([theta[n] for n in self.param_names]))
         ll, _, _ = hazard_loglik(h, self._design(m), at_risk.astype(float), shared.astype(float))
         return ll
@@ -132,3 +119,34 @@ class SI2Estimator(_HazardEstimator):
     def _design(self, m: np.ndarray) -> np.ndarray:
         m = np.asarray(m, dtype=np.float64)
         return np.column_stack([np.ones_like(m), m])
+
+
+SI_SPEC = ModelSpec(
+    name="si",
+    description="one online rate beta, no offline channel",
+    map=SI_MAP,
+    ode=SI_ODE,
+    params=("beta",),
+    estimator=SIEstimator,
+    data=("exposures",),
+    curve_fit=True,
+    starts=spread_starts({"beta": 0.05}),
+    sweep_default=True,
+)
+
+SI2_SPEC = ModelSpec(
+    name="si2",
+    description="offline rate alpha and online rate beta (Bass-type)",
+    map=SI2_MAP,
+    ode=SI2_ODE,
+    params=("alpha", "beta"),
+    estimator=SI2Estimator,
+    data=("exposures",),
+    curve_fit=True,
+    starts=spread_starts({"alpha": 0.005, "beta": 0.05}),
+    overlays=(
+        Overlay("si2 rates, homogeneous mean field", "si2"),
+        Overlay("si2 rates, pair approximation", "pair"),
+    ),
+    sweep_default=True,
+)

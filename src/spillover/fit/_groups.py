@@ -41,13 +41,15 @@ from scipy.optimize import minimize
 from scipy.special import expit, logit
 
 from spillover.exceptions import FitError
-from spillover.fit._base import ExposureEstimator, checked_exposures
+from spillover.fit._base import AgentData, ExposureEstimator, checked_exposures
 from spillover.fit._estimators import SI2Estimator
 from spillover.fit._numdiff import numerical_hessian
-from spillover.fit._result import FitResult, FitStatus
+from spillover.fit._result import FitStatus
+from spillover.fit._spec import ModelSpec, spread_starts
+from spillover.models import GROUPS2_MAP, GROUPS2_ODE
 from spillover.trajectories import AgentHistories, ExposureTable
 
-__all__ = ["SIGroups2Estimator", "groups2_agents_loglik", "groups2_loglik"]
+__all__ = ["GROUPS2_SPEC", "SIGroups2Estimator", "groups2_agents_loglik", "groups2_loglik"]
 
 PARAMS = ("alpha", "beta_1", "beta_2", "share_1")
 
@@ -169,7 +171,7 @@ class SIGroups2Estimator(ExposureEstimator):
 
     name = "si-groups2"
 
-    def fit(self, data: ExposureTable | AgentHistories) -> SIGroups2Estimator:
+    def fit(self, data: AgentData) -> SIGroups2Estimator:
         """Fit on agent histories (exact) or, without them, on an exposure table (approximate).
 
         Parameters
@@ -258,23 +260,10 @@ class SIGroups2Estimator(ExposureEstimator):
         if isinstance(data, ExposureTable):
             note = "approximate likelihood from the exposure table (no agent histories)"
             message = f"{message}; {note}" if message else note
-        self.theta_ = {n: float(v) for n, v in zip(PARAMS, rates, strict=True)}
-        self.stderr_ = {n: float(v) for n, v in zip(PARAMS, stderr, strict=True)}
-        self.loglik_ = float(loglik)
-        self.n_obs_ = n_obs
-        self.result_ = FitResult(
-            model=self.name,
-            params=self.theta_,
-            stderr=self.stderr_,
-            loglik=self.loglik_,
-            n_params=4,
-            n_obs=n_obs,
-            status=status,
-            message=message,
-        )
+        self._set_result(PARAMS, rates, stderr, loglik, n_obs, status, message)
         return self
 
-    def loglik(self, data: ExposureTable | AgentHistories) -> float:
+    def loglik(self, data: AgentData) -> float:
         theta = self._fitted("theta_")
         return self._loglik_function(data)(np.array([theta[n] for n in PARAMS]))
 
@@ -318,3 +307,18 @@ def _as_exposures(data: ExposureTable | AgentHistories) -> ExposureTable:
         at_risk=np.concatenate([d, data.shared.astype(np.int64)]),
         shared=np.concatenate([zeros, data.shared.astype(np.int64)]),
     )
+
+
+GROUPS2_SPEC = ModelSpec(
+    name="si-groups2",
+    description="two susceptibility groups: offline alpha, online beta_1 >= beta_2, share_1",
+    map=GROUPS2_MAP,
+    ode=GROUPS2_ODE,
+    params=PARAMS,
+    estimator=SIGroups2Estimator,
+    data=("agents", "exposures"),
+    curve_fit=True,
+    starts=spread_starts(
+        {"alpha": 0.005, "beta_1": 0.12, "beta_2": 0.03, "share_1": 0.5}, shares=("share_1",)
+    ),
+)

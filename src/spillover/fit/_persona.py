@@ -10,13 +10,15 @@ import math
 
 import numpy as np
 
-from spillover.fit._base import ExposureEstimator, checked_exposures
+from spillover.fit._base import AgentData, ExposureEstimator, checked_exposures
 from spillover.fit._hazard import fit_hazards, hazard_loglik, profile_interval
-from spillover.fit._result import FitResult, FitStatus
+from spillover.fit._result import FitStatus
+from spillover.fit._spec import ModelSpec, Overlay
+from spillover.models import PERSONA_MAP, PERSONA_ODE
 from spillover.personas import N_PERSONAS
 from spillover.trajectories import ExposureTable
 
-__all__ = ["SIPersonaEstimator", "totals_by_persona_exposure"]
+__all__ = ["PERSONA_SPEC", "SIPersonaEstimator", "totals_by_persona_exposure"]
 
 
 def totals_by_persona_exposure(
@@ -40,7 +42,7 @@ class SIPersonaEstimator(ExposureEstimator):
 
     name = "si-persona"
 
-    def fit(self, exposures: ExposureTable) -> SIPersonaEstimator:
+    def fit(self, exposures: AgentData) -> SIPersonaEstimator:
         exposures = checked_exposures(self.name, exposures)
         persona, m, at_risk, shared = totals_by_persona_exposure(exposures)
         est = np.full((2, N_PERSONAS), math.nan)
@@ -97,28 +99,27 @@ class SIPersonaEstimator(ExposureEstimator):
 
         # Held-out scoring uses the hazards: a rate of 1 has no finite -log(1 - rate).
         self.hazards_ = hazards
-        self.theta_ = dict(pack(est))
-        self.stderr_ = dict(pack(se))
-        self.loglik_ = float(loglik)
-        self.n_obs_ = int(at_risk.sum())
-        self.result_ = FitResult(
-            model=self.name,
-            params=self.theta_,
-            stderr=self.stderr_,
-            loglik=self.loglik_,
-            n_params=2 * (N_PERSONAS - len(empty)),
-            n_obs=self.n_obs_,
-            status=status,
-            message="; ".join(notes),
-            ci_low=pack(low) if self.intervals else {},
-            ci_high=pack(high) if self.intervals else {},
-            ci_method="profile" if self.intervals else "wald",
+        names = ("alpha_c", "beta_c")
+        ci = (pack(low), pack(high), "profile") if self.intervals else None
+        values, errors = pack(est), pack(se)
+        n_params = 2 * (N_PERSONAS - len(empty))
+        self._set_result(
+            names,
+            values.values(),
+            errors.values(),
+            loglik,
+            int(at_risk.sum()),
+            status,
+            "; ".join(notes),
+            n_params=n_params,
+            ci=ci,
         )
         return self
 
-    def loglik(self, exposures: ExposureTable) -> float:
+    def loglik(self, exposures: AgentData) -> float:
         hazards = self._fitted("hazards_")
-        persona, m, at_risk, shared = totals_by_persona_exposure(exposures)
+        table = checked_exposures(self.name, exposures, fitting=False)
+        persona, m, at_risk, shared = totals_by_persona_exposure(table)
         h_alpha, h_beta = hazards[0, persona], hazards[1, persona]
         if np.isnan(h_alpha).any():
             return -math.inf  # a persona unseen in training cannot be scored
@@ -127,3 +128,16 @@ class SIPersonaEstimator(ExposureEstimator):
             np.ones(1), z[:, None], at_risk.astype(np.float64), shared.astype(np.float64)
         )
         return ll
+
+
+PERSONA_SPEC = ModelSpec(
+    name="si-persona",
+    description="alpha_c and beta_c for each of the 32 personas",
+    map=PERSONA_MAP,
+    ode=PERSONA_ODE,
+    params=("alpha_c", "beta_c"),
+    estimator=SIPersonaEstimator,
+    data=("exposures",),
+    overlays=(Overlay("si-persona rates, mean field per persona", "si-persona"),),
+    trait_effects=True,
+)

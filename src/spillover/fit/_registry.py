@@ -1,29 +1,129 @@
-"""Model names -> estimators, and fitting several models at once."""
+"""The model registry: one :class:`ModelSpec` per model name, read by every consumer.
+
+``spillover fit``, selection, the report's overlays, curve fits and sweep defaults all look
+models up here. The built-in specs are defined next to their estimators (``_estimators.py``,
+``_groups.py``, ``_persona.py``, ``_pair.py``) and listed in :data:`_BUILTIN` (the order in
+which models are fitted and reported); :func:`register_model` adds one at run time. How to add
+a model: docs/extending.md.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TypeVar
 
 from spillover.exceptions import ConfigError
 from spillover.fit._base import ExposureEstimator
-from spillover.fit._estimators import SI2Estimator, SIEstimator
-from spillover.fit._groups import SIGroups2Estimator
-from spillover.fit._persona import SIPersonaEstimator
+from spillover.fit._estimators import SI2_SPEC, SI_SPEC
+from spillover.fit._groups import GROUPS2_SPEC
+from spillover.fit._pair import PAIR_SPEC
+from spillover.fit._persona import PERSONA_SPEC
 from spillover.fit._result import FitResult
+from spillover.fit._spec import ModelSpec
 from spillover.trajectories import ExposureTable
 
-__all__ = ["ESTIMATORS", "check_model_names", "fit_exposures"]
+__all__ = [
+    "CURVE_ESTIMATORS",
+    "ESTIMATORS",
+    "MODELS",
+    "check_model_names",
+    "fit_exposures",
+    "get_model",
+    "register_model",
+    "sweep_models",
+    "unregister_model",
+]
 
-#: Agent-level models fitted on an exposure table, in the order they are reported.
-ESTIMATORS: dict[str, type[ExposureEstimator]] = {
-    SIEstimator.name: SIEstimator,
-    SI2Estimator.name: SI2Estimator,
-    SIGroups2Estimator.name: SIGroups2Estimator,
-    SIPersonaEstimator.name: SIPersonaEstimator,
-}
+_BUILTIN: tuple[ModelSpec, ...] = (SI_SPEC, SI2_SPEC, GROUPS2_SPEC, PERSONA_SPEC, PAIR_SPEC)
+_SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in _BUILTIN}
+
+T = TypeVar("T")
+
+
+class _View(Mapping[str, T]):
+    """A read-only, live view of the registry: what it holds when it is read."""
+
+    def __init__(self, pick: Callable[[ModelSpec], T | None]) -> None:
+        self._pick = pick
+
+    def _items(self) -> dict[str, T]:
+        out: dict[str, T] = {}
+        for name, spec in _SPECS.items():
+            value = self._pick(spec)
+            if value is not None:
+                out[name] = value
+        return out
+
+    def __getitem__(self, name: str) -> T:
+        return self._items()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list(self)})"
+
+
+#: Every registered model by name, in report order.
+MODELS: Mapping[str, ModelSpec] = _View(lambda spec: spec)
+#: Agent-level models (fitted on an exposure table or agent histories) -> estimator class.
+ESTIMATORS: Mapping[str, type[ExposureEstimator]] = _View(lambda spec: spec.estimator)
+#: Models that can be fitted to curves alone (all need the graph's degree) -> their spec.
+CURVE_ESTIMATORS: Mapping[str, ModelSpec] = _View(lambda s: s if s.curve_fit else None)
+
+
+def get_model(name: str) -> ModelSpec:
+    """The spec of a registered model.
+
+    Raises
+    ------
+    ConfigError
+        Naming the unknown model and the known ones.
+    """
+    try:
+        return _SPECS[name]
+    except KeyError:
+        raise ConfigError(f"unknown model {name!r}; known: {', '.join(_SPECS)}") from None
+
+
+def register_model(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
+    """Add a model to the registry (after the built-in ones); returns ``spec``.
+
+    Raises
+    ------
+    ConfigError
+        When the name is taken and ``replace`` is false, or ``spec`` is not a ModelSpec.
+    """
+    if not isinstance(spec, ModelSpec):
+        raise ConfigError(f"register_model expects a ModelSpec; got {type(spec).__name__}")
+    if spec.name in _SPECS and not replace:
+        raise ConfigError(f"model {spec.name!r} is already registered (pass replace=True)")
+    _SPECS[spec.name] = spec
+    return spec
+
+
+def unregister_model(name: str) -> None:
+    """Remove a model added with :func:`register_model` (built-in models stay)."""
+    if any(spec.name == name for spec in _BUILTIN):
+        raise ConfigError(f"model {name!r} is built in and cannot be removed")
+    _SPECS.pop(name, None)
+
+
+def sweep_models() -> tuple[str, ...]:
+    """The models a sweep fits on every cell when its file names none."""
+    return tuple(name for name, spec in _SPECS.items() if spec.sweep_default)
 
 
 def check_model_names(models: Sequence[str], known: Sequence[str]) -> tuple[str, ...]:
+    """``models`` without repeats, after checking every name is in ``known``.
+
+    Raises
+    ------
+    ConfigError
+    """
     unknown = [m for m in models if m not in known]
     if unknown:
         raise ConfigError(
@@ -34,9 +134,8 @@ def check_model_names(models: Sequence[str], known: Sequence[str]) -> tuple[str,
     return tuple(dict.fromkeys(models))
 
 
-def fit_exposures(
-    exposures: ExposureTable, models: Sequence[str] = tuple(ESTIMATORS)
-) -> list[FitResult]:
-    """Fit each named model to an exposure table; results in the order asked."""
-    names = check_model_names(models, tuple(ESTIMATORS))
-    return [ESTIMATORS[name]().fit(exposures).result_ for name in names]
+def fit_exposures(exposures: ExposureTable, models: Sequence[str] | None = None) -> list[FitResult]:
+    """Fit each named agent-level model (all of them by default); results in the order asked."""
+    known = tuple(ESTIMATORS)
+    names = check_model_names(known if models is None else models, known)
+    return [get_model(name).make_estimator().fit(exposures).result_ for name in names]

@@ -223,8 +223,8 @@ class PersonaCurves(NamedTuple):
 
 
 def persona_map(
-    alpha_by_class: ArrayLike,
-    beta_by_class: ArrayLike,
+    alpha_c: ArrayLike,
+    beta_c: ArrayLike,
     weight_by_class: ArrayLike,
     degree: ArrayLike,
     i0: ArrayLike,
@@ -238,7 +238,7 @@ def persona_map(
 
     Parameters
     ----------
-    alpha_by_class, beta_by_class : array_like, shape (n_classes,)
+    alpha_c, beta_c : array_like, shape (n_classes,)
         Per-round probabilities of each class (the receiver's class), in [0, 1].
     weight_by_class : array_like, shape (n_classes,)
         Shares of the classes, or counts: non-negative, normalised to sum to 1.
@@ -259,8 +259,8 @@ def persona_map(
     ConfigError
     """
     params = {
-        "alpha_by_class": alpha_by_class,
-        "beta_by_class": beta_by_class,
+        "alpha_c": alpha_c,
+        "beta_c": beta_c,
         "weight_by_class": weight_by_class,
         "degree": degree,
     }

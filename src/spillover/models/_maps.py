@@ -39,10 +39,10 @@ _BETA = Parameter("beta", 0.0, 1.0, "per-round probability of sharing per inform
 _BETA_1 = Parameter("beta_1", 0.0, 1.0, "online probability per informed neighbour, group 1")
 _BETA_2 = Parameter("beta_2", 0.0, 1.0, "online probability per informed neighbour, group 2")
 _ALPHA_C = Parameter(
-    "alpha_by_class", 0.0, 1.0, "per-round offline probability of each class", per_class=True
+    "alpha_c", 0.0, 1.0, "per-round offline probability of each class", per_class=True
 )
 _BETA_C = Parameter(
-    "beta_by_class",
+    "beta_c",
     0.0,
     1.0,
     "online probability per informed neighbour of each class",
@@ -135,21 +135,21 @@ GROUPS2_MAP = MapModel(
 def _persona_step(state: np.ndarray, p: Params) -> np.ndarray:
     i = (1.0 - np.sum(persona_weights(p) * state, axis=-1))[..., None]
     k = np.asarray(p["degree"])[..., None]
-    return np.asarray(state * np.exp(_log_stay(p["alpha_by_class"], p["beta_by_class"], k, i)))
+    return np.asarray(state * np.exp(_log_stay(p["alpha_c"], p["beta_c"], k, i)))
 
 
 PERSONA_MAP = MapModel(
     name="si-persona",
     state_names=("susceptible_by_class",),
     parameters=(_ALPHA_C, _BETA_C, WEIGHT_BY_CLASS, DEGREE),
-    start=PersonaStart(offline="alpha_by_class", online="beta_by_class"),
+    start=PersonaStart(offline="alpha_c", online="beta_c"),
     observe=persona_observe,
     equations=(
         "w_c = weight_c / sum(weight);  i = 1 - sum_c w_c s_c;  "
         "s_c[t+1] = s_c[t] * (1 - alpha_c) * (1 - beta_c * i[t]) ** k;  s_c[0] = 1 - i0"
     ),
     reference="Kiss, Miller & Simon (2017), Mathematics of Epidemics on Networks, ch. 4",
-    check=PersonaCheck(offline="alpha_by_class", online="beta_by_class"),
+    check=PersonaCheck(offline="alpha_c", online="beta_c"),
     per_class_state=True,
     step=_persona_step,
 )

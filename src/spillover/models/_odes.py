@@ -35,9 +35,9 @@ _A = Parameter("a", 0.0, math.inf, "offline hazard per unit time (one round)")
 _B = Parameter("b", 0.0, math.inf, "online hazard per informed neighbour per unit time")
 _B_1 = Parameter("b_1", 0.0, math.inf, "online hazard per informed neighbour, group 1")
 _B_2 = Parameter("b_2", 0.0, math.inf, "online hazard per informed neighbour, group 2")
-_A_C = Parameter("a_by_class", 0.0, math.inf, "offline hazard of each class", per_class=True)
+_A_C = Parameter("a_c", 0.0, math.inf, "offline hazard of each class", per_class=True)
 _B_C = Parameter(
-    "b_by_class",
+    "b_c",
     0.0,
     math.inf,
     "online hazard per informed neighbour of each class",
@@ -107,20 +107,20 @@ GROUPS2_ODE = OdeModel(
 
 def _persona_rhs(t: float, y: np.ndarray, p: Params) -> np.ndarray:
     i = 1.0 - float(np.sum(persona_weights(p) * y))
-    return np.asarray(-y * (p["a_by_class"] + p["degree"] * p["b_by_class"] * i))
+    return np.asarray(-y * (p["a_c"] + p["degree"] * p["b_c"] * i))
 
 
 PERSONA_ODE = OdeModel(
     name="si-persona",
     state_names=("susceptible_by_class",),
     parameters=(_A_C, _B_C, WEIGHT_BY_CLASS, DEGREE),
-    start=PersonaStart(offline="a_by_class", online="b_by_class"),
+    start=PersonaStart(offline="a_c", online="b_c"),
     observe=persona_observe,
     equations=(
         "w_c = weight_c / sum(weight);  i = 1 - sum_c w_c s_c;  ds_c/dt = -s_c (a_c + k b_c i)"
     ),
     reference="Kiss, Miller & Simon (2017), Mathematics of Epidemics on Networks, ch. 4",
-    check=PersonaCheck(offline="a_by_class", online="b_by_class"),
+    check=PersonaCheck(offline="a_c", online="b_c"),
     per_class_state=True,
     rhs=_persona_rhs,
 )

@@ -96,8 +96,8 @@ def persona_observe(states: np.ndarray, p: Params) -> np.ndarray:
 class _PersonaRates:
     """Names of the per-class offline and online rate parameters of a per-class model.
 
-    ``"alpha_by_class"`` and ``"beta_by_class"`` (per-round probabilities) for the map,
-    ``"a_by_class"`` and ``"b_by_class"`` (hazards) for the ODE. Instances are plain values, so
+    ``"alpha_c"`` and ``"beta_c"`` (per-round probabilities) for the map,
+    ``"a_c"`` and ``"b_c"`` (hazards) for the ODE. Instances are plain values, so
     models holding them compare equal and pickle by value, like module-level functions.
     """
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from spillover.events import Event, render_post
-from spillover.fit import FitResult, predict_curve
+from spillover.fit import FitResult, Overlay, get_model
 from spillover.io._owned import owns_file, write_owned_text
 from spillover.report._figures import plot_run
 from spillover.report._fit_figures import plot_curve_fits, plot_persona_rates, plot_trait_effects
@@ -45,10 +45,10 @@ def model_overlays(
 ) -> list[tuple[str, np.ndarray]]:
     """Predicted informed fractions of the fitted models, for the curve figure.
 
-    ``weights`` are the persona shares of the population (for the per-persona mean field).
+    Agent-level fits draw the overlays their model's spec declares; curve fits draw their own
+    map. ``weights`` are the persona shares of the population (for per-persona models, which
+    are left out without them).
     """
-    from spillover.models import persona_map
-
     if degree is None:
         return []
     i0 = float(curves.informed[:, 0].mean()) / curves.n_nodes
@@ -58,43 +58,28 @@ def model_overlays(
         for result in group.results:
             if result.status not in ("converged", "bound"):
                 continue
-            params = {k: float(v) for k, v in result.params.items() if not isinstance(v, tuple)}
-            if group.data == "exposures" and result.model == "si2":
-                overlays.append(
-                    (
-                        "si2 rates, homogeneous mean field",
-                        predict_curve("si2", params, degree, i0, n_rounds),
-                    )
+            spec = get_model(result.model)
+            if group.data == "curves":
+                drawn = [Overlay(f"{result.model} fitted to the curves", result.model)]
+            else:
+                drawn = list(spec.overlays)
+            for overlay in drawn:
+                target = get_model(overlay.model)
+                if target.per_class and weights is None:
+                    continue
+                params = {p: result.params[p] for p in target.params}
+                curve = target.predict(
+                    params, degree=degree, i0=i0, n_rounds=n_rounds, weights=weights
                 )
-                overlays.append(
-                    (
-                        "si2 rates, pair approximation",
-                        predict_curve("pair", params, degree, i0, n_rounds),
-                    )
-                )
-            elif group.data == "exposures" and result.model == "si-persona" and weights is not None:
-                alpha_c = np.nan_to_num(np.asarray(result.params["alpha_c"], dtype=float))
-                beta_c = np.nan_to_num(np.asarray(result.params["beta_c"], dtype=float))
-                overlays.append(
-                    (
-                        "si-persona rates, mean field per persona",
-                        persona_map(alpha_c, beta_c, weights, degree, i0, n_rounds).informed,
-                    )
-                )
-            elif group.data == "curves":
-                overlays.append(
-                    (
-                        f"{result.model} fitted to the curves",
-                        predict_curve(result.model, params, degree, i0, n_rounds),
-                    )
-                )
+                overlays.append((overlay.label, curve))
     return overlays
 
 
 def _persona_fit(analysis: Analysis) -> FitResult | None:
+    """The first per-persona fit (its rates are drawn per persona)."""
     for group in analysis.groups:
         for result in group.results:
-            if result.model == "si-persona":
+            if get_model(result.model).per_class:
                 return result
     return None
 
@@ -124,6 +109,17 @@ def _publish_figures(staging: Path) -> None:
     from spillover.io._owned import publish
 
     publish(staging, staging.parent / "figures", "figures")
+
+
+def _publish(staging: Path, html: str, target: Path) -> Path:
+    """Put the figures in place, then the page (written aside and renamed): never half done."""
+    try:
+        _publish_figures(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    write_owned_text(target, html)
+    return target
 
 
 def build_run_report(
@@ -246,12 +242,10 @@ def build_run_report(
             figures=figures,
             persona_figures=persona_figures,
         )
-        _publish_figures(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    write_owned_text(target, html)
-    return target
+    return _publish(staging, html, target)
 
 
 def build_sweep_report(
@@ -264,7 +258,7 @@ def build_sweep_report(
     sweep = load_sweep(sweep_dir)
     root = Path(sweep_dir)
     target = Path(out) if out is not None else root / "report.html"
-    fits = fit_sweep(sweep, ("si", "si2"))
+    fits = fit_sweep(sweep)
     staging = _figure_staging(root, target)
     try:
         figure = Figure(
@@ -301,9 +295,7 @@ def build_sweep_report(
             header=["cell", *keys, "model", "param", "estimate", "se", "best (BIC)", "status"],
             rows=rows,
         )
-        _publish_figures(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    write_owned_text(target, html)
-    return target
+    return _publish(staging, html, target)

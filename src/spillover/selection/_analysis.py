@@ -19,10 +19,10 @@ from spillover.fit import (
     CurveEstimator,
     DiscoveredEquation,
     FitResult,
-    SIGroups2Estimator,
     TraitEffects,
     discover_equation,
     fit_trait_effects,
+    get_model,
 )
 from spillover.selection._criteria import ComparisonRow, Criterion, compare
 from spillover.selection._holdout import held_out_loglik
@@ -97,7 +97,9 @@ def available_models(
     agent = list(ESTIMATORS) if exposures is not None else []
     curve: list[str] = []
     if curves is not None and degree is not None:
-        curve = ["pair"] if agent else list(CURVE_ESTIMATORS)
+        # With an exposure table, the models fitted there are not fitted again to the curves:
+        # only the curve-only models (pair) are.
+        curve = [n for n in CURVE_ESTIMATORS if not (agent and n in ESTIMATORS)]
     return agent, curve
 
 
@@ -157,11 +159,8 @@ def analyse(
         assert exposures is not None
         results = []
         for name in agent_models:
-            estimator = ESTIMATORS[name]()
-            if name == SIGroups2Estimator.name and agents is not None and len(agents):
-                results.append(estimator.fit(agents).result_)  # type: ignore[arg-type]
-            else:
-                results.append(estimator.fit(exposures).result_)
+            spec = get_model(name)
+            results.append(spec.make_estimator().fit(spec.agent_data(exposures, agents)).result_)
         held = None
         n_reps = len(set(exposures.replicate.tolist()))
         if n_folds >= 2 and n_reps >= 2:
@@ -179,7 +178,7 @@ def analyse(
                 comparison=tuple(compare(results, held, criterion)),
             )
         )
-        if "si-persona" in agent_models:
+        if any(get_model(name).trait_effects for name in agent_models):
             traits = fit_trait_effects(exposures)
     if curve_models:
         assert curves is not None and degree is not None

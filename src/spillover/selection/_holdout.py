@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from spillover.exceptions import ConfigError
-from spillover.fit import ESTIMATORS, SIGroups2Estimator, check_model_names
+from spillover.fit import ESTIMATORS, AgentData, check_model_names, get_model
 from spillover.trajectories import AgentHistories, ExposureTable
 
 __all__ = ["held_out_loglik", "replicate_folds"]
@@ -22,9 +22,7 @@ def replicate_folds(replicates: np.ndarray, n_folds: int) -> list[np.ndarray]:
     return [fold for fold in np.array_split(ids, n_folds) if fold.size]
 
 
-def _subset(
-    table: ExposureTable | AgentHistories, keep: np.ndarray
-) -> ExposureTable | AgentHistories:
+def _subset(table: AgentData, keep: np.ndarray) -> AgentData:
     mask = np.isin(table.replicate, keep)
     cols = {name: values[mask] for name, values in table.columns().items()}
     return type(table)(**cols)
@@ -47,15 +45,12 @@ def held_out_loglik(
     folds = replicate_folds(exposures.replicate, n_folds)
     all_ids = np.unique(exposures.replicate)
     scores = dict.fromkeys(names, 0.0)
+    # Each model is scored on the data it is fitted to (agent histories when it prefers them).
+    sources = {name: get_model(name).agent_data(exposures, agents) for name in names}
     for fold in folds:
         train_ids = np.setdiff1d(all_ids, fold)
-        train_ex, test_ex = _subset(exposures, train_ids), _subset(exposures, fold)
         for name in names:
-            estimator = ESTIMATORS[name](intervals=False)
-            if name == SIGroups2Estimator.name and agents is not None:
-                estimator.fit(_subset(agents, train_ids))  # type: ignore[arg-type]
-                scores[name] += estimator.loglik(_subset(agents, fold))  # type: ignore[arg-type]
-            else:
-                estimator.fit(train_ex)  # type: ignore[arg-type]
-                scores[name] += estimator.loglik(test_ex)  # type: ignore[arg-type]
+            estimator = get_model(name).make_estimator(intervals=False)
+            estimator.fit(_subset(sources[name], train_ids))
+            scores[name] += estimator.loglik(_subset(sources[name], fold))
     return scores

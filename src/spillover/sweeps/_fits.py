@@ -81,7 +81,7 @@ def fit_sweep_effects(path: str | os.PathLike[str] | Sweep) -> Any:
 
 
 def fit_sweep(
-    path: str | os.PathLike[str] | Sweep, models: Sequence[str] = ("si", "si2")
+    path: str | os.PathLike[str] | Sweep, models: Sequence[str] | None = None
 ) -> pa.Table:
     """Fit ``models`` to the exposure table of every complete cell of a sweep.
 
@@ -89,8 +89,9 @@ def fit_sweep(
     ----------
     path : path or Sweep
         A sweep folder (or what :func:`load_sweep` returned for it).
-    models : sequence of str
-        Names known to ``spillover.fit.ESTIMATORS``.
+    models : sequence of str, optional
+        Names known to ``spillover.fit.ESTIMATORS``; by default the registry's sweep models
+        (:func:`spillover.fit.sweep_models`).
 
     Returns
     -------
@@ -103,11 +104,12 @@ def fit_sweep(
     """
     import pyarrow as pa
 
+    from spillover.fit import sweep_models
     from spillover.sweeps._driver import check_models
     from spillover.sweeps._run import fits_document
 
     sweep = path if isinstance(path, Sweep) else load_sweep(path)
-    names = check_models(models)
+    names = check_models(sweep_models() if models is None else models)
     types = param_types(sweep.grid)
     parts: list[pa.Table] = []
     for cell in sweep.complete_cells():

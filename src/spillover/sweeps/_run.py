@@ -24,6 +24,7 @@ from spillover._rng import SeedRecord
 from spillover.config import SimulationConfig
 from spillover.exceptions import ConfigError, FitError, SpilloverError
 from spillover.sweeps._limiter import Limiter, SlotLimiter
+from spillover.sweeps._spec import default_models
 from spillover.sweeps._store import writer_lock
 
 __all__ = [
@@ -63,7 +64,7 @@ class CellTask:
     config: dict[str, Any]
     out: str
     params: dict[str, Any] = field(default_factory=dict)
-    models: tuple[str, ...] = ("si", "si2")
+    models: tuple[str, ...] = field(default_factory=default_models)
     sweep: str = ""
     command: tuple[str, ...] = ()
     limiter: Limiter | None = None

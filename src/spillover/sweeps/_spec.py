@@ -50,6 +50,7 @@ __all__ = [
     "PATH_KEYS",
     "SweepSettings",
     "SweepSpec",
+    "default_models",
     "read_sweep_config",
 ]
 
@@ -70,6 +71,13 @@ _SETTING_KEYS: Final[frozenset[str]] = frozenset(
 def simulation_keys() -> tuple[str, ...]:
     """The keys a cell may set: the fields of :class:`SimulationConfig`, read at call time."""
     return tuple(f.name for f in fields(SimulationConfig))
+
+
+def default_models() -> tuple[str, ...]:
+    """Models fitted on every cell when a sweep names none: the registry's sweep models."""
+    from spillover.fit import sweep_models
+
+    return sweep_models()
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,7 @@ class SweepSettings:
     executor: ExecutorKind | None = None
     workers: int | None = None
     scheduler: str | None = None
-    models: tuple[str, ...] = ("si", "si2")
+    models: tuple[str, ...] = field(default_factory=default_models)
     llm_concurrency: int | None = None
     out: str | None = None
 

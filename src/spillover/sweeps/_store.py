@@ -23,6 +23,7 @@ from typing import Any, Final
 from spillover.exceptions import RunDirError
 from spillover.io import dumps_json
 from spillover.io._owned import clear_stale, read_marker
+from spillover.sweeps._spec import default_models
 
 __all__ = [
     "SWEEP_MANIFEST",
@@ -274,7 +275,7 @@ def load_sweep(path: str | os.PathLike[str]) -> Sweep:
         seed=int(doc["seed"]),
         grid=grid,
         base=MappingProxyType(dict(doc.get("base", {}))),
-        models=tuple(doc.get("settings", {}).get("models", ("si", "si2"))),
+        models=tuple(doc.get("settings", {}).get("models", default_models())),
         cells=cells,
         status=str(doc.get("status", "incomplete")),
         manifest=MappingProxyType(doc),

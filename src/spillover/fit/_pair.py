@@ -1,0 +1,22 @@
+"""``pair``: the pair approximation on a k-regular graph, fitted to curves only.
+
+Its rates are those of ``si2`` (``alpha``, ``beta``), so the report also draws it at the rates of
+an agent-level ``si2`` fit.
+"""
+
+from __future__ import annotations
+
+from spillover.fit._spec import ModelSpec, spread_starts
+from spillover.models import PAIR_MAP, PAIR_ODE
+
+__all__ = ["PAIR_SPEC"]
+
+PAIR_SPEC = ModelSpec(
+    name="pair",
+    description="pair approximation on a k-regular graph (rates alpha, beta)",
+    map=PAIR_MAP,
+    ode=PAIR_ODE,
+    params=("alpha", "beta"),
+    curve_fit=True,
+    starts=spread_starts({"alpha": 0.005, "beta": 0.05}),
+)

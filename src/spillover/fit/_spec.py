@@ -1,0 +1,296 @@
+"""``ModelSpec``: everything spillover knows about one model name, in one value.
+
+A spec binds the discrete map (and its ODE counterpart), the fitted parameters in the one
+vocabulary shared by :class:`FitResult`, the maps and ``spillover fit --json`` (per-round
+probabilities, DESIGN section 2), the agent-level estimator and the data it takes, the starting
+values of a curve fit, and the report's overlays. ODE hazards are derived, never fitted: the
+symbol table :data:`HAZARD_SYMBOLS` maps each probability to its hazard
+(``a = -log(1 - alpha)``). The registry of specs is :mod:`spillover.fit._registry`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from spillover.exceptions import ConfigError
+from spillover.fit._base import AgentData, ExposureEstimator
+from spillover.models import MapModel, OdeModel, map_curve, probability_to_hazard
+from spillover.trajectories import AgentHistories, ExposureTable
+
+__all__ = [
+    "HAZARD_SYMBOLS",
+    "DataKind",
+    "ModelSpec",
+    "Overlay",
+    "spread_starts",
+]
+
+#: What an agent-level estimator is fitted to: agent histories (``agents.parquet``) or the
+#: exposure table (``exposures.parquet``).
+DataKind = Literal["agents", "exposures"]
+
+#: Per-round probability (fitted, reported) -> hazard per round (ODE parameter).
+#: ``h = -log(1 - p)``; names not listed (``share_1``, ``degree``, ``weight_by_class``) are the
+#: same in the maps and the ODEs.
+HAZARD_SYMBOLS: Mapping[str, str] = {
+    "alpha": "a",
+    "beta": "b",
+    "beta_1": "b_1",
+    "beta_2": "b_2",
+    "alpha_c": "a_c",
+    "beta_c": "b_c",
+}
+
+_WEIGHTS = "weight_by_class"
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A curve the report draws for an agent-level fit: ``model``'s map at the fitted rates.
+
+    Attributes
+    ----------
+    label : str
+        Legend text.
+    model : str
+        The registered model whose map draws the curve (its parameters must be among the
+        fitted ones), e.g. the pair map at the rates of an ``si2`` fit.
+    """
+
+    label: str
+    model: str
+
+
+def spread_starts(
+    base: Mapping[str, float], *, shares: Sequence[str] = ()
+) -> tuple[Mapping[str, float], ...]:
+    """Three starting points around ``base``: as given, smaller, larger.
+
+    Rates are multiplied by 0.3 and by 3 (at most 0.6); the names in ``shares`` (shares of
+    agents, not rates) take 0.6 times their value and 0.3.
+    """
+    low = {n: v * (0.6 if n in shares else 0.3) for n, v in base.items()}
+    high = {n: 0.3 if n in shares else min(v * 3, 0.6) for n, v in base.items()}
+    return (dict(base), low, high)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model: its map and ODE, its parameters, how it is fitted and what it predicts.
+
+    Attributes
+    ----------
+    name : str
+        The model name (``spillover fit --model NAME``, ``FitResult.model``).
+    description : str
+        One line for listings.
+    map : MapModel
+        The discrete map; its parameters are :attr:`params` plus ``degree`` (and
+        ``weight_by_class`` for per-class models).
+    ode : OdeModel or None
+        The continuous-time counterpart, in hazards (see :data:`HAZARD_SYMBOLS`).
+    params : tuple of str
+        The fitted parameters, as in ``FitResult.params`` and ``fit --json``.
+    estimator : type or None
+        The agent-level estimator class (scikit-learn style), or None for a model fitted to
+        curves only.
+    data : tuple of {"agents", "exposures"}
+        What the estimator takes, preferred first; the first one the input has is used.
+    curve_fit : bool
+        Whether the model can be fitted to informed counts alone (through its map).
+    starts : tuple of mapping
+        Starting points of a curve fit (per-round probabilities), tried in order.
+    overlays : tuple of Overlay
+        Curves the report draws for an agent-level fit of this model.
+    trait_effects : bool
+        Whether fitting this model also fits the trait effects (per-persona models).
+    sweep_default : bool
+        Whether sweeps fit this model on every cell when their file names no models.
+    """
+
+    name: str
+    description: str
+    map: MapModel
+    ode: OdeModel | None
+    params: tuple[str, ...]
+    estimator: type[ExposureEstimator] | None = None
+    data: tuple[DataKind, ...] = ("exposures",)
+    curve_fit: bool = False
+    starts: tuple[Mapping[str, float], ...] = ()
+    overlays: tuple[Overlay, ...] = ()
+    trait_effects: bool = False
+    sweep_default: bool = False
+    _map_extra: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = self.map.param_names
+        missing = [p for p in self.params if p not in names]
+        if missing:
+            raise ConfigError(
+                f"model {self.name!r}: parameters {missing} are not parameters of its map "
+                f"{self.map.name!r} ({list(names)})"
+            )
+        extra = tuple(n for n in names if n not in self.params)
+        allowed = {"degree", _WEIGHTS}
+        if set(extra) - allowed:
+            raise ConfigError(
+                f"model {self.name!r}: its map also needs {sorted(set(extra) - allowed)}; "
+                "list them in params"
+            )
+        if self.curve_fit and not self.starts:
+            raise ConfigError(f"model {self.name!r}: a curve fit needs starting values")
+        for start in self.starts:
+            if set(start) != set(self.params):
+                raise ConfigError(
+                    f"model {self.name!r}: every start must give exactly {list(self.params)}; "
+                    f"got {sorted(start)}"
+                )
+        if self.estimator is None and not self.curve_fit:
+            raise ConfigError(f"model {self.name!r} has neither an estimator nor a curve fit")
+        object.__setattr__(self, "_map_extra", extra)
+
+    # --- the parameter vocabulary ---------------------------------------------------------
+
+    @property
+    def bounds(self) -> dict[str, tuple[float, float]]:
+        """``{param: (lower, upper)}`` of the fitted parameters (closed bounds)."""
+        all_bounds = self.map.bounds
+        return {p: all_bounds[p] for p in self.params}
+
+    @property
+    def per_class(self) -> bool:
+        """Whether the model has one value per class (persona) of some parameter."""
+        return _WEIGHTS in self._map_extra
+
+    @property
+    def hazard_names(self) -> dict[str, str]:
+        """``{param: ODE parameter}``: the symbol table restricted to this model."""
+        return {p: HAZARD_SYMBOLS.get(p, p) for p in self.params}
+
+    def map_params(
+        self, params: Mapping[str, Any], *, degree: ArrayLike, weights: ArrayLike | None = None
+    ) -> dict[str, Any]:
+        """The map's parameters: the fitted ``params`` plus the degree (and class weights).
+
+        Parameters
+        ----------
+        params : mapping
+            Exactly :attr:`params` (a ``FitResult.params``, say); per-class values as
+            sequences. A class whose weight is 0 may have NaN rates (no agent of it was ever at
+            risk): they cannot matter and are set to 0.
+        degree : int
+        weights : array_like, optional
+            Shares (or counts) of the classes, required by per-class models.
+
+        Raises
+        ------
+        ConfigError
+            For a missing or unknown parameter name, or missing weights.
+        """
+        given, own = set(params), set(self.params)
+        if given != own:
+            raise ConfigError(
+                f"{self.name}: params must have exactly the names {list(self.params)}; "
+                f"missing {sorted(own - given)}, unknown {sorted(given - own)}"
+            )
+        out: dict[str, Any] = {p: params[p] for p in self.params}
+        out["degree"] = degree
+        if self.per_class:
+            if weights is None:
+                raise ConfigError(
+                    f"{self.name}: predictions need the share of agents in each class (weights)"
+                )
+            w = np.asarray(weights, dtype=np.float64)
+            out[_WEIGHTS] = w
+            for p in self.params:
+                if self.map.parameters[self.map.param_names.index(p)].per_class:
+                    value = np.asarray(out[p], dtype=np.float64)
+                    if value.shape == w.shape:
+                        value = np.where(np.isnan(value) & (w == 0), 0.0, value)
+                    out[p] = value
+        return out
+
+    def ode_params(
+        self, params: Mapping[str, Any], *, degree: ArrayLike, weights: ArrayLike | None = None
+    ) -> dict[str, Any]:
+        """The ODE's parameters: hazards derived from the fitted probabilities.
+
+        Raises
+        ------
+        ConfigError
+            When the model has no ODE, or as :meth:`map_params`.
+        """
+        if self.ode is None:
+            raise ConfigError(f"model {self.name!r} has no ODE counterpart")
+        mapped = self.map_params(params, degree=degree, weights=weights)
+        return {
+            HAZARD_SYMBOLS.get(n, n): (probability_to_hazard(v) if n in HAZARD_SYMBOLS else v)
+            for n, v in mapped.items()
+        }
+
+    # --- prediction and fitting --------------------------------------------------------------
+
+    def predict(
+        self,
+        params: Mapping[str, Any],
+        *,
+        degree: ArrayLike,
+        i0: ArrayLike,
+        n_rounds: int,
+        weights: ArrayLike | None = None,
+    ) -> np.ndarray:
+        """Expected informed fraction after rounds 0..n_rounds, from the model's map.
+
+        Parameters
+        ----------
+        params : mapping
+            The fitted parameters (:attr:`params`), e.g. ``fit.params``.
+        degree : int
+            k of the k-regular graph.
+        i0 : float
+            Initial informed fraction ``n_seeds / n_nodes``, in (0, 1).
+        n_rounds : int
+        weights : array_like, optional
+            Class shares, for per-class models.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_rounds + 1,), read-only
+
+        Raises
+        ------
+        ConfigError
+        """
+        return map_curve(
+            self.map, self.map_params(params, degree=degree, weights=weights), i0, n_rounds
+        )
+
+    def make_estimator(self, **kwargs: Any) -> ExposureEstimator:
+        """A new, unfitted agent-level estimator (``kwargs`` go to its ``__init__``).
+
+        Raises
+        ------
+        ConfigError
+            When the model has no agent-level estimator.
+        """
+        if self.estimator is None:
+            raise ConfigError(
+                f"model {self.name!r} is fitted to curves only (it has no agent-level estimator)"
+            )
+        return self.estimator(**kwargs)
+
+    def agent_data(
+        self, exposures: ExposureTable, agents: AgentHistories | None = None
+    ) -> AgentData:
+        """The input the estimator takes: agent histories when it prefers them and they exist."""
+        for kind in self.data:
+            if kind == "agents" and agents is not None and len(agents):
+                return agents
+            if kind == "exposures":
+                return exposures
+        raise ConfigError(f"model {self.name!r} needs agent histories; the input has none")
