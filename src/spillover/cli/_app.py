@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from types import FrameType
 
 import typer
 
@@ -22,8 +25,25 @@ app = typer.Typer(
 )
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread: every cleanup that runs for Ctrl-C runs for it too
+    (staging folders removed, the sweep recorded as interrupted, worker processes stopped)."""
+
+
+_terminated = threading.Event()
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    _terminated.set()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends at once
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: runs the app; errors become one line on stderr and exit code 2."""
+    """Entry point: runs the app; errors become one line on stderr and exit code 2.
+
+    SIGINT exits with code 130 and SIGTERM with 143, both after the same cleanup.
+    """
     import spillover.cli._loop  # noqa: F401
     from spillover.cli import (  # noqa: F401
         _demo,
@@ -36,6 +56,22 @@ def main(argv: list[str] | None = None) -> None:
         _sweep,
     )
 
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
+    _terminated.clear()
+    try:
+        _run_app(argv)
+    except (SystemExit, KeyboardInterrupt):
+        if _terminated.is_set():
+            err_console.print("spillover: terminated (SIGTERM)", markup=False)
+            sys.exit(143)
+        raise
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
+
+
+def _run_app(argv: list[str] | None) -> None:
     try:
         app(args=argv, prog_name="spillover")
     except SpilloverError as exc:

@@ -13,9 +13,12 @@ downstream depends on the order. No cluster code lives here: Dask does the distr
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
@@ -125,6 +128,52 @@ class SerialExecutor(_Base):
         return {"kind": self.kind, "workers": 1}
 
 
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _parent_gone(parent: int, driver: int) -> bool:
+    from spillover.io._owned import pid_alive
+
+    return os.getppid() != parent or not pid_alive(driver)
+
+
+def _watch_parent(parent: int, driver: int) -> None:
+    while not _parent_gone(parent, driver):
+        time.sleep(0.5)
+    os._exit(70)  # the driver is gone: nothing may be written for it any more
+
+
+def die_with_driver(driver: int) -> None:
+    """Make this worker process end when the driver ``driver`` (or its own parent) dies.
+
+    Run as the initializer of every worker (and of the limiter's manager process). On Linux
+    the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``: with forkserver the
+    parent is the fork server, which exits with the driver); everywhere a watchdog thread
+    checks the parent and the driver twice a second. A driver killed with SIGKILL therefore
+    leaves no worker writing into its sweep.
+    """
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if parent == 1 or _parent_gone(parent, driver):  # it died before the above took effect
+        os._exit(70)
+    threading.Thread(
+        target=_watch_parent, args=(parent, driver), name="spillover-parent-watch", daemon=True
+    ).start()
+
+
+def _stop_workers(pool: Any) -> None:
+    """Terminate the pool's worker processes (an interrupted sweep must not go on writing)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            process.terminate()
+
+
 def _default_context() -> str:
     # forkserver: workers start from a clean server process, never a fork of a driver that may
     # hold threads (progress bars, Dask clients) or locks; spawn where forkserver is missing.
@@ -174,7 +223,12 @@ class ProcessExecutor(_Base):
         tasks = list(tasks)
         if not tasks:
             return
-        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=self._ctx)
+        pool = ProcessPoolExecutor(
+            max_workers=min(self.workers, len(tasks)),
+            mp_context=self._ctx,
+            initializer=die_with_driver,
+            initargs=(os.getpid(),),
+        )
         clean = False
         try:
             futures: dict[Future[R], T] = {pool.submit(fn, task): task for task in tasks}
@@ -187,12 +241,18 @@ class ProcessExecutor(_Base):
                     yield result
             clean = True
         finally:
-            # On an early exit (interrupt, consumer error) drop queued tasks and do not wait.
+            # On an early exit (interrupt, consumer error) drop queued tasks, stop the running
+            # ones and do not wait.
+            if not clean:
+                _stop_workers(pool)
             pool.shutdown(wait=clean, cancel_futures=True)
 
     def limiter(self, slots: int, *, name: str) -> SlotLimiter:
         if self._manager is None:
-            self._manager = self._ctx.Manager()
+            from multiprocessing.managers import SyncManager
+
+            self._manager = SyncManager(ctx=self._ctx)
+            self._manager.start(die_with_driver, (os.getpid(),))
         return SlotLimiter(self._manager.Semaphore(slots), slots, "process")
 
     def describe(self) -> dict[str, Any]:
