@@ -56,6 +56,29 @@ def test_strings_from_data_are_escaped(tmp_path: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
+#: Elements reaching past the right edge of the page (``inWraps``: also those inside a
+#: table's scrolling box, which may be wider than the page).
+WIDER_THAN_PAGE = """(skipWrapped) => {
+  const width = document.documentElement.clientWidth;
+  const out = [];
+  for (const el of document.querySelectorAll("body *")) {
+    if (skipWrapped && el.parentElement.closest(".table-wrap")) continue;
+    const box = el.getBoundingClientRect();
+    if (box.right > width + 0.5) out.push(`${el.tagName}.${el.className}: ${box.right}`);
+  }
+  return out.slice(0, 5);
+}"""
+
+
+def test_model_messages_sit_under_the_table(report: Path) -> None:
+    html = report.read_text()
+    statuses = re.findall(r"<td class='status'>(.*?)</td>", html)
+    assert statuses and all(len(re.sub("<[^>]+>", "", s)) <= 20 for s in statuses), statuses
+    notes = re.findall(r"<ul class='model-notes'>(.*?)</ul>", html)
+    assert notes, "the fixture's run has a model with a message (si is infeasible)"
+    assert html.count("<div class='table-wrap'><table>") == html.count("<table>")
+
+
 @pytest.mark.skipif(
     CHROMIUM is None and not os.environ.get("CI"),
     reason="chromium is installed by .ci/run (apt); in CI a missing browser fails the test",
@@ -77,7 +100,7 @@ def test_report_renders_in_headless_chromium(report: Path) -> None:
             ],
         )
         try:
-            page = browser.new_page()
+            page = browser.new_page(viewport={"width": 1280, "height": 4000})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
@@ -87,6 +110,13 @@ def test_report_renders_in_headless_chromium(report: Path) -> None:
                 "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
             )
             assert page.title().startswith("spillover report")
+            # At 1,280 pixels every element, tables included, fits the page.
+            assert page.evaluate(WIDER_THAN_PAGE, False) == []
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+            # Narrower, a table scrolls inside its own box; the page itself never does.
+            page.set_viewport_size({"width": 640, "height": 2000})
+            assert page.evaluate(WIDER_THAN_PAGE, True) == []
+            assert page.evaluate("document.documentElement.scrollWidth") <= 640
         finally:
             browser.close()
     assert errors == []

@@ -20,19 +20,28 @@ __all__ = ["Figure", "render_report", "render_table_page"]
 
 _CSS = """
 body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; margin: 2rem auto;
-       max-width: 1100px; color: #1d1d1f; line-height: 1.45; padding: 0 1rem; }
+       max-width: 1200px; color: #1d1d1f; line-height: 1.45; padding: 0 1rem; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2.2rem;
      border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
-table { border-collapse: collapse; margin: .8rem 0; font-size: .88rem; }
-th, td { border: 1px solid #ccc; padding: .25rem .55rem; vertical-align: top; }
+table { border-collapse: collapse; margin: .8rem 0; font-size: .85rem; }
+th, td { border: 1px solid #ccc; padding: .2rem .4rem; vertical-align: top; }
 th { background: #f3f3f5; text-align: left; } td.num { text-align: right;
      font-variant-numeric: tabular-nums; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: .88rem; color: #555; } .muted { color: #666; font-size: .88rem; }
 pre { background: #f7f7f9; padding: .6rem; white-space: pre-wrap; font-size: .85rem; }
 td.params { white-space: nowrap; }
-td.status { max-width: 22rem; }
+.table-wrap { max-width: 100%; overflow-x: auto; margin: .8rem 0; }
+.table-wrap > table { margin: 0; }
+ul.model-notes { font-size: .88rem; color: #444; margin: .3rem 0 1rem; padding-left: 1.2rem; }
+ul.model-notes li { overflow-wrap: anywhere; }
+img, pre, code { max-width: 100%; } pre, code { overflow-wrap: anywhere; }
 """
+
+
+def _wrap(table: str) -> str:
+    """A table in a box that scrolls sideways when it is wider than the page."""
+    return f"<div class='table-wrap'>{table}</div>"
 
 
 class Figure:
@@ -78,6 +87,7 @@ def _group_table(group: ModelGroup) -> str:
         "<th>held-out log-lik</th><th>status</th></tr>"
     )
     rows = []
+    notes: list[str] = []
     for row in group.comparison:
         r = results[row.model]
         params = "<br>".join(
@@ -86,9 +96,10 @@ def _group_table(group: ModelGroup) -> str:
             for name, v in r.params.items()
         )
         held = "" if row.held_out_loglik is None else _num(row.held_out_loglik)
-        status = escape(r.status) + (
-            f"<br><span class='muted'>{escape(r.message)}</span>" if r.message else ""
-        )
+        status = escape(r.status) + ("<sup>*</sup>" if r.message else "")
+        if r.message:
+            # Messages go under the table: in a cell they squeeze a column into a sliver.
+            notes.append(f"<li><strong>{escape(row.model)}</strong>: {escape(r.message)}</li>")
         best = " <strong>(best)</strong>" if row.model == group.best else ""
         rows.append(
             f"<tr><td>{escape(row.model)}{best}</td><td class='params'>{params}</td>"
@@ -99,7 +110,9 @@ def _group_table(group: ModelGroup) -> str:
             f"<td class='num'>{_num(row.akaike_weight, '.3f')}</td><td class='num'>{held}</td>"
             f"<td class='status'>{status}</td></tr>"
         )
-    return f"<h3>{escape(group.description)}</h3><table>{head}{''.join(rows)}</table>"
+    table = _wrap(f"<table>{head}{''.join(rows)}</table>")
+    listed = f"<ul class='model-notes'>{''.join(notes)}</ul>" if notes else ""
+    return f"<h3>{escape(group.description)}</h3>{table}{listed}"
 
 
 def _traits_table(analysis: Analysis) -> str:
@@ -114,8 +127,7 @@ def _traits_table(analysis: Analysis) -> str:
             f"<td class='num'>[{math.exp(r['ci_low']):.3f}, {math.exp(r['ci_high']):.3f}]</td>"
             f"<td class='num'>{r['log_hazard_ratio']:.3f} ± {r['stderr']:.3f}</td></tr>"
         )
-    return (
-        "<h3>Trait effects (log-linear hazards, one-stage maximum likelihood)</h3>"
+    return "<h3>Trait effects (log-linear hazards, one-stage maximum likelihood)</h3>" + _wrap(
         "<table><tr><th>channel</th><th>trait</th><th>hazard ratio (high vs low)</th>"
         "<th>95% CI</th><th>log ratio ± se</th></tr>" + "".join(rows) + "</table>"
     )
@@ -123,7 +135,7 @@ def _traits_table(analysis: Analysis) -> str:
 
 def _kv_table(items: Sequence[tuple[str, Any]]) -> str:
     rows = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>" for k, v in items)
-    return f"<table>{rows}</table>"
+    return _wrap(f"<table>{rows}</table>")
 
 
 def render_report(
@@ -201,13 +213,14 @@ def render_table_page(
         [
             "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
             GENERATOR_META,
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>",
             f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
             f"<h1>{escape(title)}</h1>",
             _kv_table(summary),
             "<h2>Fitted rates across the grid</h2>",
             *(f.html() for f in figures),
             "<h2>Fits per cell</h2>",
-            f"<table><tr>{head}</tr>{body}</table>",
+            _wrap(f"<table><tr>{head}</tr>{body}</table>"),
             "<p class='muted'>Generated by spillover.</p></body></html>",
         ]
     )
