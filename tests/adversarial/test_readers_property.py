@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from spillover.config import SimulationConfig
 from spillover.events import Event
-from spillover.exceptions import SpilloverError
+from spillover.exceptions import GraphError, SpilloverError
 from spillover.graphs import Graph
 from spillover.io import (
     example_events_path,
@@ -141,6 +141,15 @@ def _check_graph(graph: Any) -> None:
 
 
 NODE = st.one_of(st.integers(min_value=-3, max_value=40).map(str), CELL)
+
+
+@pytest.mark.parametrize("text", ["source,target\n0\n1\n", "0\n1\n", "source,target\n0,1,2\n"])
+def test_edge_list_rows_of_the_wrong_width(tmp_path: Path, text: str) -> None:
+    # Found by the property below: rows all one field wide gave an IndexError.
+    path = tmp_path / "edges.csv"
+    path.write_text(text)
+    with pytest.raises(GraphError, match=r"line [12]: expected 2 (fields|columns)"):
+        read_edge_list(path)
 
 
 @PROPERTY

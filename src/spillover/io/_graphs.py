@@ -292,6 +292,11 @@ def _read_text(path: Path, delimiter: str | None) -> _Edges:
     if table.shape[0] == 0:
         # loadtxt cannot tell the width of a table without rows.
         table = np.empty((0, 2), dtype=np.int64)
+    elif table.shape[1] != 2:
+        # Rows of one width, but not two (loadtxt takes any width when no columns are named).
+        raise _explain_text_error(
+            path, delimiter, header_lines, 2, columns, ValueError(f"{table.shape[1]} columns")
+        )
     u, v = (
         (table[:, 0], table[:, 1])
         if n_fields > 2
