@@ -81,9 +81,9 @@ def build_loop_report(run: Path, out: Path | None) -> Path:
     time, the predicted critical range, and the emitted events."""
     from spillover.io import read_manifest
     from spillover.io._loop import read_loop_tables
+    from spillover.io._owned import write_owned_text
     from spillover.loop import EmissionRule, critical_range, fit_coupling
     from spillover.report._build import _figure_staging, _publish_figures
-    from spillover.io._owned import write_owned_text
     from spillover.report._html import Figure
 
     manifest = read_manifest(run)
