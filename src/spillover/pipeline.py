@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from spillover._redact import redact, redact_tree
+from spillover._resources import check_llm_work, check_run_fits
 from spillover._rng import SeedLike, SeedRecord, seed_record
 from spillover.config import SimulationConfig
 from spillover.engine import (
@@ -168,6 +169,9 @@ def run_simulation(
     """
     from spillover.io import read_persona_assignment
 
+    if config.edge_list is None:
+        check_run_fits(config)
+    check_llm_work(config)
     record = seed_record(config.seed if seed is None else seed)
     event = _event(config)
     policy = build_policy(
@@ -178,6 +182,7 @@ def run_simulation(
         t0 = time.perf_counter()
         graph = build_graph(config, record)
         timings["graph_s"] = time.perf_counter() - t0
+        check_run_fits(config, n_nodes=graph.n_nodes, max_degree=int(graph.max_degree))
         t0 = time.perf_counter()
         if config.personas == "balanced":
             persona_of_node = assign_balanced(graph.n_nodes, rng=record.generator("personas"))
@@ -291,6 +296,9 @@ def plan_llm_run(config: SimulationConfig) -> dict[str, Any]:
 
     if config.policy != "llm":
         raise ConfigError("--dry-run applies to LLM runs (--llm-base-url)")
+    check_llm_work(config)
+    if config.edge_list is None:
+        check_run_fits(config)
     record = seed_record(config.seed)
     event = _event(config)
     policy = build_policy(config)

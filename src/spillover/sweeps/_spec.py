@@ -135,6 +135,10 @@ class SweepSettings:
         return "dask" if self.scheduler is not None else "process"
 
 
+#: The most cells a sweep may hold (checked before any cell is expanded).
+MAX_SWEEP_CELLS: Final[int] = 100_000
+
+
 def check_scheduler_address(address: str) -> str:
     """Accept ``tcp://HOST:PORT`` (or ``tls://``, ``inproc://``, ``ucx://``) addresses."""
     scheme, sep, rest = address.partition("://")
@@ -270,6 +274,12 @@ class SweepSpec:
             grid.append((key, checked))
         object.__setattr__(self, "grid", tuple(grid))
         object.__setattr__(self, "settings", self.settings)
+        if self.n_cells > MAX_SWEEP_CELLS:
+            sizes = " x ".join(f"{len(v)} {k}" for k, v in grid)
+            raise ConfigError(
+                f"grid: {sizes} make {self.n_cells:,} cells, more than the "
+                f"{MAX_SWEEP_CELLS:,} a sweep may hold"
+            )
         # Validate every cell before anything starts.
         for cell in range(self.n_cells):
             try:

@@ -1,0 +1,125 @@
+"""Bounded before allocating: runs too large for the machine are refused up front.
+
+The commands that used to die with a MemoryError traceback or hang run in a subprocess with a
+deadline, so a regression fails the test instead of hanging the suite.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spillover._resources import check_run_fits, estimate_run_bytes
+from spillover.config import SimulationConfig
+from spillover.exceptions import ConfigError
+
+DEADLINE_S = 120
+
+
+def spillover(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    code = "import sys; from spillover.cli import main; sys.argv[0] = 'spillover'; main()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_S,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("flags", "setting"),
+    [
+        (["--rounds", "1000000000"], "n_rounds = 1,000,000,000 (--rounds)"),
+        (["--n-nodes", "3000000000"], "n_nodes = 3,000,000,000 (--n-nodes)"),
+        (["--replicates", "1000000000000"], "n_reps = 1,000,000,000,000 (--replicates)"),
+        (["--n-nodes", "40000000", "--degree", "5000"], "(--n-nodes)"),
+    ],
+)
+def test_a_run_too_large_for_memory_is_refused_in_one_line(
+    tmp_path: Path, flags: list[str], setting: str
+) -> None:
+    line = one_error_line(spillover("simulate", *flags, "-q", "--out", "run", cwd=tmp_path))
+    assert setting in line and "of memory, more than the" in line and "available" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_dry_run_with_a_billion_samples_is_refused(tmp_path: Path) -> None:
+    proc = spillover(
+        "simulate",
+        "--llm-base-url",
+        "http://127.0.0.1:9/v1",
+        "--llm-model",
+        "m",
+        "--llm-samples",
+        "1000000000",
+        "--dry-run",
+        cwd=tmp_path,
+    )
+    line = one_error_line(proc)
+    assert "llm_samples" in line and "requests" in line
+
+
+def test_a_sweep_grid_of_millions_of_cells_is_refused_before_expanding(tmp_path: Path) -> None:
+    values = ", ".join(str(i) for i in range(2, 182))
+    (tmp_path / "sweep.toml").write_text(
+        f"seed = 1\n[base]\nn_nodes = 100\n[grid]\nn_rounds = [{values}]\n"
+        f"n_reps = [{values}]\nn_seeds = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\ndegree = [2, 4, 6, 8, 10]"
+        "\n"
+    )
+    line = one_error_line(spillover("sweep", "sweep.toml", "--dry-run", cwd=tmp_path))
+    assert "1,620,000 cells" in line
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        "n_nodes: *i\n",
+        "llm:\n  model: m\n  buckets: *i\n",
+        "llm:\n  model: *i\n",
+    ],
+)
+def test_yaml_billion_laughs_is_refused(tmp_path: Path, doc: str) -> None:
+    laughs = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=False):
+        laughs += f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]\n"
+    # 9**9 strings once expanded; the aliases must be refused before anything is expanded.
+    (tmp_path / "laughs.yaml").write_text(laughs + doc)
+    line = one_error_line(spillover("simulate", "-c", "laughs.yaml", "--dry-run", cwd=tmp_path))
+    assert "aliases" in line and "line 2" in line
+
+
+def test_the_estimate_names_the_setting_that_drives_it() -> None:
+    config = SimulationConfig(n_nodes=500, n_rounds=50_000)
+    estimate = estimate_run_bytes(config)
+    with pytest.raises(ConfigError, match=r"^n_rounds = 50,000 \(--rounds\): .* 1\.0 MiB"):
+        check_run_fits(config, available=1 << 20)
+    assert check_run_fits(config, available=estimate) == estimate
+
+
+def test_the_estimate_is_an_upper_bound_of_a_real_run() -> None:
+    import tracemalloc
+
+    from spillover.pipeline import run_simulation
+
+    config = SimulationConfig(n_nodes=3000, degree=8, n_rounds=60, n_reps=6, seed=4)
+    run_simulation(SimulationConfig(n_nodes=50, degree=4, n_rounds=2, n_reps=1, seed=1))
+    tracemalloc.start()
+    try:
+        run_simulation(config)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak <= estimate_run_bytes(config)
