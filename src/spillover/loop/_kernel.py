@@ -101,6 +101,11 @@ def run_cascade(
     state = np.zeros(n, dtype=np.int8)
     m_engaged = np.zeros(n, dtype=np.int32)
     m_part = np.zeros(n, dtype=np.int32)
+    # Unaware neighbours: an engaged agent with none cannot expose anybody, so its
+    # neighbourhood is not scanned (the engaged set of an SI online layer only grows).
+    m_unaware = np.empty(n, dtype=np.int32)
+    for i in range(n):
+        m_unaware[i] = indptr[i + 1] - indptr[i]
     stamp = np.full(n, -1, dtype=np.int32)
     active_e = np.empty(n, dtype=np.int32)  # engaged agents
     active_p = np.empty(n, dtype=np.int32)  # participating agents
@@ -120,6 +125,7 @@ def run_cascade(
         n_unaware -= 1
     for j in range(n_e):
         _shift(indptr, indices, active_e[j], m_engaged, 1)
+        _shift(indptr, indices, active_e[j], m_unaware, -1)
     counts[0, _S] = n_unaware
     counts[0, _E] = n_e
 
@@ -143,6 +149,8 @@ def run_cascade(
             exposed = 0
             for j in range(n_e):
                 a = active_e[j]
+                if m_unaware[a] == 0:
+                    continue
                 for e in range(indptr[a], indptr[a + 1]):
                     i = indices[e]
                     if state[i] != _S or stamp[i] == t:
@@ -160,6 +168,8 @@ def run_cascade(
             i = active_e[j]
             m = m_part[i]
             join_at_risk[t, m] += 1
+            if p_join[m] == 0.0 and gamma == 0.0:
+                continue  # stays engaged whatever its uniform
             u = decision_uniform(key, t, i)
             if u < p_join[m]:
                 new_p[np_] = i
@@ -180,6 +190,7 @@ def run_cascade(
             state[i] = _E
             engaged_round[i] = t
             _shift(indptr, indices, i, m_engaged, 1)
+            _shift(indptr, indices, i, m_unaware, -1)
         for j in range(np_):
             i = new_p[j]
             state[i] = _P
