@@ -66,7 +66,7 @@ def test_loop_bad_input_is_one_error_line(
     cfg.write_text('[loop]\napi_key = "sk-secret-value"\n')
     assert _run(["loop", "--config", str(cfg), "--out", str(tmp_path / "y")]) == 2
     err = capsys.readouterr().err
-    assert "loop.api_key: unknown setting" in err and "sk-secret-value" not in err
+    assert "loop.api_key" in err and "sk-secret-value" not in err
     assert _run(["loop", "--emission", "poisson", "--out", str(tmp_path / "z")]) == 2
     assert "emission mode" in capsys.readouterr().err
 
