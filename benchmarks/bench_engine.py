@@ -236,6 +236,102 @@ def _measure_engine(cfg: Config) -> Result:
     }
 
 
+# -- the plain kernel: the same model, written the obvious way -------------------------------
+
+
+def _plain_kernel() -> Callable[..., int]:
+    """A plain numba kernel of the same SI model, the baseline of the engine's speed.
+
+    Incremental informed-neighbour counts and an at-risk list, one sequential random stream,
+    no bookkeeping (no tables, no personas): what one writes first for a fast simulation.
+    Returns the number of informed nodes at saturation (or after ``n_rounds``).
+    """
+    import numba
+    import numpy as np
+
+    @numba.njit(cache=True)
+    def plain_si(indptr, indices, beta, seeds, n_rounds, seed):  # type: ignore[no-untyped-def]
+        np.random.seed(seed)
+        n = indptr.shape[0] - 1
+        informed = np.zeros(n, np.bool_)
+        n_exposed = np.zeros(n, np.int32)
+        at_risk = np.empty(n, np.int32)
+        newly = np.empty(n, np.int32)
+        n_at_risk = 0
+        n_new = 0
+        for s in seeds:
+            informed[s] = True
+            newly[n_new] = s
+            n_new += 1
+        total = n_new
+        for _ in range(n_rounds):
+            for j in range(n_new):
+                u = newly[j]
+                for e in range(indptr[u], indptr[u + 1]):
+                    v = indices[e]
+                    n_exposed[v] += 1
+                    if not informed[v] and n_exposed[v] == 1:
+                        at_risk[n_at_risk] = v
+                        n_at_risk += 1
+            kept = 0
+            n_new = 0
+            for j in range(n_at_risk):
+                i = at_risk[j]
+                if informed[i]:
+                    continue
+                at_risk[kept] = i
+                kept += 1
+                if np.random.random() < 1.0 - (1.0 - beta) ** n_exposed[i]:
+                    newly[n_new] = i
+                    n_new += 1
+            n_at_risk = kept
+            for j in range(n_new):
+                informed[newly[j]] = True
+            total += n_new
+            if n_new == 0 and n_at_risk == 0:
+                break
+        return total
+
+    return plain_si  # type: ignore[no-any-return]
+
+
+def _measure_paired(cfg: Config) -> Result:
+    """The spillover engine and the plain kernel, alternately, in one process on one graph.
+
+    Alternating the two in the same process exposes both to the same load on the machine,
+    so the ratio of their medians is the figure to compare.
+    """
+    import numpy as np
+
+    from spillover.engine import simulate
+    from spillover.policies import ConstantPolicy
+
+    graph = _load_graph(cfg["graph"])
+    policy = ConstantPolicy(alpha=0.0, beta=cfg["beta"])
+    seeds = np.array(cfg["seeds"], dtype=np.int64)
+    plain = _plain_kernel()
+    indptr, indices = np.ascontiguousarray(graph.indptr), graph.indices
+    plain(indptr, indices, cfg["beta"], seeds, cfg["rounds"], 0)  # compile or load
+    engine_s, plain_s, finals = [], [], []
+    for rep in range(cfg["pair_repeats"]):
+        start = time.perf_counter()
+        result = simulate(graph, policy, n_rounds=cfg["rounds"], seeds=seeds, rng=cfg["seed"] + rep)
+        engine_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        final = plain(indptr, indices, cfg["beta"], seeds, cfg["rounds"], cfg["seed"] + rep)
+        plain_s.append(time.perf_counter() - start)
+        finals.append((int(result.curves.informed[0, -1]), int(final)))
+    engine, base = statistics.median(engine_s), statistics.median(plain_s)
+    return {
+        "seconds": engine,
+        "engine_s": engine_s,
+        "plain_s": plain_s,
+        "plain_median_s": base,
+        "speedup": base / engine,
+        "finals": finals,
+    }
+
+
 def _measure_eon(cfg: Config) -> Result:
     import math
 
@@ -317,6 +413,7 @@ WORKERS: dict[str, tuple[str, Callable[[Config], Result]]] = {
     "to-networkx": ("networkx", _measure_to_networkx),
     "compile-cold": ("spillover", _measure_compile_cold),
     "engine": ("engine", _measure_engine),
+    "paired": ("engine", _measure_paired),
     "eon": ("eon", _measure_eon),
     "ndlib": ("ndlib", _measure_ndlib),
     "graph-info": ("spillover", _graph_info),
@@ -494,6 +591,24 @@ def _summaries(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
                 row["ratio"] = row["median_s"] / refs[ref]
                 row["ratio_to"] = ref
         rows.append(row)
+        if o.step.key == "paired" and o.samples:
+            sample = o.samples[0]
+            row |= {"runs": len(sample["engine_s"]), "min_s": min(sample["engine_s"])}
+            row["max_s"] = max(sample["engine_s"])
+            plain = sample["plain_s"]
+            rows.append(
+                {
+                    "label": "plain numba kernel (paired)",
+                    "key": "plain",
+                    "runs": len(plain),
+                    "error": None,
+                    "median_s": statistics.median(plain),
+                    "min_s": min(plain),
+                    "max_s": max(plain),
+                    "ratio": sample["speedup"],
+                    "ratio_to": "paired engine",
+                }
+            )
         if o.step.key == "engine" and o.samples:
             warm = [s["prepare"]["seconds"] for s in o.samples]
             rows.append(
@@ -558,6 +673,14 @@ def _print_report(machine: dict[str, Any], params: Config, rows: list[dict[str, 
     print("itself. Engine rows: peak of the run, holding the graph in the engine's own format.")
     print("ratio: median time over that of the spillover engine (engine) or graph build (graph).")
     for row in rows:
+        if row["key"] == "plain":
+            print(
+                f"plain kernel / spillover engine, alternating in one process: "
+                f"{row['ratio']:.2f}x (median {row['median_s']:.3f} s against "
+                f"{row['median_s'] / row['ratio']:.3f} s, {row['runs']} pairs; the engine "
+                f"row of that pair is 'spillover engine (paired)')"
+            )
+    for row in rows:
         if row["key"] == "compile-cold" and row.get("samples"):
             sample = row["samples"][0]
             print(
@@ -588,6 +711,17 @@ def _print_report(machine: dict[str, Any], params: Config, rows: list[dict[str, 
         )
         if not saturated:
             _say(f"WARNING: {row['label']} did not reach {SATURATION:.1%} of the reachable nodes")
+    for row in rows:
+        if row["key"] == "paired" and row.get("samples"):
+            finals = row["samples"][0]["finals"]
+            engine = [f for f, _ in finals]
+            plain = [f for _, f in finals]
+            saturated = all(min(f, g) >= SATURATION * target for f, g in finals)
+            print(
+                f"  {'engine and plain (paired)':<30} final informed {min(engine):>11,} .. "
+                f"{max(engine):>11,} and {min(plain):>11,} .. {max(plain):>11,}"
+                f"  saturated: {'yes' if saturated else 'NO'}"
+            )
 
 
 def _parse_peers(text: str) -> tuple[str, ...]:
@@ -647,6 +781,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--beta", type=float, default=0.1, help="per-round sharing probability (default 0.1)")
     add("--n-seeds", type=_positive, default=10, help="seed nodes (default 10)")
     add("--rounds", type=_positive, default=200, help="n_rounds of the spillover run (200)")
+    add(
+        "--pair-repeats",
+        type=_non_negative,
+        default=7,
+        help="alternating runs of the engine and the plain kernel in one process (7; 0 skips)",
+    )
     add("--ndlib-max-iterations", type=_positive, default=1000, help="NDlib cap (1000)")
     add("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
     add("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
@@ -680,6 +820,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "beta": args.beta,
             "n_seeds": args.n_seeds,
             "rounds": args.rounds,
+            "pair_repeats": args.pair_repeats,
             "ndlib_max_iterations": args.ndlib_max_iterations,
             "graph": str(graph_path),
         }
@@ -716,6 +857,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cold_cache = {"NUMBA_CACHE_DIR": str(workdir / "numba-cache")}
         steps.append(Step("compile-cold", "engine compile (cold cache)", 1, env=cold_cache))
         steps.append(Step("engine", "spillover engine", args.repeats, "engine"))
+        if args.pair_repeats:
+            steps.append(Step("paired", "spillover engine (paired)", 1))
         labels = {"eon": "EoN fast_SIR (gamma=0)", "ndlib": "NDlib SIModel"}
         steps += [Step(peer, labels[peer], peer_repeats, "engine") for peer in args.peers]
         outcomes += [runner.run(step) for step in steps]

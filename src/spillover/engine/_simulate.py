@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from spillover._rng import SeedLike, SeedRecord, seed_record
-from spillover.engine._kernels import run_replicate
+from spillover.engine._kernels import adoption_order, run_replicate, state_layout
 from spillover.exceptions import ConfigError
 from spillover.personas import N_PERSONAS, assign_balanced, validate_assignment
 from spillover.policies import ExposureBatch, Policy, checked_probabilities
@@ -148,13 +148,19 @@ def simulate(
     shape = (n_rounds + 1, N_PERSONAS, max_degree + 1)
     informed_by_persona = np.zeros((n_reps, n_rounds + 1, N_PERSONAS), dtype=np.int64)
     last_active = np.zeros(n_reps, dtype=np.int32)
+    # Work arrays, reused by every replicate (the kernel initialises them).
+    state_dtype, shift = state_layout(max_degree)
+    state = np.empty(n_nodes, dtype=state_dtype)
+    candidates = np.empty(n_nodes, dtype=indices.dtype)
+    newly = np.empty(n_nodes, dtype=indices.dtype)
+    adoption_round = np.empty(n_nodes, dtype=np.int32)
     exposure_parts: list[tuple[np.ndarray, ...]] = []
     adoption_parts: list[tuple[np.ndarray, ...]] = []
     for rep in range(n_reps):
         key = record.generator("dynamics", rep).integers(0, 2**64, dtype=np.uint64)
         at_risk = np.zeros(shape, dtype=np.int64)
         shared = np.zeros(shape, dtype=np.int64)
-        adoption_round = np.full(n_nodes, -1, dtype=np.int32)
+        adoption_round.fill(-1)
         last_active[rep] = run_replicate(
             indptr,
             indices,
@@ -167,16 +173,15 @@ def simulate(
             shared,
             informed_by_persona[rep],
             adoption_round,
+            state,
+            candidates,
+            newly,
+            shift,
         )
         t, c, m = np.nonzero(at_risk)
         exposure_parts.append((np.full(t.size, rep), t, c, m, at_risk[t, c, m], shared[t, c, m]))
-        agents = np.flatnonzero(adoption_round >= 0)
-        rounds = adoption_round[agents]
-        order = np.lexsort((agents, rounds))
-        agents = agents[order]
-        adoption_parts.append(
-            (np.full(agents.size, rep), agents, persona_of_node[agents], rounds[order])
-        )
+        agents, rounds = adoption_order(adoption_round, n_rounds)
+        adoption_parts.append((np.full(agents.size, rep), agents, persona_of_node[agents], rounds))
         if progress is not None:
             progress(rep + 1, n_reps)
 
