@@ -251,7 +251,7 @@ def _plain_kernel() -> Callable[..., int]:
 
     @numba.njit(cache=True)
     def plain_si(indptr, indices, beta, seeds, n_rounds, seed):  # type: ignore[no-untyped-def]
-        np.random.seed(seed)
+        np.random.seed(seed)  # noqa: NPY002 (numba: its own sequential stream)
         n = indptr.shape[0] - 1
         informed = np.zeros(n, np.bool_)
         n_exposed = np.zeros(n, np.int32)
@@ -281,7 +281,7 @@ def _plain_kernel() -> Callable[..., int]:
                     continue
                 at_risk[kept] = i
                 kept += 1
-                if np.random.random() < 1.0 - (1.0 - beta) ** n_exposed[i]:
+                if np.random.random() < 1.0 - (1.0 - beta) ** n_exposed[i]:  # noqa: NPY002
                     newly[n_new] = i
                     n_new += 1
             n_at_risk = kept

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from spillover._rng import seed_record
-from spillover.engine import decision_uniform, decision_uniforms, simulate
+from spillover.engine import decision_uniform, decision_uniforms, probability_table, simulate
 from spillover.graphs import Graph, random_regular
 from spillover.personas import N_PERSONAS
 from spillover.policies import ConstantPolicy, PersonaPolicy, default_persona_policy
@@ -189,3 +189,31 @@ def test_uniforms_look_uniform_and_independent() -> None:
     v = decision_uniforms(42, 4, np.arange(200_000))
     assert abs(np.corrcoef(u, v)[0, 1]) < 0.01
     assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < 0.01
+
+
+def test_engine_equals_reference_while_few_agents_are_at_risk() -> None:
+    # Rounds with few candidates walk the at-risk list, the others sweep all agents: on a
+    # sparse, slowly growing spread both kinds occur, and both must match the reference.
+    graph = random_regular(4000, 3, rng=8)
+    policy = ConstantPolicy(0.0, 0.35)
+    persona = np.arange(4000) % N_PERSONAS
+    n_rounds = 30
+    result = simulate(graph, policy, n_rounds=n_rounds, seeds=[5], persona_of_node=persona, rng=21)
+    informed = result.curves.informed[0]
+    # Candidates are at most the informed agents' neighbours: under n / 16 in round 4, far
+    # over it at the end.
+    assert informed[3] * 3 < graph.n_nodes / 16 < informed[-1] / 2
+    key = int(seed_record(21).generator("dynamics", 0).integers(0, 2**64, dtype=np.uint64))
+    prob = probability_table(policy, None, graph.max_degree)
+    adopted, table = _reference(graph, prob, persona, np.array([5]), n_rounds, key)
+    paths = np.full(graph.n_nodes, -1)
+    paths[result.adoptions.agent] = result.adoptions.round
+    np.testing.assert_array_equal(paths, adopted)
+    ex = result.exposures
+    got = {
+        (int(t), int(c), int(m)): (int(a), int(s))
+        for t, c, m, a, s in zip(
+            ex.round, ex.persona, ex.n_exposed, ex.at_risk, ex.shared, strict=True
+        )
+    }
+    assert got == table

@@ -2,16 +2,21 @@
 
 from spillover.engine._feed import FeedPolicy, FeedSimulation, Posts, simulate_feed
 from spillover.engine._histories import agent_histories
+from spillover.engine._memory import MemoryEstimate, available_memory, check_memory, estimate_memory
 from spillover.engine._simulate import probability_table, simulate, warm_up
 from spillover.engine._uniform import decision_uniform, decision_uniforms
 
 __all__ = [
     "FeedPolicy",
     "FeedSimulation",
+    "MemoryEstimate",
     "Posts",
     "agent_histories",
+    "available_memory",
+    "check_memory",
     "decision_uniform",
     "decision_uniforms",
+    "estimate_memory",
     "probability_table",
     "simulate",
     "simulate_feed",

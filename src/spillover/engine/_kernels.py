@@ -269,17 +269,19 @@ def _spread(
 
 
 @numba.njit(cache=True)
-def adoption_order(adoption_round: np.ndarray, n_rounds: int) -> tuple[np.ndarray, np.ndarray]:
-    """The agents that shared and their rounds, sorted by (round, agent): a counting sort."""
+def adoption_order(
+    adoption_round: np.ndarray, n_rounds: int, agents: np.ndarray, rounds: np.ndarray
+) -> None:
+    """Fill ``agents`` and ``rounds`` (one entry per agent that shared) sorted by (round, agent).
+
+    A counting sort: one pass to count the agents of each round, one to place them.
+    """
     start = np.zeros(n_rounds + 2, dtype=np.int64)
     for r in adoption_round:
         if r >= 0:
             start[r + 1] += 1
     for r in range(n_rounds + 1):
         start[r + 1] += start[r]
-    total = start[n_rounds + 1]
-    agents = np.empty(total, dtype=np.int64)
-    rounds = np.empty(total, dtype=np.int32)
     for i in range(adoption_round.shape[0]):
         r = adoption_round[i]
         if r >= 0:
@@ -287,4 +289,3 @@ def adoption_order(adoption_round: np.ndarray, n_rounds: int) -> tuple[np.ndarra
             agents[at] = i
             rounds[at] = r
             start[r] = at + 1
-    return agents, rounds

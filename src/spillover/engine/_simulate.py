@@ -77,6 +77,23 @@ def _seed_sets(
     ).astype(np.int64)
 
 
+def _joined(parts: list[tuple[np.ndarray, ...]]) -> list[np.ndarray]:
+    """The columns of the replicates' parts, joined; frozen so the tables keep them as they are.
+
+    A single part is taken as it is (no copy): at 100 million agents the adoption rows alone
+    are gigabytes.
+    """
+    if len(parts) == 1:
+        columns = [np.ascontiguousarray(col) for col in parts[0]]
+    else:
+        columns = [np.concatenate(cols) for cols in zip(*parts, strict=True)]
+        parts.clear()
+    for col in columns:
+        if col.base is None:
+            col.flags.writeable = False
+    return columns
+
+
 def simulate(
     graph: Graph,
     policy: Policy,
@@ -180,13 +197,24 @@ def simulate(
         )
         t, c, m = np.nonzero(at_risk)
         exposure_parts.append((np.full(t.size, rep), t, c, m, at_risk[t, c, m], shared[t, c, m]))
-        agents, rounds = adoption_order(adoption_round, n_rounds)
-        adoption_parts.append((np.full(agents.size, rep), agents, persona_of_node[agents], rounds))
+        n_adopters = int(np.count_nonzero(adoption_round >= 0))
+        agents = np.empty(n_adopters, dtype=np.int64)
+        rounds = np.empty(n_adopters, dtype=np.int32)
+        adoption_order(adoption_round, n_rounds, agents, rounds)
+        adoption_parts.append(
+            (
+                np.full(agents.size, rep, dtype=np.int32),
+                agents,
+                persona_of_node[agents].astype(np.int16),
+                rounds,
+            )
+        )
         if progress is not None:
             progress(rep + 1, n_reps)
 
-    exposures = ExposureTable(*(np.concatenate(cols) for cols in zip(*exposure_parts, strict=True)))
-    adoptions = Adoptions(*(np.concatenate(cols) for cols in zip(*adoption_parts, strict=True)))
+    exposures = ExposureTable(*_joined(exposure_parts))
+    del adoption_round, state, candidates, newly
+    adoptions = Adoptions(*_joined(adoption_parts))
     return SimulationResult(
         curves=Curves(informed_by_persona, n_nodes=n_nodes),
         exposures=exposures,

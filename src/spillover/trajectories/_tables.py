@@ -30,6 +30,10 @@ def _frozen_column(name: str, values: object, dtype: type) -> np.ndarray:
     if arr.size and (arr.min() < info.min or arr.max() > info.max):
         bad = arr.max() if arr.max() > info.max else arr.min()
         raise ConfigError(f"column {name!r} holds {bad}, outside the range of {info.dtype}")
+    if arr.dtype == dtype and not arr.flags.writeable and arr.base is None:
+        # Already frozen and owning its memory (the engine hands over such columns): nobody
+        # can write to it, so it is kept rather than copied.
+        return arr
     out: np.ndarray = np.array(arr, dtype=dtype)
     out.flags.writeable = False
     return out
