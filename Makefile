@@ -31,6 +31,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(UV) sync --frozen --inexact --group bench
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_scale.py
 
 # The other benchmarks (figures in docs/fitting.md, docs/llm.md, docs/sweeps.md).
 bench-fit: $(STAMP)
