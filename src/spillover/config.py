@@ -45,6 +45,10 @@ _CHOICES: Final[dict[str, tuple[str, ...]]] = {
 #: The settings of LLM agents (the ``[llm]`` section of a config file, without the prefix).
 LLM_FIELDS: Final[tuple[str, ...]] = (
     "llm_base_url",
+    "llm_local",
+    "llm_gguf",
+    "llm_local_slots",
+    "llm_local_threads",
     "llm_model",
     "llm_mode",
     "llm_api_key_env",
@@ -151,16 +155,31 @@ def _check_llm(config: SimulationConfig) -> None:
         raise ConfigError(
             f"cache_mode {shown(config.cache_mode)} needs a cache file (--cache PATH)"
         )
+    _check_local(config)
     if config.policy == "llm":
-        for name in ("llm_base_url", "llm_model"):
-            if getattr(config, name) is None:
-                flag = name.replace("_", "-")
-                raise ConfigError(f"policy 'llm' needs {name} (--{flag})")
-        _check_url(config.llm_base_url)
-        if not isinstance(config.llm_model, str) or not config.llm_model.strip():
+        if config.uses_local_server:
+            if config.llm_base_url is not None:
+                raise ConfigError(
+                    "give either llm_base_url (--llm-base-url, a server of your own) or the "
+                    "embedded server (--llm-local / --llm-gguf), not both"
+                )
+        else:
+            for name in ("llm_base_url", "llm_model"):
+                if getattr(config, name) is None:
+                    flag = name.replace("_", "-")
+                    raise ConfigError(
+                        f"policy 'llm' needs {name} (--{flag}), or --llm-local for the "
+                        "embedded server with the bundled model"
+                    )
+            _check_url(config.llm_base_url)
+        if config.llm_model is not None and (
+            not isinstance(config.llm_model, str) or not config.llm_model.strip()
+        ):
             raise ConfigError(f"llm_model must name a model; got {shown(config.llm_model)}")
     else:
         given = [n for n in ("llm_base_url", "llm_model") if getattr(config, n) is not None]
+        if config.uses_local_server:
+            given.append("llm_local" if config.llm_gguf is None else "llm_gguf")
         if given:
             raise ConfigError(
                 f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} only to "
@@ -174,6 +193,20 @@ def _check_llm(config: SimulationConfig) -> None:
         raise ConfigError(
             f"policy_table applies only to policy 'tabulated'; got policy {shown(config.policy)}"
         )
+
+
+def _check_local(config: SimulationConfig) -> None:
+    if not isinstance(config.llm_local, bool):
+        raise ConfigError(f"llm_local must be true or false; got {config.llm_local!r}")
+    if config.llm_gguf is not None and (
+        not isinstance(config.llm_gguf, str) or not config.llm_gguf.strip()
+    ):
+        raise ConfigError(
+            f"llm_gguf must be the path of a GGUF model file; got {config.llm_gguf!r}"
+        )
+    _int_at_least("llm_local_slots", config.llm_local_slots, 1)
+    if config.llm_local_threads is not None:
+        _int_at_least("llm_local_threads", config.llm_local_threads, 1)
 
 
 def _rate(name: str, value: object) -> None:
@@ -220,8 +253,18 @@ class SimulationConfig:
         The JSON table of policy ``tabulated`` (written by an LLM run as ``llm_table.json``).
     llm_base_url : str or None
         OpenAI-compatible API root, e.g. ``http://localhost:11434/v1``.
+    llm_local : bool
+        Serve the model with the embedded llama.cpp server (on 127.0.0.1, started and stopped
+        by the run) instead of ``llm_base_url``.
+    llm_gguf : str or None
+        The GGUF model file of the embedded server (implies ``llm_local``); the bundled
+        SmolLM2-135M-Instruct when None.
+    llm_local_slots : int
+        Requests the embedded server works on at once.
+    llm_local_threads : int or None
+        CPU threads of the embedded server (the CPUs available, at most 8, when None).
     llm_model : str or None
-        Model name on that server.
+        Model name on that server (the embedded server's model name when None).
     llm_mode : {"archetype", "feed"}
         Fidelity mode (docs/llm.md).
     llm_api_key_env : str
@@ -275,6 +318,10 @@ class SimulationConfig:
     by_persona: bool = False
     policy_table: str | None = None
     llm_base_url: str | None = None
+    llm_local: bool = False
+    llm_gguf: str | None = None
+    llm_local_slots: int = 1
+    llm_local_threads: int | None = None
     llm_model: str | None = None
     llm_mode: LLMModeKind = "archetype"
     llm_api_key_env: str = "OPENAI_API_KEY"
@@ -330,6 +377,11 @@ class SimulationConfig:
         if not self.personas:
             raise ConfigError("personas must be 'balanced' or the path of an assignment file")
         _check_llm(self)
+
+    @property
+    def uses_local_server(self) -> bool:
+        """LLM agents served by the embedded server (``llm_local`` or ``llm_gguf``)."""
+        return self.llm_local is True or self.llm_gguf is not None
 
     def replace(self, **changes: Any) -> SimulationConfig:
         """A copy with some fields changed (validated again)."""

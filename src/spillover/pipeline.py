@@ -6,8 +6,9 @@ input files through :mod:`spillover.io` and returns values, and writes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -44,9 +45,16 @@ from spillover.trajectories import AgentHistories, SimulationResult
 
 if TYPE_CHECKING:
     from spillover.engine import Posts
-    from spillover.llm import LLMBackend
+    from spillover.llm import LLMBackend, LocalServer
 
-__all__ = ["RunOutput", "build_graph", "build_policy", "plan_llm_run", "run_simulation"]
+__all__ = [
+    "RunOutput",
+    "build_graph",
+    "build_policy",
+    "local_server",
+    "plan_llm_run",
+    "run_simulation",
+]
 
 
 @dataclass(frozen=True)
@@ -87,12 +95,35 @@ def build_graph(config: SimulationConfig, record: SeedRecord) -> Graph:
     return barabasi_albert(n, max(k // 2, 1), rng=rng)
 
 
+def local_server(config: SimulationConfig) -> LocalServer:
+    """The embedded server a ``llm_local`` config describes (not started)."""
+    from spillover.llm import LocalServer
+
+    return LocalServer(
+        config.llm_gguf,
+        slots=config.llm_local_slots,
+        threads=config.llm_local_threads,
+        alias=config.llm_model,
+    )
+
+
+@contextlib.contextmanager
+def _serving(config: SimulationConfig, needed: bool) -> Iterator[LocalServer | None]:
+    """The embedded server of a ``llm_local`` run, running for the ``with`` block."""
+    if not (needed and config.policy == "llm" and config.uses_local_server):
+        yield None
+        return
+    with local_server(config) as server:
+        yield server
+
+
 def build_policy(
     config: SimulationConfig,
     *,
     limiter: Any = None,
     llm_backend: LLMBackend | None = None,
     llm_progress: Callable[[int, int], None] | None = None,
+    local: LocalServer | None = None,
 ) -> Policy:
     """The policy a config asks for.
 
@@ -105,6 +136,8 @@ def build_policy(
         Use this backend instead of building one from the config (tests, custom servers).
     llm_progress : callable, optional
         ``progress(answers_done, answers_planned)`` of an LLM policy.
+    local : LocalServer, optional
+        The embedded server of a ``llm_local`` run (its URL, identity and model name).
     """
     if config.policy == "constant":
         assert config.alpha is not None and config.beta is not None  # checked by the config
@@ -115,11 +148,16 @@ def build_policy(
     if config.policy == "llm":
         from spillover.llm import build_backend
 
-        assert config.llm_model is not None
-        backend = llm_backend if llm_backend is not None else build_backend(config, limiter=limiter)
+        model = local.alias if local is not None else config.llm_model
+        assert model is not None
+        backend = (
+            llm_backend
+            if llm_backend is not None
+            else build_backend(config, limiter=limiter, local=local)
+        )
         return LLMPolicy(
             backend,
-            model=config.llm_model,
+            model=model,
             mode=config.llm_mode,
             buckets=config.llm_buckets,
             probability=config.llm_probability,
@@ -167,16 +205,32 @@ def run_simulation(
     seed : int, SeedSequence, SeedRecord, optional
         The run's seed instead of ``config.seed`` (a sweep passes each cell's SeedRecord).
     """
-    from spillover.io import read_persona_assignment
-
     if config.edge_list is None:
         check_run_fits(config)
     check_llm_work(config)
     record = seed_record(config.seed if seed is None else seed)
     event = _event(config)
-    policy = build_policy(
-        config, limiter=limiter, llm_backend=llm_backend, llm_progress=llm_progress
-    )
+    with _serving(config, llm_backend is None) as server:
+        policy = build_policy(
+            config,
+            limiter=limiter,
+            llm_backend=llm_backend,
+            llm_progress=llm_progress,
+            local=server,
+        )
+        return _run(config, record, event, policy, progress, server)
+
+
+def _run(
+    config: SimulationConfig,
+    record: SeedRecord,
+    event: Event,
+    policy: Policy,
+    progress: Callable[[int, int], None] | None,
+    server: LocalServer | None,
+) -> RunOutput:
+    from spillover.io import read_persona_assignment
+
     try:
         timings: dict[str, Any] = {}
         t0 = time.perf_counter()
@@ -231,6 +285,8 @@ def run_simulation(
         llm = table = None
         if isinstance(policy, LLMPolicy):
             llm, table = _llm_record(config, policy, event, result)
+            if server is not None:
+                llm["local_server"] = server.describe()
     finally:
         if isinstance(policy, LLMPolicy):
             policy.close()
@@ -295,13 +351,14 @@ def plan_llm_run(config: SimulationConfig) -> dict[str, Any]:
     from spillover.io import read_persona_assignment
 
     if config.policy != "llm":
-        raise ConfigError("--dry-run applies to LLM runs (--llm-base-url)")
+        raise ConfigError("--dry-run applies to LLM runs (--llm-base-url or --llm-local)")
     check_llm_work(config)
     if config.edge_list is None:
         check_run_fits(config)
     record = seed_record(config.seed)
     event = _event(config)
-    policy = build_policy(config)
+    local = local_server(config) if config.uses_local_server else None
+    policy = build_policy(config, local=local)
     assert isinstance(policy, LLMPolicy)
     try:
         graph = build_graph(config, record)
@@ -313,8 +370,12 @@ def plan_llm_run(config: SimulationConfig) -> dict[str, Any]:
         plan = policy.planned_requests(personas, int(graph.max_degree), event)
     finally:
         policy.close()
-    plan["model"] = config.llm_model
-    plan["base_url"] = redact(str(config.llm_base_url))
+    plan["model"] = policy.model
+    plan["base_url"] = (
+        redact(str(config.llm_base_url))
+        if local is None
+        else f"embedded server ({local.model.name})"
+    )
     plan["n_nodes"] = graph.n_nodes
     plan["max_degree"] = int(graph.max_degree)
     if config.llm_mode == "feed":

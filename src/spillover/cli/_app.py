@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         _prompts,
         _query,
         _report,
+        _serve,
         _simulate,
         _study,
         _sweep,

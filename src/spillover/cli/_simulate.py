@@ -31,15 +31,19 @@ __all__ = ["resolve_config", "simulate_command"]
 def resolve_config(config_file: Path | None, overrides: dict[str, Any]) -> SimulationConfig:
     """Defaults, then the config file's values, then the flags that were given.
 
-    ``llm_base_url`` implies policy ``llm`` and ``policy_table`` policy ``tabulated`` unless a
-    policy is given.
+    ``llm_base_url``, ``llm_local`` and ``llm_gguf`` imply policy ``llm`` and ``policy_table``
+    policy ``tabulated`` unless a policy is given.
     """
     from spillover.io import read_config
 
     values: dict[str, Any] = read_config(config_file) if config_file is not None else {}
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "policy" not in values:
-        if values.get("llm_base_url") is not None:
+        if (
+            values.get("llm_base_url") is not None
+            or values.get("llm_local") is True
+            or values.get("llm_gguf") is not None
+        ):
             values["policy"] = "llm"
         elif values.get("policy_table") is not None:
             values["policy"] = "tabulated"
@@ -158,8 +162,14 @@ def _print_llm_summary(run: RunOutput) -> None:
     if run.llm is None:
         return
     acc = run.llm["accounting"]
+    local = run.llm.get("local_server")
+    where = (
+        f"the embedded server ({local['model_file']['name']})"
+        if local is not None
+        else run.llm["base_url"]
+    )
     line = (
-        f"LLM {run.llm['model']} at {run.llm['base_url']}: {acc['requests']:,} requests, "
+        f"LLM {run.llm['model']} at {where}: {acc['requests']:,} requests, "
         f"{acc['cache_hits']:,} cache hits, {acc['retries']:,} retries, {acc['failures']:,} "
         f"failed, {run.llm['answers']['invalid_answers_used']:,} invalid answers; tokens "
         f"{acc['prompt_tokens']:,} prompt + {acc['completion_tokens']:,} completion; "
@@ -168,6 +178,34 @@ def _print_llm_summary(run: RunOutput) -> None:
     if acc["cost_estimate"] is not None:
         line += f"; estimated cost {acc['cost_estimate']:.4f}"
     out_console.print(line, markup=False, highlight=False)
+    for warning in answer_warnings(run):
+        err_console.print(f"warning: {warning}", markup=False, soft_wrap=True)
+
+
+def answer_warnings(run: RunOutput) -> list[str]:
+    """Signs that the model's answers are not readable (a base model, a broken template)."""
+    import numpy as np
+
+    if run.llm is None:
+        return []
+    warnings = []
+    answers = run.llm["answers"]
+    n_invalid = answers["invalid_answers_used"]
+    if n_invalid:
+        warnings.append(
+            f"{n_invalid:,} answer(s) of model {run.llm['model']} were unreadable (malformed or "
+            "refused) after retries; see llm_invalid"
+        )
+    if run.llm_table is not None and run.llm["mode"] == "archetype":
+        p = np.concatenate([t.ravel() for t in run.llm_table.probabilities.values()])
+        p = p[np.isfinite(p)]
+        if p.size >= 4 and (p.min() > 0.9 or p.max() < 0.1):
+            warnings.append(
+                f"model {run.llm['model']} gave every persona and exposure the same answer "
+                f"(P(share) {p.min():.2f}-{p.max():.2f}): a base model without instruction "
+                "tuning answers this way; the run says little about persona agents"
+            )
+    return warnings
 
 
 @app.command("simulate")
@@ -272,9 +310,47 @@ def simulate_command(
             rich_help_panel="LLM agents",
         ),
     ] = None,
+    llm_local: Annotated[
+        bool | None,
+        typer.Option(
+            "--llm-local",
+            help="LLM agents served by the embedded llama.cpp server (127.0.0.1, started and "
+            "stopped by the run) with the bundled SmolLM2-135M-Instruct (implies --policy llm).",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    llm_gguf: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-gguf",
+            help="A GGUF model file for the embedded server instead of the bundled one "
+            "(implies --llm-local).",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    llm_local_slots: Annotated[
+        int | None,
+        typer.Option(
+            "--llm-local-slots",
+            help="Requests the embedded server works on at once. [default: 1]",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
+    llm_local_threads: Annotated[
+        int | None,
+        typer.Option(
+            "--llm-local-threads",
+            help="CPU threads of the embedded server. [default: the CPUs available, at most 8]",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
     llm_model: Annotated[
         str | None,
-        typer.Option("--llm-model", help="Model name on the server.", rich_help_panel="LLM agents"),
+        typer.Option(
+            "--llm-model",
+            help="Model name on the server. [default with --llm-local: the served model's]",
+            rich_help_panel="LLM agents",
+        ),
     ] = None,
     llm_mode: Annotated[
         str | None,
@@ -472,6 +548,10 @@ def simulate_command(
             "by_persona": by_persona,
             "policy_table": policy_table,
             "llm_base_url": llm_base_url,
+            "llm_local": llm_local,
+            "llm_gguf": llm_gguf,
+            "llm_local_slots": llm_local_slots,
+            "llm_local_threads": llm_local_threads,
             "llm_model": llm_model,
             "llm_mode": llm_mode,
             "llm_api_key_env": llm_api_key_env,

@@ -10,6 +10,8 @@ inside :class:`OpenAIBackend`'s methods, so importing this package stays light.
 - prompt templates (:func:`archetype_messages`, :func:`feed_messages`, versioned) and parsing;
 - :class:`StandinServer`: a deterministic OpenAI-compatible server on 127.0.0.1 for tests and
   benchmarks;
+- :class:`LocalServer`: the embedded llama.cpp server (``xllamacpp``) on 127.0.0.1 with the
+  bundled SmolLM2-135M-Instruct or any GGUF file (:func:`model_file` reads and fingerprints one);
 - :func:`build_backend`: the backend a run configuration describes.
 """
 
@@ -18,6 +20,8 @@ from spillover.llm._backend import LLMBackend, ResponseCallback
 from spillover.llm._build import build_backend
 from spillover.llm._cache import CACHE_MODES, CachedBackend, CacheMode, SQLiteStore
 from spillover.llm._fake import FakeBackend
+from spillover.llm._gguf import ModelFile, bundled_gguf, model_file, read_gguf_metadata
+from spillover.llm._local import LOCAL_HOST, LocalServer
 from spillover.llm._openai import NO_KEY, OpenAIBackend
 from spillover.llm._parse import (
     ParsedAnswer,
@@ -43,6 +47,7 @@ __all__ = [
     "ARCHETYPE_VERSION",
     "CACHE_MODES",
     "FEED_VERSION",
+    "LOCAL_HOST",
     "NO_KEY",
     "PERSONA_PROMPT_VERSION",
     "Accounting",
@@ -53,6 +58,8 @@ __all__ = [
     "LLMBackend",
     "LLMRequest",
     "LLMResponse",
+    "LocalServer",
+    "ModelFile",
     "OpenAIBackend",
     "ParsedAnswer",
     "ResponseCallback",
@@ -61,12 +68,15 @@ __all__ = [
     "StandinServer",
     "archetype_messages",
     "build_backend",
+    "bundled_gguf",
     "clean_post",
     "default_probability",
     "escape_data",
     "feed_messages",
+    "model_file",
     "parse_answer",
     "prompt_version",
+    "read_gguf_metadata",
     "response_schema",
     "retry_after_seconds",
     "share_probability_from_logprobs",

