@@ -12,6 +12,7 @@ from spillover.exceptions import ConfigError
 
 __all__ = [
     "CACHE_MODES",
+    "DEFAULT_OFFLINE_REACH",
     "GRAPH_KINDS",
     "LLM_FIELDS",
     "LLM_MODES",
@@ -42,6 +43,8 @@ _CHOICES: Final[dict[str, tuple[str, ...]]] = {
     "llm_invalid": ("fail", "not_shared"),
     "cache_mode": CACHE_MODES,
 }
+#: Per-round probability of meeting the news outside the platform (LLM agents, by default).
+DEFAULT_OFFLINE_REACH: Final[float] = 0.01
 #: The settings of LLM agents (the ``[llm]`` section of a config file, without the prefix).
 LLM_FIELDS: Final[tuple[str, ...]] = (
     "llm_base_url",
@@ -295,6 +298,10 @@ class SimulationConfig:
         Times a malformed or refused answer is asked again.
     llm_price_prompt, llm_price_completion : float or None
         Price per prompt and completion token, for the cost estimate.
+    offline_reach : float or None
+        LLM agents and tables of LLM answers: per-round probability that an agent meets the
+        news outside the platform; ``alpha = offline_reach x P(share | met offline)``. None:
+        :data:`DEFAULT_OFFLINE_REACH` for policy ``llm``, the table's own for ``tabulated``.
     cache : str or None
         SQLite file of the answer cache (None: no cache).
     cache_mode : {"read_write", "read_only", "refresh", "off"}
@@ -339,6 +346,7 @@ class SimulationConfig:
     llm_invalid_retries: int = 2
     llm_price_prompt: float | None = None
     llm_price_completion: float | None = None
+    offline_reach: float | None = None
     cache: str | None = None
     cache_mode: CacheModeKind = "read_write"
 
@@ -377,6 +385,13 @@ class SimulationConfig:
         if not self.personas:
             raise ConfigError("personas must be 'balanced' or the path of an assignment file")
         _check_llm(self)
+        if self.offline_reach is not None:
+            _rate("offline_reach", self.offline_reach)
+            if self.policy not in ("llm", "tabulated"):
+                raise ConfigError(
+                    "offline_reach applies to policies 'llm' and 'tabulated' (the persona and "
+                    f"constant policies set alpha themselves); got policy {self.policy!r}"
+                )
 
     @property
     def uses_local_server(self) -> bool:
@@ -400,4 +415,6 @@ class SimulationConfig:
                 d.pop(name)
         if self.policy != "tabulated":
             d.pop("policy_table")
+        if self.policy not in ("llm", "tabulated"):
+            d.pop("offline_reach")
         return d

@@ -17,7 +17,7 @@ import numpy as np
 from spillover._redact import redact, redact_tree
 from spillover._resources import check_llm_work, check_run_fits
 from spillover._rng import SeedLike, SeedRecord, seed_record
-from spillover.config import SimulationConfig
+from spillover.config import DEFAULT_OFFLINE_REACH, SimulationConfig
 from spillover.engine import (
     agent_histories,
     probability_table,
@@ -144,7 +144,8 @@ def build_policy(
         return ConstantPolicy(config.alpha, config.beta)
     if config.policy == "tabulated":
         assert config.policy_table is not None
-        return TabulatedPolicy.load(config.policy_table)
+        table = TabulatedPolicy.load(config.policy_table)
+        return table if config.offline_reach is None else table.with_reach(config.offline_reach)
     if config.policy == "llm":
         from spillover.llm import build_backend
 
@@ -167,6 +168,9 @@ def build_policy(
             invalid=config.llm_invalid,
             feed_cap=config.llm_feed_cap,
             progress=llm_progress,
+            offline_reach=(
+                DEFAULT_OFFLINE_REACH if config.offline_reach is None else config.offline_reach
+            ),
         )
     return default_persona_policy()
 

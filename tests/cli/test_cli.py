@@ -113,7 +113,8 @@ def test_existing_output_needs_force(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo"
-    assert _run(["demo", "--out", str(out), "--n-nodes", "640", "--replicates", "3", "-q"]) == 0
+    argv = ["demo", "--policy", "persona", "--out", str(out), "--n-nodes", "640"]
+    assert _run([*argv, "--replicates", "3", "-q"]) == 0
     text = capsys.readouterr().out
     assert "si2" in text and "alpha" in text
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -136,6 +137,7 @@ def test_help_on_every_command() -> None:
         "query",
         "prompts",
         "prompts show",
+        "serve",
     ]
     for argv in (["--help"], *([*c.split(), "--help"] for c in commands)):
         assert _run(argv) == 0, argv

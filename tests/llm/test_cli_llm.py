@@ -58,7 +58,7 @@ def test_simulate_with_llm_agents_writes_the_llm_record(
     assert llm["model"] == "standin-1" and llm["base_url"] == server.url
     assert llm["prompt_versions"] == {
         "persona": "persona-v1",
-        "archetype": "archetype-v1",
+        "archetype": "archetype-v2",
         "feed": "feed-v1",
     }
     acc = llm["accounting"]

@@ -170,7 +170,7 @@ def test_run_simulation_against_the_standin(standin: Start, tmp_path: Path) -> N
     assert acc["cost_estimate"] == pytest.approx(
         acc["prompt_tokens"] * 1e-6 + acc["completion_tokens"] * 2e-6, abs=1e-6
     )
-    assert first.llm["prompt_version"] == "persona-v1+archetype-v1"
+    assert first.llm["prompt_version"] == "persona-v1+archetype-v2"
     assert first.timings["llm_s"] > 0
     n_sent = len(server.chat_requests())
     second = run_simulation(cfg)

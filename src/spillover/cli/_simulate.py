@@ -25,7 +25,13 @@ if TYPE_CHECKING:
 
     from spillover.pipeline import RunOutput
 
-__all__ = ["resolve_config", "simulate_command"]
+__all__ = [
+    "answer_warnings",
+    "llm_progress",
+    "print_llm_summary",
+    "resolve_config",
+    "simulate_command",
+]
 
 
 def resolve_config(config_file: Path | None, overrides: dict[str, Any]) -> SimulationConfig:
@@ -88,7 +94,7 @@ def _rate_column() -> Any:
 
 
 @contextlib.contextmanager
-def _llm_progress(
+def llm_progress(
     enabled: bool, n_reps: int, *, feed: bool
 ) -> Iterator[tuple[Callable[[int, int], None], Callable[[int, int], None]]]:
     """Two bars on stderr: LLM answers (with the live request rate) and replicates/rounds."""
@@ -158,7 +164,7 @@ def _print_plan(plan: dict[str, Any], cfg: SimulationConfig) -> None:
     out_console.print("no request was sent.")
 
 
-def _print_llm_summary(run: RunOutput) -> None:
+def print_llm_summary(run: RunOutput) -> None:
     if run.llm is None:
         return
     acc = run.llm["accounting"]
@@ -481,6 +487,16 @@ def simulate_command(
             rich_help_panel="LLM agents",
         ),
     ] = None,
+    offline_reach: Annotated[
+        float | None,
+        typer.Option(
+            "--offline-reach",
+            help="Per-round probability that an agent meets the news outside the platform; "
+            "alpha = reach x P(share | met offline) (policies llm and tabulated). "
+            "[default: 0.01; a table's own]",
+            rich_help_panel="LLM agents",
+        ),
+    ] = None,
     cache: Annotated[
         str | None,
         typer.Option(
@@ -569,6 +585,7 @@ def simulate_command(
             "llm_invalid_retries": llm_invalid_retries,
             "llm_price_prompt": llm_price_prompt,
             "llm_price_completion": llm_price_completion,
+            "offline_reach": offline_reach,
             "cache": cache,
             "cache_mode": cache_mode,
         },
@@ -582,7 +599,7 @@ def simulate_command(
     if cfg.policy == "llm":
         feed = cfg.llm_mode == "feed"
         total = cfg.n_rounds if feed else cfg.n_reps
-        with _llm_progress(not quiet, total, feed=feed) as (on_answer, on_run):
+        with llm_progress(not quiet, total, feed=feed) as (on_answer, on_run):
             run = run_simulation(cfg, progress=on_run, llm_progress=on_answer)
     else:
         with replicate_progress(cfg.n_reps, enabled=not quiet) as progress:
@@ -590,4 +607,4 @@ def simulate_command(
     path = write_run_dir(run, out, force=force)
     final = float(run.result.curves.fraction()[:, -1].mean())
     print_summary(path, run.timings, final, run.result.n_reps)
-    _print_llm_summary(run)
+    print_llm_summary(run)

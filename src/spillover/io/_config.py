@@ -41,6 +41,7 @@ def _schema() -> Any:
         personas: str | None = None
         seed: int | None = None
         by_persona: bool | None = None
+        offline_reach: float | None = None
 
     return SimulationFile
 
@@ -162,7 +163,7 @@ def load_settings_document(path: Path, what: str = "config") -> Any:
 # Keys besides the schema's: the LLM settings (flat, or without their ``llm_`` prefix in an
 # ``[llm]`` section) and the tabulated policy's file.
 _EXTRA_KEYS = (*LLM_FIELDS, "policy_table")
-_PATH_KEYS = ("edge_list", "events", "personas", "cache", "policy_table")
+_PATH_KEYS = ("edge_list", "events", "personas", "cache", "policy_table", "llm_gguf")
 
 
 def _llm_key(name: str) -> str:

@@ -53,7 +53,7 @@ class LLMRequest:
         Which of several independent samples of the same prompt this is (0, 1, ...). Samples
         that must differ have different indices, so the cache never collapses them.
     prompt_version : str
-        Version of the templates that built ``messages`` (e.g. ``"persona-v1+archetype-v1"``).
+        Version of the templates that built ``messages`` (e.g. ``"persona-v1+archetype-v2"``).
     answer_format : {"archetype", "feed"}
         The answer expected: ``{"share": "yes"|"no"}``, plus ``"post"`` in feed mode. It
         selects the JSON schema sent as structured output and the parser.

@@ -28,6 +28,7 @@ from spillover.policies._tabulated import (
     DEFAULT_BUCKETS,
     ExposureBuckets,
     TabulatedPolicy,
+    with_offline_reach,
 )
 
 __all__ = [
@@ -54,4 +55,5 @@ __all__ = [
     "default_persona_policy",
     "scale_hazard",
     "share_probability",
+    "with_offline_reach",
 ]

@@ -43,7 +43,12 @@ import numpy as np
 from spillover.exceptions import ConfigError, LLMError, PolicyError
 from spillover.personas import N_PERSONAS, PERSONAS
 from spillover.policies._protocol import ExposureBatch
-from spillover.policies._tabulated import ExposureBuckets, TabulatedPolicy
+from spillover.policies._tabulated import (
+    ExposureBuckets,
+    TabulatedPolicy,
+    check_offline_reach,
+    with_offline_reach,
+)
 
 if TYPE_CHECKING:
     from spillover.events import Event
@@ -145,6 +150,12 @@ class LLMPolicy:
         Feed mode: most posts shown in one prompt (newest first).
     progress : callable, optional
         ``progress(answers_done, answers_planned)`` as answers arrive (cache hits included).
+    offline_reach : float in [0, 1] or None
+        Per-round probability that an agent meets the news outside the platform. The answer
+        with nobody informed is P(share | met offline), so ``alpha = offline_reach * P``; with
+        informed neighbours ``p = 1 - (1 - alpha) (1 - P(share | news in the feed))`` (see
+        :func:`spillover.policies.with_offline_reach`). None: the answers are used as
+        per-round probabilities.
     """
 
     def __init__(
@@ -162,6 +173,7 @@ class LLMPolicy:
         invalid: InvalidRule = "fail",
         feed_cap: int = 5,
         progress: Callable[[int, int], None] | None = None,
+        offline_reach: float | None = None,
     ) -> None:
         if mode not in LLM_MODES:
             raise ConfigError(f"llm_mode must be one of {', '.join(LLM_MODES)}; got {mode!r}")
@@ -191,6 +203,7 @@ class LLMPolicy:
         self.invalid: InvalidRule = invalid
         self.feed_cap = feed_cap
         self.progress = progress
+        self.offline_reach = check_offline_reach(offline_reach)
         self._memo: dict[tuple[str, int, int], _KeyResult] = {}
         self._lock = threading.Lock()
         self._planned = 0
@@ -382,18 +395,15 @@ class LLMPolicy:
                 "an LLMPolicy in feed mode needs each agent's actual feed: run it with "
                 "spillover.engine.simulate_feed (the table engine handles only archetype mode)"
             )
-        keys = sorted(
-            {(int(c), int(b)) for c, b in zip(persona.tolist(), bucket.tolist(), strict=True)}
-        )
-        self._resolve_keys(keys, event)
-        table = {k: self._memo[(event.event_id, *k)].probability for k in keys}
-        return np.array(
-            [
-                table[(int(c), int(b))]
-                for c, b in zip(persona.tolist(), bucket.tolist(), strict=True)
-            ],
-            dtype=np.float64,
-        )
+        keys = {(int(c), int(b)) for c, b in zip(persona.tolist(), bucket.tolist(), strict=True)}
+        if self.offline_reach is not None:  # alpha of every persona asked
+            keys |= {(c, 0) for c, _ in keys}
+        self._resolve_keys(sorted(keys), event)
+        answers = np.full((N_PERSONAS, len(self.buckets)), np.nan)
+        for c, b in keys:
+            answers[c, b] = self._memo[(event.event_id, c, b)].probability
+        per_round = with_offline_reach(answers, self.offline_reach)
+        return np.asarray(per_round[persona, bucket], dtype=np.float64)
 
     def table(self, event: Event | None = None) -> TabulatedPolicy:
         """The answers so far as a :class:`TabulatedPolicy` (NaN where a key was not asked)."""
@@ -407,7 +417,9 @@ class LLMPolicy:
                 if e2 == e:
                     t[c, b] = result.probability
             tables[e] = t
-        return TabulatedPolicy(tables, self.buckets, self.provenance(built_from="LLM answers"))
+        return TabulatedPolicy(
+            tables, self.buckets, self.provenance(built_from="LLM answers"), self.offline_reach
+        )
 
     def tabulate(
         self, events: Iterable[Event], personas: Iterable[int] | None = None
@@ -420,7 +432,9 @@ class LLMPolicy:
         for event in events:
             self._resolve_keys([(c, b) for c in chosen for b in range(len(self.buckets))], event)
         tables = {e.event_id: self.table(e).probabilities[e.event_id] for e in events}
-        return TabulatedPolicy(tables, self.buckets, self.provenance(built_from="LLM answers"))
+        return TabulatedPolicy(
+            tables, self.buckets, self.provenance(built_from="LLM answers"), self.offline_reach
+        )
 
     # -- feed mode --------------------------------------------------------------------------
 
@@ -466,6 +480,17 @@ class LLMPolicy:
                 p[i] = 1.0 if response.share else 0.0
                 self.sources["sample"] += 1
             posts.append((response.post or "") if response.share else "")
+        if self.offline_reach is not None and candidates:
+            # The offline channel is open to agents with a feed too (as in the table engine).
+            personas = sorted({c.persona for c in candidates})
+            self._resolve_keys([(c, 0) for c in personas], event)
+            alpha = np.array(
+                [
+                    self.offline_reach * self._memo[(event.event_id, c.persona, 0)].probability
+                    for c in candidates
+                ]
+            )
+            p = 1.0 - (1.0 - alpha) * (1.0 - p)
         return FeedAnswers(p, tuple(posts))
 
     def offline_post(self, persona: int, event: Event) -> str:
@@ -494,6 +519,7 @@ class LLMPolicy:
             "temperature": self.temperature,
             "probability": self.probability,
             "samples": self.samples,
+            "offline_reach": self.offline_reach,
             **extra,
         }
 

@@ -114,6 +114,39 @@ class ExposureBuckets:
         return sorted({int(b) for b in self.index(np.arange(max_degree + 1))})
 
 
+def check_offline_reach(value: object) -> float | None:
+    """``offline_reach`` is None (a table of per-round probabilities) or a number in [0, 1]."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise ConfigError(f"offline_reach must be a number in [0, 1]; got {value!r}")
+    return float(value)
+
+
+def with_offline_reach(answers: np.ndarray, reach: float | None) -> np.ndarray:
+    """Per-round share probabilities from an LLM's answers and the offline reach.
+
+    ``answers[:, 0]`` is P(share | met the news offline) and ``answers[:, b]`` for ``b >= 1``
+    P(share | the news in the feed from bucket b's informed neighbours). Each round an agent
+    meets the news offline with probability ``reach``, so ``alpha = reach * answers[:, 0]``;
+    an agent with informed neighbours shares through either channel:
+    ``p_b = 1 - (1 - alpha) * (1 - answers[:, b])``. ``reach`` None: the answers are per-round
+    probabilities already (tables learned from runs), returned unchanged.
+
+    Parameters
+    ----------
+    answers : ndarray, shape (n_personas, n_buckets)
+    reach : float in [0, 1] or None
+    """
+    if reach is None:
+        return answers
+    alpha = reach * answers[:, :1]
+    out = np.empty_like(answers)
+    out[:, :1] = alpha
+    out[:, 1:] = 1.0 - (1.0 - alpha) * (1.0 - answers[:, 1:])
+    return out
+
+
 def _as_table(name: str, values: Any, n_buckets: int) -> np.ndarray:
     arr = np.array(values, dtype=np.float64)
     if arr.shape != (N_PERSONAS, n_buckets):
@@ -141,11 +174,16 @@ class TabulatedPolicy:
     buckets : ExposureBuckets
     source : mapping
         Provenance recorded with the table (model, server, prompt versions, how it was built).
+    offline_reach : float in [0, 1] or None
+        None: the values are per-round share probabilities (tables learned from runs). A
+        number: the values are an LLM's answers (bucket 0: P(share | met offline)), and the
+        per-round probabilities follow :func:`with_offline_reach`.
     """
 
     probabilities: Mapping[str, np.ndarray]
     buckets: ExposureBuckets = field(default_factory=ExposureBuckets)
     source: Mapping[str, Any] = field(default_factory=dict)
+    offline_reach: float | None = None
 
     def __post_init__(self) -> None:
         given: Any = self.buckets
@@ -159,6 +197,16 @@ class TabulatedPolicy:
             raise ConfigError("a TabulatedPolicy needs at least one event's table")
         object.__setattr__(self, "probabilities", tables)
         object.__setattr__(self, "source", dict(self.source))
+        object.__setattr__(self, "offline_reach", check_offline_reach(self.offline_reach))
+
+    def with_reach(self, offline_reach: float | None) -> TabulatedPolicy:
+        """The same answers under another offline reach (tables of LLM answers only)."""
+        if self.offline_reach is None and offline_reach is not None:
+            raise ConfigError(
+                "offline_reach applies to tables of LLM answers (llm_table.json); this table "
+                "holds per-round probabilities"
+            )
+        return TabulatedPolicy(self.probabilities, self.buckets, self.source, offline_reach)
 
     def table_for(self, event: Event | None) -> np.ndarray:
         """The (32, n_buckets) table that applies to ``event``."""
@@ -175,7 +223,7 @@ class TabulatedPolicy:
         )
 
     def share_probability(self, batch: ExposureBatch, event: Event | None) -> np.ndarray:
-        table = self.table_for(event)
+        table = with_offline_reach(self.table_for(event), self.offline_reach)
         persona = np.asarray(batch.persona, dtype=np.int64)
         if persona.size and (persona.min() < 0 or persona.max() >= N_PERSONAS):
             raise PolicyError(f"persona indices must be in 0..{N_PERSONAS - 1}")
@@ -200,6 +248,7 @@ class TabulatedPolicy:
             "bucket_labels": self.buckets.labels(),
             "events": sorted(self.probabilities),
             "source": dict(self.source),
+            "offline_reach": self.offline_reach,
         }
 
     def to_document(self) -> dict[str, Any]:
@@ -215,6 +264,14 @@ class TabulatedPolicy:
                 for k, v in sorted(self.probabilities.items())
             },
             "source": dict(self.source),
+            "offline_reach": self.offline_reach,
+            "values": (
+                "per-round share probabilities"
+                if self.offline_reach is None
+                else "LLM answers: bucket 0 is P(share | met the news offline), applied as "
+                "alpha = offline_reach x P; bucket b >= 1 is P(share | news in the feed), "
+                "combined with alpha as 1 - (1 - alpha) (1 - P)"
+            ),
         }
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -240,6 +297,7 @@ class TabulatedPolicy:
             tables,
             ExposureBuckets(tuple(doc.get("buckets", DEFAULT_BUCKETS))),
             doc.get("source", {}),
+            doc.get("offline_reach"),
         )
 
     @classmethod
