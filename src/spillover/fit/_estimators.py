@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 
 from spillover.fit._base import AgentData, ExposureEstimator, checked_exposures
@@ -22,7 +20,7 @@ class _HazardEstimator(ExposureEstimator):
     scale); intervals are profile-likelihood intervals, which stay valid next to the bound 0.
     """
 
-    param_names: ClassVar[tuple[str, ...]] = ()
+    param_names: tuple[str, ...] = ()
 
     def _design(self, m: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -87,7 +85,7 @@ class _HazardEstimator(ExposureEstimator):
             names = [n for n, b in zip(self.param_names, fit.at_bound, strict=True) if b]
             return "bound", f"estimate on a bound (0 or 1) for {', '.join(names)}"
         if not fit.identifiable:
-            return "converged", "the data cannot tell the rates apart (singular information)"
+            return "not-identified", "the data cannot tell the rates apart (singular information)"
         return "converged", ""
 
     def loglik(self, exposures: AgentData) -> float:

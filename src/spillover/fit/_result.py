@@ -16,7 +16,9 @@ __all__ = ["FitResult", "FitStatus", "ParamValue", "information_criteria"]
 #: bound (a rate of 0), where standard errors from the curvature are not reliable.
 #: ``infeasible``: the model gives the data probability zero (log-likelihood -inf).
 #: ``failed``: the optimiser did not converge.
-FitStatus = Literal["converged", "bound", "infeasible", "failed"]
+#: ``not-identified``: the maximum is not unique (a singular information matrix): no standard
+#: error is meaningful.
+FitStatus = Literal["converged", "bound", "infeasible", "not-identified", "failed"]
 
 ParamValue = float | tuple[float, ...]
 

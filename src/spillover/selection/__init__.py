@@ -9,17 +9,29 @@ from spillover.selection._criteria import (
     compare,
 )
 from spillover.selection._holdout import held_out_loglik, replicate_folds
+from spillover.selection._verdict import (
+    READINGS,
+    Evidence,
+    TwoRatesVerdict,
+    heterogeneity_test,
+    two_rates_verdict,
+)
 
 __all__ = [
     "CRITERIA",
+    "READINGS",
     "Analysis",
     "ComparisonRow",
     "Criterion",
+    "Evidence",
     "ModelGroup",
+    "TwoRatesVerdict",
     "akaike_weights",
     "analyse",
     "available_models",
     "compare",
     "held_out_loglik",
+    "heterogeneity_test",
     "replicate_folds",
+    "two_rates_verdict",
 ]

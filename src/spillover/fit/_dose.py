@@ -1,0 +1,324 @@
+"""Dose-response models: how the chance of sharing grows with the number of informed neighbours.
+
+The rule of DESIGN section 2 makes every informed neighbour add the same hazard,
+``p(m) = 1 - exp(-(h_alpha + m h_beta))``. An LLM agent need not answer that way: the first
+informed neighbour may matter and further ones add little (a saturating response), or nothing
+happens until two neighbours are informed (a threshold). Three models relax the rule, all
+linear in non-negative hazards, so that they are fitted exactly like ``si2`` (concave
+log-likelihood, projected Newton, profile intervals; :mod:`spillover.fit._hazard`):
+
+- ``si-dose``: the offline hazard ``h_0`` plus a free online hazard ``g_j >= 0`` for each
+  exposure level j, ``p(m) = 1 - (1 - alpha)(1 - online_j(m))``. Levels are the exposure counts
+  m themselves, or the archetype buckets of an LLM run (the LLM was asked once per bucket, so
+  its answers are constant within a bucket). With one level per count it nests ``si2``
+  (``g_m = m h_beta``), and ``si-dose2``.
+- ``si-dose2``: the exposure reading of "two rates": the first informed neighbour and each
+  further one, ``p(m) = 1 - (1 - alpha)(1 - beta_first)(1 - beta_further)^(m - 1)`` for
+  m >= 1. ``si2`` is ``beta_first = beta_further``.
+- ``si-dose-persona``: ``si-dose`` for each persona (the likelihood separates by persona).
+
+``g_j >= 0`` says that an informed neighbour never lowers the chance of sharing; an estimate
+on that bound is reported as such (status ``bound``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+import numpy as np
+
+from spillover.exceptions import ConfigError
+from spillover.fit._base import AgentData, ExposureEstimator, checked_exposures
+from spillover.fit._estimators import _HazardEstimator
+from spillover.fit._hazard import HazardFit, fit_hazards, hazard_loglik
+from spillover.fit._persona import totals_by_persona_exposure
+from spillover.fit._result import FitResult, FitStatus
+from spillover.personas import N_PERSONAS
+from spillover.policies import ExposureBuckets
+from spillover.trajectories import ExposureTable
+
+__all__ = [
+    "DesignFn",
+    "SIDose2Estimator",
+    "SIDoseEstimator",
+    "SIDosePersonaEstimator",
+    "dose2_design",
+    "dose_design",
+    "fit_per_persona",
+    "offline_design",
+    "si2_design",
+]
+
+DesignFn = Callable[[np.ndarray], np.ndarray]
+
+
+def si2_design(m: np.ndarray) -> np.ndarray:
+    """``[1, m]``: the rule of DESIGN section 2."""
+    m = np.asarray(m, dtype=np.float64)
+    return np.column_stack([np.ones_like(m), m])
+
+
+def offline_design(m: np.ndarray) -> np.ndarray:
+    """``[1]``: one rate whatever the exposure (no online channel)."""
+    return np.ones((np.asarray(m).shape[0], 1))
+
+
+def dose2_design(m: np.ndarray) -> np.ndarray:
+    """``[1, 1{m >= 1}, max(m - 1, 0)]``: offline, first neighbour, each further neighbour."""
+    m = np.asarray(m, dtype=np.float64)
+    return np.column_stack([np.ones_like(m), (m >= 1).astype(np.float64), np.maximum(m - 1, 0)])
+
+
+def dose_design(m: np.ndarray, levels: ExposureBuckets) -> np.ndarray:
+    """``[1, 1{level(m) = 1}, ..., 1{level(m) = L - 1}]``: a free online hazard per level."""
+    level = levels.index(np.asarray(m, dtype=np.int64))
+    return np.column_stack(
+        [np.ones(level.shape[0])] + [(level == j).astype(np.float64) for j in range(1, len(levels))]
+    )
+
+
+def levels_for(
+    exposures: ExposureTable, buckets: ExposureBuckets | str | Sequence[int] | None = None
+) -> ExposureBuckets:
+    """The exposure levels of a dose model that the table can inform.
+
+    Without ``buckets``: one level per exposure count with agents at risk, the largest
+    open-ended (held-out counts beyond it share its rate; a count never seen in training shares
+    the rate of the count below it). With ``buckets``: those of the buckets with agents at risk.
+    Level 0 always starts at 0 (the offline rate alpha).
+    """
+    seen = np.unique(exposures.n_exposed[exposures.at_risk > 0])
+    if buckets is None:
+        return ExposureBuckets(tuple(sorted({0, *(int(x) for x in seen)})))
+    given = ExposureBuckets.parse(buckets)
+    used = np.unique(given.index(seen))
+    return ExposureBuckets(tuple(sorted({0, *(given.lower[int(b)] for b in used)})))
+
+
+class SIDoseEstimator(_HazardEstimator):
+    """``si-dose``: offline rate alpha and a free online rate per exposure level.
+
+    Parameters
+    ----------
+    buckets : ExposureBuckets, str or sequence of int, optional
+        Exposure levels (lower edges, as for archetype mode). By default one level per
+        exposure count seen in the data, the largest open-ended.
+    intervals : bool
+        Profile-likelihood intervals (off for repeated fits).
+
+    ``theta_`` holds ``alpha`` and ``online_<label>`` per level (``online_1``, ``online_3-4``,
+    ``online_9+``): the probability that the online channel alone makes an agent with that
+    exposure share in a round, ``p(m) = 1 - (1 - alpha)(1 - online)``.
+    """
+
+    name = "si-dose"
+
+    def __init__(
+        self,
+        *,
+        buckets: ExposureBuckets | str | Sequence[int] | None = None,
+        intervals: bool = True,
+    ) -> None:
+        super().__init__(intervals=intervals)
+        self.buckets = buckets
+
+    def fit(self, exposures: AgentData) -> SIDoseEstimator:
+        table = checked_exposures(self.name, exposures)
+        self.levels_ = levels_for(table, self.buckets)
+        self.param_names = ("alpha", *(f"online_{lab}" for lab in self.levels_.labels()[1:]))
+        super().fit(table)
+        return self
+
+    def _design(self, m: np.ndarray) -> np.ndarray:
+        return dose_design(m, self.levels_)
+
+    def _status(self, fit: HazardFit, impossible: int) -> tuple[FitStatus, str]:
+        status, message = super()._status(fit, impossible)
+        if self.levels_.lower[1:2] not in ((), (1,)):
+            note = f"alpha is the rate of the lowest level (m {self.levels_.label(0)})"
+            message = f"{message}; {note}" if message else note
+        return status, message
+
+
+class SIDose2Estimator(_HazardEstimator):
+    """``si-dose2``: offline, first informed neighbour, each further informed neighbour."""
+
+    name = "si-dose2"
+    param_names = ("alpha", "beta_first", "beta_further")
+
+    def _design(self, m: np.ndarray) -> np.ndarray:
+        return dose2_design(m)
+
+
+def _fit_one(
+    design: np.ndarray, at_risk: np.ndarray, shared: np.ndarray
+) -> tuple[HazardFit, int, HazardFit]:
+    """Fit on the columns the rows can inform.
+
+    Returns the fit expanded to all columns (zeros and NaN where a column has no rows), the
+    rank of the design (the number of free parameters) and the fit on the used columns.
+    """
+    used = design.any(axis=0)
+    sub = design[:, used]
+    fit = fit_hazards(sub, at_risk, shared)
+    full = np.zeros(design.shape[1])
+    full[used] = fit.hazards
+    cov = np.full((design.shape[1], design.shape[1]), np.nan)
+    cov[np.ix_(used, used)] = fit.covariance
+    bound = np.zeros(design.shape[1], dtype=bool)
+    bound[used] = fit.at_bound
+    rank = int(np.linalg.matrix_rank(sub)) if sub.size else 0
+    expanded = HazardFit(
+        hazards=full,
+        covariance=cov,
+        loglik=fit.loglik,
+        at_bound=bound,
+        converged=fit.converged,
+        message=fit.message,
+        identifiable=fit.identifiable,
+    )
+    return expanded, rank, fit
+
+
+def fit_per_persona(
+    exposures: ExposureTable, design_fn: DesignFn
+) -> tuple[float, int, dict[int, HazardFit]]:
+    """Fit a hazard-linear model separately for each persona.
+
+    Returns
+    -------
+    loglik : float
+        Summed over personas (``-inf`` if the model cannot produce some persona's data).
+    n_params : int
+        Free parameters: the rank of each persona's design over its rows with agents at risk.
+    fits : dict of persona index to HazardFit
+    """
+    persona, m, at_risk, shared = totals_by_persona_exposure(exposures)
+    keep = at_risk > 0
+    persona, m, at_risk, shared = persona[keep], m[keep], at_risk[keep], shared[keep]
+    loglik, n_params, fits = 0.0, 0, {}
+    for c in np.unique(persona):
+        rows = persona == c
+        design = design_fn(m[rows])
+        reachable = design.any(axis=1)
+        a = at_risk[rows].astype(np.float64)
+        s = shared[rows].astype(np.float64)
+        if s[~reachable].sum() > 0:
+            loglik = -math.inf
+        fit, rank, _ = _fit_one(design[reachable], a[reachable], s[reachable])
+        fits[int(c)] = fit
+        loglik += fit.loglik
+        n_params += rank
+    return loglik, n_params, fits
+
+
+class SIDosePersonaEstimator(ExposureEstimator):
+    """``si-dose-persona``: ``si-dose`` separately for each of the 32 personas.
+
+    ``theta_["alpha_c"]`` and ``theta_["online_<label>_c"]`` are tuples of 32 values in catalog
+    order (NaN for a persona without agents at risk at that level). Intervals are Wald
+    intervals from the observed information (profiling 32 x levels rates would cost more than
+    every other fit together); ``intervals`` is accepted for the common signature.
+    """
+
+    name: ClassVar[str] = "si-dose-persona"
+
+    def __init__(
+        self,
+        *,
+        buckets: ExposureBuckets | str | Sequence[int] | None = None,
+        intervals: bool = True,
+    ) -> None:
+        super().__init__(intervals=intervals)
+        self.buckets = buckets
+
+    def fit(self, exposures: AgentData) -> SIDosePersonaEstimator:
+        table = checked_exposures(self.name, exposures)
+        levels = self.levels_ = levels_for(table, self.buckets)
+        n_levels = len(levels)
+        persona, m, at_risk, shared = totals_by_persona_exposure(table)
+        hazards = np.full((n_levels, N_PERSONAS), math.nan)
+        se = np.full((n_levels, N_PERSONAS), math.nan)
+        loglik, n_params = 0.0, 0
+        bound: list[str] = []
+        notes: list[str] = []
+        failed: list[int] = []
+        ridge: list[int] = []
+        names = ["alpha", *(f"online_{lab}" for lab in levels.labels()[1:])]
+        for c in range(N_PERSONAS):
+            rows = (persona == c) & (at_risk > 0)
+            if not rows.any():
+                continue
+            design = dose_design(m[rows], levels)
+            a, s = at_risk[rows].astype(np.float64), shared[rows].astype(np.float64)
+            fit, rank, _ = _fit_one(design, a, s)
+            used = design.any(axis=0)
+            loglik += fit.loglik
+            n_params += rank
+            if not fit.converged:
+                failed.append(c)
+            if not fit.identifiable:
+                ridge.append(c)
+            rates = -np.expm1(-fit.hazards)
+            sd = np.sqrt(np.diag(fit.covariance)) * (1.0 - rates)
+            for j in np.flatnonzero(used):
+                hazards[j, c] = fit.hazards[j]
+                se[j, c] = sd[j]
+                if fit.at_bound[j]:
+                    bound.append(f"{names[j]}_{c}")
+        status: FitStatus = "converged"
+        if ridge:
+            status = "not-identified"
+            notes.append(f"rates not separately identifiable for persona(s) {ridge}")
+        if bound:
+            if status == "converged":
+                status = "bound"
+            shown = ", ".join(bound[:8]) + (f" and {len(bound) - 8} more" if len(bound) > 8 else "")
+            notes.append(f"estimates on the bound 0: {shown}")
+        if failed:
+            status = "failed"
+            notes.append(f"no convergence for persona(s) {failed}")
+
+        def pack(values: np.ndarray) -> dict[str, tuple[float, ...]]:
+            out = {"alpha_c": tuple(float(x) for x in values[0])}
+            for j in range(1, n_levels):
+                out[f"{names[j]}_c"] = tuple(float(x) for x in values[j])
+            return out
+
+        rates_all = -np.expm1(-hazards)
+        self.hazards_ = hazards
+        self.theta_ = dict(pack(rates_all))
+        self.stderr_ = dict(pack(se))
+        self.loglik_ = float(loglik)
+        self.n_obs_ = int(at_risk.sum())
+        self.result_ = FitResult(
+            model=self.name,
+            params=self.theta_,
+            stderr=self.stderr_,
+            loglik=self.loglik_,
+            n_params=n_params,
+            n_obs=self.n_obs_,
+            status=status,
+            message="; ".join(notes),
+        )
+        return self
+
+    def loglik(self, exposures: AgentData) -> float:
+        """Held-out log-likelihood; a level unseen for a persona in training scores -inf."""
+        hazards = self._fitted("hazards_")
+        exposures = checked_exposures(self.name, exposures)
+        persona, m, at_risk, shared = totals_by_persona_exposure(exposures)
+        level = self.levels_.index(m)
+        if level.max(initial=0) >= hazards.shape[0]:
+            raise ConfigError("held-out exposures beyond the fitted levels")
+        h0 = hazards[0, persona]
+        g = np.where(level > 0, hazards[level, persona], 0.0)
+        z = h0 + g
+        if np.isnan(z).any():
+            return -math.inf
+        ll, _, _ = hazard_loglik(
+            np.ones(1), z[:, None], at_risk.astype(np.float64), shared.astype(np.float64)
+        )
+        return ll
