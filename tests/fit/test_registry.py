@@ -208,3 +208,32 @@ def test_agent_data_prefers_what_the_spec_lists_first() -> None:
     assert get_model("si2").agent_data(table, None) is table
     with pytest.raises(ConfigError, match="curves only"):
         get_model("pair").make_estimator()
+
+
+def test_estimators_follow_the_scikit_learn_contract() -> None:
+    from spillover.exceptions import NotFittedError
+    from spillover.fit import SIGroups2Estimator
+
+    est = SI2Estimator(intervals=False)
+    assert repr(est) == "SI2Estimator(intervals=False)"
+    assert repr(SI2Estimator()) == "SI2Estimator()"
+    assert repr(CurveEstimator("pair", 8)) == "CurveEstimator(model='pair', degree=8)"
+    assert est.get_params() == {"intervals": False}
+    assert est.set_params(intervals=True) is est and est.intervals is True
+    with pytest.raises(ConfigError, match="unknown parameter 'degree'"):
+        est.set_params(degree=3)
+    with pytest.raises(NotFittedError, match="not fitted"):
+        _ = est.theta_
+    with pytest.raises(NotFittedError):
+        est.predict(degree=8, i0=0.01, n_rounds=3)
+    assert not hasattr(SIGroups2Estimator(), "result_")
+    rng = np.random.default_rng(8)
+    train, test = _exposures(0.01, 0.06, rng), _exposures(0.01, 0.06, rng)
+    est.fit(train)
+    assert est.score(test) == est.loglik(test) < 0
+    curve = est.predict(degree=8, i0=0.01, n_rounds=10)
+    expected = get_model("si2").predict(est.result_.params, degree=8, i0=0.01, n_rounds=10)
+    np.testing.assert_array_equal(curve, expected)
+    curves = _curves(0.01, 0.05, 8, 5000, 25)
+    curve_est = CurveEstimator("si2", 8).fit(curves)
+    assert curve_est.score(curves) == pytest.approx(curve_est.loglik_)

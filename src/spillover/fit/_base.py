@@ -1,20 +1,27 @@
 """The estimator contract (scikit-learn conventions) shared by every model fitted here.
 
-``__init__`` stores arguments; ``fit(data)`` validates, fits, and sets ``theta_``, ``stderr_``,
-``loglik_``, ``n_obs_`` and ``result_`` (a frozen :class:`FitResult`); ``loglik(data)`` scores
-(possibly held-out) data at the fitted parameters.
+``__init__`` stores arguments (read back by ``get_params``, changed by ``set_params``, shown by
+``repr``); ``fit(data)`` validates, fits, and sets ``theta_``, ``stderr_``, ``loglik_``,
+``n_obs_`` and ``result_`` (a frozen :class:`FitResult`, built in one place); reading a fitted
+attribute before ``fit`` raises :class:`NotFittedError`. ``loglik(data)`` and ``score(data)``
+score (possibly held-out) data at the fitted parameters; ``predict(degree=..., i0=...,
+n_rounds=...)`` gives the expected informed fraction per round from the model's map.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike
 
 from spillover.exceptions import ConfigError, FitError, NotFittedError
 from spillover.fit._result import FitResult, FitStatus, ParamValue
 from spillover.trajectories import AgentHistories, ExposureTable
 
-__all__ = ["AgentData", "ExposureEstimator", "checked_exposures"]
+__all__ = ["AgentData", "Estimator", "ExposureEstimator", "checked_exposures"]
 
 #: What agent-level estimators take: the exposure table, or agent histories for the models
 #: whose spec lists ``"agents"`` in its ``data``. Each estimator checks its input in one place
@@ -39,20 +46,10 @@ def checked_exposures(name: str, exposures: object, *, fitting: bool = True) -> 
     return exposures
 
 
-class ExposureEstimator:
-    """Base of the agent-level estimators, fitted on an :class:`ExposureTable`.
-
-    Parameters
-    ----------
-    intervals : bool
-        Compute profile-likelihood intervals where the model has them (otherwise Wald
-        intervals from the standard errors); off for repeated fits such as held-out scoring.
-    """
+class Estimator:
+    """Base of every estimator: parameters, ``repr``, fitted attributes, predict and score."""
 
     name: ClassVar[str] = ""
-
-    def __init__(self, *, intervals: bool = True) -> None:
-        self.intervals = intervals
 
     theta_: dict[str, ParamValue]
     stderr_: dict[str, ParamValue]
@@ -60,12 +57,87 @@ class ExposureEstimator:
     n_obs_: int
     result_: FitResult
 
-    def fit(self, exposures: AgentData) -> ExposureEstimator:
+    @classmethod
+    def _init_params(cls) -> list[inspect.Parameter]:
+        skip = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        params = inspect.signature(cls.__init__).parameters.values()
+        return [p for p in params if p.name != "self" and p.kind not in skip]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's arguments, by name (``deep`` is accepted for scikit-learn)."""
+        return {p.name: getattr(self, p.name) for p in self._init_params()}
+
+    def set_params(self, **params: Any) -> Estimator:
+        """Change constructor arguments; returns ``self`` (refit to use them).
+
+        Raises
+        ------
+        ConfigError
+            For a name that is not a constructor argument.
+        """
+        valid = [p.name for p in self._init_params()]
+        for key, value in params.items():
+            if key not in valid:
+                raise ConfigError(
+                    f"{type(self).__name__}: unknown parameter {key!r}; valid: {', '.join(valid)}"
+                )
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        shown = []
+        for p in self._init_params():
+            value = getattr(self, p.name)
+            if p.default is inspect.Parameter.empty or value != p.default:
+                shown.append(f"{p.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def __getattr__(self, attr: str) -> Any:
+        # Called only when normal lookup fails: a fitted attribute before fit().
+        if attr.endswith("_") and not attr.startswith("_"):
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted yet; call fit() first ({attr} is set by fit)"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+
+    def loglik(self, data: Any) -> float:
+        """Log-likelihood of (possibly held-out) data at the fitted parameters."""
         raise NotImplementedError
 
-    def loglik(self, exposures: AgentData) -> float:
-        """Log-likelihood of (possibly held-out) exposures at the fitted parameters."""
-        raise NotImplementedError
+    def score(self, data: Any) -> float:
+        """Held-out log-likelihood of ``data`` at the fitted parameters (higher is better).
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        """
+        return self.loglik(data)
+
+    def predict(
+        self,
+        *,
+        degree: int,
+        i0: ArrayLike,
+        n_rounds: int,
+        weights: ArrayLike | None = None,
+    ) -> np.ndarray:
+        """Expected informed fraction after rounds 0..n_rounds at the fitted parameters.
+
+        The model's map from the registry (``get_model(name).predict``); ``weights`` are the
+        class shares for per-persona models.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        """
+        from spillover.fit._registry import get_model
+
+        result = self.result_
+        return get_model(result.model).predict(
+            result.params, degree=degree, i0=i0, n_rounds=n_rounds, weights=weights
+        )
 
     def _set_result(
         self,
@@ -107,15 +179,29 @@ class ExposureEstimator:
         )
 
     def _fitted(self, attr: str) -> Any:
-        try:
-            return getattr(self, attr)
-        except AttributeError:
-            raise NotFittedError(
-                f"{type(self).__name__} is not fitted yet; call fit() first"
-            ) from None
+        return getattr(self, attr)  # NotFittedError before fit (see __getattr__)
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+
+class ExposureEstimator(Estimator):
+    """Base of the agent-level estimators, fitted on an :class:`ExposureTable` (or agent
+    histories, for the models whose spec lists ``"agents"``).
+
+    Parameters
+    ----------
+    intervals : bool
+        Compute profile-likelihood intervals where the model has them (otherwise Wald
+        intervals from the standard errors); off for repeated fits such as held-out scoring.
+    """
+
+    def __init__(self, *, intervals: bool = True) -> None:
+        self.intervals = intervals
+
+    def fit(self, exposures: AgentData) -> ExposureEstimator:
+        raise NotImplementedError
+
+    def loglik(self, exposures: AgentData) -> float:
+        """Log-likelihood of (possibly held-out) exposures at the fitted parameters."""
+        raise NotImplementedError
 
 
 def _plain(value: ParamValue) -> ParamValue:

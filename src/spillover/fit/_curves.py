@@ -26,7 +26,7 @@ from scipy.optimize import minimize
 from scipy.special import expit, logit
 
 from spillover.exceptions import ConfigError, FitError
-from spillover.fit._base import ExposureEstimator
+from spillover.fit._base import Estimator
 from spillover.fit._numdiff import numerical_hessian
 from spillover.fit._registry import CURVE_ESTIMATORS, get_model
 from spillover.fit._result import FitResult, FitStatus
@@ -56,17 +56,16 @@ def curve_loglik(curves: Curves, frac: np.ndarray) -> float:
     return total if math.isfinite(total) else -math.inf
 
 
-class CurveEstimator(ExposureEstimator):
+class CurveEstimator(Estimator):
     """Fit one of :data:`CURVE_ESTIMATORS` to curves; ``degree`` is the graph's k."""
 
     name: ClassVar[str] = "curve"
 
     def __init__(self, model: str, degree: int) -> None:
-        super().__init__(intervals=False)
         self.model = model
         self.degree = degree
 
-    def fit(self, curves: Curves) -> CurveEstimator:  # type: ignore[override]
+    def fit(self, curves: Curves) -> CurveEstimator:
         if self.model not in CURVE_ESTIMATORS:
             raise ConfigError(
                 f"model {self.model!r} cannot be fitted to curves; "
@@ -140,6 +139,17 @@ class CurveEstimator(ExposureEstimator):
         self.dispersion_ = phi
         self._set_result(names, theta, se, ll, n_obs, status, message, model=self.model)
         return self
+
+    def loglik(self, curves: Curves) -> float:
+        """Binomial log-likelihood of (possibly held-out) curves at the fitted parameters."""
+        theta = self._fitted("theta_")
+        if not isinstance(curves, Curves) or curves.n_rounds < 1:
+            raise ConfigError("loglik expects Curves with at least two rounds (0 and 1)")
+        i0 = float(curves.informed[:, 0].mean()) / curves.n_nodes
+        frac = get_model(self.model).predict(
+            theta, degree=self.degree, i0=i0, n_rounds=curves.n_rounds
+        )
+        return curve_loglik(curves, frac)
 
     @staticmethod
     def _dispersion(curves: Curves, frac: np.ndarray, n_params: int) -> float:
