@@ -102,3 +102,18 @@ def test_heterogeneity_test_is_calibrated_under_the_null() -> None:
     )
     assert (p < 0.05).sum() <= 8  # expected 3; 8 or more has probability < 0.01
     assert (p < 0.5).sum() >= 8  # not stuck at 1 (observed about 16 of 60)
+
+
+def test_analysis_carries_the_verdict_into_fit_json_and_the_report() -> None:
+    from spillover.report._html import _verdict_section
+    from spillover.selection import analyse
+
+    scenario = SIM.SCENARIOS["threshold"]
+    table = SIM.simulate_exposures(scenario.rule, np.random.default_rng(2), n_nodes=1600)
+    analysis = analyse(exposures=table, models=("si", "si2"), n_folds=0)
+    assert analysis.two_rates is not None
+    doc = json.loads(json.dumps(analysis.to_dict()))
+    assert doc["two_rates"]["reading"] == "exposure"
+    assert {e["test"] for e in doc["two_rates"]["evidence"]} >= {"si2-shape", "heterogeneity"}
+    html = _verdict_section(analysis)
+    assert "Which two rates?" in html and "exposure" in html

@@ -96,9 +96,9 @@ def test_the_verdict_names_two_rates_offline_and_online(
     assert verdict["best_by_event_type"] == {"Battles": "si2", "Protests": "si2"}
     assert verdict["best_overall"] == "si2"
     assert doc["best_counts"] == {"si2": 4}
-    if verdict["available"]:
-        assert verdict["overall"] == "offline-online"
-        assert verdict["cells_supporting"] == {"offline-online": 4}
+    assert verdict["available"]
+    assert verdict["overall"] == "offline-online"
+    assert verdict["cells_supporting"] == {"offline-online": 4}
 
 
 def test_event_type_effects_are_found_and_traits_have_none(

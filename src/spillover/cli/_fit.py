@@ -122,6 +122,11 @@ def print_analysis(analysis: Analysis) -> None:
         out_console.print(_traits_table(analysis.trait_effects))
     if analysis.equation is not None:
         out_console.print(f"Equation discovery (SINDy, mean curve): {_equation_line(analysis)}")
+    if analysis.two_rates is not None:
+        verdict = analysis.two_rates
+        out_console.print(
+            f"Two rates: {verdict.reading} ({verdict.model}). {verdict.summary}", markup=False
+        )
     out_console.print(
         f"* best in its group by {analysis.criterion.upper()}; ΔAIC, ΔBIC: difference to the "
         "group's lowest; weight: Akaike weight; AIC, AICc, BIC themselves are in --json. "

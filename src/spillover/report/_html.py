@@ -133,6 +133,31 @@ def _traits_table(analysis: Analysis) -> str:
     )
 
 
+def _verdict_section(analysis: Analysis) -> str:
+    verdict = analysis.two_rates
+    if verdict is None:
+        return ""
+    rows = []
+    for e in verdict.evidence:
+        p = "" if e.p_value is None else f"{e.p_value:.3g}"
+        rows.append(
+            f"<tr><td>{escape(e.test)}</td><td>{escape(e.null)}</td>"
+            f"<td>{escape(e.alternative)}</td><td class='num'>{e.statistic:.4g}</td>"
+            f"<td class='num'>{'' if e.df is None else e.df}</td><td class='num'>{p}</td>"
+            f"<td>{'rejected' if e.reject else 'kept'}</td></tr>"
+        )
+    return (
+        f"<h3>Which two rates? <code>{escape(verdict.reading)}</code> "
+        f"({escape(verdict.model)})</h3><p>{escape(verdict.summary)}</p>"
+        + _wrap(
+            "<table><tr><th>test</th><th>null</th><th>alternative</th><th>statistic</th>"
+            "<th>df</th><th>p</th><th>null</th></tr>" + "".join(rows) + "</table>"
+        )
+        + f"<p class='muted'>Nested likelihood-ratio tests within persona, each at level "
+        f"{verdict.level:g} (docs/fitting.md).</p>"
+    )
+
+
 def _kv_table(items: Sequence[tuple[str, Any]]) -> str:
     rows = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>" for k, v in items)
     return _wrap(f"<table>{rows}</table>")
@@ -169,6 +194,7 @@ def render_report(
         "replicates left out of the fit.</p>"
     )
     parts.extend(_group_table(g) for g in analysis.groups)
+    parts.append(_verdict_section(analysis))
     if analysis.equation is not None:
         eq = analysis.equation
         bass = eq.bass_hazards()

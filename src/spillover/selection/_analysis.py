@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from spillover.exceptions import ConfigError, FitError
@@ -26,6 +26,7 @@ from spillover.fit import (
 )
 from spillover.selection._criteria import ComparisonRow, Criterion, compare
 from spillover.selection._holdout import held_out_loglik
+from spillover.selection._verdict import TwoRatesVerdict, two_rates_verdict
 from spillover.trajectories import AgentHistories, Curves, ExposureTable
 
 __all__ = ["Analysis", "ModelGroup", "analyse", "available_models"]
@@ -55,6 +56,8 @@ class Analysis:
     degree: int | None = None
     criterion: str = "bic"
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: Which reading of "two rates" the exposure table supports (None without one).
+    two_rates: TwoRatesVerdict | None = None
 
     @property
     def best(self) -> str | None:
@@ -85,6 +88,8 @@ class Analysis:
             out["trait_effects"] = self.trait_effects.rows()
         if self.equation is not None:
             out["equation"] = self.equation.to_dict()
+        if self.two_rates is not None:
+            out["two_rates"] = self.two_rates.to_dict()
         if self.notes:
             out["notes"] = list(self.notes)
         return out
@@ -155,6 +160,12 @@ def analyse(
         raise ConfigError("sindy is fitted to curves; the input has none")
     groups: list[ModelGroup] = []
     traits = None
+    verdict = None
+    if exposures is not None:
+        try:
+            verdict = two_rates_verdict(exposures)
+        except FitError as exc:
+            notes.append(f"two-rates verdict: {exc}")
     if agent_models:
         assert exposures is not None
         results = []
@@ -180,6 +191,8 @@ def analyse(
         )
         if any(get_model(name).trait_effects for name in agent_models):
             traits = fit_trait_effects(exposures)
+        if verdict is not None and held is not None:
+            verdict = replace(verdict, held_out=dict(held))
     if curve_models:
         assert curves is not None and degree is not None
         results = [CurveEstimator(name, degree).fit(curves).result_ for name in curve_models]
@@ -208,4 +221,5 @@ def analyse(
         degree=degree,
         criterion=criterion,
         notes=tuple(notes),
+        two_rates=verdict,
     )
