@@ -362,6 +362,17 @@ class SimulationConfig:
             raise ConfigError(
                 f"graph must be one of {', '.join(GRAPH_KINDS)}; got {shown(self.graph)}"
             )
+        if (
+            self.graph == "barabasi-albert"
+            and self.edge_list is None
+            and (self.degree < 2 or self.degree % 2)
+        ):
+            # Each new node brings degree / 2 links: an odd degree would silently become
+            # another graph (3 gives 1 link per node, mean degree 2).
+            raise ConfigError(
+                "degree must be an even number >= 2 with graph 'barabasi-albert' (each new "
+                f"node brings degree / 2 links); got {self.degree}"
+            )
         _rate("rewire_prob", self.rewire_prob)
         if self.policy not in POLICY_KINDS:
             raise ConfigError(

@@ -142,3 +142,10 @@ def test_force_never_replaces_a_folder_that_is_not_a_run(tmp_path: Path) -> None
     with pytest.raises(RunDirError, match="not a spillover run directory"):
         write_run_dir(run_simulation(SMALL), precious, force=True)
     assert (precious / "notes.txt").read_text() == "important"
+
+
+@pytest.mark.parametrize("degree", [0, 1, 3, 7])
+def test_barabasi_albert_needs_an_even_degree(degree: int) -> None:
+    with pytest.raises(ConfigError, match=rf"even number >= 2 .*barabasi-albert.*got {degree}$"):
+        SimulationConfig(graph="barabasi-albert", degree=degree)
+    assert SimulationConfig(graph="barabasi-albert", degree=4).degree == 4

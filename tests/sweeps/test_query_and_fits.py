@@ -99,6 +99,15 @@ def test_bad_sql_is_one_error_line_and_exit_2(
         query_sweep(sweep, sql)
 
 
+@pytest.mark.parametrize("sql", ["", "   ", " ; "])
+def test_an_empty_statement_is_one_error_line(
+    sweep: Path, sql: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(["query", str(sweep), sql]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: query: the SQL statement is empty") and err.count("\n") == 0
+
+
 def test_query_of_a_folder_that_is_not_a_sweep(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -116,14 +116,16 @@ def query_sweep(path: str | os.PathLike[str], sql: str) -> pa.Table:
     Raises
     ------
     ConfigError
-        When DuckDB rejects the statement (syntax, unknown table or column, ...); the message
-        is DuckDB's first line.
+        When the statement is empty, or when DuckDB rejects it (syntax, unknown table or
+        column, ...); the message is DuckDB's first line.
     RunDirError
         When ``path`` is not a sweep folder.
     """
     import duckdb
     import pyarrow as pa
 
+    if not sql.strip().strip(";").strip():
+        raise ConfigError("query: the SQL statement is empty; give one, e.g. 'SELECT * FROM cells'")
     con = connect_sweep(path)
     try:
         relation: Any = con.sql(sql)
