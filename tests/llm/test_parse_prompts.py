@@ -186,7 +186,9 @@ def test_archetype_prompts(event: Event) -> None:
     assert offline[0] == ("system", persona.system_prompt)
     assert "outside the platform" in offline[1][1] and "<post>" not in offline[1][1]
     assert escape_data(render_post(event)) in offline[1][1]
-    assert "1 of the people you follow has shared" in archetype_messages(persona, event, 1, 1)[1][1]
+    assert (
+        "1 of the people you follow has posted it" in archetype_messages(persona, event, 1, 1)[1][1]
+    )
     assert "3 or 4 of the people" in archetype_messages(persona, event, 3, 4)[1][1]
     assert "Between 5 and 8 of the people" in archetype_messages(persona, event, 5, 8)[1][1]
     assert "9 or more of the people" in archetype_messages(persona, event, 9, None)[1][1]
