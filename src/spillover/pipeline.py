@@ -254,7 +254,7 @@ def _run(
         if isinstance(policy, LLMPolicy) and policy.mode == "archetype":
             # Ask the model first, so that simulate_s times the engine only.
             t0 = time.perf_counter()
-            probability_table(policy, event, int(graph.max_degree))
+            probability_table(policy, event, int(graph.max_degree), np.unique(persona_of_node))
             timings["llm_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         if isinstance(policy, LLMPolicy) and policy.mode == "feed":

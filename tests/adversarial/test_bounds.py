@@ -125,3 +125,33 @@ def test_the_estimate_is_an_upper_bound_of_a_real_run() -> None:
     finally:
         tracemalloc.stop()
     assert peak <= estimate_run_bytes(config)
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".parquet"])
+def test_an_edge_list_too_large_to_read_is_refused_before_reading(
+    tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import spillover._resources as resources
+    from spillover.io import read_edge_list
+
+    u = np.arange(20_000, dtype=np.int64)
+    path = tmp_path / f"edges{suffix}"
+    if suffix == ".txt":
+        path.write_text("".join(f"{i} {i + 1}\n" for i in u.tolist()))
+    else:
+        pq.write_table(pa.table({"source": u, "target": u + 1}), path)
+    # Fits in the memory there is.
+    assert read_edge_list(path).n_edges == 20_000
+    # Refused, with the estimate, when the machine has 1 MiB to spare; nothing is read.
+    monkeypatch.setattr(resources, "available_memory_bytes", lambda: 1 << 20)
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the file was read")
+
+    monkeypatch.setattr(np, "loadtxt", never)
+    with pytest.raises(ConfigError, match=r"edges would need about .* more than the 1\.0 MiB"):
+        read_edge_list(path)

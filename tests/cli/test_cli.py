@@ -273,3 +273,81 @@ def test_fit_of_tiny_runs_is_clean(
         "infeasible",
         "not-identified",
     }
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["simulate", "--n-nodes", "abc"], "Invalid value for '--n-nodes'"),
+        (["simulate", "--rounds", "1.5"], "Invalid value for '--rounds'"),
+        (["simulate", "--edges", "x"], "No such option: --edges"),
+        (["fit"], "Missing argument 'INPUT'"),
+        (["no-such-command"], "No such command 'no-such-command'"),
+    ],
+)
+def test_usage_errors_are_one_error_line_and_exit_2(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(argv) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("error: ") and needle in lines[0]
+    assert "--help" in lines[0] and "╭" not in captured.err and captured.out == ""
+
+
+def test_help_still_prints_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["simulate", "--help"]) == 0
+    assert "--n-nodes" in capsys.readouterr().out
+
+
+def _one_persona_run(tmp_path: Path) -> Path:
+    personas = tmp_path / "one.csv"
+    personas.write_text("node,persona\n" + "".join(f"{i},3\n" for i in range(300)))
+    out = tmp_path / "one-persona"
+    argv = ["simulate", *SMALL, "--policy", "constant", "--alpha", "0.02", "--beta", "0.2"]
+    assert _run([*argv, "--personas", str(personas), "--out", str(out)]) == 0
+    return out
+
+
+def test_fit_on_one_persona_fits_what_it_can_and_names_what_it_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = _one_persona_run(tmp_path)
+    capsys.readouterr()
+    assert _run(["fit", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    fitted = {m["name"] for m in doc["models"] if m["status"] == "converged"}
+    assert {"si2", "si-persona", "pair"} <= fitted
+    assert any(n.startswith("trait effects skipped: ") for n in doc["notes"])
+    # Asked for by name, the trait effects' failure is the answer.
+    assert _run(["fit", str(out / "exposures.parquet"), "--model", "si2"]) == 0
+
+
+def test_fit_pair_on_an_exposure_table_says_pair_needs_curves(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = _one_persona_run(tmp_path)
+    capsys.readouterr()
+    assert _run(["fit", str(out / "exposures.parquet"), "--model", "pair"]) == 2
+    err = capsys.readouterr().err
+    assert "pair are fitted to the informed curves" in err and "curves.parquet" in err
+
+
+def test_an_event_type_outside_acleds_six_is_used_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spillover.io import example_events_path
+
+    lines = example_events_path().read_text(encoding="utf-8").splitlines()
+    header, first = lines[0], lines[1]
+    events = tmp_path / "events.csv"
+    events.write_text(header + "\n" + first.replace(",Battles,", ",Cyber incident,", 1) + "\n")
+    out = tmp_path / "run"
+    argv = ["simulate", *SMALL, "--events", str(events), "--out", str(out)]
+    assert _run(argv) == 0
+    err = capsys.readouterr().err
+    assert "warning: event 'VEL0001' has event_type 'Cyber incident'" in err
+    assert "not one of ACLED's six" in err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["event"]["event_type"] == "Cyber incident"

@@ -108,6 +108,25 @@ def test_dry_run_counts_requests_and_sends_none(
     assert run(["simulate", *SMALL, "--dry-run"]) == 2  # not an LLM run
 
 
+def test_dry_run_counts_exactly_what_the_run_sends_for_the_personas_present(
+    standin: Start, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A persona file holding one persona: the run asks that persona's keys only, and the dry
+    # run's count is what the server then receives.
+    personas = tmp_path / "one.csv"
+    personas.write_text("node,persona\n" + "".join(f"{i},3\n" for i in range(400)))
+    server = standin()
+    argv = ["simulate", *SMALL, *llm_flags(server), "--personas", str(personas)]
+    assert run([*argv, "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "distinct prompts (persona x exposure bucket 0, 1, 2, 3-4, 5-8): 5" in text
+    assert "log-probabilities: 5" in text
+    assert run([*argv, "--out", str(tmp_path / "run")]) == 0
+    assert len(server.chat_requests()) == 5
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["llm"]["accounting"]["requests"] == 5
+
+
 def test_config_file_llm_section(standin: Start, tmp_path: Path) -> None:
     server = standin()
     toml = tmp_path / "run.toml"

@@ -9,6 +9,9 @@ from types import FrameType
 
 import typer
 
+# Typer ships its own copy of click; its usage errors are only importable from there.
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
 from spillover._redact import redact
 from spillover.cli._console import err_console
 from spillover.exceptions import SpilloverError
@@ -74,7 +77,18 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run_app(argv: list[str] | None) -> None:
     try:
-        app(args=argv, prog_name="spillover")
+        # standalone_mode=False: click's usage errors reach us instead of its boxed help text,
+        # so a bad option value is one error line like every other bad input.
+        code = app(args=argv, prog_name="spillover", standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        exc.show()  # no arguments at all: the help text is the answer
+        sys.exit(2)
+    except UsageError as exc:
+        err_console.print(_usage_line(exc), markup=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Abort:
+        err_console.print("error: aborted", markup=False)
+        sys.exit(1)
     except SpilloverError as exc:
         err_console.print(f"error: {redact(str(exc))}", markup=False, soft_wrap=True)
         sys.exit(2)
@@ -85,3 +99,12 @@ def _run_app(argv: list[str] | None) -> None:
             soft_wrap=True,
         )
         sys.exit(2)
+    if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+        sys.exit(code)
+
+
+def _usage_line(exc: UsageError) -> str:
+    """One line for a command-line usage error: the problem, then where the flags are listed."""
+    message = " ".join(redact(exc.format_message()).split())
+    command = exc.ctx.command_path if exc.ctx is not None else "spillover"
+    return f"error: {message} (see '{command} --help')"

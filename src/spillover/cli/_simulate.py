@@ -18,6 +18,7 @@ from spillover.config import (
     POLICY_KINDS,
     SimulationConfig,
 )
+from spillover.events import EVENT_TYPES
 
 if TYPE_CHECKING:
     from rich.progress import Task
@@ -608,3 +609,12 @@ def simulate_command(
     final = float(run.result.curves.fraction()[:, -1].mean())
     print_summary(path, run.timings, final, run.result.n_reps)
     print_llm_summary(run)
+    if run.event.event_type not in EVENT_TYPES:
+        err_console.print(
+            f"warning: event {run.event.event_id!r} has event_type "
+            f"{run.event.event_type[:80]!r}, which is not one of ACLED's six "
+            f"({', '.join(EVENT_TYPES)}); it was used as given, as a type of its own in "
+            "event-type effects",
+            markup=False,
+            soft_wrap=True,
+        )

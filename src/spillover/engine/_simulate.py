@@ -32,8 +32,20 @@ def _check_count(name: str, value: object, minimum: int) -> int:
     return int(value)
 
 
-def probability_table(policy: Policy, event: Event | None, max_degree: int) -> np.ndarray:
-    """Ask the policy once for every (persona, n_exposed) key.
+def probability_table(
+    policy: Policy,
+    event: Event | None,
+    max_degree: int,
+    personas: np.ndarray | Sequence[int] | None = None,
+) -> np.ndarray:
+    """Ask the policy once for every (persona, n_exposed) key of the personas present.
+
+    Parameters
+    ----------
+    personas : array-like of int, optional
+        The personas placed on the graph (default: all 32). Only their keys are asked, so an
+        LLM policy sends exactly the requests that ``--dry-run`` counts; the rows of absent
+        personas are 0 and never read.
 
     Returns
     -------
@@ -41,14 +53,19 @@ def probability_table(policy: Policy, event: Event | None, max_degree: int) -> n
         ``table[c, m]``: share probability of a susceptible agent of persona c with m informed
         neighbours.
     """
+    present = (
+        np.arange(N_PERSONAS, dtype=np.int64)
+        if personas is None
+        else np.unique(np.asarray(personas, dtype=np.int64))
+    )
     persona, n_exposed = np.meshgrid(
-        np.arange(N_PERSONAS, dtype=np.int64),
-        np.arange(max_degree + 1, dtype=np.int64),
-        indexing="ij",
+        present, np.arange(max_degree + 1, dtype=np.int64), indexing="ij"
     )
     batch = ExposureBatch(persona=persona.ravel(), n_exposed=n_exposed.ravel())
     p = checked_probabilities(policy, batch, event)
-    return np.ascontiguousarray(p.reshape(N_PERSONAS, max_degree + 1))
+    table = np.zeros((N_PERSONAS, max_degree + 1), dtype=np.float64)
+    table[present] = p.reshape(present.size, max_degree + 1)
+    return np.ascontiguousarray(table)
 
 
 def _seed_sets(
@@ -158,7 +175,7 @@ def simulate(
     )
     seed_sets = _seed_sets(record, n_nodes, n_seeds, n_reps, seeds)
     max_degree = int(graph.max_degree)
-    prob = probability_table(policy, event, max_degree)
+    prob = probability_table(policy, event, max_degree, np.unique(persona_of_node))
     indptr = np.ascontiguousarray(graph.indptr, dtype=np.int64)
     indices = np.ascontiguousarray(graph.indices)
 

@@ -30,6 +30,7 @@ from typing import IO, TYPE_CHECKING, Final
 import numpy as np
 import numpy.typing as npt
 
+from spillover._resources import check_edge_list_fits
 from spillover.exceptions import GraphError
 from spillover.graphs import Graph, OnDuplicate
 from spillover.graphs._checks import MAX_NODES, check_count
@@ -120,6 +121,7 @@ def read_edge_list(
         if suffix in _PARQUET_SUFFIXES:
             edges = _read_parquet(path)
         else:
+            check_edge_list_fits(f"{func}: {path}", _estimate_text_rows(path), exact=False)
             edges = _read_text(path, _TEXT_SUFFIXES[suffix])
     except FileNotFoundError:
         raise GraphError(f"{func}: no such file: {path}") from None
@@ -130,6 +132,15 @@ def read_edge_list(
     except OSError as exc:
         raise GraphError(f"{func}: cannot read {path}: {exc.strerror or exc}") from None
     return edges.build(n_nodes, on_duplicate)
+
+
+def _estimate_text_rows(path: Path, sample: int = 1 << 16) -> int:
+    """Rows of a text edge list, estimated from its size and its first ``sample`` bytes."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(sample)
+    lines = head.count(b"\n") or 1
+    return int(size / max(len(head) / lines, 4.0)) + 1
 
 
 class _Edges:
@@ -356,6 +367,7 @@ def _read_parquet(path: Path) -> _Edges:
         if path.is_dir():
             raise IsADirectoryError(path) from None
         raise GraphError(f"{func}: {path} is not a readable Parquet file ({exc})") from None
+    check_edge_list_fits(f"{func}: {path}", parquet.metadata.num_rows, exact=True)
     schema = parquet.schema_arrow
     missing = [name for name in _COLUMNS if name not in schema.names]
     if missing:

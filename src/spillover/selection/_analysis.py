@@ -145,6 +145,13 @@ def analyse(
         agent_models = [m for m in names if m in ESTIMATORS and exposures is not None]
         curve_models = [m for m in names if m not in agent_models]
         if curve_models and curves is None:
+            only_curves = [m for m in curve_models if m not in ESTIMATORS]
+            if exposures is not None and only_curves:
+                raise ConfigError(
+                    f"model(s) {', '.join(only_curves)} are fitted to the informed curves, "
+                    "which an exposure table does not hold: fit the run folder or its "
+                    "curves.parquet (with --degree K)"
+                )
             raise ConfigError(
                 f"model(s) {', '.join(curve_models)} need an exposure table or curves; "
                 "the input has neither"
@@ -169,9 +176,19 @@ def analyse(
     if agent_models:
         assert exposures is not None
         results = []
-        for name in agent_models:
+        for name in list(agent_models):
             spec = get_model(name)
-            results.append(spec.make_estimator().fit(spec.agent_data(exposures, agents)).result_)
+            try:
+                fitted = spec.make_estimator().fit(spec.agent_data(exposures, agents))
+            except FitError as exc:
+                if models is not None:  # asked for by name: the failure is the answer
+                    raise
+                notes.append(f"{name} skipped: {exc}")
+                agent_models.remove(name)
+                continue
+            results.append(fitted.result_)
+    if agent_models:
+        assert exposures is not None
         held = None
         n_reps = len(set(exposures.replicate.tolist()))
         if n_folds >= 2 and n_reps >= 2:
@@ -190,7 +207,12 @@ def analyse(
             )
         )
         if any(get_model(name).trait_effects for name in agent_models):
-            traits = fit_trait_effects(exposures)
+            try:
+                traits = fit_trait_effects(exposures)
+            except FitError as exc:
+                if models is not None:
+                    raise
+                notes.append(f"trait effects skipped: {exc}")
         if verdict is not None and held is not None:
             verdict = replace(verdict, held_out=dict(held))
     if curve_models:
