@@ -17,3 +17,18 @@ def test_import_spillover_loads_no_heavy_modules() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(proc.stdout) == []
+
+
+def test_import_spillover_and_the_command_line_load_what_they_use_only() -> None:
+    # Public names load from their modules on first use; the command line registers its
+    # commands without loading the fits (scipy.stats) or the engine (numba).
+    code = (
+        "import sys, json, spillover; "
+        "before = [m for m in ('numba', 'scipy') if m in sys.modules]; "
+        "from spillover.cli import _demo, _fit, _loop, _prompts, _query, _report, _serve, "
+        "_simulate, _study, _sweep; "
+        "after = [m for m in ('numba', 'scipy.stats', 'spillover.fit') if m in sys.modules]; "
+        "print(json.dumps([before, after, spillover.SI2Estimator.__name__]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(proc.stdout) == [[], [], "SI2Estimator"]

@@ -19,16 +19,51 @@ Quick start::
 from __future__ import annotations
 
 from importlib import metadata as _metadata
+from typing import TYPE_CHECKING
 
 from spillover import exceptions
-from spillover.config import SimulationConfig
-from spillover.engine import simulate
-from spillover.events import Event, render_post
-from spillover.fit import FitResult, SI2Estimator, SIEstimator, fit_exposures
-from spillover.graphs import Graph, random_regular
-from spillover.personas import PERSONAS, TRAITS, Persona
-from spillover.policies import ConstantPolicy, PersonaPolicy, Policy, default_persona_policy
-from spillover.trajectories import Adoptions, Curves, ExposureTable, SimulationResult
+
+if TYPE_CHECKING:
+    from spillover.config import SimulationConfig
+    from spillover.engine import simulate
+    from spillover.events import Event, render_post
+    from spillover.fit import FitResult, SI2Estimator, SIEstimator, fit_exposures
+    from spillover.graphs import Graph, random_regular
+    from spillover.personas import PERSONAS, TRAITS, Persona
+    from spillover.policies import (
+        ConstantPolicy,
+        PersonaPolicy,
+        Policy,
+        default_persona_policy,
+    )
+    from spillover.trajectories import Adoptions, Curves, ExposureTable, SimulationResult
+
+# Every public name is loaded from its module on first use, so that ``import spillover`` (and
+# every command line start) pays only for what it touches: the fits' scipy.stats, say, are
+# not imported by a dry run.
+_LAZY: dict[str, str] = {
+    "SimulationConfig": "spillover.config",
+    "simulate": "spillover.engine",
+    "Event": "spillover.events",
+    "render_post": "spillover.events",
+    "FitResult": "spillover.fit",
+    "SI2Estimator": "spillover.fit",
+    "SIEstimator": "spillover.fit",
+    "fit_exposures": "spillover.fit",
+    "Graph": "spillover.graphs",
+    "random_regular": "spillover.graphs",
+    "PERSONAS": "spillover.personas",
+    "TRAITS": "spillover.personas",
+    "Persona": "spillover.personas",
+    "ConstantPolicy": "spillover.policies",
+    "PersonaPolicy": "spillover.policies",
+    "Policy": "spillover.policies",
+    "default_persona_policy": "spillover.policies",
+    "Adoptions": "spillover.trajectories",
+    "Curves": "spillover.trajectories",
+    "ExposureTable": "spillover.trajectories",
+    "SimulationResult": "spillover.trajectories",
+}
 
 try:
     __version__ = _metadata.version("spillover")
@@ -63,9 +98,21 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # ``spillover.io`` is loaded on first use so that importing the core stays light.
-    if name == "io":
-        import importlib
+    import importlib
 
-        return importlib.import_module("spillover.io")
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    # Subpackages (``spillover.io``, ``spillover.fit``...) load on first use too.
+    if not name.startswith("_"):
+        try:
+            return importlib.import_module(f"spillover.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"spillover.{name}":
+                raise
     raise AttributeError(f"module 'spillover' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from spillover.cli._app import app
 from spillover.cli._console import err_console, out_console
-from spillover.fit import FitResult, TraitEffects
-from spillover.io import dumps_json
-from spillover.selection import Analysis, ModelGroup, analyse
+
+if TYPE_CHECKING:  # the fits load when a fit runs, not when the command line starts
+    from spillover.fit import FitResult, TraitEffects
+    from spillover.selection import Analysis, ModelGroup
 
 __all__ = ["fit_command", "format_params", "print_analysis"]
 
@@ -202,6 +203,9 @@ def fit_command(
 
         fit_loop_run(input_path, as_json)
         return
+    from spillover.io import dumps_json
+    from spillover.selection import analyse
+
     data = read_fit_input(input_path)
     k = degree if degree is not None else data.degree
     if not as_json:
@@ -223,6 +227,7 @@ def fit_command(
 
 def _fit_sweep(path: Path, models: list[str], as_json: bool) -> None:
     """One fit per complete cell of a sweep: a table, or the rows as JSON."""
+    from spillover.io import dumps_json
     from spillover.sweeps import fit_sweep, load_sweep
 
     sweep = load_sweep(path)
