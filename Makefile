@@ -10,7 +10,7 @@ VENV       := .venv
 STAMP      := $(VENV)/.synced
 BIN        := $(VENV)/bin
 
-.PHONY: demo test lint format bench bench-fit bench-llm bench-sweep env clean
+.PHONY: demo test lint format bench bench-fit bench-llm bench-sweep env core-check clean
 
 demo: $(STAMP)
 	$(BIN)/spillover demo
@@ -45,13 +45,19 @@ bench-sweep: $(STAMP)
 
 env: $(STAMP)
 
+# The core alone: an environment with no extras and no dev tools simulates, fits and writes a
+# run (.ci/core_only.py); tests/test_extras.py checks the same with the extras hidden.
+core-check: | $(UV)
+	UV_PROJECT_ENVIRONMENT=.venv-core $(UV) sync --frozen --no-dev --compile-bytecode
+	cd $$(mktemp -d) && $(CURDIR)/.venv-core/bin/python $(CURDIR)/.ci/core_only.py
+
 $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --compile-bytecode
+	$(UV) sync --frozen --all-extras --compile-bytecode
 	@touch $@
 
 clean:
-	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-core .tools .mypy_cache .ruff_cache .pytest_cache

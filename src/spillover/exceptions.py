@@ -17,7 +17,8 @@ turns any of them into one line on stderr and exit code 2.
     ├── IntegrationError                  a model could not be integrated
     ├── FitError                          an estimator could not fit the data it was given
     │   └── NotFittedError (AttributeError)  a fitted attribute was read before ``fit``
-    └── RunDirError                       a run directory cannot be written or read
+    ├── RunDirError                       a run directory cannot be written or read
+    └── MissingExtraError (ImportError)   a feature's optional packages are not installed
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "GraphError",
     "IntegrationError",
     "LLMError",
+    "MissingExtraError",
     "NotFittedError",
     "PersonaError",
     "PolicyError",
@@ -89,3 +91,7 @@ class NotFittedError(FitError, AttributeError):
 
 class RunDirError(SpilloverError):
     """A run directory cannot be written or read."""
+
+
+class MissingExtraError(SpilloverError, ImportError):
+    """A feature needs optional packages that are not installed; the message names the extra."""

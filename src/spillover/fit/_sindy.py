@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from spillover._extras import require_extra
 from spillover.exceptions import ConfigError, FitError
 from spillover.trajectories import Curves
 
@@ -104,6 +105,7 @@ def discover_equation(
         raise FitError("sindy needs at least 5 rounds")
     if np.ptp(frac) == 0.0:
         raise FitError("sindy: the informed fraction never changes; nothing to discover")
+    require_extra("sindy")
     import pysindy as ps
 
     model = ps.SINDy(

@@ -28,6 +28,7 @@ import urllib.error
 import urllib.request
 from typing import Any, Final
 
+from spillover._extras import require_extra
 from spillover.exceptions import ConfigError, LLMError
 from spillover.llm._gguf import ModelFile, model_file
 
@@ -160,12 +161,9 @@ class LocalServer:
         with self._lock:
             if self._server is not None:
                 return self
-            try:
-                import xllamacpp
-            except ImportError:
-                raise ConfigError(
-                    "the embedded model server needs the package xllamacpp (make env installs it)"
-                ) from None
+            require_extra("local", only=("xllamacpp",))
+            import xllamacpp
+
             port = self.requested_port
             if port is not None and _port_in_use(port):
                 raise ConfigError(f"port {port} on {LOCAL_HOST} is already in use")

@@ -41,6 +41,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 from urllib.parse import urlsplit
 
+from spillover._extras import require_extra
 from spillover._redact import redact, register_key_env, shown
 from spillover.exceptions import ConfigError, LLMError, SpilloverError, TransientLLMError
 from spillover.llm._accounting import Accounting
@@ -161,6 +162,7 @@ class OpenAIBackend:
         notice: Callable[[str], None] | None = None,
         identity: str | None = None,
     ) -> None:
+        require_extra("llm")
         self.base_url = normalise_base_url(base_url)
         self.identity = identity if identity is not None else self.base_url
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
@@ -340,6 +342,7 @@ class OpenAIBackend:
         )
 
     def _make_client(self) -> openai.AsyncOpenAI:
+        require_extra("llm")
         import httpx
         import openai
 

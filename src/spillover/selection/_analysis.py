@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from spillover.exceptions import ConfigError, FitError
+from spillover.exceptions import ConfigError, FitError, MissingExtraError
 from spillover.fit import (
     CURVE_ESTIMATORS,
     ESTIMATORS,
@@ -236,6 +236,10 @@ def analyse(
             equation = discover_equation(curves)
         except FitError as exc:
             notes.append(f"sindy: {exc}")
+        except MissingExtraError as exc:
+            if models is not None:
+                raise
+            notes.append(f"sindy skipped: {exc}")
     return Analysis(
         groups=tuple(groups),
         trait_effects=traits,

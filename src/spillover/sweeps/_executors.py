@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
+from spillover._extras import require_extra
 from spillover.exceptions import ConfigError
 from spillover.sweeps._limiter import SlotLimiter, local_limiter
 from spillover.sweeps._spec import check_scheduler_address
@@ -284,6 +285,7 @@ class DaskExecutor(_Base):
     kind = "dask"
 
     def __init__(self, address: str, *, timeout: float = 30.0) -> None:
+        require_extra("sweeps", only=("distributed",))
         import distributed
 
         dist: Any = distributed

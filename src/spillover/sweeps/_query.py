@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spillover._extras import require_extra
 from spillover.exceptions import ConfigError
 from spillover.sweeps._dataset import TABLES, fits_table, param_types, param_value
 from spillover.sweeps._store import read_sweep_manifest
@@ -79,6 +80,7 @@ def _cells_table(doc: dict[str, Any], params: dict[str, pa.DataType]) -> pa.Tabl
 
 def connect_sweep(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the sweep's views defined."""
+    require_extra("sweeps", only=("duckdb",))
     import duckdb
 
     root = Path(path)
@@ -121,6 +123,7 @@ def query_sweep(path: str | os.PathLike[str], sql: str) -> pa.Table:
     RunDirError
         When ``path`` is not a sweep folder.
     """
+    require_extra("sweeps", only=("duckdb",))
     import duckdb
     import pyarrow as pa
 
