@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
 _BLOCK = re.compile(r"<!-- tested -->\s*```python\n(.*?)```", re.DOTALL)
 
 
 def _examples() -> list[tuple[str, int, str]]:
     found = []
-    for path in sorted(DOCS.glob("*.md")):
+    for path in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
         for i, match in enumerate(_BLOCK.finditer(path.read_text(encoding="utf-8"))):
             found.append((path.name, i, match.group(1)))
     return found

@@ -5,15 +5,20 @@ learn the dynamics with stochastic and mean-field models. The data flow::
 
     events -> personas -> graphs -> policies -> engine -> trajectories -> fit
 
-Quick start::
+Quick start (the run of ``spillover simulate --seed 1``, same numbers)::
 
     import spillover as so
 
-    graph = so.random_regular(3200, 8, rng=1)
-    event = so.io.example_events()[0]
-    result = so.simulate(graph, so.default_persona_policy(), event=event,
-                         n_rounds=40, n_reps=10, n_seeds=5, rng=1)
-    fits = so.fit_exposures(result.exposures, ("si", "si2"))
+    run = so.run(so.SimulationConfig(n_nodes=3200, degree=8, n_rounds=40), rng=1)
+    run.result.curves.informed          # the informed column of curves.parquet
+    fits = so.fit_exposures(run.result.exposures, ("si", "si2"))
+
+The lower-level calls reproduce it when each draws from its own stream of the seed record::
+
+    record = so.SeedRecord(1)
+    graph = so.random_regular(3200, 8, rng=record.generator("graph"))
+    result = so.simulate(graph, so.default_persona_policy(), event=run.event,
+                         n_rounds=40, n_reps=10, n_seeds=5, rng=record)
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ from typing import TYPE_CHECKING
 from spillover import exceptions
 
 if TYPE_CHECKING:
+    from spillover._rng import STREAMS, SeedRecord
     from spillover.config import SimulationConfig
     from spillover.engine import simulate
     from spillover.events import Event, render_post
     from spillover.fit import FitResult, SI2Estimator, SIEstimator, fit_exposures
     from spillover.graphs import Graph, random_regular
     from spillover.personas import PERSONAS, TRAITS, Persona
+    from spillover.pipeline import RunOutput, run
     from spillover.policies import (
         ConstantPolicy,
         PersonaPolicy,
@@ -42,6 +49,8 @@ if TYPE_CHECKING:
 # every command line start) pays only for what it touches: the fits' scipy.stats, say, are
 # not imported by a dry run.
 _LAZY: dict[str, str] = {
+    "STREAMS": "spillover._rng",
+    "SeedRecord": "spillover._rng",
     "SimulationConfig": "spillover.config",
     "simulate": "spillover.engine",
     "Event": "spillover.events",
@@ -55,6 +64,8 @@ _LAZY: dict[str, str] = {
     "PERSONAS": "spillover.personas",
     "TRAITS": "spillover.personas",
     "Persona": "spillover.personas",
+    "RunOutput": "spillover.pipeline",
+    "run": "spillover.pipeline",
     "ConstantPolicy": "spillover.policies",
     "PersonaPolicy": "spillover.policies",
     "Policy": "spillover.policies",
@@ -72,6 +83,7 @@ except _metadata.PackageNotFoundError:  # running from a source tree without ins
 
 __all__ = [
     "PERSONAS",
+    "STREAMS",
     "TRAITS",
     "Adoptions",
     "ConstantPolicy",
@@ -83,8 +95,10 @@ __all__ = [
     "Persona",
     "PersonaPolicy",
     "Policy",
+    "RunOutput",
     "SI2Estimator",
     "SIEstimator",
+    "SeedRecord",
     "SimulationConfig",
     "SimulationResult",
     "__version__",
@@ -93,6 +107,7 @@ __all__ = [
     "fit_exposures",
     "random_regular",
     "render_post",
+    "run",
     "simulate",
 ]
 

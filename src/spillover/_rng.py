@@ -6,7 +6,9 @@ once; everything downstream receives :class:`numpy.random.SeedSequence` children
 recorded so that the run can be repeated.
 
 Streams are separated by a fixed spawn key per purpose, so that changing, say, how personas are
-placed never changes the graph drawn for the same seed.
+placed never changes the graph drawn for the same seed. :class:`SeedRecord` and :data:`STREAMS`
+are public (``spillover.SeedRecord``, ``spillover.STREAMS``): a run's manifest records its seed
+record, and ``spillover.run(config, rng=SeedRecord.from_dict(manifest["seed"]))`` replays it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,17 @@ __all__ = ["STREAMS", "SeedLike", "SeedRecord", "as_generator", "seed_record"]
 
 SeedLike: TypeAlias = "int | np.random.SeedSequence | np.random.Generator | SeedRecord | None"
 
-#: Spawn-key index of each independent stream of a run.
+#: Spawn-key index of each independent stream of a run. Who draws from which:
+#:
+#: - ``graph``: the generated graph (``spillover.run``; ``random_regular(..., rng=rec.generator(
+#:   "graph"))`` and the other generators reproduce it);
+#: - ``personas``: the balanced persona placement (``assign_balanced(n, rng=rec.generator(
+#:   "personas"))``, and ``simulate`` when ``persona_of_node`` is omitted);
+#: - ``seeds``: the seed agents, keyed by replicate (``simulate``; the loop keys it by
+#:   replicate and cascade);
+#: - ``dynamics``: the decision key of each replicate (``simulate``; the loop: replicate and
+#:   cascade);
+#: - ``events``: emission and fictional places of the offline events of a loop run.
 STREAMS: Final[dict[str, int]] = {
     "graph": 0,
     "personas": 1,
@@ -36,6 +48,13 @@ STREAMS: Final[dict[str, int]] = {
 class SeedRecord:
     """The entropy a run was seeded with, enough to repeat it exactly.
 
+    ``spillover simulate --seed N`` (and ``spillover.run(config, rng=N)``) runs on
+    ``SeedRecord(N)``; cell ``c`` of a sweep with root seed ``R`` on ``SeedRecord(R, (c,))``.
+    Every purpose draws from its own named stream (:data:`STREAMS`):
+    ``record.generator("graph")`` is the generator of the graph, ``record.stream("seeds", r)``
+    the sequence of replicate r's seed agents, and so on. The manifest's ``seed`` entry is
+    :meth:`to_dict`; :meth:`from_dict` reads it back.
+
     Attributes
     ----------
     entropy
@@ -46,6 +65,23 @@ class SeedRecord:
 
     entropy: int
     spawn_key: tuple[int, ...] = ()
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, object]) -> SeedRecord:
+        """The record of a manifest's ``seed`` entry (``{"entropy": ..., "spawn_key": [...]}``)."""
+        entropy, key = doc.get("entropy"), doc.get("spawn_key", [])
+        if isinstance(entropy, bool) or not isinstance(entropy, int) or entropy < 0:
+            raise ConfigError(f"seed.entropy must be an integer >= 0; got {entropy!r}")
+        if not isinstance(key, list | tuple) or not all(
+            isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in key
+        ):
+            raise ConfigError(f"seed.spawn_key must be a list of integers >= 0; got {key!r}")
+        return cls(entropy, tuple(key))
+
+    @property
+    def streams(self) -> dict[str, tuple[int, ...]]:
+        """The spawn key of each named stream of this record (before any replicate key)."""
+        return {name: (*self.spawn_key, index) for name, index in STREAMS.items()}
 
     @property
     def root(self) -> np.random.SeedSequence:

@@ -1,12 +1,14 @@
 """One run end to end: config -> graph -> personas -> event -> policy -> engine.
 
-This is the application layer behind ``spillover simulate`` and ``spillover demo``; it reads
-input files through :mod:`spillover.io` and returns values, and writes nothing.
+This is the application layer behind ``spillover simulate``, ``spillover demo`` and the cells of
+a sweep; :func:`run` (``spillover.run``) is its public entry point. It reads input files
+through :mod:`spillover.io` and returns values, and writes nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -53,6 +55,7 @@ __all__ = [
     "build_policy",
     "local_server",
     "plan_llm_run",
+    "run",
     "run_simulation",
 ]
 
@@ -182,6 +185,60 @@ def _event(config: SimulationConfig) -> Event:
     if config.event_id is None:
         return events[0]
     return select_events(events, event_id=config.event_id)[0]
+
+
+def run(
+    config: SimulationConfig | str | os.PathLike[str],
+    *,
+    rng: SeedLike = None,
+    progress: Callable[[int, int], None] | None = None,
+    llm_progress: Callable[[int, int], None] | None = None,
+    llm_backend: LLMBackend | None = None,
+    limiter: Any = None,
+) -> RunOutput:
+    """The run of ``spillover simulate``, from Python: the same code path, the same numbers.
+
+    ``run(config, rng=SEED).result.curves.informed`` equals, row for row, the ``informed``
+    column of the ``curves.parquet`` that ``spillover simulate --config FILE --seed SEED``
+    writes, and :func:`spillover.io.write_run_dir` on the returned value writes the same
+    tables.
+
+    Parameters
+    ----------
+    config : SimulationConfig, or the path of a TOML or YAML config file
+        A path is read as ``spillover simulate --config`` reads it
+        (:func:`spillover.io.load_config`: relative paths in it against its folder).
+    rng : int, SeedSequence, SeedRecord, Generator or None
+        The run's seed; ``None`` takes ``config.seed`` (itself fresh entropy when ``None``,
+        recorded in the returned ``seed``). An int, or a record without a spawn key, also
+        becomes the returned config's ``seed``; a sweep cell's record ``SeedRecord(root,
+        (c,))`` leaves it alone (the config keeps the sweep's root seed, as the cell's
+        manifest does).
+    progress, llm_progress, llm_backend, limiter
+        As :func:`run_simulation`.
+
+    Returns
+    -------
+    RunOutput
+        ``.result`` (curves, exposures, adoptions), ``.seed`` (the :class:`SeedRecord` to
+        replay it), ``.graph``, ``.event``, ``.policy``, ``.timings``, ...
+    """
+    from spillover.io import load_config
+
+    cfg = config if isinstance(config, SimulationConfig) else load_config(config)
+    record = None
+    if rng is not None:
+        record = seed_record(rng)
+        if not record.spawn_key:
+            cfg = cfg.replace(seed=record.entropy)
+    return run_simulation(
+        cfg,
+        progress=progress,
+        llm_progress=llm_progress,
+        llm_backend=llm_backend,
+        limiter=limiter,
+        seed=record,
+    )
 
 
 def run_simulation(

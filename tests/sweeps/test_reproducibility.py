@@ -88,6 +88,27 @@ def test_cells_record_their_seed_and_sweep_in_the_manifest(sweep_file: Any, tmp_
     assert (manifest["config"]["degree"], manifest["config"]["beta"]) == (6, 0.1)
 
 
+def test_a_cell_replays_from_its_manifest(sweep_file: Any, tmp_path: Path) -> None:
+    """``spillover.run(manifest config, rng=SeedRecord.from_dict(manifest seed))`` is the cell."""
+    import pyarrow.parquet as pq
+
+    import spillover
+    from spillover.io import write_run_dir
+
+    spec = read_sweep_config(sweep_file())
+    run_sweep(spec, tmp_path / "out", executor=SerialExecutor())
+    cell = tmp_path / "out/cells/cell-00003"
+    manifest = json.loads((cell / "manifest.json").read_text())
+    record = SeedRecord.from_dict(manifest["seed"])
+    assert record == SeedRecord(11, (3,))
+    replay = spillover.run(SimulationConfig().replace(**manifest["config"]), rng=record)
+    written = pq.read_table(cell / "curves.parquet").column("informed").to_numpy()
+    np.testing.assert_array_equal(replay.result.curves.informed.ravel(), written)
+    again = write_run_dir(replay, tmp_path / "replay")
+    for name in ("curves.parquet", "exposures.parquet", "adoptions.parquet"):
+        assert (cell / name).read_bytes() == (again / name).read_bytes(), name
+
+
 @pytest.mark.parametrize("order_seed", [1, 2])
 def test_any_completion_order_gives_the_same_sweep(
     sweep_file: Any,

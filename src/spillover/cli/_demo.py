@@ -74,10 +74,10 @@ def demo_command(
     directory is written, si, si2, si-groups2, si-persona (with trait effects) and the pair
     map are fitted and compared, and curves.png and report.html are written.
     """
+    import spillover
     from spillover.cli._fit import print_analysis
     from spillover.cli._simulate import _choice, llm_progress
     from spillover.io import check_output_dir, write_json, write_run_dir
-    from spillover.pipeline import run_simulation
     from spillover.report import plot_run
     from spillover.report._build import build_run_report
     from spillover.selection import analyse
@@ -100,10 +100,10 @@ def demo_command(
         )
     if llm:
         with llm_progress(not quiet, cfg.n_reps, feed=False) as (on_answer, on_run):
-            run = run_simulation(cfg, progress=on_run, llm_progress=on_answer)
+            run = spillover.run(cfg, progress=on_run, llm_progress=on_answer)
     else:
         with replicate_progress(cfg.n_reps, enabled=not quiet) as progress:
-            run = run_simulation(cfg, progress=progress)
+            run = spillover.run(cfg, progress=progress)
     if not quiet:
         err_console.print("fitting si, si2, si-groups2, si-persona and the pair map ...")
     analysis = analyse(

@@ -36,25 +36,11 @@ __all__ = [
 
 
 def resolve_config(config_file: Path | None, overrides: dict[str, Any]) -> SimulationConfig:
-    """Defaults, then the config file's values, then the flags that were given.
+    """Defaults, then the config file's values, then the flags that were given
+    (:func:`spillover.io.load_config`)."""
+    from spillover.io import load_config
 
-    ``llm_base_url``, ``llm_local`` and ``llm_gguf`` imply policy ``llm`` and ``policy_table``
-    policy ``tabulated`` unless a policy is given.
-    """
-    from spillover.io import read_config
-
-    values: dict[str, Any] = read_config(config_file) if config_file is not None else {}
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    if "policy" not in values:
-        if (
-            values.get("llm_base_url") is not None
-            or values.get("llm_local") is True
-            or values.get("llm_gguf") is not None
-        ):
-            values["policy"] = "llm"
-        elif values.get("policy_table") is not None:
-            values["policy"] = "tabulated"
-    return SimulationConfig().replace(**values)
+    return load_config(config_file, overrides)
 
 
 def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
@@ -534,8 +520,9 @@ def simulate_command(
     adoptions.parquet and agents.parquet; LLM runs add llm_table.json, feed mode posts.parquet
     (see the README for the formats).
     """
+    import spillover
     from spillover.io import check_output_dir, write_run_dir
-    from spillover.pipeline import plan_llm_run, run_simulation
+    from spillover.pipeline import plan_llm_run
 
     graph = _choice("graph", graph, GRAPH_KINDS)
     policy = _choice("policy", policy, POLICY_KINDS)
@@ -601,10 +588,10 @@ def simulate_command(
         feed = cfg.llm_mode == "feed"
         total = cfg.n_rounds if feed else cfg.n_reps
         with llm_progress(not quiet, total, feed=feed) as (on_answer, on_run):
-            run = run_simulation(cfg, progress=on_run, llm_progress=on_answer)
+            run = spillover.run(cfg, rng=cfg.seed, progress=on_run, llm_progress=on_answer)
     else:
         with replicate_progress(cfg.n_reps, enabled=not quiet) as progress:
-            run = run_simulation(cfg, progress=progress)
+            run = spillover.run(cfg, rng=cfg.seed, progress=progress)
     path = write_run_dir(run, out, force=force)
     final = float(run.result.curves.fraction()[:, -1].mean())
     print_summary(path, run.timings, final, run.result.n_reps)

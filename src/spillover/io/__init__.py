@@ -1,5 +1,6 @@
 """Reading and writing files: events, graphs, persona assignments, configs and run directories."""
 
+from spillover.io._config import load_config as load_config
 from spillover.io._config import read_config as read_config
 from spillover.io._events import example_events as example_events
 from spillover.io._events import example_events_path as example_events_path

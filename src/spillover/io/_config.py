@@ -6,6 +6,7 @@ import os
 import re
 import tomllib
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -13,7 +14,7 @@ from spillover._redact import looks_secret, redact, shown
 from spillover.config import LLM_FIELDS, SimulationConfig
 from spillover.exceptions import ConfigError
 
-__all__ = ["load_settings_document", "read_config", "validation_message"]
+__all__ = ["load_config", "load_settings_document", "read_config", "validation_message"]
 
 
 def _schema() -> Any:
@@ -234,3 +235,31 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
         values["llm_buckets"] = ",".join(str(x) for x in values["llm_buckets"])
     assert set(values) <= set(SimulationConfig.__dataclass_fields__)
     return values
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> SimulationConfig:
+    """The config ``spillover simulate --config PATH`` runs: defaults, then the file's values,
+    then ``overrides`` (the flags that were given; ``None`` values are ignored).
+
+    ``llm_base_url``, ``llm_local`` and ``llm_gguf`` imply policy ``llm`` and ``policy_table``
+    policy ``tabulated`` unless a policy is given.
+
+    Raises
+    ------
+    ConfigError
+        As :func:`read_config`, or a value that breaks a rule of the config.
+    """
+    values: dict[str, Any] = read_config(path) if path is not None else {}
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    if "policy" not in values:
+        if (
+            values.get("llm_base_url") is not None
+            or values.get("llm_local") is True
+            or values.get("llm_gguf") is not None
+        ):
+            values["policy"] = "llm"
+        elif values.get("policy_table") is not None:
+            values["policy"] = "tabulated"
+    return SimulationConfig().replace(**values)

@@ -122,9 +122,9 @@ def simulate_config(
     limiter: Limiter | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Any:
-    """:func:`spillover.pipeline.run_simulation`, seeded by an explicit :class:`SeedRecord`.
+    """:func:`spillover.run`, seeded by an explicit :class:`SeedRecord`.
 
-    With ``record = SeedRecord(config.seed)`` the result is exactly ``run_simulation(config)``
+    With ``record = SeedRecord(config.seed)`` the result is exactly ``spillover.run(config)``
     (a test holds the two together); a sweep passes ``SeedRecord(root, (cell,))``.
 
     Returns
@@ -132,9 +132,9 @@ def simulate_config(
     spillover.pipeline.RunOutput
         Its ``config`` is ``config`` and its ``seed`` is ``record``.
     """
-    from spillover.pipeline import run_simulation
+    from spillover.pipeline import run
 
-    return run_simulation(config, progress=progress, limiter=limiter, seed=record)
+    return run(config, rng=record, progress=progress, limiter=limiter)
 
 
 def fits_document(exposures: Any, models: Sequence[str]) -> dict[str, Any]:
