@@ -135,21 +135,20 @@ def test_config_file_llm_section(standin: Start, tmp_path: Path) -> None:
         f'[simulate.llm]\nbase_url = "{server.url}"\nmodel = "standin-1"\nconcurrency = 4\n'
         'cache = "cache.sqlite"\nbuckets = [0, 1, 2, 4]\ninvalid = "not_shared"\n'
     )
-    from spillover.cli._simulate import resolve_config
-    from spillover.io import read_config
+    from spillover.io import load_config, read_config
 
     values = read_config(toml)
     assert values["llm_base_url"] == server.url and values["cache"] == str(
         tmp_path / "cache.sqlite"
     )
     assert values["llm_buckets"] == "0,1,2,4"
-    cfg = resolve_config(toml, {"llm_concurrency": 2})
+    cfg = load_config(toml, {"llm_concurrency": 2})
     assert cfg.policy == "llm" and cfg.llm_concurrency == 2 and cfg.llm_invalid == "not_shared"
     assert run(["simulate", "--config", str(toml), "-q", "--out", str(tmp_path / "r")]) == 0
     assert (tmp_path / "cache.sqlite").is_file()
     yaml = tmp_path / "run.yaml"
     yaml.write_text(f"n_nodes: 300\nllm:\n  base_url: {server.url}\n  model: x\n  mode: feed\n")
-    assert resolve_config(yaml, {}).llm_mode == "feed"
+    assert load_config(yaml).llm_mode == "feed"
     bad = tmp_path / "bad.toml"
     bad.write_text('[llm]\nbase_url = "http://127.0.0.1:1/v1"\nmodel = "m"\nkey = "sk-123"\n')
     with pytest.raises(Exception, match=r"llm\.key: unknown LLM setting"):

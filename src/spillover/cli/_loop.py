@@ -1,8 +1,10 @@
 """``spillover loop``: a chained coupled run (online spread -> offline events -> online ...).
 
 Settings come from flags and/or a config file whose ``[loop]`` table (TOML) or ``loop:``
-mapping (YAML) holds the keys of :data:`LOOP_KEYS`; flags win. Also the hooks that let
-``spillover fit`` read a loop run directory.
+mapping (YAML) holds the keys of :data:`LOOP_KEYS`; flags win. ``spillover simulate --loop N``
+(or ``simulate --config FILE`` with a ``[loop]`` section) is routed here by
+:func:`simulate_loop` and writes the same run. Also the hooks that let ``spillover fit`` read
+a loop run directory.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ import typer
 from spillover.cli._app import app
 from spillover.cli._console import err_console, out_console
 
-__all__ = ["LOOP_KEYS", "fit_loop_run", "loop_command", "resolve_loop_settings"]
+__all__ = [
+    "LOOP_KEYS",
+    "SIMULATE_LOOP_KEYS",
+    "fit_loop_run",
+    "has_loop_section",
+    "loop_command",
+    "resolve_loop_settings",
+    "simulate_loop",
+]
 
 #: Keys of the ``[loop]`` config section, with their defaults.
 LOOP_KEYS: dict[str, Any] = {
@@ -41,6 +51,21 @@ LOOP_KEYS: dict[str, Any] = {
     "event_id": None,
     "seed": None,
 }
+
+#: The ``spillover simulate`` settings a loop run takes; the coupling rates, the emission rule
+#: and the caps come from the ``[loop]`` section (or their defaults).
+SIMULATE_LOOP_KEYS = (
+    "n_nodes",
+    "degree",
+    "n_rounds",
+    "n_reps",
+    "n_seeds",
+    "alpha",
+    "beta",
+    "events",
+    "event_id",
+    "seed",
+)
 
 _INT_KEYS = {"n_nodes", "degree", "n_rounds", "n_reps", "n_seeds", "generations", "max_cascades"}
 _STR_KEYS = {"emission", "events", "event_id"}
@@ -122,7 +147,7 @@ def _root_event(values: dict[str, Any]) -> Any:
 @app.command("loop")
 def loop_command(
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML/YAML file with a [loop] section.")
+        Path | None, typer.Option("--config", "-c", help="TOML/YAML file with a \\[loop] section.")
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")] = Path(
         "loop-run"
@@ -161,12 +186,6 @@ def loop_command(
     """Run the coupled online-offline model with chaining: each offline event emitted by a
     cascade seeds a new online cascade (docs/loop.md). Writes offline.parquet, joins.parquet,
     engagement.parquet, cascades.parquet, loop_events.parquet, events.csv and manifest.json."""
-    from spillover._rng import seed_record
-    from spillover.graphs import random_regular
-    from spillover.io import check_output_dir
-    from spillover.io._loop import write_loop_dir
-    from spillover.loop import run_loop
-
     flags = {
         "n_nodes": n_nodes,
         "degree": degree,
@@ -188,7 +207,18 @@ def loop_command(
         "event_id": event_id,
         "seed": seed,
     }
-    values = resolve_loop_settings(config, flags)
+    run_and_write(resolve_loop_settings(config, flags), out, force=force)
+
+
+def run_and_write(values: dict[str, Any], out: Path, *, force: bool) -> None:
+    """Run a chained loop from resolved settings and write its run directory: the one code
+    path of ``spillover loop`` and ``spillover simulate --loop``."""
+    from spillover._rng import seed_record
+    from spillover.graphs import random_regular
+    from spillover.io import check_output_dir
+    from spillover.io._loop import write_loop_dir
+    from spillover.loop import run_loop
+
     rates, _, settings = _build(values)
     root = _root_event(values)
     check_output_dir(out, force=force)
@@ -198,7 +228,7 @@ def loop_command(
     t1 = time.perf_counter()
     result = run_loop(graph, rates, root, settings, n_reps=values["n_reps"], rng=record)
     t2 = time.perf_counter()
-    values["seed"] = record.entropy
+    values = {**values, "seed": record.entropy}
     write_loop_dir(
         result,
         graph,
@@ -212,6 +242,61 @@ def loop_command(
         f"[bold]{out}[/bold]: {values['n_reps']} loop(s), {len(result.cascades)} cascades, "
         f"{n_events} offline events; graph {t1 - t0:.2f} s, engine {t2 - t1:.3f} s"
     )
+
+
+def has_loop_section(config_file: Path | None) -> bool:
+    """Whether a config file holds a ``[loop]`` section (then ``simulate`` runs the loop)."""
+    from spillover.io._config import load_settings_document
+
+    if config_file is None or not config_file.is_file():
+        return False  # simulate's own reading reports a missing file
+    doc = load_settings_document(config_file)
+    return isinstance(doc, dict) and "loop" in doc
+
+
+def _flag(key: str) -> str:
+    return "--" + {
+        "n_rounds": "rounds",
+        "n_reps": "replicates",
+        "n_seeds": "seeds",
+        "llm_timeout_s": "llm-timeout",
+    }.get(key, key.replace("_", "-"))
+
+
+def simulate_loop(
+    config_file: Path | None,
+    generations: int | None,
+    overrides: dict[str, Any],
+    out: Path,
+    *,
+    force: bool,
+) -> None:
+    """``spillover simulate --loop N`` / ``--config FILE`` with a ``[loop]`` section.
+
+    ``overrides`` are simulate's settings by config key (``None``: flag not given). Those of
+    :data:`SIMULATE_LOOP_KEYS` override the ``[loop]`` section as ``spillover loop``'s flags
+    do, and ``generations`` is ``--loop``; any other simulate setting does not apply to the
+    coupled model and is refused, as is a file with settings outside its ``[loop]`` section.
+    """
+    from spillover.exceptions import ConfigError
+    from spillover.io._config import load_settings_document
+
+    given = [k for k, v in overrides.items() if v is not None and k not in SIMULATE_LOOP_KEYS]
+    if given:
+        raise ConfigError(
+            f"{_flag(given[0])} does not apply to a loop run (--loop or a [loop] section): the "
+            "coupled model has its own rates and a random regular graph (docs/loop.md)"
+        )
+    if config_file is not None and has_loop_section(config_file):
+        other = sorted(set(load_settings_document(config_file)) - {"loop"})
+        if other:
+            raise ConfigError(
+                f"{config_file}: a loop config holds its settings in [loop]; "
+                f"found also {', '.join(map(repr, other))[:120]}"
+            )
+    flags = {k: overrides.get(k) for k in SIMULATE_LOOP_KEYS}
+    flags["generations"] = generations
+    run_and_write(resolve_loop_settings(config_file, flags), out, force=force)
 
 
 def fit_loop_run(path: Path, as_json: bool) -> None:

@@ -30,17 +30,8 @@ __all__ = [
     "answer_warnings",
     "llm_progress",
     "print_llm_summary",
-    "resolve_config",
     "simulate_command",
 ]
-
-
-def resolve_config(config_file: Path | None, overrides: dict[str, Any]) -> SimulationConfig:
-    """Defaults, then the config file's values, then the flags that were given
-    (:func:`spillover.io.load_config`)."""
-    from spillover.io import load_config
-
-    return load_config(config_file, overrides)
 
 
 def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
@@ -500,6 +491,15 @@ def simulate_command(
             rich_help_panel="LLM agents",
         ),
     ] = None,
+    loop: Annotated[
+        int | None,
+        typer.Option(
+            "--loop",
+            help="Run the coupled online-offline model instead, chaining N generations of "
+            "cascades seeded by its offline events (as spillover loop; rates and emission from "
+            "the config's \\[loop] section, docs/loop.md).",
+        ),
+    ] = None,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -518,10 +518,12 @@ def simulate_command(
 
     Writes a run directory: manifest.json, curves.parquet, exposures.parquet,
     adoptions.parquet and agents.parquet; LLM runs add llm_table.json, feed mode posts.parquet
-    (see the README for the formats).
+    (see the README for the formats). With --loop N, or a config file with a \\[loop] section,
+    runs the chained online-offline loop instead and writes what spillover loop writes.
     """
     import spillover
-    from spillover.io import check_output_dir, write_run_dir
+    from spillover.cli._loop import has_loop_section, simulate_loop
+    from spillover.io import check_output_dir, load_config, write_run_dir
     from spillover.pipeline import plan_llm_run
 
     graph = _choice("graph", graph, GRAPH_KINDS)
@@ -531,53 +533,54 @@ def simulate_command(
     llm_structured = _choice("llm-structured", llm_structured, ("auto", "json_schema", "off"))
     llm_invalid = _choice("llm-invalid", llm_invalid, ("fail", "not_shared"))
     cache_mode = _choice("cache-mode", cache_mode, CACHE_MODES)
-    cfg = resolve_config(
-        config,
-        {
-            "n_nodes": n_nodes,
-            "degree": degree,
-            "graph": graph,
-            "rewire_prob": rewire_prob,
-            "edge_list": edge_list,
-            "n_rounds": rounds,
-            "n_reps": replicates,
-            "n_seeds": seeds,
-            "policy": policy,
-            "alpha": alpha,
-            "beta": beta,
-            "events": events,
-            "event_id": event_id,
-            "personas": personas,
-            "seed": seed,
-            "by_persona": by_persona,
-            "policy_table": policy_table,
-            "llm_base_url": llm_base_url,
-            "llm_local": llm_local,
-            "llm_gguf": llm_gguf,
-            "llm_local_slots": llm_local_slots,
-            "llm_local_threads": llm_local_threads,
-            "llm_model": llm_model,
-            "llm_mode": llm_mode,
-            "llm_api_key_env": llm_api_key_env,
-            "llm_concurrency": llm_concurrency,
-            "llm_timeout_s": llm_timeout,
-            "llm_max_retries": llm_max_retries,
-            "llm_temperature": llm_temperature,
-            "llm_max_tokens": llm_max_tokens,
-            "llm_samples": llm_samples,
-            "llm_probability": llm_probability,
-            "llm_structured": llm_structured,
-            "llm_buckets": llm_buckets,
-            "llm_feed_cap": llm_feed_cap,
-            "llm_invalid": llm_invalid,
-            "llm_invalid_retries": llm_invalid_retries,
-            "llm_price_prompt": llm_price_prompt,
-            "llm_price_completion": llm_price_completion,
-            "offline_reach": offline_reach,
-            "cache": cache,
-            "cache_mode": cache_mode,
-        },
-    )
+    overrides = {
+        "n_nodes": n_nodes,
+        "degree": degree,
+        "graph": graph,
+        "rewire_prob": rewire_prob,
+        "edge_list": edge_list,
+        "n_rounds": rounds,
+        "n_reps": replicates,
+        "n_seeds": seeds,
+        "policy": policy,
+        "alpha": alpha,
+        "beta": beta,
+        "events": events,
+        "event_id": event_id,
+        "personas": personas,
+        "seed": seed,
+        "by_persona": by_persona,
+        "policy_table": policy_table,
+        "llm_base_url": llm_base_url,
+        "llm_local": llm_local,
+        "llm_gguf": llm_gguf,
+        "llm_local_slots": llm_local_slots,
+        "llm_local_threads": llm_local_threads,
+        "llm_model": llm_model,
+        "llm_mode": llm_mode,
+        "llm_api_key_env": llm_api_key_env,
+        "llm_concurrency": llm_concurrency,
+        "llm_timeout_s": llm_timeout,
+        "llm_max_retries": llm_max_retries,
+        "llm_temperature": llm_temperature,
+        "llm_max_tokens": llm_max_tokens,
+        "llm_samples": llm_samples,
+        "llm_probability": llm_probability,
+        "llm_structured": llm_structured,
+        "llm_buckets": llm_buckets,
+        "llm_feed_cap": llm_feed_cap,
+        "llm_invalid": llm_invalid,
+        "llm_invalid_retries": llm_invalid_retries,
+        "llm_price_prompt": llm_price_prompt,
+        "llm_price_completion": llm_price_completion,
+        "offline_reach": offline_reach,
+        "cache": cache,
+        "cache_mode": cache_mode,
+    }
+    if loop is not None or has_loop_section(config):
+        simulate_loop(config, loop, {**overrides, "dry_run": dry_run or None}, out, force=force)
+        return
+    cfg = load_config(config, overrides)
     if dry_run:
         _print_plan(plan_llm_run(cfg), cfg)
         return
