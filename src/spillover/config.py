@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 from spillover._redact import shown
 from spillover.exceptions import ConfigError
@@ -36,11 +36,14 @@ GRAPH_KINDS: Final[tuple[str, ...]] = (
 POLICY_KINDS: Final[tuple[str, ...]] = ("persona", "constant", "llm", "tabulated")
 LLM_MODES: Final[tuple[str, ...]] = ("archetype", "feed")
 CACHE_MODES: Final[tuple[str, ...]] = ("read_write", "read_only", "refresh", "off")
+PROBABILITY_METHODS: Final[tuple[str, ...]] = get_args(ProbabilityKind)
+STRUCTURED_MODES: Final[tuple[str, ...]] = get_args(StructuredKind)
+INVALID_RULES: Final[tuple[str, ...]] = get_args(InvalidKind)
 _CHOICES: Final[dict[str, tuple[str, ...]]] = {
     "llm_mode": LLM_MODES,
-    "llm_probability": ("auto", "logprobs", "samples"),
-    "llm_structured": ("auto", "json_schema", "off"),
-    "llm_invalid": ("fail", "not_shared"),
+    "llm_probability": PROBABILITY_METHODS,
+    "llm_structured": STRUCTURED_MODES,
+    "llm_invalid": INVALID_RULES,
     "cache_mode": CACHE_MODES,
 }
 #: Per-round probability of meeting the news outside the platform (LLM agents, by default).

@@ -59,7 +59,7 @@ def demo_command(
         Path | None,
         typer.Option(
             "--cache",
-            help="Answer cache of the LLM demo. [default: llm-cache.sqlite beside --out]",
+            help="Answer cache of the LLM demo. \\[default: llm-cache.sqlite beside --out]",
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,

@@ -155,7 +155,7 @@ def fit_command(
             "--model",
             "-m",
             help="Model to fit (repeatable): si, si2, si-groups2, si-persona, pair, sindy. "
-            "[default: all that the input supports]",
+            "\\[default: all that the input supports]",
         ),
     ] = None,
     degree: Annotated[
@@ -164,7 +164,7 @@ def fit_command(
             "--degree",
             "-k",
             help="Graph degree for curve models (pair, and si/si2 "
-            "on curves). [default: from the run's manifest when the graph is regular]",
+            "on curves). \\[default: from the run's manifest when the graph is regular]",
         ),
     ] = None,
     folds: Annotated[

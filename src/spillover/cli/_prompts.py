@@ -27,11 +27,11 @@ def show_command(
     ] = "0",
     events: Annotated[
         str | None,
-        typer.Option("--events", help="ACLED-format CSV. [default: bundled fictional examples]"),
+        typer.Option("--events", help="ACLED-format CSV. \\[default: bundled fictional examples]"),
     ] = None,
     event_id: Annotated[
         str | None,
-        typer.Option("--event-id", help="event_id_cnty of the event. [default: first]"),
+        typer.Option("--event-id", help="event_id_cnty of the event. \\[default: first]"),
     ] = None,
     mode: Annotated[str, typer.Option("--mode", help="archetype or feed.")] = "archetype",
     n_exposed: Annotated[
@@ -42,7 +42,7 @@ def show_command(
         list[str] | None,
         typer.Option(
             "--post",
-            help="Feed mode: a neighbour's post (repeat, newest first). [default: the news "
+            help="Feed mode: a neighbour's post (repeat, newest first). \\[default: the news "
             "post, once per informed neighbour]",
         ),
     ] = None,

@@ -18,7 +18,7 @@ def report_command(
     run: Annotated[Path, typer.Argument(metavar="RUN", help="A run directory or a sweep folder.")],
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="HTML file to write. [default: RUN/report.html]"),
+        typer.Option("--out", "-o", help="HTML file to write. \\[default: RUN/report.html]"),
     ] = None,
     folds: Annotated[
         int, typer.Option("--folds", help="Folds of replicates for held-out scores (0: skip).")

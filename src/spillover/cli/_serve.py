@@ -18,17 +18,17 @@ __all__ = ["serve_command"]
 def serve_command(
     gguf: Annotated[
         str | None,
-        typer.Option("--llm-gguf", help="A GGUF model file. [default: the bundled SmolLM2-135M]"),
+        typer.Option("--llm-gguf", help="A GGUF model file. \\[default: the bundled SmolLM2-135M]"),
     ] = None,
     port: Annotated[
-        int | None, typer.Option("--port", help="Port on 127.0.0.1. [default: a free one]")
+        int | None, typer.Option("--port", help="Port on 127.0.0.1. \\[default: a free one]")
     ] = None,
     slots: Annotated[
         int, typer.Option("--slots", help="Requests the server works on at once.")
     ] = 1,
     threads: Annotated[
         int | None,
-        typer.Option("--threads", help="CPU threads. [default: the idle CPUs, at most 8]"),
+        typer.Option("--threads", help="CPU threads. \\[default: the idle CPUs, at most 8]"),
     ] = None,
     model: Annotated[str | None, typer.Option("--model", help="Model name to serve under.")] = None,
 ) -> None:

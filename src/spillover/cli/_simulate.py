@@ -5,17 +5,63 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from spillover.cli._app import app
 from spillover.cli._console import err_console, out_console, replicate_progress
+from spillover.cli._simulate_options import (
+    CHOICES,
+    AlphaOption,
+    BetaOption,
+    ByPersonaOption,
+    CacheModeOption,
+    CacheOption,
+    ConfigOption,
+    DegreeOption,
+    DryRunOption,
+    EdgeListOption,
+    EventIdOption,
+    EventsOption,
+    ForceOption,
+    GraphOption,
+    LlmApiKeyEnvOption,
+    LlmBaseUrlOption,
+    LlmBucketsOption,
+    LlmConcurrencyOption,
+    LlmFeedCapOption,
+    LlmGgufOption,
+    LlmInvalidOption,
+    LlmInvalidRetriesOption,
+    LlmLocalOption,
+    LlmLocalSlotsOption,
+    LlmLocalThreadsOption,
+    LlmMaxRetriesOption,
+    LlmMaxTokensOption,
+    LlmModelOption,
+    LlmModeOption,
+    LlmPriceCompletionOption,
+    LlmPricePromptOption,
+    LlmProbabilityOption,
+    LlmSamplesOption,
+    LlmStructuredOption,
+    LlmTemperatureOption,
+    LlmTimeoutOption,
+    LoopOption,
+    NNodesOption,
+    OfflineReachOption,
+    OutOption,
+    PersonasOption,
+    PolicyOption,
+    PolicyTableOption,
+    QuietOption,
+    ReplicatesOption,
+    RewireProbOption,
+    RoundsOption,
+    SeedOption,
+    SeedsOption,
+    config_overrides,
+)
 from spillover.config import (
-    CACHE_MODES,
-    GRAPH_KINDS,
-    LLM_MODES,
-    POLICY_KINDS,
     SimulationConfig,
 )
 from spillover.events import EVENT_TYPES
@@ -194,325 +240,54 @@ def answer_warnings(run: RunOutput) -> list[str]:
 
 @app.command("simulate")
 def simulate_command(
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="TOML or YAML config file; flags override its values."),
-    ] = None,
-    n_nodes: Annotated[
-        int | None, typer.Option("--n-nodes", help="Agents in the network. [default: 3200]")
-    ] = None,
-    degree: Annotated[
-        int | None,
-        typer.Option(
-            "--degree",
-            "-k",
-            help="Degree k (mean degree for erdos-renyi, links x 2 for barabasi-albert). "
-            "[default: 8]",
-        ),
-    ] = None,
-    graph: Annotated[
-        str | None,
-        typer.Option(
-            "--graph", help=f"Graph generator: {', '.join(GRAPH_KINDS)}. [default: random-regular]"
-        ),
-    ] = None,
-    rewire_prob: Annotated[
-        float | None,
-        typer.Option("--rewire-prob", help="Watts-Strogatz rewiring probability. [default: 0.1]"),
-    ] = None,
-    edge_list: Annotated[
-        str | None,
-        typer.Option(
-            "--edge-list", help="Load the graph from a CSV or Parquet edge list (source,target)."
-        ),
-    ] = None,
-    rounds: Annotated[
-        int | None, typer.Option("--rounds", help="Last round T. [default: 40]")
-    ] = None,
-    replicates: Annotated[
-        int | None, typer.Option("--replicates", help="Independent replicates. [default: 10]")
-    ] = None,
-    seeds: Annotated[
-        int | None,
-        typer.Option(
-            "--seeds", help="Seed agents per replicate (informed at round 0). [default: 5]"
-        ),
-    ] = None,
-    policy: Annotated[
-        str | None,
-        typer.Option(
-            "--policy", help=f"Share policy: {', '.join(POLICY_KINDS)}. [default: persona]"
-        ),
-    ] = None,
-    alpha: Annotated[
-        float | None,
-        typer.Option("--alpha", help="Offline rate per round (with --policy constant)."),
-    ] = None,
-    beta: Annotated[
-        float | None,
-        typer.Option(
-            "--beta", help="Online rate per informed neighbour per round (with --policy constant)."
-        ),
-    ] = None,
-    events: Annotated[
-        str | None,
-        typer.Option(
-            "--events", help="ACLED-format CSV of events. [default: bundled fictional examples]"
-        ),
-    ] = None,
-    event_id: Annotated[
-        str | None,
-        typer.Option("--event-id", help="event_id_cnty of the event to spread. [default: first]"),
-    ] = None,
-    personas: Annotated[
-        str | None,
-        typer.Option(
-            "--personas",
-            help="'balanced' or a CSV/Parquet file of node,persona. [default: balanced]",
-        ),
-    ] = None,
-    seed: Annotated[
-        int | None,
-        typer.Option("--seed", help="Root random seed. [default: fresh entropy, recorded]"),
-    ] = None,
-    by_persona: Annotated[
-        bool | None, typer.Option("--by-persona/--no-by-persona", help="Write curves per persona.")
-    ] = None,
-    policy_table: Annotated[
-        str | None,
-        typer.Option(
-            "--policy-table",
-            help="JSON table of --policy tabulated (e.g. llm_table.json of an LLM run).",
-        ),
-    ] = None,
-    llm_base_url: Annotated[
-        str | None,
-        typer.Option(
-            "--llm-base-url",
-            help="OpenAI-compatible API root (implies --policy llm), e.g. "
-            "http://localhost:11434/v1.",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_local: Annotated[
-        bool | None,
-        typer.Option(
-            "--llm-local",
-            help="LLM agents served by the embedded llama.cpp server (127.0.0.1, started and "
-            "stopped by the run) with the bundled SmolLM2-135M-Instruct (implies --policy llm).",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_gguf: Annotated[
-        str | None,
-        typer.Option(
-            "--llm-gguf",
-            help="A GGUF model file for the embedded server instead of the bundled one "
-            "(implies --llm-local).",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_local_slots: Annotated[
-        int | None,
-        typer.Option(
-            "--llm-local-slots",
-            help="Requests the embedded server works on at once. [default: 1]",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_local_threads: Annotated[
-        int | None,
-        typer.Option(
-            "--llm-local-threads",
-            help="CPU threads of the embedded server. [default: the CPUs available, at most 8]",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_model: Annotated[
-        str | None,
-        typer.Option(
-            "--llm-model",
-            help="Model name on the server. [default with --llm-local: the served model's]",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_mode: Annotated[
-        str | None,
-        typer.Option(
-            "--llm-mode",
-            help="archetype (one prompt per persona x exposure bucket) or feed (each agent "
-            "reads its neighbours' posts). [default: archetype]",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_api_key_env: Annotated[
-        str | None,
-        typer.Option(
-            "--llm-api-key-env",
-            help="Name of the environment variable holding the API key (never the key). "
-            "[default: OPENAI_API_KEY; local servers need none]",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_concurrency: Annotated[
-        int | None,
-        typer.Option(
-            "--llm-concurrency",
-            help="Requests in flight. [default: 8]",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--llm-timeout", help="Seconds per request. [default: 60]", rich_help_panel="LLM agents"
-        ),
-    ] = None,
-    llm_max_retries: Annotated[
-        int | None,
-        typer.Option(
-            "--llm-max-retries",
-            help="Retries of 429, 5xx, timeouts, connection errors. [default: 5]",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_temperature: Annotated[
-        float | None,
-        typer.Option(
-            "--llm-temperature",
-            help="Sampling temperature. [default: 1.0]",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_max_tokens: Annotated[
-        int | None,
-        typer.Option(
-            "--llm-max-tokens",
-            help="Longest answer. [default: 32 archetype, 256 feed]",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_samples: Annotated[
-        int | None,
-        typer.Option(
-            "--llm-samples",
-            help="Samples per prompt without log-probabilities. [default: 10]",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_probability: Annotated[
-        str | None,
-        typer.Option(
-            "--llm-probability",
-            help="auto, logprobs or samples. [default: auto]",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_structured: Annotated[
-        str | None,
-        typer.Option(
-            "--llm-structured",
-            help="JSON-schema output: auto (where accepted), json_schema, off. [default: auto]",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_buckets: Annotated[
-        str | None,
-        typer.Option(
-            "--llm-buckets",
-            help="Lower edges of the exposure buckets. [default: 0,1,2,3,5,9]",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_feed_cap: Annotated[
-        int | None,
-        typer.Option(
-            "--llm-feed-cap",
-            help="Feed mode: most posts per prompt. [default: 5]",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_invalid: Annotated[
-        str | None,
-        typer.Option(
-            "--llm-invalid",
-            help="An answer still malformed or refused after retries: fail or not_shared. "
-            "[default: fail]",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_invalid_retries: Annotated[
-        int | None,
-        typer.Option(
-            "--llm-invalid-retries",
-            help="Times a malformed or refused answer is asked again. [default: 2]",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_price_prompt: Annotated[
-        float | None,
-        typer.Option(
-            "--llm-price-prompt",
-            help="Price per prompt token, for the cost estimate.",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    llm_price_completion: Annotated[
-        float | None,
-        typer.Option(
-            "--llm-price-completion",
-            help="Price per completion token, for the cost estimate.",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    offline_reach: Annotated[
-        float | None,
-        typer.Option(
-            "--offline-reach",
-            help="Per-round probability that an agent meets the news outside the platform; "
-            "alpha = reach x P(share | met offline) (policies llm and tabulated). "
-            "[default: 0.01; a table's own]",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    cache: Annotated[
-        str | None,
-        typer.Option(
-            "--cache",
-            help="SQLite answer cache; a rerun of a killed run resumes from it. [default: none]",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    cache_mode: Annotated[
-        str | None,
-        typer.Option(
-            "--cache-mode",
-            help=f"{', '.join(CACHE_MODES)}. [default: read_write]",
-            rich_help_panel="LLM agents",
-        ),
-    ] = None,
-    loop: Annotated[
-        int | None,
-        typer.Option(
-            "--loop",
-            help="Run the coupled online-offline model instead, chaining N generations of "
-            "cascades seeded by its offline events (as spillover loop; rates and emission from "
-            "the config's \\[loop] section, docs/loop.md).",
-        ),
-    ] = None,
-    dry_run: Annotated[
-        bool,
-        typer.Option(
-            "--dry-run",
-            help="Print how many LLM requests the run would make, send none, write nothing.",
-            rich_help_panel="LLM agents",
-        ),
-    ] = False,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")] = Path(
-        "runs/simulation"
-    ),
-    force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    config: ConfigOption = None,
+    n_nodes: NNodesOption = None,
+    degree: DegreeOption = None,
+    graph: GraphOption = None,
+    rewire_prob: RewireProbOption = None,
+    edge_list: EdgeListOption = None,
+    rounds: RoundsOption = None,
+    replicates: ReplicatesOption = None,
+    seeds: SeedsOption = None,
+    policy: PolicyOption = None,
+    alpha: AlphaOption = None,
+    beta: BetaOption = None,
+    events: EventsOption = None,
+    event_id: EventIdOption = None,
+    personas: PersonasOption = None,
+    seed: SeedOption = None,
+    by_persona: ByPersonaOption = None,
+    policy_table: PolicyTableOption = None,
+    llm_base_url: LlmBaseUrlOption = None,
+    llm_local: LlmLocalOption = None,
+    llm_gguf: LlmGgufOption = None,
+    llm_local_slots: LlmLocalSlotsOption = None,
+    llm_local_threads: LlmLocalThreadsOption = None,
+    llm_model: LlmModelOption = None,
+    llm_mode: LlmModeOption = None,
+    llm_api_key_env: LlmApiKeyEnvOption = None,
+    llm_concurrency: LlmConcurrencyOption = None,
+    llm_timeout: LlmTimeoutOption = None,
+    llm_max_retries: LlmMaxRetriesOption = None,
+    llm_temperature: LlmTemperatureOption = None,
+    llm_max_tokens: LlmMaxTokensOption = None,
+    llm_samples: LlmSamplesOption = None,
+    llm_probability: LlmProbabilityOption = None,
+    llm_structured: LlmStructuredOption = None,
+    llm_buckets: LlmBucketsOption = None,
+    llm_feed_cap: LlmFeedCapOption = None,
+    llm_invalid: LlmInvalidOption = None,
+    llm_invalid_retries: LlmInvalidRetriesOption = None,
+    llm_price_prompt: LlmPricePromptOption = None,
+    llm_price_completion: LlmPriceCompletionOption = None,
+    offline_reach: OfflineReachOption = None,
+    cache: CacheOption = None,
+    cache_mode: CacheModeOption = None,
+    loop: LoopOption = None,
+    dry_run: DryRunOption = False,
+    out: OutOption = Path("runs/simulation"),
+    force: ForceOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Simulate the spread of one event through a network of persona agents.
 
@@ -521,62 +296,15 @@ def simulate_command(
     (see the README for the formats). With --loop N, or a config file with a \\[loop] section,
     runs the chained online-offline loop instead and writes what spillover loop writes.
     """
+    given = dict(locals())  # the options, before anything else is bound here
     import spillover
     from spillover.cli._loop import has_loop_section, simulate_loop
     from spillover.io import check_output_dir, load_config, write_run_dir
     from spillover.pipeline import plan_llm_run
 
-    graph = _choice("graph", graph, GRAPH_KINDS)
-    policy = _choice("policy", policy, POLICY_KINDS)
-    llm_mode = _choice("llm-mode", llm_mode, LLM_MODES)
-    llm_probability = _choice("llm-probability", llm_probability, ("auto", "logprobs", "samples"))
-    llm_structured = _choice("llm-structured", llm_structured, ("auto", "json_schema", "off"))
-    llm_invalid = _choice("llm-invalid", llm_invalid, ("fail", "not_shared"))
-    cache_mode = _choice("cache-mode", cache_mode, CACHE_MODES)
-    overrides = {
-        "n_nodes": n_nodes,
-        "degree": degree,
-        "graph": graph,
-        "rewire_prob": rewire_prob,
-        "edge_list": edge_list,
-        "n_rounds": rounds,
-        "n_reps": replicates,
-        "n_seeds": seeds,
-        "policy": policy,
-        "alpha": alpha,
-        "beta": beta,
-        "events": events,
-        "event_id": event_id,
-        "personas": personas,
-        "seed": seed,
-        "by_persona": by_persona,
-        "policy_table": policy_table,
-        "llm_base_url": llm_base_url,
-        "llm_local": llm_local,
-        "llm_gguf": llm_gguf,
-        "llm_local_slots": llm_local_slots,
-        "llm_local_threads": llm_local_threads,
-        "llm_model": llm_model,
-        "llm_mode": llm_mode,
-        "llm_api_key_env": llm_api_key_env,
-        "llm_concurrency": llm_concurrency,
-        "llm_timeout_s": llm_timeout,
-        "llm_max_retries": llm_max_retries,
-        "llm_temperature": llm_temperature,
-        "llm_max_tokens": llm_max_tokens,
-        "llm_samples": llm_samples,
-        "llm_probability": llm_probability,
-        "llm_structured": llm_structured,
-        "llm_buckets": llm_buckets,
-        "llm_feed_cap": llm_feed_cap,
-        "llm_invalid": llm_invalid,
-        "llm_invalid_retries": llm_invalid_retries,
-        "llm_price_prompt": llm_price_prompt,
-        "llm_price_completion": llm_price_completion,
-        "offline_reach": offline_reach,
-        "cache": cache,
-        "cache_mode": cache_mode,
-    }
+    for name, allowed in CHOICES.items():
+        given[name] = _choice(name.replace("_", "-"), given[name], allowed)
+    overrides = config_overrides(given)
     if loop is not None or has_loop_section(config):
         simulate_loop(config, loop, {**overrides, "dry_run": dry_run or None}, out, force=force)
         return

@@ -125,11 +125,11 @@ def study_command(
     ] = False,
     executor: Annotated[
         str | None,
-        typer.Option("--executor", help="serial, process or dask. [default: process]"),
+        typer.Option("--executor", help="serial, process or dask. \\[default: process]"),
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", "-j", min=1, help="Processes. [default: all cores]"),
+        typer.Option("--workers", "-j", min=1, help="Processes. \\[default: all cores]"),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Delete the study folder's content and start over.")

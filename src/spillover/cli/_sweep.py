@@ -175,13 +175,16 @@ def sweep_command(
         str | None,
         typer.Option(
             "--executor",
-            help="serial, process or dask. [default: process; dask with --scheduler]",
+            help="serial, process or dask. \\[default: process; dask with --scheduler]",
         ),
     ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
-            "--workers", "-j", min=1, help="Processes of the process executor. [default: all cores]"
+            "--workers",
+            "-j",
+            min=1,
+            help="Processes of the process executor. \\[default: all cores]",
         ),
     ] = None,
     scheduler: Annotated[
@@ -190,7 +193,9 @@ def sweep_command(
     ] = None,
     model: Annotated[
         list[str] | None,
-        typer.Option("--model", "-m", help="Model fitted on each cell (repeat). [default: si si2]"),
+        typer.Option(
+            "--model", "-m", help="Model fitted on each cell (repeat). \\[default: si si2]"
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Delete the sweep folder's content and start over.")
