@@ -32,3 +32,18 @@ def test_import_spillover_and_the_command_line_load_what_they_use_only() -> None
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(proc.stdout) == [[], [], "SI2Estimator"]
+
+
+def test_layers_only_look_downstream() -> None:
+    # io writes and reads files for every layer above it, and imports none of them.
+    import ast
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src" / "spillover"
+    upstream = ("spillover.pipeline", "spillover.cli", "spillover.report", "spillover.sweeps")
+    found = []
+    for path in sorted((src / "io").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(upstream):
+                found.append(f"{path.name}: {node.module}")
+    assert found == []

@@ -9,6 +9,7 @@ from spillover.io._graphs import read_edge_list as read_edge_list
 from spillover.io._graphs import write_edge_list as write_edge_list
 from spillover.io._personas import read_persona_assignment as read_persona_assignment
 from spillover.io._rundir import MANIFEST as MANIFEST
+from spillover.io._rundir import RunRecord as RunRecord
 from spillover.io._rundir import check_output_dir as check_output_dir
 from spillover.io._rundir import dumps_json as dumps_json
 from spillover.io._rundir import read_manifest as read_manifest

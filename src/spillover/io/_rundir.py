@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -32,8 +32,13 @@ from spillover.personas import N_PERSONAS
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from spillover.pipeline import RunOutput
-    from spillover.trajectories import Curves
+    from spillover._rng import SeedRecord
+    from spillover.config import SimulationConfig
+    from spillover.engine import Posts
+    from spillover.events import Event
+    from spillover.graphs import Graph
+    from spillover.policies import Policy, TabulatedPolicy
+    from spillover.trajectories import AgentHistories, Curves, SimulationResult
 
 __all__ = [
     "MANIFEST",
@@ -205,7 +210,40 @@ def _posts_table(columns: dict[str, Any]) -> pa.Table:
     )
 
 
-def manifest(run: RunOutput, *, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+class RunRecord(Protocol):
+    """What a run directory is written from (:class:`spillover.RunOutput` is one).
+
+    ``io`` reads these attributes only, so it needs nothing from the layers that run a
+    simulation.
+    """
+
+    @property
+    def config(self) -> SimulationConfig: ...
+    @property
+    def seed(self) -> SeedRecord: ...
+    @property
+    def graph(self) -> Graph: ...
+    @property
+    def persona_of_node(self) -> np.ndarray: ...
+    @property
+    def event(self) -> Event: ...
+    @property
+    def policy(self) -> Policy: ...
+    @property
+    def result(self) -> SimulationResult: ...
+    @property
+    def agents(self) -> AgentHistories: ...
+    @property
+    def timings(self) -> dict[str, float]: ...
+    @property
+    def posts(self) -> Posts | None: ...
+    @property
+    def llm(self) -> dict[str, Any] | None: ...
+    @property
+    def llm_table(self) -> TabulatedPolicy | None: ...
+
+
+def manifest(run: RunRecord, *, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest document of a finished run (no secrets: none are part of a run)."""
     result = run.result
     counts = np.bincount(run.persona_of_node, minlength=N_PERSONAS)
@@ -231,7 +269,7 @@ def manifest(run: RunOutput, *, extra: dict[str, Any] | None = None) -> dict[str
         },
         "timings": {k: round(v, 6) for k, v in run.timings.items()},
     }
-    llm = getattr(run, "llm", None)
+    llm = run.llm
     if llm is not None:
         # Model, server URL, prompt versions, cache and accounting; the API key is never part
         # of a run (only the name of its environment variable is).
@@ -243,7 +281,7 @@ def manifest(run: RunOutput, *, extra: dict[str, Any] | None = None) -> dict[str
 
 
 def write_run_dir(
-    run: RunOutput,
+    run: RunRecord,
     out: str | os.PathLike[str],
     *,
     force: bool = False,
@@ -270,10 +308,10 @@ def write_run_dir(
         write_table(_columns_table(run.result.exposures.columns()), staging / "exposures.parquet")
         write_table(_columns_table(run.result.adoptions.columns()), staging / "adoptions.parquet")
         write_table(_columns_table(run.agents.columns()), staging / "agents.parquet")
-        posts = getattr(run, "posts", None)
+        posts = run.posts
         if posts is not None:
             write_table(_posts_table(posts.columns()), staging / "posts.parquet")
-        llm_table = getattr(run, "llm_table", None)
+        llm_table = run.llm_table
         if llm_table is not None:
             llm_table.save(staging / "llm_table.json")
         if attach is not None:
