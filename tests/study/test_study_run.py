@@ -235,3 +235,23 @@ def test_cli_dry_run_and_errors(
     assert _run(["study", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "design.degrees" in err and "Traceback" not in err
+
+
+def test_dry_run_of_an_embedded_model_study_names_the_model_and_starts_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spillover.llm import LocalServer
+
+    def never(self: LocalServer) -> LocalServer:
+        raise AssertionError("a dry run started the embedded server")
+
+    monkeypatch.setattr(LocalServer, "start", never)
+    text = STUDY.split("[policy]")[0] + '[policy]\nkind = "embedded"\nbuckets = "0,1,2,4"\n'
+    path = tmp_path / "embedded.toml"
+    path.write_text(text + '[analysis]\nmodels = ["si2"]\n', encoding="utf-8")
+    assert _run(["study", str(path), "--out", str(tmp_path / "never"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    # 2 events x 32 personas x 4 buckets, shared by the two degrees' cells.
+    assert "model smollm2-135m-instruct at the embedded server (SmolLM2" in out
+    assert "distinct requests: 256" in out and "to send: 256" in out
+    assert not (tmp_path / "never").exists()

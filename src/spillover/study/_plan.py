@@ -23,11 +23,16 @@ __all__ = ["CHARS_PER_TOKEN", "plan_study"]
 CHARS_PER_TOKEN = 4.0
 
 
-def _cell_requests(config: Any) -> tuple[list[Any], list[Any], str, int]:
-    """(first-pass requests, worst-case requests, server identity, max tokens) of one cell."""
-    from spillover.pipeline import build_policy
+def _cell_requests(config: Any) -> tuple[list[Any], list[Any], str, int, str, str]:
+    """(first-pass requests, worst-case requests, server identity, max tokens, model, server
+    as shown) of one cell."""
+    from spillover._redact import redact
+    from spillover.pipeline import build_policy, local_server
 
-    policy: Any = build_policy(config.replace(cache=None, cache_mode="off"))
+    # The embedded server is described, not started: its identity and model name key the
+    # requests, as in a run.
+    local = local_server(config) if config.uses_local_server else None
+    policy: Any = build_policy(config.replace(cache=None, cache_mode="off"), local=local)
     try:
         degree = config.degree
         event = _event(config)
@@ -44,9 +49,15 @@ def _cell_requests(config: Any) -> tuple[list[Any], list[Any], str, int]:
                         first.append(request)
         identity = str(policy.backend.identity)
         max_tokens = first[0].max_tokens if first else 0
+        where = (
+            redact(str(config.llm_base_url))
+            if local is None
+            else f"the embedded server ({local.model.name})"
+        )
+        model = str(policy.model)
     finally:
         policy.close()
-    return first, worst, identity, max_tokens
+    return first, worst, identity, max_tokens, model, where
 
 
 def _event(config: Any) -> Any:
@@ -108,12 +119,13 @@ def plan_study(spec: StudySpec, out: str | os.PathLike[str]) -> dict[str, Any]:
     cache: Path | None = None
     config = None
     max_tokens = 0
+    model = where = ""
     for cell in range(spec.n_cells):
         values = with_shared_cache(sweep.cell_values(cell, seed=0), root)
         config = sweep.cell_config(cell, seed=0).replace(**values)
         if config.cache is not None and config.cache_mode in ("read_write", "read_only"):
             cache = Path(config.cache)
-        f, w, identity, max_tokens = _cell_requests(config)
+        f, w, identity, max_tokens, model, where = _cell_requests(config)
         first.update({r.cache_key(identity): r for r in f})
         worst.update(r.cache_key(identity) for r in w)
     assert config is not None
@@ -127,8 +139,8 @@ def plan_study(spec: StudySpec, out: str | os.PathLike[str]) -> dict[str, Any]:
     if prices != (None, None):
         cost = tokens * (prices[0] or 0.0) + completion * (prices[1] or 0.0)
     llm: dict[str, Any] = {
-        "model": config.llm_model,
-        "base_url": config.llm_base_url,
+        "model": model,
+        "base_url": where,
         "mode": config.llm_mode,
         "probability": config.llm_probability,
         "cache": None if cache is None else str(cache),
