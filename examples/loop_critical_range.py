@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from spillover.loop import EmissionRule, critical_eta, critical_range, outbreak_sweep
-from spillover.report._loop import plot_outbreak_sweeps
+from spillover.report import plot_outbreak_sweeps, save_figure
 
 N_NODES, N_REPS, N_SEEDS, N_ROUNDS = 5000, 20, 10, 150
 GAMMA, DELTA = 0.1, 0.2
@@ -66,7 +66,7 @@ def main() -> None:
             f"  max |engine median - pair| {np.max(np.abs(med - pair)):.3f}, "
             f"max |engine median - mean field| {np.max(np.abs(med - mf)):.3f}"
         )
-    plot_outbreak_sweeps(sweeps, out, threshold=RULE.threshold)
+    save_figure(plot_outbreak_sweeps(sweeps, threshold=RULE.threshold), out)
     print(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
 
 

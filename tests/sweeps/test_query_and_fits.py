@@ -14,6 +14,7 @@ import pytest
 
 from spillover.cli import main
 from spillover.exceptions import ConfigError, RunDirError
+from spillover.report import save_figure
 from spillover.sweeps import (
     SerialExecutor,
     fit_sweep,
@@ -140,12 +141,15 @@ def test_load_fit_and_plot_a_sweep(sweep: Path, tmp_path: Path) -> None:
     assert fits.num_rows == 4 * 2  # alpha and beta per cell
     betas = [r["value"] for r in fits.to_pylist() if r["param"] == "beta" and r["degree"] == 4]
     assert betas[0] < betas[1]  # beta 0.1 then 0.3
-    png = plot_rates_across(sweep, tmp_path / "fig" / "rates.png")
+    fig = plot_rates_across(sweep)
+    # One column per swept parameter (degree, beta), one row per rate (alpha, beta).
+    assert len(fig.axes) == 4
+    png = save_figure(fig, tmp_path / "rates.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # A model absent from the dataset is fitted on the fly; si has no alpha row.
-    assert plot_rates_across(loaded, tmp_path / "si.png", model="si").is_file()
+    assert len(plot_rates_across(loaded, model="si").axes) == 2
     with pytest.raises(ConfigError, match="unknown model"):
-        plot_rates_across(sweep, tmp_path / "x.png", model="nope")
+        plot_rates_across(sweep, model="nope")
 
 
 def test_plot_with_a_categorical_parameter(sweep_file: Any, tmp_path: Path) -> None:
@@ -155,7 +159,11 @@ def test_plot_with_a_categorical_parameter(sweep_file: Any, tmp_path: Path) -> N
     )
     out = tmp_path / "out"
     run_sweep(read_sweep_config(sweep_file(text)), out, executor=SerialExecutor())
-    assert plot_rates_across(out, tmp_path / "graph.png").is_file()
+    fig = plot_rates_across(out)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [
+        "random-regular",
+        "erdos-renyi",
+    ]
     graphs = query_sweep(out, "SELECT DISTINCT graph FROM curves ORDER BY graph").to_pylist()
     assert graphs == [{"graph": "erdos-renyi"}, {"graph": "random-regular"}]
 

@@ -78,7 +78,7 @@ def demo_command(
     from spillover.cli._fit import print_analysis
     from spillover.cli._simulate import _choice, llm_progress
     from spillover.io import check_output_dir, write_json, write_run_dir
-    from spillover.report import plot_run
+    from spillover.report import plot_run, save_figure
     from spillover.report._build import build_run_report
     from spillover.selection import analyse
 
@@ -116,13 +116,13 @@ def demo_command(
 
     def attach(folder: Path) -> None:
         write_json(fits_doc, folder / "fits.json")
-        plot_run(
+        figure = plot_run(
             run.result.curves,
             run.result.adoptions,
-            folder / "curves.png",
             title=f"{run.event.event_type} in {run.event.country} ({run.event.event_id}): "
             f"{cfg.n_nodes:,} agents, k={cfg.degree}, {cfg.n_reps} replicates",
         )
+        save_figure(figure, folder / "curves.png")
 
     path = write_run_dir(run, out, force=True, extra={"fits": fits_doc}, attach=attach)
     report = build_run_report(path, analysis=analysis)

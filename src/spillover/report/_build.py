@@ -15,7 +15,7 @@ from spillover.fit import FitResult, Overlay, get_model
 from spillover.io._owned import owns_file, write_owned_text
 from spillover.report._figures import plot_run
 from spillover.report._fit_figures import plot_curve_fits, plot_persona_rates, plot_trait_effects
-from spillover.report._html import Figure, render_report
+from spillover.report._html import PageFigure, render_report
 from spillover.selection import Analysis, analyse
 from spillover.trajectories import Adoptions, Curves
 
@@ -170,23 +170,22 @@ def build_run_report(
     try:
         event = manifest.get("event", {})
         figures = [
-            Figure(
+            PageFigure.save(
                 plot_curve_fits(
-                    data.curves,
-                    model_overlays(analysis, data.curves, data.degree, weights),
-                    staging / "curves_fit.png",
+                    data.curves, model_overlays(analysis, data.curves, data.degree, weights)
                 ),
+                staging / "curves_fit.png",
                 "Fraction informed per round: simulated band and mean, with the "
                 "predictions of the fitted models.",
                 "curves and model predictions",
             ),
-            Figure(
+            PageFigure.save(
                 plot_run(
                     data.curves,
                     adoptions,
-                    staging / "spread.png",
                     title=f"{event.get('event_type', '')} ({event.get('event_id', '')})",
                 ),
+                staging / "spread.png",
                 "Left: every replicate. Right: mean round of sharing by persona.",
                 "spread and sharing round by persona",
             ),
@@ -195,8 +194,9 @@ def build_run_report(
         persona = _persona_fit(analysis)
         if persona is not None:
             persona_figures.append(
-                Figure(
-                    plot_persona_rates(persona, staging / "persona_rates.png", truth),
+                PageFigure.save(
+                    plot_persona_rates(persona, truth),
+                    staging / "persona_rates.png",
                     "Per-persona offline (alpha) and online (beta) rates with 95 % profile "
                     "intervals; crosses: the rates that generated the run.",
                     "per-persona rates",
@@ -209,10 +209,9 @@ def build_run_report(
 
                 trait_truth = {"alpha": ALPHA_EFFECTS, "beta": BETA_EFFECTS}
             persona_figures.append(
-                Figure(
-                    plot_trait_effects(
-                        analysis.trait_effects, staging / "trait_effects.png", trait_truth
-                    ),
+                PageFigure.save(
+                    plot_trait_effects(analysis.trait_effects, trait_truth),
+                    staging / "trait_effects.png",
                     "Hazard ratio of each trait's high vs low level, with 95 % intervals.",
                     "trait effects",
                 )
@@ -261,8 +260,9 @@ def build_sweep_report(
     fits = fit_sweep(sweep)
     staging = _figure_staging(root, target)
     try:
-        figure = Figure(
-            plot_rates_across(sweep, staging / "rates_across.png", model="si2", fits=fits),
+        figure = PageFigure.save(
+            plot_rates_across(sweep, model="si2", fits=fits),
+            staging / "rates_across.png",
             "si2 estimates (alpha, beta) with 95 % intervals across each swept parameter; "
             "grey ticks: generating values where the policy is constant.",
             "fitted rates across swept parameters",

@@ -1,27 +1,20 @@
-"""Figures of runs (matplotlib, Agg backend; imported only by the report and the CLI)."""
+"""Figures of runs (matplotlib figures, drawn without pyplot; saved by the report and the CLI)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from spillover.personas import PERSONAS
+from spillover.report._mpl import new_figure
 from spillover.trajectories import Adoptions, Curves
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = ["mean_adoption_round", "plot_run"]
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def mean_adoption_round(adoptions: Adoptions, n_personas: int) -> np.ndarray:
@@ -35,28 +28,30 @@ def mean_adoption_round(adoptions: Adoptions, n_personas: int) -> np.ndarray:
 def plot_run(
     curves: Curves,
     adoptions: Adoptions,
-    path: str | os.PathLike[str],
     *,
     title: str,
     overlays: Sequence[tuple[str, np.ndarray]] = (),
-) -> Path:
+) -> Figure:
     """Two panels: informed fraction over rounds, and mean sharing round by persona.
 
     Parameters
     ----------
     curves, adoptions
         From one run.
-    path
-        PNG file to write.
     title
         Figure title (plain text).
     overlays
         ``(label, fraction)`` curves of shape (n_rounds + 1,) drawn over the replicates.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Save it with :func:`spillover.report.save_figure` (or ``fig.savefig``).
     """
-    plt = _pyplot()
     frac = curves.fraction()
     rounds = np.arange(curves.n_rounds + 1)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.6), width_ratios=(1, 1.25))
+    fig = new_figure((12, 4.6), dpi=130)
+    ax1, ax2 = fig.subplots(1, 2, width_ratios=(1, 1.25))
     for rep in range(curves.n_reps):
         ax1.plot(
             rounds,
@@ -92,7 +87,4 @@ def plot_run(
     ax2.grid(axis="y", alpha=0.3)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=130)
-    plt.close(fig)
-    return out
+    return fig

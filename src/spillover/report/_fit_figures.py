@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from spillover.fit import FitResult, TraitEffects
 from spillover.personas import PERSONAS
-from spillover.report._figures import _pyplot
+from spillover.report._mpl import new_figure
 from spillover.trajectories import Curves
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_curve_fits", "plot_persona_rates", "plot_trait_effects"]
 
@@ -21,15 +23,18 @@ _COLORS = ("tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab
 def plot_curve_fits(
     curves: Curves,
     overlays: Sequence[tuple[str, np.ndarray]],
-    path: str | os.PathLike[str],
     *,
     title: str = "Simulated spread and model predictions",
-) -> Path:
-    """The replicates' 5-95 % band, their mean, and each model's predicted fraction."""
-    plt = _pyplot()
+) -> Figure:
+    """The replicates' 5-95 % band, their mean, and each model's predicted fraction.
+
+    ``overlays`` are ``(label, fraction)`` curves of shape (n_rounds + 1,), such as
+    ``spec.predict(...)`` of a fitted model (:func:`spillover.fit.get_model`).
+    """
     frac = curves.fraction()
     rounds = np.arange(curves.n_rounds + 1)
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    fig = new_figure((8, 4.8), dpi=120)
+    ax = fig.subplots()
     lo, hi = np.percentile(frac, [5, 95], axis=0)
     ax.fill_between(
         rounds,
@@ -52,20 +57,16 @@ def plot_curve_fits(
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return fig
 
 
 def plot_persona_rates(
     persona_fit: FitResult,
-    path: str | os.PathLike[str],
     truth: tuple[np.ndarray, np.ndarray] | None = None,
-) -> Path:
+) -> Figure:
     """alpha_c and beta_c with 95 % intervals for each persona (catalog order)."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True)
+    fig = new_figure((11, 6.5), dpi=120)
+    axes = fig.subplots(2, 1, sharex=True)
     x = np.arange(len(PERSONAS))
     for ax, key, label, i in (
         (axes[0], "alpha_c", "alpha (offline)", 0),
@@ -93,20 +94,16 @@ def plot_persona_rates(
     axes[1].set_xticks(x, [p.code for p in PERSONAS], rotation=90, fontsize=7, family="monospace")
     axes[0].set_title("Per-persona rates (si-persona), catalog order")
     fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return fig
 
 
 def plot_trait_effects(
     traits: TraitEffects,
-    path: str | os.PathLike[str],
     truth: dict[str, Sequence[float]] | None = None,
-) -> Path:
+) -> Figure:
     """Hazard ratios (high vs low) of each trait on each channel, with 95 % intervals."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    fig = new_figure((10, 3.8), dpi=120)
+    axes = fig.subplots(1, 2, sharey=True)
     names = traits.terms[1:]
     y = np.arange(len(names))[::-1]
     for ax, i, channel in ((axes[0], 0, "alpha"), (axes[1], 1, "beta")):
@@ -137,7 +134,4 @@ def plot_trait_effects(
         ax.legend(fontsize=8)
     axes[0].set_yticks(y, names)
     fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return fig

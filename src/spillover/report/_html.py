@@ -11,12 +11,16 @@ import math
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spillover.io._owned import GENERATOR_META
+from spillover.report._mpl import save_figure
 from spillover.selection import Analysis, ModelGroup
 
-__all__ = ["Figure", "render_report", "render_table_page"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["PageFigure", "render_report", "render_table_page"]
 
 _CSS = """
 body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; margin: 2rem auto;
@@ -44,13 +48,18 @@ def _wrap(table: str) -> str:
     return f"<div class='table-wrap'>{table}</div>"
 
 
-class Figure:
-    """A PNG file and its caption."""
+class PageFigure:
+    """A PNG file of a page, and its caption (embedded in the HTML as a data URI)."""
 
     def __init__(self, path: Path, caption: str, alt: str) -> None:
         self.path = path
         self.caption = caption
         self.alt = alt
+
+    @classmethod
+    def save(cls, fig: Figure, path: Path, caption: str, alt: str) -> PageFigure:
+        """Write the matplotlib figure ``fig`` to ``path`` (PNG) and describe it."""
+        return cls(save_figure(fig, path), caption, alt)
 
     def html(self) -> str:
         data = base64.b64encode(self.path.read_bytes()).decode("ascii")
@@ -169,8 +178,8 @@ def render_report(
     summary: Sequence[tuple[str, Any]],
     event_post: str | None,
     analysis: Analysis,
-    figures: Sequence[Figure],
-    persona_figures: Sequence[Figure] = (),
+    figures: Sequence[PageFigure],
+    persona_figures: Sequence[PageFigure] = (),
     notes: Sequence[str] = (),
 ) -> str:
     """The whole report as one HTML string."""
@@ -226,7 +235,7 @@ def render_table_page(
     *,
     title: str,
     summary: Sequence[tuple[str, Any]],
-    figures: Sequence[Figure],
+    figures: Sequence[PageFigure],
     header: Sequence[str],
     rows: Sequence[Sequence[str]],
 ) -> str:

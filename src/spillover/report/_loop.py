@@ -1,36 +1,33 @@
-"""The report of a loop run, and the figure of offline outbreak size against the
-online-to-offline rate (matplotlib, imported only by the report and the CLI)."""
+"""The report of a loop run, and the figures of offline outbreak size against the
+online-to-offline rate (matplotlib figures, drawn without pyplot)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from spillover.loop import OutbreakSweep, critical_eta
+from spillover.report._mpl import new_figure
 
-__all__ = ["build_loop_report", "plot_outbreak_sweeps", "plot_participation"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "build_loop_report",
+    "plot_critical_curve",
+    "plot_outbreak_sweeps",
+    "plot_participation",
+]
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def plot_outbreak_sweeps(
-    sweeps: Sequence[OutbreakSweep], path: str | os.PathLike[str], *, threshold: float | None
-) -> Path:
+def plot_outbreak_sweeps(sweeps: Sequence[OutbreakSweep], *, threshold: float | None) -> Figure:
     """One panel per degree: the engine's 5-95% band and median of the final offline size,
     the mean-field and pair-closure curves, and the critical rates of both closures."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(sweeps), figsize=(4.2 * len(sweeps), 3.6), squeeze=False)
+    fig = new_figure((4.2 * len(sweeps), 3.6), dpi=110)
+    axes = fig.subplots(1, len(sweeps), squeeze=False)
     for ax, sw in zip(axes[0], sweeps, strict=True):
         lo, mid, hi = np.percentile(sw.sim_final, [5, 50, 95], axis=1)
         ax.fill_between(sw.etas, lo, hi, color="tab:blue", alpha=0.25, label="engine 5-95%")
@@ -47,16 +44,13 @@ def plot_outbreak_sweeps(
     axes[0][0].set_ylabel("offline outbreak size (share ever participating)")
     axes[0][0].legend(fontsize=7, loc="upper right")
     fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return fig
 
 
-def plot_participation(offline: dict[str, np.ndarray], path: str | os.PathLike[str]) -> Path:
+def plot_participation(offline: dict[str, np.ndarray]) -> Figure:
     """Participating and engaged shares against absolute round, one line per cascade."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 3.4))
+    fig = new_figure((8, 3.4), dpi=110)
+    ax = fig.subplots()
     n = offline["n_nodes"][0]
     keys = np.stack([offline["replicate"], offline["cascade"]], axis=1)
     for rep, cas in np.unique(keys, axis=0)[:60]:
@@ -70,10 +64,7 @@ def plot_participation(offline: dict[str, np.ndarray], path: str | os.PathLike[s
     ax.set_ylabel("share of agents")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return fig
 
 
 def build_loop_report(run: Path, out: Path | None) -> Path:
@@ -84,7 +75,7 @@ def build_loop_report(run: Path, out: Path | None) -> Path:
     from spillover.io._owned import write_owned_text
     from spillover.loop import EmissionRule, critical_range, fit_coupling
     from spillover.report._build import _figure_staging, _publish_figures
-    from spillover.report._html import Figure
+    from spillover.report._html import PageFigure
 
     manifest = read_manifest(run)
     tables = read_loop_tables(run)
@@ -123,12 +114,13 @@ def build_loop_report(run: Path, out: Path | None) -> Path:
     grid = np.linspace(1e-3, 1.0, 300)
     cas = tables["cascades"]
     figures = [
-        Figure(
-            plot_participation(tables["offline"], staging / "participation.png"),
+        PageFigure.save(
+            plot_participation(tables["offline"]),
+            staging / "participation.png",
             "Offline participation and online engagement of every cascade (first 60).",
             "participation over time",
         ),
-        Figure(
+        PageFigure.save(
             plot_critical_curve(
                 grid,
                 rates,
@@ -136,8 +128,8 @@ def build_loop_report(run: Path, out: Path | None) -> Path:
                 loop["n_seeds"] / n_nodes,
                 loop["n_rounds"],
                 cas["ever_participated"] / n_nodes,
-                staging / "critical.png",
             ),
+            staging / "critical.png",
             "Offline outbreak size predicted by the mean-field and pair-closure maps against "
             "the online-to-offline rate, at this run's other rates; points: this run's cascades.",
             "outbreak size against eta",
@@ -192,13 +184,12 @@ def plot_critical_curve(
     i0: float,
     n_rounds: int,
     observed: np.ndarray,
-    path: str | os.PathLike[str],
-) -> Path:
+) -> Figure:
     """Predicted final offline size against eta (both closures), the run's cascades as points."""
     from spillover.loop import coupled_map
 
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.4))
+    fig = new_figure((6, 3.4), dpi=110)
+    ax = fig.subplots()
     others = {k: v for k, v in rates.items() if k not in ("eta", "alpha")}
     for closure, style in (("loop-pair", "k-"), ("loop-mf", "r--")):
         curves = coupled_map(closure, eta=grid, degree=degree, i0=i0, n_rounds=n_rounds, **others)
@@ -208,10 +199,7 @@ def plot_critical_curve(
     ax.set_ylabel("share ever participating")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return fig
 
 
 def _page(

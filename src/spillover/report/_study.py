@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from spillover.io._owned import GENERATOR_META
-from spillover.report._html import _CSS, Figure, _kv_table
+from spillover.report._html import _CSS, PageFigure, _kv_table
 
 __all__ = ["build_study_report", "render_study_page"]
 
@@ -110,7 +110,7 @@ def _pooled_rows(doc: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def render_study_page(doc: dict[str, Any], figures: dict[str, Figure], root: Path) -> str:
+def render_study_page(doc: dict[str, Any], figures: dict[str, PageFigure], root: Path) -> str:
     """The study page as one HTML string."""
     design = doc["design"]
     policy = design["policy"]
@@ -296,7 +296,7 @@ def _staging(root: Path) -> Path:
     return new_staging(existing)
 
 
-def _figures(doc: dict[str, Any], staging: Path) -> dict[str, Figure]:
+def _figures(doc: dict[str, Any], staging: Path) -> dict[str, PageFigure]:
     from spillover.report._study_figures import (
         plot_best_models,
         plot_effects,
@@ -305,54 +305,54 @@ def _figures(doc: dict[str, Any], staging: Path) -> dict[str, Figure]:
     )
 
     figures = {
-        "best": Figure(
-            plot_best_models(doc, staging / "best_models.png"),
+        "best": PageFigure.save(
+            plot_best_models(doc),
+            staging / "best_models.png",
             "Best model of each (event type, degree) pool of cells by the study's criterion.",
             "best model per event type and degree",
         ),
-        "rates": Figure(
-            plot_rates_by_type(doc["rates_by_event_type"], staging / "rates_by_type.png"),
+        "rates": PageFigure.save(
+            plot_rates_by_type(doc["rates_by_event_type"]),
+            staging / "rates_by_type.png",
             "si2's offline (alpha) and online (beta) rates fitted to the pooled exposure tables "
             "of each event type, with 95 % intervals; crosses: generating values.",
             "rates by event type",
         ),
     }
     if doc["verdict"]["cells_supporting"] is not None:
-        figures["verdicts"] = Figure(
+        figures["verdicts"] = PageFigure.save(
             plot_best_models(
-                doc,
-                staging / "readings.png",
-                key="reading",
-                title="reading of two rates, per event type and degree",
+                doc, key="reading", title="reading of two rates, per event type and degree"
             ),
+            staging / "readings.png",
             "The reading of two rates of each (event type, degree) pool.",
             "reading per event type and degree",
         )
     effects = doc["effects"]
     if effects["event_types"]:
-        figures["events"] = Figure(
+        figures["events"] = PageFigure.save(
             plot_effects(
                 effects["event_types"],
-                staging / "event_effects.png",
                 label="event_type",
                 title=f"event type vs {effects['reference']}",
             ),
+            staging / "event_effects.png",
             "Hazard ratio of each event type against the reference, 95 % intervals; crosses: "
             "generating values.",
             "event-type effects",
         )
     if effects["traits"]:
-        figures["traits"] = Figure(
-            plot_effects(
-                effects["traits"], staging / "trait_effects.png", label="term", title="trait"
-            ),
+        figures["traits"] = PageFigure.save(
+            plot_effects(effects["traits"], label="term", title="trait"),
+            staging / "trait_effects.png",
             "Hazard ratio of each trait's high vs low level, pooled over events (adjusted for "
             "the event type), 95 % intervals; crosses: generating values.",
             "trait effects",
         )
     if doc["mean_field"]["by_degree"]:
-        figures["mean_field"] = Figure(
-            plot_mean_field_error(doc["mean_field"], staging / "mean_field_error.png"),
+        figures["mean_field"] = PageFigure.save(
+            plot_mean_field_error(doc["mean_field"]),
+            staging / "mean_field_error.png",
             "Error of the homogeneous mean field and of the pair approximation, run with each "
             "cell's si2 rates, against the cell's mean simulated curve: dots per cell, lines "
             "the mean per degree.",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from spillover.report._figures import _pyplot
+from spillover.report._mpl import new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_best_models", "plot_effects", "plot_mean_field_error", "plot_rates_by_type"]
 
@@ -22,18 +24,18 @@ _MODEL_COLORS = {
 }
 
 
-def _save(fig: Any, path: Path) -> Path:
+def _done(fig: Figure) -> Figure:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
-    return path
+    return fig
 
 
 def plot_best_models(
-    document: dict[str, Any], path: Path, *, key: str = "best", title: str | None = None
-) -> Path:
+    document: dict[str, Any], *, key: str = "best", title: str | None = None
+) -> Figure:
     """Heat map: the best model (or reading) of each (event type, degree) pool of cells."""
-    plt = _pyplot()
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
     types = list(document["design"]["event_types"])
     degrees = list(document["design"]["degrees"])
     cells: dict[tuple[str, int], str] = {}
@@ -41,13 +43,12 @@ def plot_best_models(
         value = entry.get(key) if key == "best" else (entry.get("verdict") or {}).get("reading")
         cells[(entry["event_type"], int(entry["degree"]))] = str(value)
     labels = sorted(set(cells.values()))
-    palette = [_MODEL_COLORS.get(v, plt.get_cmap("tab10")(i % 10)) for i, v in enumerate(labels)]
+    palette = [_MODEL_COLORS.get(v, colormaps["tab10"](i % 10)) for i, v in enumerate(labels)]
     grid = np.full((len(types), len(degrees)), np.nan)
     for (t, d), v in cells.items():
         grid[types.index(t), degrees.index(d)] = labels.index(v)
-    from matplotlib.colors import ListedColormap
-
-    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(degrees), 1.2 + 0.55 * len(types)))
+    fig = new_figure((1.6 + 1.3 * len(degrees), 1.2 + 0.55 * len(types)), dpi=110)
+    ax = fig.subplots()
     ax.imshow(
         grid,
         cmap=ListedColormap(palette),
@@ -62,15 +63,16 @@ def plot_best_models(
     ax.set_xlabel("degree k")
     criterion = document["design"]["analysis"]["criterion"].upper()
     ax.set_title(title or f"best model by {criterion}, per event type and degree", fontsize=10)
-    return _save(fig, path)
+    return _done(fig)
 
 
-def plot_rates_by_type(rows: Sequence[dict[str, Any]], path: Path) -> Path:
+def plot_rates_by_type(rows: Sequence[dict[str, Any]]) -> Figure:
     """si2's alpha and beta pooled per event type, 95 % intervals, generating values."""
-    plt = _pyplot()
     types = list(dict.fromkeys(r["event_type"] for r in rows))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 1.2 + 0.5 * len(types)), squeeze=False)
+    fig = new_figure((10, 1.2 + 0.5 * len(types)), dpi=110)
+    axes = fig.subplots(1, 2, squeeze=False)
     for ax, param in zip(axes[0], ("alpha", "beta"), strict=True):
+        labelled = False
         for i, t in enumerate(types):
             (row,) = [r for r in rows if r["event_type"] == t and r["param"] == param]
             if row["estimate"] is None:
@@ -87,23 +89,24 @@ def plot_rates_by_type(rows: Sequence[dict[str, Any]], path: Path) -> Path:
                     "x",
                     color="black",
                     ms=8,
-                    label="generating value" if i == 0 else None,
+                    label=None if labelled else "generating value",
                 )
+                labelled = True
         ax.set_yticks(range(len(types)), types if param == "alpha" else [""] * len(types))
         ax.invert_yaxis()
         ax.set_xlabel(f"{param} (per round)")
         ax.set_title(f"si2 {param}, pooled per event type (95 % interval)", fontsize=10)
         ax.grid(alpha=0.3)
-        if any(r.get("truth") is not None for r in rows):
+        if labelled:
             ax.legend(fontsize=8, loc="best")
-    return _save(fig, path)
+    return _done(fig)
 
 
-def plot_effects(rows: Sequence[dict[str, Any]], path: Path, *, label: str, title: str) -> Path:
+def plot_effects(rows: Sequence[dict[str, Any]], *, label: str, title: str) -> Figure:
     """Hazard ratios (log scale) with 95 % intervals per channel; crosses: generating values."""
-    plt = _pyplot()
     terms = list(dict.fromkeys(r[label] for r in rows))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 1.3 + 0.45 * len(terms)), squeeze=False)
+    fig = new_figure((10, 1.3 + 0.45 * len(terms)), dpi=110)
+    axes = fig.subplots(1, 2, squeeze=False)
     for ax, channel in zip(axes[0], ("alpha", "beta"), strict=True):
         for i, term in enumerate(terms):
             sel = [r for r in rows if r[label] == term and r["channel"] == channel]
@@ -123,15 +126,15 @@ def plot_effects(rows: Sequence[dict[str, Any]], path: Path, *, label: str, titl
         ax.set_xlabel("hazard ratio")
         ax.set_title(f"{title}: {channel}", fontsize=10)
         ax.grid(alpha=0.3, which="both")
-    return _save(fig, path)
+    return _done(fig)
 
 
-def plot_mean_field_error(mean_field: dict[str, Any], path: Path) -> Path:
+def plot_mean_field_error(mean_field: dict[str, Any]) -> Figure:
     """Largest and mean |model - simulation| of the informed fraction, against the degree."""
-    plt = _pyplot()
     rows = mean_field["by_degree"]
     cells = mean_field["cells"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), squeeze=False)
+    fig = new_figure((10, 3.8), dpi=110)
+    axes = fig.subplots(1, 2, squeeze=False)
     for ax, stat in zip(axes[0], ("max", "mean"), strict=True):
         for name, color, text in (
             ("mean_field", "tab:red", "homogeneous mean field"),
@@ -159,4 +162,4 @@ def plot_mean_field_error(mean_field: dict[str, Any], path: Path) -> Path:
         ax.legend(fontsize=8)
     axes[0][0].set_title("largest error over rounds", fontsize=10)
     axes[0][1].set_title("mean error over rounds", fontsize=10)
-    return _save(fig, path)
+    return _done(fig)

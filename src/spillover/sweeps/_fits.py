@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spillover.exceptions import ConfigError
@@ -14,6 +13,7 @@ from spillover.sweeps._store import Sweep, load_sweep
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from matplotlib.figure import Figure
 
 __all__ = ["RATE_NEUTRAL_KEYS", "fit_sweep", "fit_sweep_effects", "plot_rates_across"]
 
@@ -143,11 +143,10 @@ def _generating(sweep: Sweep, cell: int, rate: str) -> float | None:
 
 def plot_rates_across(
     path: str | os.PathLike[str] | Sweep,
-    out_png: str | os.PathLike[str],
     *,
     model: str = "si2",
     fits: pa.Table | None = None,
-) -> Path:
+) -> Figure:
     """Draw fitted alpha and beta, with 95% intervals, across each swept parameter.
 
     One column of panels per swept parameter, one row per rate (``alpha``, ``beta``; only
@@ -161,8 +160,6 @@ def plot_rates_across(
     ----------
     path : path or Sweep
         A sweep folder.
-    out_png : path
-        The PNG file to write.
     model : str
         Which fitted model's rates to draw.
     fits : pyarrow.Table, optional
@@ -171,13 +168,12 @@ def plot_rates_across(
 
     Returns
     -------
-    Path
-        ``out_png``.
+    matplotlib.figure.Figure
+        Save it with :func:`spillover.report.save_figure` (or ``fig.savefig``).
     """
-    import matplotlib
+    from matplotlib import colormaps
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from spillover.report._mpl import new_figure
 
     sweep = path if isinstance(path, Sweep) else load_sweep(path)
     if fits is None:
@@ -200,13 +196,9 @@ def plot_rates_across(
             estimates[(int(r["cell"]), str(r["param"]))] = (float(r["value"]), float(se))
 
     keys = sweep.keys
-    fig, axes = plt.subplots(
-        len(rates),
-        len(keys),
-        figsize=(4.2 * len(keys) + 0.6, 3.2 * len(rates) + 0.6),
-        squeeze=False,
-    )
-    cmap = plt.get_cmap("tab10")
+    fig = new_figure((4.2 * len(keys) + 0.6, 3.2 * len(rates) + 0.6), dpi=120)
+    axes = fig.subplots(len(rates), len(keys), squeeze=False)
+    cmap = colormaps["tab10"]
     for j, (key, values) in enumerate(sweep.grid):
         xs, labels = _x_positions(values)
         others = [k for k in keys if k != key]
@@ -278,8 +270,4 @@ def plot_rates_across(
         f"{model}: fitted rates across swept parameters (95% intervals), {sweep.path.name}"
     )
     fig.tight_layout()
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return fig

@@ -1,0 +1,37 @@
+"""Figures without pyplot: plot functions build a :class:`matplotlib.figure.Figure` and never
+select or switch the global backend, so they draw inline in a notebook as anywhere else.
+
+The report and the CLI save what the plot functions return with :func:`save_figure`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["new_figure", "save_figure"]
+
+
+def new_figure(figsize: tuple[float, float], *, dpi: float = 100) -> Figure:
+    """A figure that no pyplot figure manager holds (nothing to close, no backend chosen).
+
+    ``dpi`` is the resolution :func:`save_figure` writes it at unless told otherwise.
+    """
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, dpi=dpi)
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: float | None = None) -> Path:
+    """Write ``fig`` to ``path`` (the format from its suffix, PNG for the report); return it.
+
+    The figure is rendered by its own canvas: the global backend is left as it is. ``dpi``
+    defaults to the figure's own.
+    """
+    out = Path(path)
+    fig.savefig(out, dpi="figure" if dpi is None else dpi)
+    return out
