@@ -14,13 +14,12 @@ import pytest
 
 from spillover.cli import main
 from spillover.exceptions import ConfigError, RunDirError
-from spillover.report import save_figure
+from spillover.report import plot_rates_across, save_figure
 from spillover.sweeps import (
     SerialExecutor,
     fit_sweep,
     is_sweep,
     load_sweep,
-    plot_rates_across,
     query_sweep,
     read_sweep_config,
     run_sweep,

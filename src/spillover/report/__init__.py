@@ -17,6 +17,7 @@ from spillover.report._study_figures import (
     plot_mean_field_error,
     plot_rates_by_type,
 )
+from spillover.report._sweep_figures import plot_rates_across
 
 __all__ = [
     "PageFigure",
@@ -30,6 +31,7 @@ __all__ = [
     "plot_outbreak_sweeps",
     "plot_participation",
     "plot_persona_rates",
+    "plot_rates_across",
     "plot_rates_by_type",
     "plot_run",
     "plot_trait_effects",

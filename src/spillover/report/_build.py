@@ -252,7 +252,8 @@ def build_sweep_report(
 ) -> Path:
     """``report.html`` of a sweep: fitted rates across each swept parameter, and the fits."""
     from spillover.report._html import render_table_page
-    from spillover.sweeps import fit_sweep, load_sweep, plot_rates_across
+    from spillover.report._sweep_figures import plot_rates_across
+    from spillover.sweeps import fit_sweep, load_sweep
 
     sweep = load_sweep(sweep_dir)
     root = Path(sweep_dir)

@@ -5,7 +5,8 @@ A sweep runs every cell of a grid of :class:`~spillover.config.SimulationConfig`
 directory per cell and a partitioned Parquet dataset of curves, exposures and fits, and can be
 queried with SQL (DuckDB). See ``docs/sweeps.md``.
 
-Heavy dependencies (pyarrow, duckdb, distributed, matplotlib) are imported inside functions.
+Heavy dependencies (pyarrow, duckdb, distributed) are imported inside functions. The figure
+of a sweep is :func:`spillover.report.plot_rates_across`.
 """
 
 from spillover.sweeps._dataset import TABLES, partition_path
@@ -17,12 +18,7 @@ from spillover.sweeps._executors import (
     SerialExecutor,
     make_executor,
 )
-from spillover.sweeps._fits import (
-    RATE_NEUTRAL_KEYS,
-    fit_sweep,
-    fit_sweep_effects,
-    plot_rates_across,
-)
+from spillover.sweeps._fits import RATE_NEUTRAL_KEYS, fit_sweep, fit_sweep_effects
 from spillover.sweeps._limiter import Limiter, SlotLimiter, local_limiter
 from spillover.sweeps._query import connect_sweep, query_sweep
 from spillover.sweeps._run import CellOutcome, CellTask, run_cell, simulate_config
@@ -57,7 +53,6 @@ __all__ = [
     "local_limiter",
     "make_executor",
     "partition_path",
-    "plot_rates_across",
     "query_sweep",
     "read_sweep_config",
     "run_cell",
