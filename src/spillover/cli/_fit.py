@@ -194,7 +194,7 @@ def fit_command(
     if is_sweep(input_path):
         from spillover.fit import sweep_models
 
-        _fit_sweep(input_path, model or list(sweep_models()), as_json)
+        _fit_sweep(input_path, model or list(sweep_models()), criterion, as_json)
         return
     from spillover.io._loop import is_loop_run
 
@@ -225,7 +225,7 @@ def fit_command(
         print_analysis(analysis)
 
 
-def _fit_sweep(path: Path, models: list[str], as_json: bool) -> None:
+def _fit_sweep(path: Path, models: list[str], criterion: str, as_json: bool) -> None:
     """One fit per complete cell of a sweep: a table, or the rows as JSON."""
     from spillover.io import dumps_json
     from spillover.sweeps import fit_sweep, load_sweep
@@ -233,7 +233,7 @@ def _fit_sweep(path: Path, models: list[str], as_json: bool) -> None:
     sweep = load_sweep(path)
     if not as_json:
         err_console.print(f"fitting {len(sweep.complete_cells())} cells of {path} ...")
-    table = fit_sweep(sweep, models)
+    table = fit_sweep(sweep, models, criterion=criterion)  # type: ignore[arg-type]
     rows = table.to_pylist()
     if as_json:
         doc: dict[str, object] = {"sweep": str(path), "fits": rows}
@@ -247,7 +247,10 @@ def _fit_sweep(path: Path, models: list[str], as_json: bool) -> None:
         typer.echo(dumps_json(doc, indent=2, default=str))
         return
     keys = list(sweep.keys)
-    out = Table(title=f"fits per cell of {path} (best by BIC marked *)", title_justify="left")
+    out = Table(
+        title=f"fits per cell of {path} (best by {criterion.upper()} marked *)",
+        title_justify="left",
+    )
     for col in ("cell", *keys, "model", "param", "estimate ± se", "status"):
         out.add_column(col, justify="right" if col in ("cell", *keys) else "left")
     for row in rows:

@@ -12,6 +12,7 @@ from spillover.io._rundir import MANIFEST as MANIFEST
 from spillover.io._rundir import RunRecord as RunRecord
 from spillover.io._rundir import check_output_dir as check_output_dir
 from spillover.io._rundir import dumps_json as dumps_json
+from spillover.io._rundir import json_safe as json_safe
 from spillover.io._rundir import read_manifest as read_manifest
 from spillover.io._rundir import run_dir_writer as run_dir_writer
 from spillover.io._rundir import write_json as write_json

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from spillover.exceptions import ConfigError, FitError, MissingExtraError
 from spillover.fit import (
@@ -29,7 +29,14 @@ from spillover.selection._holdout import held_out_loglik
 from spillover.selection._verdict import TwoRatesVerdict, two_rates_verdict
 from spillover.trajectories import AgentHistories, Curves, ExposureTable
 
-__all__ = ["Analysis", "ModelGroup", "analyse", "available_models"]
+__all__ = ["Analysis", "ModelGroup", "OnFitError", "analyse", "available_models"]
+
+#: What :func:`analyse` does with an agent-level model that cannot be fitted at all
+#: (:class:`FitError`, such as a table with nobody at risk): ``raise`` it, ``skip`` it with a
+#: note, or ``record`` it with status ``failed``, no parameters and its message (a sweep's
+#: cells, whose documents list every model asked for). The trait effects follow the same rule
+#: (``record`` makes a failure a note).
+OnFitError = Literal["raise", "skip", "record"]
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,12 @@ class Analysis:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``spillover fit --json`` document (DESIGN section 6, with extra fields)."""
+        """The ``spillover fit --json`` document (DESIGN section 6, with extra fields).
+
+        The one builder of that document: ``spillover fit --json``, the demo's and every sweep
+        cell's ``fits.json`` are this method's output (written as strict JSON, NaN and
+        infinities as null).
+        """
         models = []
         for group in self.groups:
             rows = {row.model: row for row in group.comparison}
@@ -117,54 +129,33 @@ def analyse(
     models: Sequence[str] | None = None,
     n_folds: int = 5,
     criterion: Criterion = "bic",
+    on_fit_error: OnFitError | None = None,
 ) -> Analysis:
     """Fit, compare and summarise. ``models=None`` means every model the inputs support.
+
+    ``on_fit_error`` (:data:`OnFitError`) says what happens to a model that cannot be fitted;
+    by default a model asked for by name raises (the failure is the answer), and one chosen
+    because the inputs support it is skipped with a note.
 
     Raises
     ------
     ConfigError
         Unknown model names, a curve model without a degree, or no data.
+    FitError
+        A model that cannot be fitted, when ``on_fit_error`` is (or defaults to) ``raise``.
     """
     if exposures is None and curves is None:
         raise ConfigError("nothing to fit: the input has neither exposures nor curves")
-    agent_ok, curve_ok = available_models(exposures, curves, degree)
-    notes: list[str] = []
-    if models is None:
-        agent_models, curve_models = agent_ok, curve_ok
-        if curves is not None and degree is None and exposures is None:
-            raise ConfigError("curve models need the graph's degree: pass --degree K")
-    else:
-        known = set(ESTIMATORS) | set(CURVE_ESTIMATORS) | {"sindy"}
-        unknown = [m for m in models if m not in known]
-        if unknown:
-            raise ConfigError(
-                f"unknown model(s) {', '.join(map(repr, unknown))}; known: "
-                f"{', '.join(dict.fromkeys([*ESTIMATORS, *CURVE_ESTIMATORS, 'sindy']))}"
-            )
-        names = [m for m in dict.fromkeys(models) if m != "sindy"]
-        agent_models = [m for m in names if m in ESTIMATORS and exposures is not None]
-        curve_models = [m for m in names if m not in agent_models]
-        if curve_models and curves is None:
-            only_curves = [m for m in curve_models if m not in ESTIMATORS]
-            if exposures is not None and only_curves:
-                raise ConfigError(
-                    f"model(s) {', '.join(only_curves)} are fitted to the informed curves, "
-                    "which an exposure table does not hold: fit the run folder or its "
-                    "curves.parquet (with --degree K)"
-                )
-            raise ConfigError(
-                f"model(s) {', '.join(curve_models)} need an exposure table or curves; "
-                "the input has neither"
-            )
-        if curve_models and degree is None:
-            raise ConfigError(
-                f"model(s) {', '.join(curve_models)} are fitted to curves and need the "
-                "graph's degree: pass --degree K"
-            )
+    if on_fit_error is None:
+        on_fit_error = "skip" if models is None else "raise"
+    if on_fit_error not in ("raise", "skip", "record"):
+        raise ConfigError(f"on_fit_error must be 'raise', 'skip' or 'record'; got {on_fit_error!r}")
+    agent_models, curve_models = _chosen_models(exposures, curves, degree, models)
     # Equation discovery runs whenever curves are there, unless a model list leaves it out.
     want_sindy = curves is not None and (models is None or "sindy" in models)
     if models is not None and "sindy" in models and curves is None:
         raise ConfigError("sindy is fitted to curves; the input has none")
+    notes: list[str] = []
     groups: list[ModelGroup] = []
     traits = None
     verdict = None
@@ -175,44 +166,19 @@ def analyse(
             notes.append(f"two-rates verdict: {exc}")
     if agent_models:
         assert exposures is not None
-        results = []
-        for name in list(agent_models):
-            spec = get_model(name)
-            try:
-                fitted = spec.make_estimator().fit(spec.agent_data(exposures, agents))
-            except FitError as exc:
-                if models is not None:  # asked for by name: the failure is the answer
-                    raise
-                notes.append(f"{name} skipped: {exc}")
-                agent_models.remove(name)
-                continue
-            results.append(fitted.result_)
-    if agent_models:
-        assert exposures is not None
-        held = None
-        n_reps = len(set(exposures.replicate.tolist()))
-        if n_folds >= 2 and n_reps >= 2:
-            held = held_out_loglik(exposures, agent_models, n_folds=n_folds, agents=agents)
-        elif n_folds >= 2:
-            notes.append("held-out scores need at least 2 replicates; skipped")
-        groups.append(
-            ModelGroup(
-                data="exposures",
-                description=(
-                    f"agent level: exposure table, {int(exposures.at_risk.sum()):,} agent-rounds "
-                    f"at risk, {n_reps} replicate(s)"
-                ),
-                results=tuple(results),
-                comparison=tuple(compare(results, held, criterion)),
-            )
+        group, held = _agent_group(
+            exposures, agents, agent_models, n_folds, criterion, on_fit_error, notes
         )
-        if any(get_model(name).trait_effects for name in agent_models):
-            try:
-                traits = fit_trait_effects(exposures)
-            except FitError as exc:
-                if models is not None:
-                    raise
-                notes.append(f"trait effects skipped: {exc}")
+        if group is not None:
+            groups.append(group)
+            fitted = [r.model for r in group.results]
+            if any(get_model(name).trait_effects for name in fitted):
+                try:
+                    traits = fit_trait_effects(exposures)
+                except FitError as exc:
+                    if on_fit_error == "raise":
+                        raise
+                    notes.append(f"trait effects skipped: {exc}")
         if verdict is not None and held is not None:
             verdict = replace(verdict, held_out=dict(held))
     if curve_models:
@@ -249,3 +215,108 @@ def analyse(
         notes=tuple(notes),
         two_rates=verdict,
     )
+
+
+def _chosen_models(
+    exposures: ExposureTable | None,
+    curves: Curves | None,
+    degree: int | None,
+    models: Sequence[str] | None,
+) -> tuple[list[str], list[str]]:
+    """(agent-level, curve) models to fit, after checking the names against the inputs."""
+    agent_ok, curve_ok = available_models(exposures, curves, degree)
+    if models is None:
+        if curves is not None and degree is None and exposures is None:
+            raise ConfigError("curve models need the graph's degree: pass --degree K")
+        return agent_ok, curve_ok
+    known = set(ESTIMATORS) | set(CURVE_ESTIMATORS) | {"sindy"}
+    unknown = [m for m in models if m not in known]
+    if unknown:
+        raise ConfigError(
+            f"unknown model(s) {', '.join(map(repr, unknown))}; known: "
+            f"{', '.join(dict.fromkeys([*ESTIMATORS, *CURVE_ESTIMATORS, 'sindy']))}"
+        )
+    names = [m for m in dict.fromkeys(models) if m != "sindy"]
+    agent_models = [m for m in names if m in ESTIMATORS and exposures is not None]
+    curve_models = [m for m in names if m not in agent_models]
+    if curve_models and curves is None:
+        only_curves = [m for m in curve_models if m not in ESTIMATORS]
+        if exposures is not None and only_curves:
+            raise ConfigError(
+                f"model(s) {', '.join(only_curves)} are fitted to the informed curves, "
+                "which an exposure table does not hold: fit the run folder or its "
+                "curves.parquet (with --degree K)"
+            )
+        raise ConfigError(
+            f"model(s) {', '.join(curve_models)} need an exposure table or curves; "
+            "the input has neither"
+        )
+    if curve_models and degree is None:
+        raise ConfigError(
+            f"model(s) {', '.join(curve_models)} are fitted to curves and need the "
+            "graph's degree: pass --degree K"
+        )
+    return agent_models, curve_models
+
+
+def _fit_agent_model(
+    name: str,
+    exposures: ExposureTable,
+    agents: AgentHistories | None,
+    on_fit_error: OnFitError,
+    notes: list[str],
+) -> FitResult | None:
+    """The model's fit; None when it is skipped (with a note)."""
+    spec = get_model(name)
+    try:
+        return spec.make_estimator().fit(spec.agent_data(exposures, agents)).result_
+    except FitError as exc:
+        if on_fit_error == "raise":
+            raise
+        if on_fit_error == "skip":
+            notes.append(f"{name} skipped: {exc}")
+            return None
+        return FitResult(
+            model=name,
+            params={},
+            stderr={},
+            loglik=math.nan,
+            n_params=0,
+            n_obs=int(exposures.at_risk.sum()),
+            status="failed",
+            message=str(exc),
+        )
+
+
+def _agent_group(
+    exposures: ExposureTable,
+    agents: AgentHistories | None,
+    names: Sequence[str],
+    n_folds: int,
+    criterion: Criterion,
+    on_fit_error: OnFitError,
+    notes: list[str],
+) -> tuple[ModelGroup | None, dict[str, float] | None]:
+    """The agent-level group (fits on the exposure table or histories) and held-out scores;
+    no group when every model was skipped."""
+    fits = [_fit_agent_model(name, exposures, agents, on_fit_error, notes) for name in names]
+    results = [r for r in fits if r is not None]
+    if not results:
+        return None, None
+    held = None
+    n_reps = len(set(exposures.replicate.tolist()))
+    fitted = [r.model for r in results if r.params]  # a recorded failure has no parameters
+    if n_folds >= 2 and n_reps >= 2 and fitted:
+        held = held_out_loglik(exposures, fitted, n_folds=n_folds, agents=agents)
+    elif n_folds >= 2 and n_reps < 2:
+        notes.append("held-out scores need at least 2 replicates; skipped")
+    group = ModelGroup(
+        data="exposures",
+        description=(
+            f"agent level: exposure table, {int(exposures.at_risk.sum()):,} agent-rounds "
+            f"at risk, {n_reps} replicate(s)"
+        ),
+        results=tuple(results),
+        comparison=tuple(compare(results, held, criterion)),
+    )
+    return group, held

@@ -21,7 +21,7 @@ from spillover.sweeps._executors import (
 from spillover.sweeps._fits import RATE_NEUTRAL_KEYS, fit_sweep, fit_sweep_effects
 from spillover.sweeps._limiter import Limiter, SlotLimiter, local_limiter
 from spillover.sweeps._query import connect_sweep, query_sweep
-from spillover.sweeps._run import CellOutcome, CellTask, run_cell, simulate_config
+from spillover.sweeps._run import CellOutcome, CellTask, fits_document, run_cell, simulate_config
 from spillover.sweeps._spec import EXECUTOR_KINDS, SweepSettings, SweepSpec, read_sweep_config
 from spillover.sweeps._store import SWEEP_MANIFEST, Sweep, SweepCell, is_sweep, load_sweep
 
@@ -48,6 +48,7 @@ __all__ = [
     "connect_sweep",
     "fit_sweep",
     "fit_sweep_effects",
+    "fits_document",
     "is_sweep",
     "load_sweep",
     "local_limiter",

@@ -27,6 +27,8 @@ from spillover.io._owned import record
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from spillover.selection import Criterion
+
 __all__ = [
     "TABLES",
     "fits_rows",
@@ -216,20 +218,40 @@ def read_exposures(run_dir: Path) -> Any:
     return ExposureTable(**cols)
 
 
-def cell_fits(run_dir: Path, models: Sequence[str]) -> dict[str, Any]:
-    """The cell's fits for ``models``: from its ``fits.json`` when it has exactly those, else
-    fitted again from its exposure table."""
+def fit_cell(
+    run_dir: Path, models: Sequence[str], *, criterion: Criterion = "bic"
+) -> dict[str, Any]:
+    """The fits document of a cell, fitted again from its run directory's tables (exposures,
+    and agent histories where a model prefers them, as ``spillover fit`` does)."""
+    from spillover.exceptions import ConfigError
+    from spillover.io import read_fit_input
     from spillover.sweeps._run import fits_document
 
+    try:
+        data = read_fit_input(run_dir)
+    except ConfigError as exc:
+        raise RunDirError(str(exc)) from None
+    return fits_document(data.exposures, models, agents=data.agents, criterion=criterion)
+
+
+def cell_fits(
+    run_dir: Path, models: Sequence[str], *, criterion: Criterion = "bic"
+) -> dict[str, Any]:
+    """The cell's fits for ``models``: from its ``fits.json`` when it has exactly those (by
+    ``criterion``), else fitted again (:func:`fit_cell`)."""
     path = run_dir / "fits.json"
     if path.is_file():
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             doc = None
-        if isinstance(doc, dict) and [m.get("name") for m in doc.get("models", [])] == list(models):
+        if (
+            isinstance(doc, dict)
+            and [m.get("name") for m in doc.get("models", [])] == list(models)
+            and doc.get("criterion", "bic") == criterion
+        ):
             return doc
-    return fits_document(read_exposures(run_dir), models)
+    return fit_cell(run_dir, models, criterion=criterion)
 
 
 def write_cell_partitions(

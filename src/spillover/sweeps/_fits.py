@@ -17,6 +17,8 @@ from spillover.sweeps._store import Sweep, load_sweep
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from spillover.selection import Criterion
+
 __all__ = ["RATE_NEUTRAL_KEYS", "fit_sweep", "fit_sweep_effects"]
 
 #: Settings that change the network or the run's size but not any agent's share probability
@@ -81,9 +83,15 @@ def fit_sweep_effects(path: str | os.PathLike[str] | Sweep) -> Any:
 
 
 def fit_sweep(
-    path: str | os.PathLike[str] | Sweep, models: Sequence[str] | None = None
+    path: str | os.PathLike[str] | Sweep,
+    models: Sequence[str] | None = None,
+    *,
+    criterion: Criterion = "bic",
 ) -> pa.Table:
     """Fit ``models`` to the exposure table of every complete cell of a sweep.
+
+    Each cell's fits are its ``spillover fit CELL --model M ... --folds 0 --json`` document
+    (:func:`spillover.sweeps.fits_document`).
 
     Parameters
     ----------
@@ -92,6 +100,8 @@ def fit_sweep(
     models : sequence of str, optional
         Names known to ``spillover.fit.ESTIMATORS``; by default the registry's sweep models
         (:func:`spillover.fit.sweep_models`).
+    criterion : {"bic", "aic", "aicc"}
+        The criterion that names each cell's best model.
 
     Returns
     -------
@@ -99,21 +109,24 @@ def fit_sweep(
         The schema of the ``fits`` view of ``spillover query``: ``cell``, ``model``, ``param``,
         ``index`` (entry of a list-valued parameter, else null), ``value``, ``stderr``,
         ``status``, ``loglik``, ``n_params``, ``n_obs``, ``aic``, ``aicc``, ``bic``, ``best``
-        (lowest BIC in its cell), ``message``, then one column per swept parameter; rows in
-        cell order. Cells that are not complete are left out.
+        (lowest ``criterion`` in its cell), ``message``, then one column per swept parameter;
+        rows in cell order. Cells that are not complete are left out.
     """
     import pyarrow as pa
 
     from spillover.fit import sweep_models
+    from spillover.selection import CRITERIA
+    from spillover.sweeps._dataset import fit_cell
     from spillover.sweeps._driver import check_models
-    from spillover.sweeps._run import fits_document
 
+    if criterion not in CRITERIA:
+        raise ConfigError(f"criterion must be one of {', '.join(CRITERIA)}; got {criterion!r}")
     sweep = path if isinstance(path, Sweep) else load_sweep(path)
     names = check_models(sweep_models() if models is None else models)
     types = param_types(sweep.grid)
     parts: list[pa.Table] = []
     for cell in sweep.complete_cells():
-        doc = fits_document(read_exposures(cell.run_dir), names)
+        doc = fit_cell(cell.run_dir, names, criterion=criterion)
         table = with_params(fits_table(doc), cell.params, types)
         parts.append(
             table.add_column(0, "cell", pa.array([cell.cell] * table.num_rows, pa.int32()))

@@ -18,14 +18,17 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from spillover._rng import SeedRecord
 from spillover.config import SimulationConfig
-from spillover.exceptions import ConfigError, FitError, SpilloverError
+from spillover.exceptions import ConfigError, SpilloverError
 from spillover.sweeps._limiter import Limiter, SlotLimiter
 from spillover.sweeps._spec import default_models
 from spillover.sweeps._store import writer_lock
+
+if TYPE_CHECKING:
+    from spillover.selection import Criterion
 
 __all__ = [
     "CellOutcome",
@@ -137,47 +140,35 @@ def simulate_config(
     return run(config, rng=record, progress=progress, limiter=limiter)
 
 
-def fits_document(exposures: Any, models: Sequence[str]) -> dict[str, Any]:
-    """``{"models": [...], "best": NAME}`` as in ``spillover fit --json``.
+def fits_document(
+    exposures: Any,
+    models: Sequence[str],
+    *,
+    agents: Any = None,
+    criterion: Criterion = "bic",
+) -> dict[str, Any]:
+    """A cell's ``fits.json``: the ``spillover fit --json`` document of its agent-level fits.
 
-    A model that cannot be fitted (an empty exposure table, say) is listed with status
-    ``failed`` and its message instead of failing the cell.
+    Built by the same function as ``spillover fit`` (:meth:`spillover.selection.Analysis.
+    to_dict`): what ``spillover fit CELL_DIR --model M ... --folds 0 --json`` prints for the
+    cell's run directory. Without held-out folds (a sweep compares cells, and folds would
+    refit every model K times). A model that cannot be fitted (an empty exposure table, say)
+    is listed with status ``failed`` and its message instead of failing the cell. Floats that
+    JSON cannot hold (NaN, infinities) are None, as in the file.
     """
-    from spillover.fit import fit_exposures
+    from spillover.io import json_safe
+    from spillover.selection import analyse
 
-    docs: list[dict[str, Any]] = []
-    for name in models:
-        try:
-            (result,) = fit_exposures(exposures, (name,))
-        except FitError as exc:
-            docs.append(
-                {
-                    "name": name,
-                    "params": {},
-                    "stderr": {},
-                    "loglik": None,
-                    "n_params": None,
-                    "n_obs": None,
-                    "aic": None,
-                    "aicc": None,
-                    "bic": None,
-                    "status": "failed",
-                    "message": str(exc),
-                }
-            )
-        else:
-            docs.append(result.to_dict())
-    finite = [
-        d
-        for d in docs
-        if d["status"] in ("converged", "bound")
-        and isinstance(d["bic"], float)
-        and d["bic"] == d["bic"]
-        and d["bic"] != float("inf")
-    ]
-    # BIC names the best model, as in ``spillover fit`` (docs/fitting.md).
-    best = min(finite, key=lambda d: d["bic"])["name"] if finite else None
-    return {"models": docs, "best": best, "criterion": "bic"}
+    analysis = analyse(
+        exposures=exposures,
+        agents=agents,
+        models=tuple(models),
+        n_folds=0,
+        criterion=criterion,
+        on_fit_error="record",
+    )
+    document: dict[str, Any] = json_safe(analysis.to_dict())
+    return document
 
 
 def run_cell(task: CellTask) -> CellOutcome:
@@ -209,7 +200,7 @@ def _run_cell(task: CellTask) -> CellOutcome:
             limiter = limiter.bind()  # in this task's thread, before any backend uses it
         run = simulate_config(config, record, limiter=limiter)
         t_fit = time.perf_counter()
-        fits = fits_document(run.result.exposures, task.models)
+        fits = fits_document(run.result.exposures, task.models, agents=run.agents)
         fit_s = time.perf_counter() - t_fit
 
         def attach(folder: Path) -> None:
