@@ -293,7 +293,7 @@ def simulate_command(
 
     Writes a run directory: manifest.json, curves.parquet, exposures.parquet,
     adoptions.parquet and agents.parquet; LLM runs add llm_table.json, feed mode posts.parquet
-    (see the README for the formats). With --loop N, or a config file with a \\[loop] section,
+    (formats: docs/cli.md). With --loop N, or a config file with a \\[loop] section,
     runs the chained online-offline loop instead and writes what spillover loop writes.
     """
     given = dict(locals())  # the options, before anything else is bound here
