@@ -242,3 +242,22 @@ def test_plot_returns_a_figure_and_leaves_the_backend(
 def _pyplot_figures() -> list[int]:
     plt = sys.modules.get("matplotlib.pyplot")
     return [] if plt is None else list(plt.get_fignums())
+
+
+def test_a_plot_without_matplotlib_names_the_report_extra(tmp_path: Path) -> None:
+    import subprocess
+
+    code = (
+        "import sys\nsys.modules['matplotlib'] = None\n"
+        "import spillover as so\nfrom spillover.exceptions import MissingExtraError\n"
+        "from spillover.report import plot_run\n"
+        "r = so.simulate(so.random_regular(100, 4, rng=1), so.ConstantPolicy(0.02, 0.2), "
+        "n_rounds=5, rng=1)\n"
+        "try:\n    plot_run(r.curves, r.adoptions, title='x')\n"
+        "except MissingExtraError as exc:\n    print('MISSING', exc)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("MISSING ") and "spillover[report]" in proc.stdout

@@ -20,7 +20,15 @@ def new_figure(figsize: tuple[float, float], *, dpi: float = 100) -> Figure:
     """A figure that no pyplot figure manager holds (nothing to close, no backend chosen).
 
     ``dpi`` is the resolution :func:`save_figure` writes it at unless told otherwise.
+
+    Raises
+    ------
+    MissingExtraError
+        When matplotlib (the ``report`` extra) is not installed.
     """
+    from spillover._extras import require_extra
+
+    require_extra("report")
     from matplotlib.figure import Figure
 
     return Figure(figsize=figsize, dpi=dpi)

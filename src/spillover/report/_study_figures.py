@@ -33,11 +33,12 @@ def plot_best_models(
     document: dict[str, Any], *, key: str = "best", title: str | None = None
 ) -> Figure:
     """Heat map: the best model (or reading) of each (event type, degree) pool of cells."""
-    from matplotlib import colormaps
-    from matplotlib.colors import ListedColormap
-
     types = list(document["design"]["event_types"])
     degrees = list(document["design"]["degrees"])
+    fig = new_figure((1.6 + 1.3 * len(degrees), 1.2 + 0.55 * len(types)), dpi=110)
+    from matplotlib import colormaps  # after new_figure, which checks the report extra
+    from matplotlib.colors import ListedColormap
+
     cells: dict[tuple[str, int], str] = {}
     for entry in document["pooled"]["by_type_degree"]:
         value = entry.get(key) if key == "best" else (entry.get("verdict") or {}).get("reading")
@@ -47,7 +48,6 @@ def plot_best_models(
     grid = np.full((len(types), len(degrees)), np.nan)
     for (t, d), v in cells.items():
         grid[types.index(t), degrees.index(d)] = labels.index(v)
-    fig = new_figure((1.6 + 1.3 * len(degrees), 1.2 + 0.55 * len(types)), dpi=110)
     ax = fig.subplots()
     ax.imshow(
         grid,
