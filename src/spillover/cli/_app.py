@@ -99,8 +99,8 @@ def _run_app(argv: list[str] | None) -> None:
             soft_wrap=True,
         )
         sys.exit(2)
-    if isinstance(code, int) and not isinstance(code, bool) and code != 0:
-        sys.exit(code)
+    # As in click's standalone mode, a command ends with SystemExit (0 on success).
+    sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)
 
 
 def _usage_line(exc: UsageError) -> str:
