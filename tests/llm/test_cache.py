@@ -137,3 +137,33 @@ def test_the_cache_holds_requests_and_answers_but_no_secret(
     data = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     assert secret.encode() not in data
     assert b"q1" in data  # the request is stored for audit
+
+
+def _open_and_put(path: str, barrier: object, index: int) -> str:
+    """A worker process: wait for the others, then open the shared cache and store one answer."""
+    barrier.wait()  # type: ignore[attr-defined]
+    try:
+        store = SQLiteStore(path)
+        store.put(f"k{index}", request(index), LLMResponse(text="yes", share=True))
+        store.close()
+    except ConfigError as exc:
+        return str(exc)
+    return ""
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_processes_opening_one_new_cache_at_once_all_succeed(tmp_path: Path, round_: int) -> None:
+    """Sweep workers open the shared cache together: creation and the switch to WAL race."""
+    import multiprocessing
+
+    n = 8
+    ctx = multiprocessing.get_context("forkserver")
+    path = tmp_path / f"shared-{round_}.sqlite"
+    with ctx.Manager() as manager:
+        barrier = manager.Barrier(n)
+        with ctx.Pool(n) as pool:
+            errors = pool.starmap(_open_and_put, [(str(path), barrier, i) for i in range(n)])
+    assert errors == [""] * n
+    store = SQLiteStore(path, read_only=True)
+    assert store.keys() == {f"k{i}" for i in range(n)}
+    store.close()

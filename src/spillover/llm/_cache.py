@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -52,6 +53,13 @@ CREATE TABLE IF NOT EXISTS answers (
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _FORMAT: Final[str] = "spillover-llm-cache-1"
+# How long opening waits for other processes that hold the file's locks.
+_OPEN_TIMEOUT_S: Final[float] = 60.0
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
 
 class SQLiteStore:
@@ -74,31 +82,57 @@ class SQLiteStore:
         self.path = Path(path)
         self.read_only = read_only
         self._lock = threading.Lock()
-        try:
-            if read_only:
-                if not self.path.is_file():
-                    raise ConfigError(f"cache {self.path} does not exist (cache mode read_only)")
-                uri = f"{self.path.resolve().as_uri()}?mode=ro"
-                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                # WAL + NORMAL: a commit survives the process being killed (not a power cut).
-                self._db.execute("PRAGMA synchronous=NORMAL")
-                self._db.executescript(_SCHEMA)
-                self._db.execute(
-                    "INSERT OR IGNORE INTO meta (name, value) VALUES ('format', ?)", (_FORMAT,)
-                )
-                self._db.commit()
-            row = self._db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(
-                f"cache {self.path} cannot be opened as a spillover cache: {exc}"
-            ) from None
+        if read_only and not self.path.is_file():
+            raise ConfigError(f"cache {self.path} does not exist (cache mode read_only)")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + _OPEN_TIMEOUT_S
+        attempt = 0
+        while True:
+            try:
+                self._db, row = self._open()
+                break
+            except sqlite3.OperationalError as exc:
+                # Another process creating the file or switching it to WAL holds a lock that
+                # SQLite's busy handler does not always wait for: wait and open again.
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise ConfigError(
+                        f"cache {self.path} cannot be opened as a spillover cache: {exc}"
+                    ) from None
+                attempt += 1
+                time.sleep(min(0.5, 0.01 * 2**attempt) * (0.5 + random.random()))
+            except sqlite3.DatabaseError as exc:
+                raise ConfigError(
+                    f"cache {self.path} cannot be opened as a spillover cache: {exc}"
+                ) from None
         if row is None or row[0] != _FORMAT:
             self._db.close()
             raise ConfigError(f"cache {self.path} is not a spillover LLM cache (format {row!r})")
+
+    def _open(self) -> tuple[sqlite3.Connection, Any]:
+        """One attempt to connect, set up the schema and read the format row."""
+        if self.read_only:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            db = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30.0)
+        else:
+            db = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0)
+        try:
+            if not self.read_only:
+                (mode,) = db.execute("PRAGMA journal_mode").fetchone()
+                if str(mode).lower() != "wal":
+                    db.execute("PRAGMA journal_mode=WAL")
+                # WAL + NORMAL: a commit survives the process being killed (not a power cut).
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(_SCHEMA)
+                db.execute(
+                    "INSERT OR IGNORE INTO meta (name, value) VALUES ('format', ?)", (_FORMAT,)
+                )
+                db.commit()
+            row = db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
+        except BaseException:
+            db.close()
+            raise
+        return db, row
 
     def get_many(self, keys: Sequence[str]) -> dict[str, LLMResponse]:
         """The stored answers among ``keys``."""
