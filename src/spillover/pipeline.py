@@ -55,6 +55,7 @@ __all__ = [
     "build_policy",
     "local_server",
     "plan_llm_run",
+    "resolve_event",
     "run",
     "run_simulation",
 ]
@@ -178,7 +179,9 @@ def build_policy(
     return default_persona_policy()
 
 
-def _event(config: SimulationConfig) -> Event:
+def resolve_event(config: SimulationConfig) -> Event:
+    """The event a configuration runs: ``event_id`` of its events file (default: the bundled
+    examples), or the file's first event when it names none."""
     from spillover.io import example_events, read_events
 
     events = example_events() if config.events is None else read_events(config.events)
@@ -270,7 +273,7 @@ def run_simulation(
         check_run_fits(config)
     check_llm_work(config)
     record = seed_record(config.seed if seed is None else seed)
-    event = _event(config)
+    event = resolve_event(config)
     with _serving(config, llm_backend is None) as server:
         policy = build_policy(
             config,
@@ -417,7 +420,7 @@ def plan_llm_run(config: SimulationConfig) -> dict[str, Any]:
     if config.edge_list is None:
         check_run_fits(config)
     record = seed_record(config.seed)
-    event = _event(config)
+    event = resolve_event(config)
     local = local_server(config) if config.uses_local_server else None
     policy = build_policy(config, local=local)
     assert isinstance(policy, LLMPolicy)

@@ -78,8 +78,7 @@ def demo_command(
     from spillover.cli._fit import print_analysis
     from spillover.cli._simulate import _choice, llm_progress
     from spillover.io import check_output_dir, write_json, write_run_dir
-    from spillover.report import plot_run, save_figure
-    from spillover.report._build import build_run_report
+    from spillover.report import build_run_report, plot_run, save_figure
     from spillover.selection import analyse
 
     llm = _choice("policy", policy, ("llm", "persona")) == "llm"

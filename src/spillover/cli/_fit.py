@@ -196,7 +196,7 @@ def fit_command(
 
         _fit_sweep(input_path, model or list(sweep_models()), criterion, as_json)
         return
-    from spillover.io._loop import is_loop_run
+    from spillover.io import is_loop_run
 
     if is_loop_run(input_path):
         from spillover.cli._loop import fit_loop_run

@@ -88,7 +88,7 @@ def _check_value(key: str, value: Any, where: str) -> Any:
 def resolve_loop_settings(config_file: Path | None, flags: dict[str, Any]) -> dict[str, Any]:
     """Defaults, then the file's ``[loop]`` section, then the flags that were given."""
     from spillover.exceptions import ConfigError
-    from spillover.io._config import load_settings_document
+    from spillover.io import load_settings_document
 
     values = dict(LOOP_KEYS)
     if config_file is not None:
@@ -215,8 +215,7 @@ def run_and_write(values: dict[str, Any], out: Path, *, force: bool) -> None:
     path of ``spillover loop`` and ``spillover simulate --loop``."""
     from spillover._rng import seed_record
     from spillover.graphs import random_regular
-    from spillover.io import check_output_dir
-    from spillover.io._loop import write_loop_dir
+    from spillover.io import check_output_dir, write_loop_dir
     from spillover.loop import run_loop
 
     rates, _, settings = _build(values)
@@ -246,7 +245,7 @@ def run_and_write(values: dict[str, Any], out: Path, *, force: bool) -> None:
 
 def has_loop_section(config_file: Path | None) -> bool:
     """Whether a config file holds a ``[loop]`` section (then ``simulate`` runs the loop)."""
-    from spillover.io._config import load_settings_document
+    from spillover.io import load_settings_document
 
     if config_file is None or not config_file.is_file():
         return False  # simulate's own reading reports a missing file
@@ -279,7 +278,7 @@ def simulate_loop(
     coupled model and is refused, as is a file with settings outside its ``[loop]`` section.
     """
     from spillover.exceptions import ConfigError
-    from spillover.io._config import load_settings_document
+    from spillover.io import load_settings_document
 
     given = [k for k, v in overrides.items() if v is not None and k not in SIMULATE_LOOP_KEYS]
     if given:
@@ -303,8 +302,7 @@ def fit_loop_run(path: Path, as_json: bool) -> None:
     """``spillover fit`` on a loop run: the coupling (and online) rates with 95% intervals."""
     from rich.table import Table
 
-    from spillover.io import dumps_json
-    from spillover.io._loop import read_loop_tables
+    from spillover.io import dumps_json, read_loop_tables
     from spillover.loop import fit_coupling
 
     tables = read_loop_tables(path)

@@ -33,16 +33,16 @@ def report_command(
     as PNG files next to it, in figures/.
     """
     from spillover.exceptions import ConfigError
-    from spillover.report._build import build_run_report, build_sweep_report
+    from spillover.report import build_run_report, build_sweep_report
     from spillover.sweeps import is_sweep
 
     if folds < 0:
         raise ConfigError(f"--folds must be >= 0; got {folds}")
     err_console.print(f"fitting and plotting {run} ...")
-    from spillover.io._loop import is_loop_run
+    from spillover.io import is_loop_run
 
     if is_loop_run(run):
-        from spillover.report._loop import build_loop_report
+        from spillover.report import build_loop_report
 
         path = build_loop_report(run, out)
     elif is_sweep(run):

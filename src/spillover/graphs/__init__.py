@@ -6,16 +6,20 @@ package stays light. Files are read and written by :mod:`spillover.io`.
 
 from __future__ import annotations
 
+from spillover.graphs._checks import MAX_NODES, check_count
 from spillover.graphs._convert import from_networkx
 from spillover.graphs._generators import barabasi_albert, erdos_renyi, watts_strogatz
-from spillover.graphs._graph import Graph, OnDuplicate
+from spillover.graphs._graph import Graph, OnDuplicate, first_duplicate
 from spillover.graphs._regular import random_regular
 
 __all__ = [
+    "MAX_NODES",
     "Graph",
     "OnDuplicate",
     "barabasi_albert",
+    "check_count",
     "erdos_renyi",
+    "first_duplicate",
     "from_networkx",
     "random_regular",
     "watts_strogatz",

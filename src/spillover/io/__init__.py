@@ -1,12 +1,30 @@
 """Reading and writing files: events, graphs, persona assignments, configs and run directories."""
 
 from spillover.io._config import load_config as load_config
+from spillover.io._config import load_settings_document as load_settings_document
 from spillover.io._config import read_config as read_config
+from spillover.io._config import validation_message as validation_message
 from spillover.io._events import example_events as example_events
 from spillover.io._events import example_events_path as example_events_path
 from spillover.io._events import read_events as read_events
 from spillover.io._graphs import read_edge_list as read_edge_list
 from spillover.io._graphs import write_edge_list as write_edge_list
+from spillover.io._loop import is_loop_run as is_loop_run
+from spillover.io._loop import read_loop_tables as read_loop_tables
+from spillover.io._loop import write_loop_dir as write_loop_dir
+from spillover.io._owned import GENERATOR_META as GENERATOR_META
+from spillover.io._owned import MARKER as MARKER
+from spillover.io._owned import check_replaceable as check_replaceable
+from spillover.io._owned import clear_stale as clear_stale
+from spillover.io._owned import new_staging as new_staging
+from spillover.io._owned import owns_file as owns_file
+from spillover.io._owned import pid_alive as pid_alive
+from spillover.io._owned import publish as publish
+from spillover.io._owned import read_marker as read_marker
+from spillover.io._owned import record as record
+from spillover.io._owned import remove_owned as remove_owned
+from spillover.io._owned import write_marker as write_marker
+from spillover.io._owned import write_owned_text as write_owned_text
 from spillover.io._personas import read_persona_assignment as read_persona_assignment
 from spillover.io._rundir import MANIFEST as MANIFEST
 from spillover.io._rundir import RunRecord as RunRecord

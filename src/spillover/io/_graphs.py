@@ -32,9 +32,7 @@ import numpy.typing as npt
 
 from spillover._resources import check_edge_list_fits
 from spillover.exceptions import GraphError
-from spillover.graphs import Graph, OnDuplicate
-from spillover.graphs._checks import MAX_NODES, check_count
-from spillover.graphs._graph import first_duplicate
+from spillover.graphs import MAX_NODES, Graph, OnDuplicate, check_count, first_duplicate
 
 if TYPE_CHECKING:
     import pyarrow as pa

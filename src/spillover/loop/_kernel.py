@@ -26,7 +26,7 @@ from typing import Final
 import numba
 import numpy as np
 
-from spillover.engine._uniform import decision_uniform
+from spillover.engine import decision_uniform
 
 __all__ = ["FLOW_NAMES", "STATE_NAMES", "run_cascade"]
 

@@ -14,9 +14,17 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from spillover.models import MapModel, OdeModel, Parameter, Params, iterate
-from spillover.models._base import check_i0, check_n_rounds
-from spillover.models._states import DEGREE, batch_shape
+from spillover.models import (
+    DEGREE,
+    MapModel,
+    OdeModel,
+    Parameter,
+    Params,
+    batch_shape,
+    check_i0,
+    check_n_rounds,
+    iterate,
+)
 
 __all__ = [
     "LOOP_MF_MAP",

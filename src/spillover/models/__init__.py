@@ -19,7 +19,15 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from spillover.models._base import MapModel, OdeModel, Parameter, Params, ParamsLike
+from spillover.models._base import (
+    MapModel,
+    OdeModel,
+    Parameter,
+    Params,
+    ParamsLike,
+    check_i0,
+    check_n_rounds,
+)
 from spillover.models._curves import (
     PairState,
     PersonaCurves,
@@ -36,6 +44,7 @@ from spillover.models._integrate import METHODS, Solution, integrate
 from spillover.models._maps import GROUPS2_MAP, PAIR_MAP, PERSONA_MAP, SI2_MAP, SI_MAP
 from spillover.models._odes import GROUPS2_ODE, PAIR_ODE, PERSONA_ODE, SI2_ODE, SI_ODE
 from spillover.models._rates import hazard_to_probability, probability_to_hazard
+from spillover.models._states import DEGREE, batch_shape
 
 #: The discrete maps by model name (DESIGN section 2).
 MAP_MODELS = MappingProxyType(
@@ -47,6 +56,7 @@ ODE_MODELS = MappingProxyType(
 )
 
 __all__ = [
+    "DEGREE",
     "GROUPS2_MAP",
     "GROUPS2_ODE",
     "MAP_MODELS",
@@ -68,6 +78,9 @@ __all__ = [
     "ParamsLike",
     "PersonaCurves",
     "Solution",
+    "batch_shape",
+    "check_i0",
+    "check_n_rounds",
     "groups2_map",
     "hazard_to_probability",
     "integrate",

@@ -12,7 +12,7 @@ import numpy as np
 
 from spillover.events import Event, render_post
 from spillover.fit import FitResult, Overlay, get_model
-from spillover.io._owned import owns_file, write_owned_text
+from spillover.io import owns_file, write_owned_text
 from spillover.report._figures import plot_run
 from spillover.report._fit_figures import plot_curve_fits, plot_persona_rates, plot_trait_effects
 from spillover.report._html import PageFigure, render_report
@@ -92,7 +92,7 @@ def _figure_staging(root: Path, target: Path) -> Path:
     marker names every file in it); anything else there stops the report before any work.
     """
     from spillover.exceptions import RunDirError
-    from spillover.io._owned import check_replaceable, new_staging
+    from spillover.io import check_replaceable, new_staging
 
     if not target.parent.is_dir():
         raise RunDirError(f"cannot write {target}: {target.parent} is not a directory")
@@ -106,7 +106,7 @@ def _figure_staging(root: Path, target: Path) -> Path:
 
 
 def _publish_figures(staging: Path) -> None:
-    from spillover.io._owned import publish
+    from spillover.io import publish
 
     publish(staging, staging.parent / "figures", "figures")
 

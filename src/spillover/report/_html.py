@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spillover.io._owned import GENERATOR_META
+from spillover.io import GENERATOR_META
 from spillover.report._mpl import save_figure
 from spillover.selection import Analysis, ModelGroup
 

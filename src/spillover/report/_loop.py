@@ -70,9 +70,7 @@ def plot_participation(offline: dict[str, np.ndarray]) -> Figure:
 def build_loop_report(run: Path, out: Path | None) -> Path:
     """``spillover report`` on a loop run: rates fitted with intervals, participation over
     time, the predicted critical range, and the emitted events."""
-    from spillover.io import read_manifest
-    from spillover.io._loop import read_loop_tables
-    from spillover.io._owned import write_owned_text
+    from spillover.io import read_loop_tables, read_manifest, write_owned_text
     from spillover.loop import EmissionRule, critical_range, fit_coupling
     from spillover.report._build import _figure_staging, _publish_figures
     from spillover.report._html import PageFigure
@@ -210,7 +208,7 @@ def _page(
 ) -> str:
     from html import escape
 
-    from spillover.io._owned import GENERATOR_META
+    from spillover.io import GENERATOR_META
     from spillover.report._html import _CSS, _kv_table, _wrap
 
     parts = [

@@ -16,7 +16,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from spillover.io._owned import GENERATOR_META
+from spillover.io import GENERATOR_META
 from spillover.report._html import _CSS, PageFigure, _kv_table
 
 __all__ = ["build_study_report", "render_study_page"]
@@ -288,7 +288,7 @@ def _cells_table(doc: dict[str, Any], root: Path) -> str:
 
 
 def _staging(root: Path) -> Path:
-    from spillover.io._owned import check_replaceable, new_staging
+    from spillover.io import check_replaceable, new_staging
 
     existing = root / _FIGURES
     if existing.exists() or existing.is_symlink():
@@ -373,7 +373,7 @@ def build_study_report(
     own run report), and the study page links to it.
     """
     from spillover.exceptions import RunDirError
-    from spillover.io._owned import publish, write_owned_text
+    from spillover.io import publish, write_owned_text
     from spillover.report._build import build_run_report
 
     folder = Path(root)

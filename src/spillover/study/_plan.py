@@ -61,9 +61,9 @@ def _cell_requests(config: Any) -> tuple[list[Any], list[Any], str, int, str, st
 
 
 def _event(config: Any) -> Any:
-    from spillover.pipeline import _event as pipeline_event
+    from spillover.pipeline import resolve_event
 
-    return pipeline_event(config)
+    return resolve_event(config)
 
 
 def _cached(keys: list[str], cache: Path | None) -> set[str]:
@@ -93,7 +93,7 @@ def plan_study(spec: StudySpec, out: str | os.PathLike[str]) -> dict[str, Any]:
         ``prompt_tokens_estimate`` of those, ``completion_tokens_max``, ``cost_estimate``
         (None without prices). Feed mode adds ``feed_decisions_max``.
     """
-    from spillover.sweeps._driver import with_shared_cache
+    from spillover.sweeps import with_shared_cache
 
     root = Path(out).absolute()
     sweep = spec.sweep_spec()

@@ -167,7 +167,7 @@ def write_study_tables(document: dict[str, Any], root: Path) -> list[Path]:
     ``study_cells``, ``pooled_fits``, ``rates``, ``effects``, ``mean_field``."""
     import pyarrow as pa
 
-    from spillover.io._owned import new_staging, publish
+    from spillover.io import new_staging, publish
 
     folder = new_staging(root / "tables")
     f64: pa.DataType = pa.float64()
@@ -290,15 +290,13 @@ def run_study(
     seeding); failed cells are recorded and left out of the analysis (``status:
     incomplete``).
     """
-    from spillover.io import dumps_json
-    from spillover.io._owned import write_owned_text
-    from spillover.sweeps import is_sweep, run_sweep
-    from spillover.sweeps._store import sweep_lock
+    from spillover.io import dumps_json, write_owned_text
+    from spillover.sweeps import is_sweep, run_sweep, sweep_lock
 
     root = Path(out).absolute()
     argv = list(command) if command is not None else ["spillover", *sys.argv[1:]]
     if is_sweep(root):
-        from spillover.io._owned import owns_file
+        from spillover.io import owns_file
 
         for name in STUDY_FILES:
             if owns_file(root / name):  # never a file spillover did not write

@@ -368,7 +368,7 @@ def _llm_values(kind: str, p: dict[str, Any]) -> dict[str, Any]:
         values["llm_base_url"] = p.pop("base_url", None)
         values["llm_model"] = p.pop("model", None)
     else:
-        from spillover.sweeps._spec import simulation_keys
+        from spillover.sweeps import simulation_keys
 
         if "llm_local" not in simulation_keys():
             raise ConfigError(
@@ -510,7 +510,7 @@ def _run_settings(raw: dict[str, Any], out: Any, folder: Path) -> SweepSettings:
 
 def read_study(path: str | os.PathLike[str]) -> StudySpec:
     """Read and validate a study file (TOML or YAML); ConfigError names the first problem."""
-    from spillover.io._config import load_settings_document
+    from spillover.io import load_settings_document
 
     p = Path(path)
     if not p.is_file():

@@ -10,7 +10,13 @@ of a sweep is :func:`spillover.report.plot_rates_across`.
 """
 
 from spillover.sweeps._dataset import TABLES, partition_path
-from spillover.sweeps._driver import SweepProgress, SweepSummary, check_models, run_sweep
+from spillover.sweeps._driver import (
+    SweepProgress,
+    SweepSummary,
+    check_models,
+    run_sweep,
+    with_shared_cache,
+)
 from spillover.sweeps._executors import (
     DaskExecutor,
     Executor,
@@ -22,8 +28,21 @@ from spillover.sweeps._fits import RATE_NEUTRAL_KEYS, fit_sweep, fit_sweep_effec
 from spillover.sweeps._limiter import Limiter, SlotLimiter, local_limiter
 from spillover.sweeps._query import connect_sweep, query_sweep
 from spillover.sweeps._run import CellOutcome, CellTask, fits_document, run_cell, simulate_config
-from spillover.sweeps._spec import EXECUTOR_KINDS, SweepSettings, SweepSpec, read_sweep_config
-from spillover.sweeps._store import SWEEP_MANIFEST, Sweep, SweepCell, is_sweep, load_sweep
+from spillover.sweeps._spec import (
+    EXECUTOR_KINDS,
+    SweepSettings,
+    SweepSpec,
+    read_sweep_config,
+    simulation_keys,
+)
+from spillover.sweeps._store import (
+    SWEEP_MANIFEST,
+    Sweep,
+    SweepCell,
+    is_sweep,
+    load_sweep,
+    sweep_lock,
+)
 
 __all__ = [
     "EXECUTOR_KINDS",
@@ -59,4 +78,7 @@ __all__ = [
     "run_cell",
     "run_sweep",
     "simulate_config",
+    "simulation_keys",
+    "sweep_lock",
+    "with_shared_cache",
 ]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from spillover.exceptions import RunDirError
-from spillover.io._owned import record
+from spillover.io import record
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -20,14 +20,14 @@ from typing import Any, Protocol
 
 from spillover._rng import seed_record
 from spillover.exceptions import ConfigError, RunDirError
-from spillover.io._owned import (
+from spillover.io import (
     MARKER,
     check_replaceable,
     read_marker,
     remove_owned,
     write_marker,
 )
-from spillover.io._owned import (
+from spillover.io import (
     record as record_owned,
 )
 from spillover.sweeps._dataset import (

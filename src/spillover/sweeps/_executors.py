@@ -133,7 +133,7 @@ _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def _parent_gone(parent: int, driver: int) -> bool:
-    from spillover.io._owned import pid_alive
+    from spillover.io import pid_alive
 
     return os.getppid() != parent or not pid_alive(driver)
 

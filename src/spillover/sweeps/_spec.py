@@ -43,7 +43,7 @@ from typing import Any, Final, Literal
 
 from spillover.config import SimulationConfig
 from spillover.exceptions import ConfigError
-from spillover.io._config import load_settings_document, validation_message
+from spillover.io import load_settings_document, validation_message
 
 __all__ = [
     "EXECUTOR_KINDS",

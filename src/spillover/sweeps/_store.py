@@ -21,8 +21,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from spillover.exceptions import RunDirError
-from spillover.io import dumps_json
-from spillover.io._owned import clear_stale, read_marker
+from spillover.io import clear_stale, dumps_json, read_marker
 from spillover.sweeps._spec import default_models
 
 __all__ = [
