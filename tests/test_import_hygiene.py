@@ -49,15 +49,6 @@ def test_layers_only_look_downstream() -> None:
     assert found == []
 
 
-# Being removed: selection still reaches into fit's private modules (the fit/selection rework
-# moves what it uses behind spillover.fit's public names). Do not add to this set.
-_PRIVATE_IMPORTS_BEING_REMOVED = {
-    ("src/spillover/selection/_verdict.py", "spillover.fit._base"),
-    ("src/spillover/selection/_verdict.py", "spillover.fit._dose"),
-    ("src/spillover/selection/_verdict.py", "spillover.fit._persona"),
-}
-
-
 def _private_cross_package_imports() -> list[tuple[str, int, str]]:
     """(importer, line, module) of every import of another package's private module or name.
 
@@ -110,6 +101,5 @@ def test_packages_import_each_other_through_public_names() -> None:
     found = [
         f"{importer}:{line}: {module}"
         for importer, line, module in _private_cross_package_imports()
-        if (importer, module) not in _PRIVATE_IMPORTS_BEING_REMOVED
     ]
     assert found == []

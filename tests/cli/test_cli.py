@@ -119,7 +119,15 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "si2" in text and "alpha" in text
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     fits = json.loads((out / "fits.json").read_text())
-    assert [m["name"] for m in fits["models"]] == ["si", "si2", "si-groups2", "si-persona", "pair"]
+    assert [m["name"] for m in fits["models"]] == [
+        "si",
+        "si2",
+        "si-groups2",
+        "si-persona",
+        "si-dose2",
+        "si-dose",
+        "pair",
+    ]
     assert fits["best"] in ("si2", "si-groups2", "si-persona")
     assert (out / "report.html").is_file() and "effects: hazard ratio" in text
     manifest = json.loads((out / "manifest.json").read_text())

@@ -60,7 +60,7 @@ def _curves(alpha: float, beta: float, degree: int, n_nodes: int, n_rounds: int)
 
 
 def test_every_model_has_one_spec_binding_map_ode_and_fit() -> None:
-    assert list(MODELS) == ["si", "si2", "si-groups2", "si-persona", "pair"]
+    assert list(MODELS) == ["si", "si2", "si-groups2", "si-persona", "pair", "si-dose2", "si-dose"]
     for name, spec in MODELS.items():
         assert spec.name == name
         assert spec.map is MAP_MODELS[name]
@@ -68,7 +68,7 @@ def test_every_model_has_one_spec_binding_map_ode_and_fit() -> None:
         # the fitted names are parameters of the map: one vocabulary
         assert set(spec.params) <= set(spec.map.param_names)
         assert set(spec.bounds) == set(spec.params)
-    assert list(ESTIMATORS) == ["si", "si2", "si-groups2", "si-persona"]
+    assert list(ESTIMATORS) == ["si", "si2", "si-groups2", "si-persona", "si-dose2", "si-dose"]
     assert ESTIMATORS["si2"] is SI2Estimator
     assert list(CURVE_ESTIMATORS) == ["si", "si2", "si-groups2", "pair"]
     assert sweep_models() == ("si", "si2")
@@ -135,7 +135,8 @@ def test_ode_hazards_are_derived_from_the_probabilities() -> None:
     # every model's ODE takes exactly the derived names
     for s in MODELS.values():
         assert s.ode is not None
-        values = {p: (np.full(4, 0.01) if s.per_class else 0.01) for p in s.params}
+        vectors = {p.name for p in s.map.parameters if p.per_class}
+        values = {p: (np.full(4, 0.01) if p in vectors else 0.01) for p in s.params}
         weights = np.ones(4) if s.per_class else None
         derived = s.ode_params(values, degree=8, weights=weights)
         assert set(derived) == set(s.ode.param_names)

@@ -280,7 +280,15 @@ def test_map_curve_and_iterate_agree_with_the_functions() -> None:
 
 
 def test_map_models_are_listed_by_their_design_names() -> None:
-    assert set(MAP_MODELS) == {"si", "si2", "si-groups2", "si-persona", "pair"}
+    assert set(MAP_MODELS) == {
+        "si",
+        "si2",
+        "si-groups2",
+        "si-persona",
+        "pair",
+        "si-dose2",
+        "si-dose",
+    }
     assert MAP_MODELS["si"] is SI_MAP
 
 

@@ -274,7 +274,15 @@ def test_solution_is_frozen_and_read_only() -> None:
 
 
 def test_ode_models_are_listed_by_their_design_names() -> None:
-    assert set(ODE_MODELS) == {"si", "si2", "si-groups2", "si-persona", "pair"}
+    assert set(ODE_MODELS) == {
+        "si",
+        "si2",
+        "si-groups2",
+        "si-persona",
+        "pair",
+        "si-dose2",
+        "si-dose",
+    }
     for model in ODE_MODELS.values():
         assert model.equations and model.reference
         assert all(lo >= 0 for lo, _ in model.bounds.values())

@@ -62,7 +62,7 @@ def test_analysis_document(run: tuple) -> None:  # type: ignore[type-arg]
     analysis = analyse(exposures=result.exposures, agents=agents, n_folds=2)
     doc = analysis.to_dict()
     names = [m["name"] for m in doc["models"]]
-    assert names == ["si", "si2", "si-groups2", "si-persona"]
+    assert names == ["si", "si2", "si-groups2", "si-persona", "si-dose2", "si-dose"]
     assert doc["best"] in names
     for m in doc["models"]:
         assert {

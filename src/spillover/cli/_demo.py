@@ -71,8 +71,9 @@ def demo_command(
     the run folder so that a second demo takes seconds) on a random 3-regular graph; with
     --policy persona the default persona prior drives a random 8-regular graph. Either way
     the first bundled (fictional) conflict event spreads over 10 replicates; the run
-    directory is written, si, si2, si-groups2, si-persona (with trait effects) and the pair
-    map are fitted and compared, and curves.png and report.html are written.
+    directory is written, si, si2, si-groups2, si-persona (with trait effects), the
+    dose-response models si-dose2 and si-dose and the pair map are fitted and compared, and
+    curves.png and report.html are written.
     """
     import spillover
     from spillover.cli._fit import print_analysis
@@ -104,7 +105,9 @@ def demo_command(
         with replicate_progress(cfg.n_reps, enabled=not quiet) as progress:
             run = spillover.run(cfg, progress=progress)
     if not quiet:
-        err_console.print("fitting si, si2, si-groups2, si-persona and the pair map ...")
+        err_console.print(
+            "fitting si, si2, si-groups2, si-persona, si-dose2, si-dose and the pair map ..."
+        )
     analysis = analyse(
         exposures=run.result.exposures,
         curves=run.result.curves,

@@ -25,10 +25,18 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}" if abs(x) < 1e-3 and x != 0 else f"{x:.4f}"
 
 
+#: Vectors up to this length (a dose-response by exposure count) are listed value by value;
+#: longer ones (32 personas) are summarised.
+_LISTED = 12
+
+
 def format_params(result: FitResult) -> str:
     """``name = est ± se [low, high]`` per parameter; per-persona vectors summarised."""
     parts = []
     for name, value in result.params.items():
+        if isinstance(value, tuple) and len(value) <= _LISTED:
+            parts.append(f"{name} " + ", ".join(_fmt(v) for v in value))
+            continue
         if isinstance(value, tuple):
             finite = [v for v in value if math.isfinite(v)]
             rng = f"{_fmt(min(finite))}–{_fmt(max(finite))}" if finite else "n/a"
@@ -128,12 +136,16 @@ def print_analysis(analysis: Analysis) -> None:
         out_console.print(
             f"Two rates: {verdict.reading} ({verdict.model}). {verdict.summary}", markup=False
         )
+    profile = [r.model for g in analysis.groups for r in g.results if r.ci_method == "profile"]
+    intervals = (
+        f"profile likelihood for {', '.join(profile)}, Wald otherwise" if profile else "Wald"
+    )
     out_console.print(
         f"* best in its group by {analysis.criterion.upper()}; ΔAIC, ΔBIC: difference to the "
         "group's lowest; weight: Akaike weight; AIC, AICc, BIC themselves are in --json. "
-        "Estimates are per-round probabilities. Intervals: profile likelihood for si, si2 and "
-        "si-persona, Wald otherwise. held-out: log-likelihood of whole replicates left out of "
-        "the fit (K-fold). --json has everything, per persona too."
+        f"Estimates are per-round probabilities. Intervals: {intervals}. held-out: "
+        "log-likelihood of whole replicates left out of the fit (K-fold). --json has "
+        "everything, per persona too."
     )
     for note in analysis.notes:
         out_console.print(f"note: {note}")
@@ -154,7 +166,8 @@ def fit_command(
         typer.Option(
             "--model",
             "-m",
-            help="Model to fit (repeatable): si, si2, si-groups2, si-persona, pair, sindy. "
+            help="Model to fit (repeatable): si, si2, si-groups2, si-persona, si-dose2, si-dose, "
+            "pair, sindy. "
             "\\[default: all that the input supports]",
         ),
     ] = None,
@@ -177,9 +190,9 @@ def fit_command(
 ) -> None:
     """Fit models of the spread to a run and say which the data support.
 
-    Agent-level models (si, si2, si-groups2, si-persona) are fitted by exact maximum
-    likelihood on the exposure table; curve models (pair; and si, si2, si-groups2 when only
-    curves are given) to the informed counts.
+    Agent-level models (si, si2, si-groups2, si-persona, si-dose2, si-dose) are fitted by exact
+    maximum likelihood on the exposure table; curve models (pair; and si, si2, si-groups2 when
+    only curves are given) to the informed counts.
     """
     from spillover.exceptions import ConfigError
     from spillover.io import read_fit_input

@@ -4,8 +4,22 @@ Every model name has one :class:`ModelSpec` in :data:`MODELS` (map, ODE, paramet
 estimator, data, starts, ``predict``); adding a model: docs/extending.md.
 """
 
-from spillover.fit._base import AgentData, ExposureEstimator
+from spillover.fit._base import AgentData, ExposureEstimator, checked_exposures
 from spillover.fit._curves import CurveEstimator, curve_loglik, fit_curves, predict_curve
+from spillover.fit._dose import (
+    DOSE2_SPEC,
+    DOSE_SPEC,
+    SIDose2Estimator,
+    SIDoseEstimator,
+    SIDosePersonaEstimator,
+    dose2_design,
+    dose_design,
+    fit_per_persona,
+    fit_used_columns,
+    levels_for,
+    offline_design,
+    si2_design,
+)
 from spillover.fit._estimators import SI2Estimator, SIEstimator
 from spillover.fit._groups import SIGroups2Estimator, groups2_agents_loglik, groups2_loglik
 from spillover.fit._hazard import HazardFit, fit_hazards, hazard_loglik, profile_interval
@@ -28,6 +42,8 @@ from spillover.fit._traits import TraitEffects, fit_trait_effects
 
 __all__ = [
     "CURVE_ESTIMATORS",
+    "DOSE2_SPEC",
+    "DOSE_SPEC",
     "ESTIMATORS",
     "HAZARD_SYMBOLS",
     "MODELS",
@@ -42,25 +58,36 @@ __all__ = [
     "Overlay",
     "ParamValue",
     "SI2Estimator",
+    "SIDose2Estimator",
+    "SIDoseEstimator",
+    "SIDosePersonaEstimator",
     "SIEstimator",
     "SIGroups2Estimator",
     "SIPersonaEstimator",
     "TraitEffects",
     "check_model_names",
+    "checked_exposures",
     "curve_loglik",
     "discover_equation",
+    "dose2_design",
+    "dose_design",
     "fit_curves",
     "fit_exposures",
     "fit_hazards",
+    "fit_per_persona",
     "fit_trait_effects",
+    "fit_used_columns",
     "get_model",
     "groups2_agents_loglik",
     "groups2_loglik",
     "hazard_loglik",
     "information_criteria",
+    "levels_for",
+    "offline_design",
     "predict_curve",
     "profile_interval",
     "register_model",
+    "si2_design",
     "spread_starts",
     "sweep_models",
     "totals_by_persona_exposure",

@@ -24,7 +24,7 @@ on that bound is reported as such (status ``bound``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -34,12 +34,16 @@ from spillover.fit._base import AgentData, ExposureEstimator, checked_exposures
 from spillover.fit._estimators import _HazardEstimator
 from spillover.fit._hazard import HazardFit, fit_hazards, hazard_loglik
 from spillover.fit._persona import totals_by_persona_exposure
-from spillover.fit._result import FitResult, FitStatus
+from spillover.fit._result import FitResult, FitStatus, ParamValue
+from spillover.fit._spec import ModelSpec
+from spillover.models import DOSE2_MAP, DOSE2_ODE, DOSE_MAP, DOSE_ODE
 from spillover.personas import N_PERSONAS
 from spillover.policies import ExposureBuckets
 from spillover.trajectories import ExposureTable
 
 __all__ = [
+    "DOSE2_SPEC",
+    "DOSE_SPEC",
     "DesignFn",
     "SIDose2Estimator",
     "SIDoseEstimator",
@@ -47,6 +51,8 @@ __all__ = [
     "dose2_design",
     "dose_design",
     "fit_per_persona",
+    "fit_used_columns",
+    "levels_for",
     "offline_design",
     "si2_design",
 ]
@@ -108,9 +114,12 @@ class SIDoseEstimator(_HazardEstimator):
     intervals : bool
         Profile-likelihood intervals (off for repeated fits).
 
-    ``theta_`` holds ``alpha`` and ``online_<label>`` per level (``online_1``, ``online_3-4``,
-    ``online_9+``): the probability that the online channel alone makes an agent with that
-    exposure share in a round, ``p(m) = 1 - (1 - alpha)(1 - online)``.
+    ``theta_`` holds ``alpha`` and ``online_m``: the probability that the online channel alone
+    makes an agent with m = 1, 2, ..., M informed neighbours share in a round,
+    ``p(m) = 1 - (1 - alpha)(1 - online_m[m])``, the last value holding for every larger m
+    (the model's map, :data:`spillover.models.DOSE_MAP`, reads it so). Counts within one
+    level share its rate; ``levels_`` gives the levels, ``level_rates_`` the rate of each
+    (``online_<label>``), and ``n_params`` counts levels, not counts.
     """
 
     name = "si-dose"
@@ -129,7 +138,41 @@ class SIDoseEstimator(_HazardEstimator):
         self.levels_ = levels_for(table, self.buckets)
         self.param_names = ("alpha", *(f"online_{lab}" for lab in self.levels_.labels()[1:]))
         super().fit(table)
+        self.level_rates_ = dict(self.theta_)
+        by_level = self.result_
+        counts = np.arange(1, max(self.levels_.lower[-1], 1) + 1)
+        level = self.levels_.index(counts)
+
+        def per_count(values: Mapping[str, ParamValue]) -> tuple[float, ...]:
+            rates = [math.nan, *(float(values[n]) for n in self.param_names[1:])]  # type: ignore[arg-type]
+            return tuple(0.0 if j == 0 else rates[j] for j in level)
+
+        def expand(values: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
+            if not values:
+                return {}
+            return {"alpha": values["alpha"], "online_m": per_count(values)}
+
+        self._set_result(
+            ("alpha", "online_m"),
+            (self.level_rates_["alpha"], per_count(self.level_rates_)),
+            (by_level.stderr["alpha"], per_count(by_level.stderr)),
+            by_level.loglik,
+            by_level.n_obs,
+            by_level.status,
+            by_level.message,
+            n_params=by_level.n_params,
+            ci=(expand(by_level.ci_low), expand(by_level.ci_high), by_level.ci_method),
+        )
         return self
+
+    def loglik(self, exposures: AgentData) -> float:
+        """Log-likelihood of (possibly held-out) exposures at the fitted level rates."""
+        rates = self._fitted("level_rates_")
+        table = checked_exposures(self.name, exposures, fitting=False)
+        m, at_risk, shared = table.totals_by_exposure()
+        h = -np.log1p(-np.array([rates[n] for n in self.param_names]))
+        ll, _, _ = hazard_loglik(h, self._design(m), at_risk.astype(float), shared.astype(float))
+        return ll
 
     def _design(self, m: np.ndarray) -> np.ndarray:
         return dose_design(m, self.levels_)
@@ -152,7 +195,7 @@ class SIDose2Estimator(_HazardEstimator):
         return dose2_design(m)
 
 
-def _fit_one(
+def fit_used_columns(
     design: np.ndarray, at_risk: np.ndarray, shared: np.ndarray
 ) -> tuple[HazardFit, int, HazardFit]:
     """Fit on the columns the rows can inform.
@@ -207,7 +250,7 @@ def fit_per_persona(
         s = shared[rows].astype(np.float64)
         if s[~reachable].sum() > 0:
             loglik = -math.inf
-        fit, rank, _ = _fit_one(design[reachable], a[reachable], s[reachable])
+        fit, rank, _ = fit_used_columns(design[reachable], a[reachable], s[reachable])
         fits[int(c)] = fit
         loglik += fit.loglik
         n_params += rank
@@ -253,7 +296,7 @@ class SIDosePersonaEstimator(ExposureEstimator):
                 continue
             design = dose_design(m[rows], levels)
             a, s = at_risk[rows].astype(np.float64), shared[rows].astype(np.float64)
-            fit, rank, _ = _fit_one(design, a, s)
+            fit, rank, _ = fit_used_columns(design, a, s)
             used = design.any(axis=0)
             loglik += fit.loglik
             n_params += rank
@@ -322,3 +365,25 @@ class SIDosePersonaEstimator(ExposureEstimator):
             np.ones(1), z[:, None], at_risk.astype(np.float64), shared.astype(np.float64)
         )
         return ll
+
+
+DOSE2_SPEC = ModelSpec(
+    name="si-dose2",
+    description="offline rate alpha, first informed neighbour beta_first, each further one "
+    "beta_further",
+    map=DOSE2_MAP,
+    ode=DOSE2_ODE,
+    params=("alpha", "beta_first", "beta_further"),
+    estimator=SIDose2Estimator,
+    data=("exposures",),
+)
+
+DOSE_SPEC = ModelSpec(
+    name="si-dose",
+    description="offline rate alpha and a free online rate per exposure count (or bucket)",
+    map=DOSE_MAP,
+    ode=DOSE_ODE,
+    params=("alpha", "online_m"),
+    estimator=SIDoseEstimator,
+    data=("exposures",),
+)

@@ -2,9 +2,9 @@
 
 ``spillover fit``, selection, the report's overlays, curve fits and sweep defaults all look
 models up here. The built-in specs are defined next to their estimators (``_estimators.py``,
-``_groups.py``, ``_persona.py``, ``_pair.py``) and listed in :data:`_BUILTIN` (the order in
-which models are fitted and reported); :func:`register_model` adds one at run time. How to add
-a model: docs/extending.md.
+``_groups.py``, ``_persona.py``, ``_pair.py``, ``_dose.py``) and listed in :data:`_BUILTIN`
+(the order in which models are fitted and reported); :func:`register_model` adds one at run
+time. How to add a model: docs/extending.md.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from spillover.exceptions import ConfigError
 from spillover.fit._base import ExposureEstimator
+from spillover.fit._dose import DOSE2_SPEC, DOSE_SPEC
 from spillover.fit._estimators import SI2_SPEC, SI_SPEC
 from spillover.fit._groups import GROUPS2_SPEC
 from spillover.fit._pair import PAIR_SPEC
@@ -34,7 +35,15 @@ __all__ = [
     "unregister_model",
 ]
 
-_BUILTIN: tuple[ModelSpec, ...] = (SI_SPEC, SI2_SPEC, GROUPS2_SPEC, PERSONA_SPEC, PAIR_SPEC)
+_BUILTIN: tuple[ModelSpec, ...] = (
+    SI_SPEC,
+    SI2_SPEC,
+    GROUPS2_SPEC,
+    PERSONA_SPEC,
+    PAIR_SPEC,
+    DOSE2_SPEC,
+    DOSE_SPEC,
+)
 _SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in _BUILTIN}
 
 T = TypeVar("T")

@@ -44,6 +44,9 @@ HAZARD_SYMBOLS: Mapping[str, str] = {
     "beta_2": "b_2",
     "alpha_c": "a_c",
     "beta_c": "b_c",
+    "beta_first": "b_first",
+    "beta_further": "b_further",
+    "online_m": "g_m",
 }
 
 _WEIGHTS = "weight_by_class"

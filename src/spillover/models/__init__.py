@@ -40,6 +40,7 @@ from spillover.models._curves import (
     si2_map,
     si_map,
 )
+from spillover.models._dose import DOSE2_MAP, DOSE2_ODE, DOSE_MAP, DOSE_ODE, exposure_weights
 from spillover.models._integrate import METHODS, Solution, integrate
 from spillover.models._maps import GROUPS2_MAP, PAIR_MAP, PERSONA_MAP, SI2_MAP, SI_MAP
 from spillover.models._odes import GROUPS2_ODE, PAIR_ODE, PERSONA_ODE, SI2_ODE, SI_ODE
@@ -48,15 +49,19 @@ from spillover.models._states import DEGREE, batch_shape
 
 #: The discrete maps by model name (DESIGN section 2).
 MAP_MODELS = MappingProxyType(
-    {m.name: m for m in (SI_MAP, SI2_MAP, GROUPS2_MAP, PERSONA_MAP, PAIR_MAP)}
+    {m.name: m for m in (SI_MAP, SI2_MAP, GROUPS2_MAP, PERSONA_MAP, PAIR_MAP, DOSE2_MAP, DOSE_MAP)}
 )
 #: The ODE models by model name.
 ODE_MODELS = MappingProxyType(
-    {m.name: m for m in (SI_ODE, SI2_ODE, GROUPS2_ODE, PERSONA_ODE, PAIR_ODE)}
+    {m.name: m for m in (SI_ODE, SI2_ODE, GROUPS2_ODE, PERSONA_ODE, PAIR_ODE, DOSE2_ODE, DOSE_ODE)}
 )
 
 __all__ = [
     "DEGREE",
+    "DOSE2_MAP",
+    "DOSE2_ODE",
+    "DOSE_MAP",
+    "DOSE_ODE",
     "GROUPS2_MAP",
     "GROUPS2_ODE",
     "MAP_MODELS",
@@ -81,6 +86,7 @@ __all__ = [
     "batch_shape",
     "check_i0",
     "check_n_rounds",
+    "exposure_weights",
     "groups2_map",
     "hazard_to_probability",
     "integrate",

@@ -34,7 +34,7 @@ th { background: #f3f3f5; text-align: left; } td.num { text-align: right;
 figure { margin: 1rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: .88rem; color: #555; } .muted { color: #666; font-size: .88rem; }
 pre { background: #f7f7f9; padding: .6rem; white-space: pre-wrap; font-size: .85rem; }
-td.params { white-space: nowrap; }
+td.params { white-space: nowrap; } td.params .vector { white-space: normal; }
 .table-wrap { max-width: 100%; overflow-x: auto; margin: .8rem 0; }
 .table-wrap > table { margin: 0; }
 ul.model-notes { font-size: .88rem; color: #444; margin: .3rem 0 1rem; padding-left: 1.2rem; }
@@ -101,7 +101,15 @@ def _group_table(group: ModelGroup) -> str:
         r = results[row.model]
         params = "<br>".join(
             f"{escape(name)}: "
-            + escape(_param_text(v, r.stderr.get(name), r.ci_low.get(name), r.ci_high.get(name)))
+            + (
+                # A short vector (a dose-response by exposure count) value by value, wrapping
+                # within the column; a long one (32 personas) summarised.
+                f"<span class='vector'>{escape(', '.join(f'{x:.4g}' for x in v))}</span>"
+                if isinstance(v, tuple) and len(v) <= 12
+                else escape(
+                    _param_text(v, r.stderr.get(name), r.ci_low.get(name), r.ci_high.get(name))
+                )
+            )
             for name, v in r.params.items()
         )
         held = "" if row.held_out_loglik is None else _num(row.held_out_loglik)

@@ -48,16 +48,16 @@ import numpy as np
 from scipy.stats import chi2, norm
 
 from spillover.exceptions import ConfigError
-from spillover.fit._base import checked_exposures
-from spillover.fit._dose import (
-    _fit_one,
+from spillover.fit import (
+    checked_exposures,
     dose2_design,
     dose_design,
     fit_per_persona,
+    fit_used_columns,
     levels_for,
     si2_design,
+    totals_by_persona_exposure,
 )
-from spillover.fit._persona import totals_by_persona_exposure
 from spillover.personas import N_PERSONAS
 from spillover.policies import ExposureBuckets
 from spillover.trajectories import ExposureTable
@@ -237,7 +237,7 @@ def _closed_form_loglik(
     loglik, n_params = _binomial_loglik(n[easy], s[easy]), int(easy.sum())
     for c in np.unique(persona[~easy]):
         rows = persona == c
-        fit, rank, _ = _fit_one(dose_design(m[rows], levels), n[rows], s[rows])
+        fit, rank, _ = fit_used_columns(dose_design(m[rows], levels), n[rows], s[rows])
         loglik += fit.loglik
         n_params += rank
     return loglik, n_params

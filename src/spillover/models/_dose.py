@@ -1,0 +1,192 @@
+"""Dose-response mean-field maps and ODEs: the chance of sharing as a function of exposure.
+
+In ``si2`` every informed neighbour adds the same hazard. The dose-response models relax that
+(the estimators are in :mod:`spillover.fit._dose`):
+
+- ``si-dose2``: a rate for the first informed neighbour and another for each further one,
+  ``P(stay | m) = (1 - alpha)(1 - beta_first)(1 - beta_further)^(m - 1)`` for m >= 1.
+- ``si-dose``: a free online rate per exposure count, ``P(stay | m) = (1 - alpha)(1 -
+  online_m[m])``, the last count open-ended (counts beyond it share its rate).
+
+On a k-regular graph in the mean field each of the k neighbours is informed with probability
+``i`` independently, so the number of informed neighbours ``m`` is Binomial(k, i) and
+``i[t+1] = i[t] + (1 - i[t]) (1 - E[P(stay | m)])``. With ``beta_first = beta_further`` (or
+``online_m[m] = 1 - (1 - beta)^m``) this is the ``si2`` map exactly. The ODEs take hazards:
+``di/dt = (1 - i)(a + E[g(m)])`` with ``g`` the online hazard at exposure m.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.stats import binom
+
+from spillover.exceptions import ConfigError
+from spillover.models._base import MapModel, OdeModel, Parameter, Params
+from spillover.models._states import DEGREE, informed_observe, informed_start
+
+__all__ = ["DOSE2_MAP", "DOSE2_ODE", "DOSE_MAP", "DOSE_ODE", "exposure_weights"]
+
+_ALPHA = Parameter(
+    "alpha", 0.0, 1.0, "per-round probability of sharing through the offline channel"
+)
+_BETA_FIRST = Parameter(
+    "beta_first", 0.0, 1.0, "per-round probability of sharing for the first informed neighbour"
+)
+_BETA_FURTHER = Parameter(
+    "beta_further", 0.0, 1.0, "per-round probability of sharing per further informed neighbour"
+)
+_ONLINE_M = Parameter(
+    "online_m",
+    0.0,
+    1.0,
+    "online probability of sharing at exposure m = 1, 2, ... (last axis; the last value holds "
+    "for every larger m)",
+    per_class=True,
+)
+_A = Parameter("a", 0.0, math.inf, "offline hazard per unit time (one round)")
+_B_FIRST = Parameter("b_first", 0.0, math.inf, "online hazard of the first informed neighbour")
+_B_FURTHER = Parameter("b_further", 0.0, math.inf, "online hazard per further informed neighbour")
+_G_M = Parameter(
+    "g_m",
+    0.0,
+    math.inf,
+    "online hazard at exposure m = 1, 2, ... (last axis; the last value holds for every larger m)",
+    per_class=True,
+)
+
+
+def exposure_weights(i: np.ndarray, degree: np.ndarray) -> np.ndarray:
+    """``P(m informed neighbours)`` for m = 0..max(k): Binomial(k, i), batch + (max k + 1,)."""
+    k = np.asarray(degree, dtype=np.float64)
+    m = np.arange(int(np.max(k)) + 1, dtype=np.float64)
+    return np.asarray(binom.pmf(m, k[..., None], np.asarray(i, dtype=np.float64)[..., None]))
+
+
+def _by_count(values: np.ndarray, n_counts: int) -> np.ndarray:
+    """A per-exposure vector (m = 1..M on the last axis) at m = 0..n_counts - 1 (0 at m = 0)."""
+    v = np.asarray(values, dtype=np.float64)
+    index = np.clip(np.arange(n_counts) - 1, 0, v.shape[-1] - 1)
+    out = v[..., index]
+    out[..., 0] = 0.0
+    return out
+
+
+def _dose_start(i0: np.ndarray, p: Params) -> np.ndarray:
+    """State ``(i,)`` broadcast over the batch; the per-exposure axis is not a batch axis."""
+    scalars = {n: v for n, v in p.items() if n not in ("online_m", "g_m")}
+    vectors = [np.shape(v)[:-1] for n, v in p.items() if n in ("online_m", "g_m")]
+    shape = np.broadcast_shapes(i0.shape, *(np.shape(v) for v in scalars.values()), *vectors)
+    return np.broadcast_to(i0, shape)[..., None].copy()
+
+
+def _check_k(model: str, p: Params) -> None:
+    if np.max(p["degree"]) > 100_000:
+        raise ConfigError(f"{model}: degree above 100,000 is not supported by the dose maps")
+
+
+# --- si-dose2 ----------------------------------------------------------------------------------
+
+
+def _dose2_step(state: np.ndarray, p: Params) -> np.ndarray:
+    i = state[..., 0]
+    w = exposure_weights(i, p["degree"])
+    m = np.arange(w.shape[-1], dtype=np.float64)
+    first = np.asarray(p["beta_first"])[..., None]
+    further = np.asarray(p["beta_further"])[..., None]
+    online_stay = np.where(m >= 1, (1.0 - first) * (1.0 - further) ** np.maximum(m - 1, 0), 1.0)
+    stay = (1.0 - np.asarray(p["alpha"])) * np.sum(w * online_stay, axis=-1)
+    return np.asarray((1.0 - (1.0 - i) * stay)[..., None])
+
+
+DOSE2_MAP = MapModel(
+    name="si-dose2",
+    state_names=("informed",),
+    parameters=(_ALPHA, _BETA_FIRST, _BETA_FURTHER, DEGREE),
+    start=informed_start,
+    observe=informed_observe,
+    equations=(
+        "m ~ Binomial(k, i[t]);  i[t+1] = i[t] + (1 - i[t]) * (1 - (1 - alpha) * "
+        "E[(1 - beta_first)^(m >= 1) * (1 - beta_further)^max(m - 1, 0)])"
+    ),
+    reference=(
+        "Dodds & Watts (2004), Universal behavior in a generalized model of contagion, "
+        "Phys. Rev. Lett. 92:218701 (dose-response contagion); mean field on a k-regular graph"
+    ),
+    check=_check_k,
+    per_class_state=False,
+    step=_dose2_step,
+)
+
+
+def _dose2_rhs(t: float, y: np.ndarray, p: Params) -> np.ndarray:
+    i, k = y[0], p["degree"]
+    none = (1.0 - i) ** k  # P(m = 0)
+    online = p["b_first"] * (1.0 - none) + p["b_further"] * (k * i - 1.0 + none)
+    return np.array([(1.0 - i) * (p["a"] + online)])
+
+
+DOSE2_ODE = OdeModel(
+    name="si-dose2",
+    state_names=("informed",),
+    parameters=(_A, _B_FIRST, _B_FURTHER, DEGREE),
+    start=informed_start,
+    observe=informed_observe,
+    equations=(
+        "di/dt = (1 - i)(a + b_first P(m >= 1) + b_further E[max(m - 1, 0)]), m ~ Binomial(k, i): "
+        "P(m >= 1) = 1 - (1 - i)^k, E[max(m - 1, 0)] = k i - 1 + (1 - i)^k"
+    ),
+    reference=DOSE2_MAP.reference,
+    check=_check_k,
+    per_class_state=False,
+    rhs=_dose2_rhs,
+)
+
+
+# --- si-dose -----------------------------------------------------------------------------------
+
+
+def _dose_step(state: np.ndarray, p: Params) -> np.ndarray:
+    i = state[..., 0]
+    w = exposure_weights(i, p["degree"])
+    online = _by_count(p["online_m"], w.shape[-1])
+    stay = (1.0 - np.asarray(p["alpha"])) * np.sum(w * (1.0 - online), axis=-1)
+    return np.asarray((1.0 - (1.0 - i) * stay)[..., None])
+
+
+DOSE_MAP = MapModel(
+    name="si-dose",
+    state_names=("informed",),
+    parameters=(_ALPHA, _ONLINE_M, DEGREE),
+    start=_dose_start,
+    observe=informed_observe,
+    equations=(
+        "m ~ Binomial(k, i[t]);  i[t+1] = i[t] + (1 - i[t]) * (1 - (1 - alpha) * "
+        "E[1 - online_m[min(m, M)]]), online_m[0] = 0"
+    ),
+    reference=DOSE2_MAP.reference,
+    check=_check_k,
+    per_class_state=False,
+    step=_dose_step,
+)
+
+
+def _dose_rhs(t: float, y: np.ndarray, p: Params) -> np.ndarray:
+    w = exposure_weights(np.asarray(y[0]), p["degree"])
+    g = _by_count(p["g_m"], w.shape[-1])
+    return np.array([(1.0 - y[0]) * (p["a"] + float(np.sum(w * g)))])
+
+
+DOSE_ODE = OdeModel(
+    name="si-dose",
+    state_names=("informed",),
+    parameters=(_A, _G_M, DEGREE),
+    start=_dose_start,
+    observe=informed_observe,
+    equations="di/dt = (1 - i)(a + E[g_m[min(m, M)]]), m ~ Binomial(k, i), g_m[0] = 0",
+    reference=DOSE2_MAP.reference,
+    check=_check_k,
+    per_class_state=False,
+    rhs=_dose_rhs,
+)
