@@ -123,6 +123,7 @@ class SIDoseEstimator(_HazardEstimator):
     """
 
     name = "si-dose"
+    _rates_attr = "level_rates_"  # held-out scores use one rate per level
 
     def __init__(
         self,
@@ -164,15 +165,6 @@ class SIDoseEstimator(_HazardEstimator):
             ci=(expand(by_level.ci_low), expand(by_level.ci_high), by_level.ci_method),
         )
         return self
-
-    def loglik(self, exposures: AgentData) -> float:
-        """Log-likelihood of (possibly held-out) exposures at the fitted level rates."""
-        rates = self._fitted("level_rates_")
-        table = checked_exposures(self.name, exposures, fitting=False)
-        m, at_risk, shared = table.totals_by_exposure()
-        h = -np.log1p(-np.array([rates[n] for n in self.param_names]))
-        ll, _, _ = hazard_loglik(h, self._design(m), at_risk.astype(float), shared.astype(float))
-        return ll
 
     def _design(self, m: np.ndarray) -> np.ndarray:
         return dose_design(m, self.levels_)

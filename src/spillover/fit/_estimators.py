@@ -21,6 +21,8 @@ class _HazardEstimator(ExposureEstimator):
     """
 
     param_names: tuple[str, ...] = ()
+    #: The fitted attribute holding one rate per column of the design, by ``param_names``.
+    _rates_attr: str = "theta_"
 
     def _design(self, m: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -90,7 +92,7 @@ class _HazardEstimator(ExposureEstimator):
 
     def loglik(self, exposures: AgentData) -> float:
         """Log-likelihood of (possibly held-out) exposures at the fitted parameters."""
-        theta = self._fitted("theta_")
+        theta = self._fitted(self._rates_attr)
         table = checked_exposures(self.name, exposures, fitting=False)
         m, at_risk, shared = table.totals_by_exposure()
         h = -np.log1p(-np.array([theta[n] for n in self.param_names]))
