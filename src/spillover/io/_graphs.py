@@ -231,6 +231,40 @@ def _is_int(text: str) -> bool:
     return True
 
 
+_BOM = "\ufeff".encode()
+
+
+def _is_ascii_file(path: Path, chunk: int = 1 << 20) -> bool:
+    """Whether every byte of ``path`` after an optional byte-order mark is ASCII."""
+    with path.open("rb") as handle:
+        block = handle.read(chunk).removeprefix(_BOM)
+        while block:
+            if not block.isascii():
+                return False
+            block = handle.read(chunk)
+    return True
+
+
+def _refuse_non_ascii_rows(path: Path, header_lines: int) -> None:
+    with path.open(encoding="utf-8-sig") as handle:
+        for lineno, content in _content_lines(handle, header_lines):
+            if not content.isascii():
+                raise GraphError(
+                    f"read_edge_list: {path} line {lineno}: node ids must be integers; "
+                    f"got {content[:60]!r}"
+                )
+
+
+def _ascii_lines(path: Path, header_lines: int) -> Iterator[str]:
+    """The lines of ``path`` with the header lines blanked and comments dropped.
+
+    Line numbers are kept, so ``skiprows`` and the messages that name a line stay right.
+    """
+    with path.open(encoding="utf-8-sig") as handle:
+        for lineno, raw in enumerate(handle, 1):
+            yield "\n" if lineno <= header_lines else raw.split("#", 1)[0].rstrip("\r\n") + "\n"
+
+
 def _read_text(path: Path, delimiter: str | None) -> _Edges:
     func = "read_edge_list"
     stored_n: int | None = None
@@ -280,12 +314,20 @@ def _read_text(path: Path, delimiter: str | None) -> _Edges:
                     return f"line {line}"
         return f"row {row}"
 
+    # numpy's loadtxt can crash the interpreter (a segmentation fault, numpy 2.4) while it
+    # reports a field it cannot convert that mixes two- and four-byte UTF-8 characters, so
+    # it is only ever given ASCII: node ids are integers, and anything else in a data row is
+    # an error named here.
+    source: Path | Iterator[str] = path
+    if not _is_ascii_file(path):
+        _refuse_non_ascii_rows(path, header_lines)
+        source = _ascii_lines(path, header_lines)
     try:
         with warnings.catch_warnings():
             # A file with a header and no rows is an empty graph, not a reason to warn.
             warnings.filterwarnings("ignore", message="loadtxt: input contained no data")
             table = np.loadtxt(
-                path,
+                source,
                 dtype=np.int64,
                 delimiter=delimiter,
                 comments="#",
