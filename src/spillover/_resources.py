@@ -1,39 +1,49 @@
 """Memory and work of a run, estimated from its settings before anything is allocated.
 
-:func:`check_run_fits` refuses a run whose estimated peak memory exceeds the memory available
-on the machine, with one line naming the setting that drives the estimate, the estimate and
-the memory available; :func:`check_count` refuses loops (requests, sweep cells) past a fixed
-bound. The estimates are upper bounds of the arrays the engine, the histories and the tables
-hold at once (plus the graph); they are meant to refuse runs that cannot fit, not to predict
-the peak of runs that do.
+The one home of the memory estimate: :func:`estimate_memory` (public as
+``spillover.engine.estimate_memory``) follows the arrays the code allocates (see
+``graphs._regular``, ``graphs._graph`` and ``engine._simulate``), per node and per directed edge
+entry, with every agent informed (the worst case for the adoption table);
+``benchmarks/bench_scale.py`` prints it next to the measured peaks, from 10,000 to 100,000,000
+agents. :func:`check_run_fits` refuses a configured run whose estimate (the run folder's tables
+included) exceeds the memory available, with one line naming the setting that drives the
+estimate, the estimate and the memory available; :func:`check_count` refuses loops (requests,
+sweep cells) past a fixed bound. The estimates are upper bounds, meant to refuse runs that
+cannot fit, not to predict the peak of runs that do.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from spillover.exceptions import ConfigError
+from spillover.personas import N_PERSONAS
 
 if TYPE_CHECKING:
     from spillover.config import SimulationConfig
 
 __all__ = [
     "MAX_LLM_REQUESTS",
+    "MemoryEstimate",
+    "available_memory",
     "available_memory_bytes",
     "check_count",
     "check_edge_list_fits",
     "check_llm_work",
+    "check_memory",
     "check_run_fits",
+    "estimate_memory",
+    "estimate_run",
     "estimate_run_bytes",
     "format_bytes",
 ]
 
 #: The most LLM requests one run (or dry run) may plan.
 MAX_LLM_REQUESTS: Final[int] = 10_000_000
-_PERSONAS: Final[int] = 32
+_GB: Final[int] = 2**30
 #: Peak bytes per edge while an edge list is read and built into a graph (measured: 111 for
 #: text and 95 for Parquet, 4 M edges, tracemalloc), rounded up.
 EDGE_READ_BYTES: Final[int] = 128
@@ -55,8 +65,8 @@ def format_bytes(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-def available_memory_bytes() -> int:
-    """Memory available to a new allocation now (``MemAvailable``; physical memory otherwise)."""
+def available_memory() -> int | None:
+    """Bytes the system can give without swapping (``MemAvailable``), None where unknown."""
     try:
         with Path("/proc/meminfo").open(encoding="ascii") as fh:
             for line in fh:
@@ -67,31 +77,155 @@ def available_memory_bytes() -> int:
     try:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
     except (OSError, ValueError, AttributeError):
-        return 2**62  # unknown: do not refuse
+        return None
+
+
+def available_memory_bytes() -> int:
+    """:func:`available_memory`, or a bound no run reaches where it is unknown (no refusal)."""
+    free = available_memory()
+    return 2**62 if free is None else free
+
+
+#: The interpreter, numpy, numba and the compiled kernels.
+_BASE_BYTES = 300 * 2**20
+#: Margin for what the formulas leave out (allocator slack, small tables).
+_MARGIN = 1.10
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes a run needs: building the graph, holding it, the engine and the run's tables."""
+
+    n_nodes: int
+    n_entries: int
+    graph_build: int
+    graph: int
+    engine: int
+    tables: int = 0
+
+    @property
+    def arrays(self) -> int:
+        """The arrays held at once: building the graph, or the graph, engine and tables."""
+        return max(self.graph_build, self.graph + self.engine + self.tables)
+
+    @property
+    def peak(self) -> int:
+        """:attr:`arrays` with a margin, plus the interpreter and the compiled kernels."""
+        return int(_MARGIN * self.arrays) + _BASE_BYTES
+
+    def describe(self) -> str:
+        """One line: the estimate in GB."""
+        return (
+            f"memory estimate for {self.n_nodes:,} agents and {self.n_entries // 2:,} edges: "
+            f"about {self.peak / _GB:.2f} GB at peak (graph build {self.graph_build / _GB:.2f} "
+            f"GB, graph {self.graph / _GB:.2f} GB, engine {self.engine / _GB:.2f} GB, tables "
+            f"{self.tables / _GB:.2f} GB)"
+        )
+
+
+def estimate_memory(
+    n_nodes: int,
+    mean_degree: float,
+    *,
+    n_reps: int = 1,
+    n_rounds: int = 200,
+    build_graph: bool = True,
+    max_degree: int | None = None,
+    reps_at_once: int = 1,
+    run_tables: bool = False,
+) -> MemoryEstimate:
+    """Estimate the memory of simulating ``n_reps`` replicates on a graph of this size.
+
+    Parameters
+    ----------
+    n_nodes, mean_degree
+        Size of the graph (``n_nodes * mean_degree`` directed entries in its CSR arrays).
+    n_reps, n_rounds
+        Replicates and rounds of the run: each replicate's adoption table holds up to
+        ``n_nodes`` rows; the exposure tables grow with ``n_rounds`` and the degree only.
+    build_graph
+        Count the peak of building a random regular graph (``random_regular``); False for a
+        graph read from a file or passed in.
+    max_degree
+        The largest degree (the exposure count's range); ``mean_degree`` rounded up when
+        omitted (a hub of a Barabási–Albert graph exceeds it).
+    reps_at_once
+        Replicates whose exposure counts are filled at the same time (all of them in feed
+        mode, one in the numba engine).
+    run_tables
+        Count what a run folder holds besides the engine's tables: the curves and the agent
+        histories of every replicate (``spillover.pipeline``).
+    """
+    n = int(n_nodes)
+    entries = round(n * float(mean_degree))
+    kmax = int(max_degree) if max_degree is not None else max(-(-entries // max(n, 1)), 1)
+    reps, rounds = int(n_reps), int(n_rounds)
+    index = 4 if n < 2**31 else 8
+    # Graph: indptr and the degrees (int64 per node) and the indices.
+    graph = 16 * n + index * entries
+    # random_regular: stubs and rows (index each per entry), row pointers and cursors.
+    build = 2 * index * entries + 16 * n if build_graph else 0
+    # simulate: personas, state, candidates, newly, adoption rounds; then per replicate the
+    # adoption rows (agent int64, replicate and round int32, persona int16) and their copy
+    # into the frozen table when several replicates are joined.
+    work = n * (1 + 4 + 2 * index + 4)
+    rows = 18 * n * reps
+    # At-risk and shared counts per (round, persona, exposure count), and the exposure table
+    # of every replicate (at most one 48-byte row per cell).
+    cells = (rounds + 1) * N_PERSONAS * (kmax + 1)
+    counts = 2 * 8 * cells * max(int(reps_at_once), 1)
+    exposures = reps * 48 * min(cells, n * rounds + 1)
+    engine = work + rows * (1 if reps == 1 else 2) + counts + exposures
+    tables = 0
+    if run_tables:
+        # Curves per (replicate, round, persona); the histories of every replicate (one row
+        # per agent) and one replicate's history temporaries (per edge entry).
+        tables = 8 * reps * (rounds + 1) * N_PERSONAS + reps * 80 * n + 40 * entries
+    return MemoryEstimate(n, entries, build, graph, engine, tables)
+
+
+def check_memory(estimate: MemoryEstimate, available: int | None = None) -> None:
+    """Raise :class:`ConfigError` when the estimate exceeds the memory available now.
+
+    ``available`` defaults to :func:`available_memory`; nothing is checked where it is unknown.
+    """
+    if available is None:
+        available = available_memory()
+    if available is not None and estimate.peak > available:
+        raise ConfigError(
+            f"a run of {estimate.n_nodes:,} agents needs about {estimate.peak / _GB:.1f} GB "
+            f"of memory, and {available / _GB:.1f} GB is available; use fewer agents or "
+            f"replicates"
+        )
+
+
+def estimate_run(
+    config: SimulationConfig, *, n_nodes: int | None = None, max_degree: int | None = None
+) -> MemoryEstimate:
+    """:func:`estimate_memory` of a run of ``config``: its graph, replicates and rounds, with
+    the run folder's tables.
+
+    ``n_nodes`` and ``max_degree`` of the real graph replace the config's values once known
+    (an edge list, a Barabási–Albert graph whose hubs exceed ``degree``).
+    """
+    feed = config.policy == "llm" and config.llm_mode == "feed"
+    return estimate_memory(
+        int(n_nodes if n_nodes is not None else config.n_nodes),
+        max(int(config.degree), 1),
+        n_reps=int(config.n_reps),
+        n_rounds=int(config.n_rounds),
+        build_graph=config.edge_list is None,
+        max_degree=max_degree,
+        reps_at_once=int(config.n_reps) if feed else 1,
+        run_tables=True,
+    )
 
 
 def estimate_run_bytes(
     config: SimulationConfig, *, n_nodes: int | None = None, max_degree: int | None = None
 ) -> int:
-    """Upper estimate of the peak memory of a run of ``config`` (bytes).
-
-    ``n_nodes`` and ``max_degree`` of the real graph replace the config's values once known
-    (an edge list, a Barabási–Albert graph whose hubs exceed ``degree``).
-    """
-    n = int(n_nodes if n_nodes is not None else config.n_nodes)
-    k = max(int(config.degree), 1)
-    kmax = int(max_degree if max_degree is not None else k)
-    rounds, reps = int(config.n_rounds), int(config.n_reps)
-    edges = n * k
-    graph = 8 * (n + 1) + 4 * edges + 32 * edges  # CSR arrays and generation temporaries
-    cells = (rounds + 1) * _PERSONAS * (kmax + 1)  # at-risk/shared counts of one replicate
-    per_rep = 2 * 8 * cells + 4 * n
-    engine = per_rep * (reps if config.policy == "llm" and config.llm_mode == "feed" else 1)
-    curves = 8 * reps * (rounds + 1) * _PERSONAS
-    # Tables of all replicates: exposures (<= one row per cell), adoptions and histories
-    # (<= one row per agent), plus one replicate's histories temporaries (per edge).
-    tables = reps * (48 * min(cells, n * rounds + 1) + 32 * n + 48 * n) + 40 * edges
-    return graph + engine + curves + tables
+    """Upper estimate of the peak memory of a run of ``config``, in bytes (:func:`estimate_run`)."""
+    return estimate_run(config, n_nodes=n_nodes, max_degree=max_degree).peak
 
 
 def _driver(config: SimulationConfig, estimate: int) -> tuple[str, str]:
@@ -138,7 +272,7 @@ def check_llm_work(config: SimulationConfig) -> None:
     if config.policy != "llm":
         return
     buckets = max(len([x for x in str(config.llm_buckets).split(",") if x.strip()]), 1)
-    worst = _PERSONAS * buckets * int(config.llm_samples)
+    worst = N_PERSONAS * buckets * int(config.llm_samples)
     check_count(
         "requests at most (32 personas x buckets x samples)", "llm_samples", worst, MAX_LLM_REQUESTS
     )

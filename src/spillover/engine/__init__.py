@@ -1,8 +1,8 @@
 """The simulation engine: numba kernels and ``simulate``."""
 
+from spillover._resources import MemoryEstimate, available_memory, check_memory, estimate_memory
 from spillover.engine._feed import FeedPolicy, FeedSimulation, Posts, simulate_feed
 from spillover.engine._histories import agent_histories
-from spillover.engine._memory import MemoryEstimate, available_memory, check_memory, estimate_memory
 from spillover.engine._simulate import probability_table, simulate, warm_up
 from spillover.engine._uniform import decision_uniform, decision_uniforms
 
