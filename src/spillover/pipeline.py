@@ -31,6 +31,7 @@ from spillover.events import Event, select_events
 from spillover.graphs import (
     Graph,
     barabasi_albert,
+    check_regular_size,
     erdos_renyi,
     random_regular,
     watts_strogatz,
@@ -425,13 +426,13 @@ def plan_llm_run(config: SimulationConfig) -> dict[str, Any]:
     policy = build_policy(config, local=local)
     assert isinstance(policy, LLMPolicy)
     try:
-        graph = build_graph(config, record)
+        n_nodes, max_degree = _planned_graph_size(config, record)
         if config.personas == "balanced":
-            persona_of_node = assign_balanced(graph.n_nodes, rng=record.generator("personas"))
+            persona_of_node = assign_balanced(n_nodes, rng=record.generator("personas"))
         else:
-            persona_of_node = read_persona_assignment(config.personas, graph.n_nodes)
+            persona_of_node = read_persona_assignment(config.personas, n_nodes)
         personas = np.unique(persona_of_node).tolist()
-        plan = policy.planned_requests(personas, int(graph.max_degree), event)
+        plan = policy.planned_requests(personas, max_degree, event)
     finally:
         policy.close()
     plan["model"] = policy.model
@@ -440,10 +441,19 @@ def plan_llm_run(config: SimulationConfig) -> dict[str, Any]:
         if local is None
         else f"embedded server ({local.model.name})"
     )
-    plan["n_nodes"] = graph.n_nodes
-    plan["max_degree"] = int(graph.max_degree)
+    plan["n_nodes"] = n_nodes
+    plan["max_degree"] = max_degree
     if config.llm_mode == "feed":
         plan["feed_decisions_max"] = (
-            config.n_reps * config.n_rounds * max(graph.n_nodes - config.n_seeds, 0)
+            config.n_reps * config.n_rounds * max(n_nodes - config.n_seeds, 0)
         )
     return plan
+
+
+def _planned_graph_size(config: SimulationConfig, record: SeedRecord) -> tuple[int, int]:
+    """``(n_nodes, max_degree)`` of the run's graph: a k-regular graph's are its settings (no
+    graph is built); any other graph is built (or read) as the run would."""
+    if config.edge_list is None and config.graph == "random-regular":
+        return check_regular_size(config.n_nodes, config.degree)
+    graph = build_graph(config, record)
+    return int(graph.n_nodes), int(graph.max_degree)

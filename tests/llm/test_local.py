@@ -87,6 +87,16 @@ def test_unreadable_model_files_are_config_errors(tmp_path: Path) -> None:
         read_gguf_metadata(tmp_path / "cut.gguf")
 
 
+def test_every_cut_of_a_header_is_a_config_error(tmp_path: Path) -> None:
+    # Cut inside a key, a scalar, a string, the string array and the fixed-size array alike.
+    full = write_gguf(tmp_path / "m.gguf", template="t").read_bytes()
+    cut = tmp_path / "cut.gguf"
+    for end in range(4, len(full)):
+        cut.write_bytes(full[:end])
+        with pytest.raises(ConfigError, match="cut short"):
+            read_gguf_metadata(cut)
+
+
 def test_the_bundled_model_is_found_through_its_distribution() -> None:
     path = bundled_gguf()
     assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -10,7 +10,7 @@ from spillover.graphs._checks import MAX_NODES, check_count
 from spillover.graphs._convert import from_networkx
 from spillover.graphs._generators import barabasi_albert, erdos_renyi, watts_strogatz
 from spillover.graphs._graph import Graph, OnDuplicate, first_duplicate
-from spillover.graphs._regular import random_regular
+from spillover.graphs._regular import check_regular_size, random_regular
 
 __all__ = [
     "MAX_NODES",
@@ -18,6 +18,7 @@ __all__ = [
     "OnDuplicate",
     "barabasi_albert",
     "check_count",
+    "check_regular_size",
     "erdos_renyi",
     "first_duplicate",
     "from_networkx",

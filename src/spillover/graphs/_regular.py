@@ -52,6 +52,27 @@ _REJECTION_WORK: Final = 2**17
 _REJECTION_ATTEMPTS: Final = 30
 
 
+def check_regular_size(n_nodes: int, degree: int) -> tuple[int, int]:
+    """``(n_nodes, degree)`` as ints if a simple ``degree``-regular graph on ``n_nodes`` exists.
+
+    Raises
+    ------
+    GraphError
+        A count is not an integer or out of range, ``degree >= n_nodes``, or
+        ``n_nodes * degree`` is odd.
+    """
+    func = "random_regular"
+    n = check_count(func, "n_nodes", n_nodes, minimum=1)
+    k = check_count(func, "degree", degree, minimum=0)
+    if n > MAX_NODES:
+        raise GraphError(f"{func}: n_nodes must be <= {MAX_NODES}; got n_nodes={n}")
+    if k >= n:
+        raise GraphError(f"{func}: degree must be < n_nodes; got n_nodes={n}, degree={k}")
+    if (n * k) % 2:
+        raise GraphError(f"{func}: n_nodes * degree must be even; got n_nodes={n}, degree={k}")
+    return n, k
+
+
 def random_regular(n_nodes: int, degree: int, *, rng: SeedLike = None) -> Graph:
     """A random simple ``degree``-regular graph on ``n_nodes`` nodes.
 
@@ -101,14 +122,7 @@ def random_regular(n_nodes: int, degree: int, *, rng: SeedLike = None) -> Graph:
     (True, True)
     """
     func = "random_regular"
-    n = check_count(func, "n_nodes", n_nodes, minimum=1)
-    k = check_count(func, "degree", degree, minimum=0)
-    if n > MAX_NODES:
-        raise GraphError(f"{func}: n_nodes must be <= {MAX_NODES}; got n_nodes={n}")
-    if k >= n:
-        raise GraphError(f"{func}: degree must be < n_nodes; got n_nodes={n}, degree={k}")
-    if (n * k) % 2:
-        raise GraphError(f"{func}: n_nodes * degree must be even; got n_nodes={n}, degree={k}")
+    n, k = check_regular_size(n_nodes, degree)
     gen = as_generator(rng)
     name = f"{func}(n_nodes={n}, degree={k})"
     if 2 * k > n - 1:

@@ -10,10 +10,11 @@ server is started.
 from __future__ import annotations
 
 import hashlib
+import mmap
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import Any, Final
 
 from spillover.exceptions import ConfigError
 
@@ -66,25 +67,51 @@ def bundled_gguf() -> Path:
 
 
 class _Reader:
-    def __init__(self, fh: BinaryIO, path: Path) -> None:
-        self.fh = fh
+    """Values of a GGUF header read from a memory map, at a moving offset."""
+
+    def __init__(self, data: mmap.mmap, path: Path) -> None:
+        self.data = data
         self.path = path
+        self.pos = 4  # after the magic
+
+    def _cut(self) -> ConfigError:
+        return ConfigError(f"{self.path} is not a readable GGUF model file (header cut short)")
 
     def take(self, fmt: str) -> Any:
-        size = struct.calcsize(fmt)
-        data = self.fh.read(size)
-        if len(data) != size:
-            raise ConfigError(f"{self.path} is not a readable GGUF model file (header cut short)")
-        return struct.unpack(fmt, data)[0]
+        try:
+            (value,) = struct.unpack_from(fmt, self.data, self.pos)
+        except struct.error:
+            raise self._cut() from None
+        self.pos += struct.calcsize(fmt)
+        return value
 
-    def string(self) -> str:
+    def _string_span(self) -> tuple[int, int]:
         n = self.take("<Q")
         if n > _MAX_STRING:
             raise ConfigError(f"{self.path} is not a readable GGUF model file (bad string length)")
-        data = self.fh.read(n)
-        if len(data) != n:
-            raise ConfigError(f"{self.path} is not a readable GGUF model file (header cut short)")
-        return data.decode("utf-8", errors="replace")
+        start, self.pos = self.pos, self.pos + n
+        if self.pos > len(self.data):
+            raise self._cut()
+        return start, self.pos
+
+    def _skip_strings(self, count: int) -> None:
+        data, pos, size, length = self.data, self.pos, len(self.data), struct.Struct("<Q")
+        for _ in range(count):
+            if pos + 8 > size:
+                raise self._cut()
+            (n,) = length.unpack_from(data, pos)
+            if n > _MAX_STRING:
+                raise ConfigError(
+                    f"{self.path} is not a readable GGUF model file (bad string length)"
+                )
+            pos += 8 + n
+        if pos > size:
+            raise self._cut()
+        self.pos = pos
+
+    def string(self) -> str:
+        start, end = self._string_span()
+        return self.data[start:end].decode("utf-8", errors="replace")
 
     def value(self, kind: int) -> Any:
         if kind in _FIXED:
@@ -93,8 +120,12 @@ class _Reader:
             return self.string()
         if kind == _ARRAY:
             item, n = self.take("<I"), self.take("<Q")
-            if item in _FIXED:  # skipped in one seek
-                self.fh.seek(struct.calcsize(_FIXED[item]) * n, 1)
+            if item in _FIXED:  # skipped in one step
+                self.pos += struct.calcsize(_FIXED[item]) * n
+                if self.pos > len(self.data):
+                    raise self._cut()
+            elif item == _STRING:  # the vocabulary: skipped without decoding
+                self._skip_strings(n)
             else:
                 for _ in range(n):
                     self.value(item)
@@ -113,21 +144,27 @@ def read_gguf_metadata(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"model file not found: {p}")
-    meta: dict[str, Any] = {}
     with p.open("rb") as fh:
         if fh.read(4) != _MAGIC:
             raise ConfigError(f"{p} is not a GGUF model file (llama.cpp's format, *.gguf)")
-        reader = _Reader(fh, p)
-        version = reader.take("<I")
-        if version < 2:
-            raise ConfigError(f"{p} is a GGUF file of version {version}; version 2 or later needed")
-        reader.take("<Q")  # tensor count
-        n_kv = reader.take("<Q")
-        for _ in range(n_kv):
-            key = reader.string()
-            value = reader.value(reader.take("<I"))
-            if value is not None:
-                meta[key] = value
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return _read_header(_Reader(data, p))
+
+
+def _read_header(reader: _Reader) -> dict[str, Any]:
+    version = reader.take("<I")
+    if version < 2:
+        raise ConfigError(
+            f"{reader.path} is a GGUF file of version {version}; version 2 or later needed"
+        )
+    reader.take("<Q")  # tensor count
+    n_kv = reader.take("<Q")
+    meta: dict[str, Any] = {}
+    for _ in range(n_kv):
+        key = reader.string()
+        value = reader.value(reader.take("<I"))
+        if value is not None:
+            meta[key] = value
     meta["gguf.version"] = version
     return meta
 

@@ -28,6 +28,7 @@ cache keys on the prompt version, and manifests record it.
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Sequence
 from typing import Any, Final
@@ -91,7 +92,9 @@ def escape_data(text: str) -> str:
     return html.escape(kept, quote=False)
 
 
+@functools.lru_cache(maxsize=256)
 def _news(event: Event) -> str:
+    # Escaped once per event: every prompt of a run carries the same news item.
     return f"<news>\n{escape_data(render_post(event))}\n</news>"
 
 

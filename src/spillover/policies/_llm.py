@@ -242,17 +242,21 @@ class LLMPolicy:
         self, persona: int, bucket: int, event: Event, sample_index: int = 0
     ) -> LLMRequest:
         """The request of one (persona, bucket) key and sample (as share_probability sends it)."""
+        return self._sample_request(self._key_messages(persona, bucket, event), sample_index)
+
+    def _key_messages(self, persona: int, bucket: int, event: Event) -> tuple[tuple[str, str], ...]:
         from spillover.llm import archetype_messages, feed_messages
 
         if self.mode == "archetype":
             low, high = self.buckets.bounds(bucket)
-            messages = archetype_messages(PERSONAS[persona], event, low, high)
-        else:
-            if bucket != 0:
-                raise PolicyError(
-                    "feed mode asks per-key requests only for the empty feed (bucket 0)"
-                )
-            messages = feed_messages(PERSONAS[persona], event, 0, ())
+            return archetype_messages(PERSONAS[persona], event, low, high)
+        if bucket != 0:
+            raise PolicyError("feed mode asks per-key requests only for the empty feed (bucket 0)")
+        return feed_messages(PERSONAS[persona], event, 0, ())
+
+    def _sample_request(
+        self, messages: tuple[tuple[str, str], ...], sample_index: int
+    ) -> LLMRequest:
         logprobs = self.probability != "samples" and sample_index == 0
         return self._request(messages, sample_index=sample_index, logprobs=logprobs)
 
@@ -272,7 +276,9 @@ class LLMPolicy:
         keys = [(int(c), b) for c in sorted(set(personas)) for b in buckets]
         per_key = 1 if self.probability != "samples" else self.samples
         all_requests = [
-            self.key_request(c, b, event, s) for c, b in keys for s in range(self.samples)
+            self._sample_request(messages, s)
+            for messages in (self._key_messages(c, b, event) for c, b in keys)
+            for s in range(self.samples)
         ]
         if self.probability == "logprobs":
             all_requests = [r for r in all_requests if r.sample_index == 0]
