@@ -318,31 +318,20 @@ def _run(
             probability_table(policy, event, int(graph.max_degree), np.unique(persona_of_node))
             timings["llm_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
+        spread: dict[str, Any] = {
+            "n_rounds": config.n_rounds,
+            "n_reps": config.n_reps,
+            "n_seeds": config.n_seeds,
+            "event": event,
+            "persona_of_node": persona_of_node,
+            "rng": record,
+            "progress": progress,
+        }
         if isinstance(policy, LLMPolicy) and policy.mode == "feed":
-            feed = simulate_feed(
-                graph,
-                policy,
-                n_rounds=config.n_rounds,
-                n_reps=config.n_reps,
-                n_seeds=config.n_seeds,
-                event=event,
-                persona_of_node=persona_of_node,
-                rng=record,
-                progress=progress,
-            )
+            feed = simulate_feed(graph, policy, **spread)
             result, posts = feed.result, feed.posts
         else:
-            result = simulate(
-                graph,
-                policy,
-                n_rounds=config.n_rounds,
-                n_reps=config.n_reps,
-                n_seeds=config.n_seeds,
-                event=event,
-                persona_of_node=persona_of_node,
-                rng=record,
-                progress=progress,
-            )
+            result = simulate(graph, policy, **spread)
         timings["simulate_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         agents = agent_histories(graph, result)
