@@ -27,6 +27,7 @@ ProbabilityKind = Literal["auto", "logprobs", "samples"]
 StructuredKind = Literal["auto", "json_schema", "off"]
 InvalidKind = Literal["fail", "not_shared"]
 CacheModeKind = Literal["read_write", "read_only", "refresh", "off"]
+ReachScaleKind = Literal["none", "fatalities"]
 GRAPH_KINDS: Final[tuple[str, ...]] = (
     "random-regular",
     "erdos-renyi",
@@ -39,12 +40,15 @@ CACHE_MODES: Final[tuple[str, ...]] = ("read_write", "read_only", "refresh", "of
 PROBABILITY_METHODS: Final[tuple[str, ...]] = get_args(ProbabilityKind)
 STRUCTURED_MODES: Final[tuple[str, ...]] = get_args(StructuredKind)
 INVALID_RULES: Final[tuple[str, ...]] = get_args(InvalidKind)
+#: How the offline reach depends on the event (``spillover.policies.salience``).
+REACH_SCALES: Final[tuple[str, ...]] = get_args(ReachScaleKind)
 _CHOICES: Final[dict[str, tuple[str, ...]]] = {
     "llm_mode": LLM_MODES,
     "llm_probability": PROBABILITY_METHODS,
     "llm_structured": STRUCTURED_MODES,
     "llm_invalid": INVALID_RULES,
     "cache_mode": CACHE_MODES,
+    "offline_reach_scale": REACH_SCALES,
 }
 #: Per-round probability of meeting the news outside the platform (LLM agents, by default).
 DEFAULT_OFFLINE_REACH: Final[float] = 0.01
@@ -305,6 +309,9 @@ class SimulationConfig:
         LLM agents and tables of LLM answers: per-round probability that an agent meets the
         news outside the platform; ``alpha = offline_reach x P(share | met offline)``. None:
         :data:`DEFAULT_OFFLINE_REACH` for policy ``llm``, the table's own for ``tabulated``.
+    offline_reach_scale : {"none", "fatalities"}
+        ``"fatalities"``: each event's reach is ``offline_reach x (1 + ln(1 + fatalities))``,
+        at most 1 (``spillover.policies.salience``); ``"none"``: the same for every event.
     cache : str or None
         SQLite file of the answer cache (None: no cache).
     cache_mode : {"read_write", "read_only", "refresh", "off"}
@@ -350,6 +357,7 @@ class SimulationConfig:
     llm_price_prompt: float | None = None
     llm_price_completion: float | None = None
     offline_reach: float | None = None
+    offline_reach_scale: ReachScaleKind = "none"
     cache: str | None = None
     cache_mode: CacheModeKind = "read_write"
 
@@ -406,6 +414,11 @@ class SimulationConfig:
                     "offline_reach applies to policies 'llm' and 'tabulated' (the persona and "
                     f"constant policies set alpha themselves); got policy {self.policy!r}"
                 )
+        if self.offline_reach_scale != "none" and self.policy not in ("llm", "tabulated"):
+            raise ConfigError(
+                "offline_reach_scale applies to policies 'llm' and 'tabulated'; got policy "
+                f"{self.policy!r}"
+            )
 
     @property
     def uses_local_server(self) -> bool:
@@ -431,4 +444,5 @@ class SimulationConfig:
             d.pop("policy_table")
         if self.policy not in ("llm", "tabulated"):
             d.pop("offline_reach")
+            d.pop("offline_reach_scale")
         return d

@@ -150,7 +150,10 @@ def build_policy(
     if config.policy == "tabulated":
         assert config.policy_table is not None
         table = TabulatedPolicy.load(config.policy_table)
-        return table if config.offline_reach is None else table.with_reach(config.offline_reach)
+        if config.offline_reach is None and config.offline_reach_scale == "none":
+            return table
+        reach = table.offline_reach if config.offline_reach is None else config.offline_reach
+        return table.with_reach(reach, config.offline_reach_scale)
     if config.policy == "llm":
         from spillover.llm import build_backend
 
@@ -176,6 +179,7 @@ def build_policy(
             offline_reach=(
                 DEFAULT_OFFLINE_REACH if config.offline_reach is None else config.offline_reach
             ),
+            offline_reach_scale=config.offline_reach_scale,
         )
     return default_persona_policy()
 

@@ -98,3 +98,98 @@ def test_cli_records_the_reach(tmp_path: Path) -> None:
     assert manifest["config"]["offline_reach"] == 0.25
     assert manifest["llm"]["offline_reach"] == 0.25
     assert json.loads((out / "llm_table.json").read_text())["offline_reach"] == 0.25
+
+
+def _event(fatalities: int, event_id: str = "X1") -> Event:
+    import datetime
+
+    return Event(
+        event_id=event_id,
+        date=datetime.date(2024, 1, 1),
+        country="Fictional Republic",
+        event_type="Battles",
+        sub_event_type="",
+        actors=(),
+        fatalities=fatalities,
+        summary="",
+    )
+
+
+def test_salience_scales_the_reach_with_the_fatalities() -> None:
+    from spillover.policies import event_offline_reach, salience
+
+    assert salience(_event(0), "fatalities") == 1.0
+    assert salience(_event(100), "fatalities") == pytest.approx(1 + np.log(101))
+    assert salience(_event(100), "none") == 1.0
+    assert event_offline_reach(0.01, _event(6), "fatalities") == pytest.approx(
+        0.01 * (1 + np.log(7))
+    )
+    assert event_offline_reach(0.5, _event(10_000), "fatalities") == 1.0  # at most 1
+    assert event_offline_reach(None, _event(6), "fatalities") is None
+
+
+def test_a_scaled_table_gives_deadlier_events_more_offline_reach(tmp_path: Path) -> None:
+    quiet, deadly = _event(0, "Q"), _event(20, "D")
+    answers = np.full((32, 2), 0.5)
+    table = TabulatedPolicy({"Q": answers, "D": answers}, (0, 1), {}, 0.02, "fatalities")
+    batch = ExposureBatch(persona=np.array([0, 0]), n_exposed=np.array([0, 1]))
+    alpha_q = 0.02 * 0.5
+    alpha_d = 0.02 * (1 + np.log(21)) * 0.5
+    np.testing.assert_allclose(
+        table.share_probability(batch, quiet), [alpha_q, 1 - (1 - alpha_q) * 0.5]
+    )
+    np.testing.assert_allclose(
+        table.share_probability(batch, deadly), [alpha_d, 1 - (1 - alpha_d) * 0.5]
+    )
+    # The scale travels with the saved table and can be turned off on replay.
+    loaded = TabulatedPolicy.load(table.save(tmp_path / "t.json"))
+    assert loaded.offline_reach_scale == "fatalities"
+    assert loaded.share_probability(batch, deadly)[0] == pytest.approx(alpha_d)
+    assert loaded.with_reach(0.02, "none").share_probability(batch, deadly)[0] == pytest.approx(
+        alpha_q
+    )
+    learned = TabulatedPolicy({"Q": answers}, (0, 1), {})
+    with pytest.raises(ConfigError, match="offline_reach_scale applies to tables of LLM answers"):
+        learned.with_reach(None, "fatalities")
+
+
+def test_llm_policy_scales_the_reach_per_event() -> None:
+    policy = LLMPolicy(
+        FakeBackend(offline_high),
+        model="m",
+        buckets="0,1",
+        offline_reach=0.05,
+        offline_reach_scale="fatalities",
+    )
+    batch = ExposureBatch(persona=np.array([3]), n_exposed=np.array([0]))
+    deadly = _event(6)
+    assert policy.share_probability(batch, deadly)[0] == pytest.approx(0.05 * (1 + np.log(7)) * 0.6)
+    assert policy.provenance()["offline_reach_scale"] == "fatalities"
+    assert policy.table(deadly).offline_reach_scale == "fatalities"
+
+
+def test_the_scale_in_the_config_and_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = SimulationConfig(policy="llm", llm_local=True, offline_reach_scale="fatalities")
+    assert config.to_dict()["offline_reach_scale"] == "fatalities"
+    with pytest.raises(ConfigError, match="offline_reach_scale applies to policies"):
+        SimulationConfig(offline_reach_scale="fatalities")
+    with pytest.raises(ConfigError, match="offline_reach_scale must be one of none, fatalities"):
+        SimulationConfig(policy="llm", llm_local=True, offline_reach_scale="deaths")  # type: ignore[arg-type]
+    with pytest.raises(SystemExit) as exc:
+        main(
+            [
+                "simulate",
+                "--offline-reach-scale",
+                "deaths",
+                "--policy",
+                "llm",
+                "--llm-local",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+    assert exc.value.code == 2
+    assert "offline_reach_scale must be one of none, fatalities" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

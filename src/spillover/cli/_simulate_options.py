@@ -321,6 +321,16 @@ LlmPriceCompletionOption = Annotated[
     ),
 ]
 
+OfflineReachScaleOption = Annotated[
+    str | None,
+    typer.Option(
+        "--offline-reach-scale",
+        help="none (the same reach for every event) or fatalities (reach x (1 + ln(1 + "
+        "fatalities)), at most 1; policies llm and tabulated). \\[default: none]",
+        rich_help_panel="LLM agents",
+    ),
+]
+
 OfflineReachOption = Annotated[
     float | None,
     typer.Option(

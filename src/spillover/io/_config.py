@@ -43,6 +43,7 @@ def _schema() -> Any:
         seed: int | None = None
         by_persona: bool | None = None
         offline_reach: float | None = None
+        offline_reach_scale: str | None = None
 
     return SimulationFile
 

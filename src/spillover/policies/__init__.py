@@ -28,6 +28,8 @@ from spillover.policies._tabulated import (
     DEFAULT_BUCKETS,
     ExposureBuckets,
     TabulatedPolicy,
+    event_offline_reach,
+    salience,
     with_offline_reach,
 )
 
@@ -53,6 +55,8 @@ __all__ = [
     "TabulatedPolicy",
     "checked_probabilities",
     "default_persona_policy",
+    "event_offline_reach",
+    "salience",
     "scale_hazard",
     "share_probability",
     "with_offline_reach",

@@ -47,6 +47,8 @@ from spillover.policies._tabulated import (
     ExposureBuckets,
     TabulatedPolicy,
     check_offline_reach,
+    check_reach_scale,
+    event_offline_reach,
     with_offline_reach,
 )
 
@@ -156,6 +158,9 @@ class LLMPolicy:
         informed neighbours ``p = 1 - (1 - alpha) (1 - P(share | news in the feed))`` (see
         :func:`spillover.policies.with_offline_reach`). None: the answers are used as
         per-round probabilities.
+    offline_reach_scale : {"none", "fatalities"}
+        ``"fatalities"``: each event's reach is ``offline_reach`` times its salience
+        (:func:`spillover.policies.salience`), at most 1.
     """
 
     def __init__(
@@ -174,6 +179,7 @@ class LLMPolicy:
         feed_cap: int = 5,
         progress: Callable[[int, int], None] | None = None,
         offline_reach: float | None = None,
+        offline_reach_scale: str = "none",
     ) -> None:
         if mode not in LLM_MODES:
             raise ConfigError(f"llm_mode must be one of {', '.join(LLM_MODES)}; got {mode!r}")
@@ -204,6 +210,7 @@ class LLMPolicy:
         self.feed_cap = feed_cap
         self.progress = progress
         self.offline_reach = check_offline_reach(offline_reach)
+        self.offline_reach_scale = check_reach_scale(offline_reach_scale)
         self._memo: dict[tuple[str, int, int], _KeyResult] = {}
         self._lock = threading.Lock()
         self._planned = 0
@@ -408,8 +415,11 @@ class LLMPolicy:
         answers = np.full((N_PERSONAS, len(self.buckets)), np.nan)
         for c, b in keys:
             answers[c, b] = self._memo[(event.event_id, c, b)].probability
-        per_round = with_offline_reach(answers, self.offline_reach)
+        per_round = with_offline_reach(answers, self._reach(event))
         return np.asarray(per_round[persona, bucket], dtype=np.float64)
+
+    def _reach(self, event: Event) -> float | None:
+        return event_offline_reach(self.offline_reach, event, self.offline_reach_scale)
 
     def table(self, event: Event | None = None) -> TabulatedPolicy:
         """The answers so far as a :class:`TabulatedPolicy` (NaN where a key was not asked)."""
@@ -424,7 +434,11 @@ class LLMPolicy:
                     t[c, b] = result.probability
             tables[e] = t
         return TabulatedPolicy(
-            tables, self.buckets, self.provenance(built_from="LLM answers"), self.offline_reach
+            tables,
+            self.buckets,
+            self.provenance(built_from="LLM answers"),
+            self.offline_reach,
+            self.offline_reach_scale,
         )
 
     def tabulate(
@@ -439,7 +453,11 @@ class LLMPolicy:
             self._resolve_keys([(c, b) for c in chosen for b in range(len(self.buckets))], event)
         tables = {e.event_id: self.table(e).probabilities[e.event_id] for e in events}
         return TabulatedPolicy(
-            tables, self.buckets, self.provenance(built_from="LLM answers"), self.offline_reach
+            tables,
+            self.buckets,
+            self.provenance(built_from="LLM answers"),
+            self.offline_reach,
+            self.offline_reach_scale,
         )
 
     # -- feed mode --------------------------------------------------------------------------
@@ -490,11 +508,10 @@ class LLMPolicy:
             # The offline channel is open to agents with a feed too (as in the table engine).
             personas = sorted({c.persona for c in candidates})
             self._resolve_keys([(c, 0) for c in personas], event)
+            reach = self._reach(event)
+            assert reach is not None
             alpha = np.array(
-                [
-                    self.offline_reach * self._memo[(event.event_id, c.persona, 0)].probability
-                    for c in candidates
-                ]
+                [reach * self._memo[(event.event_id, c.persona, 0)].probability for c in candidates]
             )
             p = 1.0 - (1.0 - alpha) * (1.0 - p)
         return FeedAnswers(p, tuple(posts))
@@ -526,6 +543,7 @@ class LLMPolicy:
             "probability": self.probability,
             "samples": self.samples,
             "offline_reach": self.offline_reach,
+            "offline_reach_scale": self.offline_reach_scale,
             **extra,
         }
 

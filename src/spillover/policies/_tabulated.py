@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from spillover.config import REACH_SCALES
 from spillover.exceptions import ConfigError, PolicyError
 from spillover.personas import N_PERSONAS
 from spillover.policies._protocol import ExposureBatch
@@ -123,6 +124,35 @@ def check_offline_reach(value: object) -> float | None:
     return float(value)
 
 
+def check_reach_scale(value: object) -> str:
+    """``offline_reach_scale`` is one of :data:`REACH_SCALES`."""
+    if value not in REACH_SCALES:
+        raise ConfigError(
+            f"offline_reach_scale must be one of {', '.join(REACH_SCALES)}; got {value!r}"
+        )
+    return str(value)
+
+
+def salience(event: Event | None, scale: str) -> float:
+    """The factor the offline reach of ``event`` is multiplied by.
+
+    ``"none"``: 1. ``"fatalities"``: ``1 + ln(1 + fatalities)``: 1 for an event without deaths,
+    about 2.9 for 6 and 5.6 for 100, so that news of deadlier events is met offline more often
+    while one massacre does not reach everyone at once (a modelling choice, docs/llm.md).
+    """
+    if scale == "none" or event is None:
+        return 1.0
+    return 1.0 + math.log1p(event.fatalities)
+
+
+def event_offline_reach(reach: float | None, event: Event | None, scale: str) -> float | None:
+    """The per-round offline reach of ``event``: ``reach x salience``, at most 1 (None stays
+    None: a table of per-round probabilities)."""
+    if reach is None:
+        return None
+    return min(1.0, reach * salience(event, scale))
+
+
 def with_offline_reach(answers: np.ndarray, reach: float | None) -> np.ndarray:
     """Per-round share probabilities from an LLM's answers and the offline reach.
 
@@ -178,12 +208,15 @@ class TabulatedPolicy:
         None: the values are per-round share probabilities (tables learned from runs). A
         number: the values are an LLM's answers (bucket 0: P(share | met offline)), and the
         per-round probabilities follow :func:`with_offline_reach`.
+    offline_reach_scale : {"none", "fatalities"}
+        How the reach depends on the event (:func:`event_offline_reach`).
     """
 
     probabilities: Mapping[str, np.ndarray]
     buckets: ExposureBuckets = field(default_factory=ExposureBuckets)
     source: Mapping[str, Any] = field(default_factory=dict)
     offline_reach: float | None = None
+    offline_reach_scale: str = "none"
 
     def __post_init__(self) -> None:
         given: Any = self.buckets
@@ -198,15 +231,25 @@ class TabulatedPolicy:
         object.__setattr__(self, "probabilities", tables)
         object.__setattr__(self, "source", dict(self.source))
         object.__setattr__(self, "offline_reach", check_offline_reach(self.offline_reach))
+        object.__setattr__(self, "offline_reach_scale", check_reach_scale(self.offline_reach_scale))
 
-    def with_reach(self, offline_reach: float | None) -> TabulatedPolicy:
-        """The same answers under another offline reach (tables of LLM answers only)."""
+    def with_reach(
+        self, offline_reach: float | None, offline_reach_scale: str | None = None
+    ) -> TabulatedPolicy:
+        """The same answers under another offline reach (and salience scale, None: this
+        table's), tables of LLM answers only."""
         if self.offline_reach is None and offline_reach is not None:
             raise ConfigError(
                 "offline_reach applies to tables of LLM answers (llm_table.json); this table "
                 "holds per-round probabilities"
             )
-        return TabulatedPolicy(self.probabilities, self.buckets, self.source, offline_reach)
+        scale = self.offline_reach_scale if offline_reach_scale is None else offline_reach_scale
+        if self.offline_reach is None and scale != "none":
+            raise ConfigError(
+                "offline_reach_scale applies to tables of LLM answers (llm_table.json); this "
+                "table holds per-round probabilities"
+            )
+        return TabulatedPolicy(self.probabilities, self.buckets, self.source, offline_reach, scale)
 
     def table_for(self, event: Event | None) -> np.ndarray:
         """The (32, n_buckets) table that applies to ``event``."""
@@ -223,7 +266,8 @@ class TabulatedPolicy:
         )
 
     def share_probability(self, batch: ExposureBatch, event: Event | None) -> np.ndarray:
-        table = with_offline_reach(self.table_for(event), self.offline_reach)
+        reach = event_offline_reach(self.offline_reach, event, self.offline_reach_scale)
+        table = with_offline_reach(self.table_for(event), reach)
         persona = np.asarray(batch.persona, dtype=np.int64)
         if persona.size and (persona.min() < 0 or persona.max() >= N_PERSONAS):
             raise PolicyError(f"persona indices must be in 0..{N_PERSONAS - 1}")
@@ -249,6 +293,7 @@ class TabulatedPolicy:
             "events": sorted(self.probabilities),
             "source": dict(self.source),
             "offline_reach": self.offline_reach,
+            "offline_reach_scale": self.offline_reach_scale,
         }
 
     def to_document(self) -> dict[str, Any]:
@@ -265,6 +310,7 @@ class TabulatedPolicy:
             },
             "source": dict(self.source),
             "offline_reach": self.offline_reach,
+            "offline_reach_scale": self.offline_reach_scale,
             "values": (
                 "per-round share probabilities"
                 if self.offline_reach is None
@@ -298,6 +344,7 @@ class TabulatedPolicy:
             ExposureBuckets(tuple(doc.get("buckets", DEFAULT_BUCKETS))),
             doc.get("source", {}),
             doc.get("offline_reach"),
+            doc.get("offline_reach_scale", "none"),
         )
 
     @classmethod
