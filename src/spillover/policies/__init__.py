@@ -24,6 +24,8 @@ from spillover.policies._parametric import (
 )
 from spillover.policies._protocol import ExposureBatch, Policy, checked_probabilities
 from spillover.policies._tabulated import (
+    ANSWER_FROM_LOGPROBS,
+    ANSWER_FROM_UNKNOWN,
     ANY_EVENT,
     DEFAULT_BUCKETS,
     ExposureBuckets,
@@ -36,6 +38,8 @@ from spillover.policies._tabulated import (
 __all__ = [
     "ALPHA_EFFECTS",
     "ALPHA_HAZARD",
+    "ANSWER_FROM_LOGPROBS",
+    "ANSWER_FROM_UNKNOWN",
     "ANY_EVENT",
     "BETA_EFFECTS",
     "BETA_HAZARD",

@@ -44,6 +44,8 @@ from spillover.exceptions import ConfigError, LLMError, PolicyError
 from spillover.personas import N_PERSONAS, PERSONAS
 from spillover.policies._protocol import ExposureBatch
 from spillover.policies._tabulated import (
+    ANSWER_FROM_LOGPROBS,
+    ANSWER_FROM_UNKNOWN,
     ExposureBuckets,
     TabulatedPolicy,
     check_offline_reach,
@@ -427,18 +429,25 @@ class LLMPolicy:
         if not events:
             raise PolicyError("this LLMPolicy has not been asked anything yet")
         tables = {}
+        counts = {}
         for e in events:
             t = np.full((N_PERSONAS, len(self.buckets)), np.nan)
+            n = np.full((N_PERSONAS, len(self.buckets)), ANSWER_FROM_UNKNOWN, dtype=np.int64)
             for (e2, c, b), result in self._memo.items():
                 if e2 == e:
                     t[c, b] = result.probability
+                    n[c, b] = (
+                        ANSWER_FROM_LOGPROBS if result.source == "logprobs" else result.n_samples
+                    )
             tables[e] = t
+            counts[e] = n
         return TabulatedPolicy(
             tables,
             self.buckets,
             self.provenance(built_from="LLM answers"),
             self.offline_reach,
             self.offline_reach_scale,
+            counts,
         )
 
     def tabulate(
@@ -451,13 +460,14 @@ class LLMPolicy:
         events = list(events)
         for event in events:
             self._resolve_keys([(c, b) for c in chosen for b in range(len(self.buckets))], event)
-        tables = {e.event_id: self.table(e).probabilities[e.event_id] for e in events}
+        parts = [self.table(e) for e in events]
         return TabulatedPolicy(
-            tables,
+            {k: v for t in parts for k, v in t.probabilities.items()},
             self.buckets,
             self.provenance(built_from="LLM answers"),
             self.offline_reach,
             self.offline_reach_scale,
+            {k: v for t in parts for k, v in (t.answer_samples or {}).items()},
         )
 
     # -- feed mode --------------------------------------------------------------------------

@@ -29,13 +29,25 @@ if TYPE_CHECKING:
     from spillover.events import Event
     from spillover.trajectories import ExposureTable
 
-__all__ = ["ANY_EVENT", "DEFAULT_BUCKETS", "ExposureBuckets", "TabulatedPolicy"]
+__all__ = [
+    "ANSWER_FROM_LOGPROBS",
+    "ANSWER_FROM_UNKNOWN",
+    "ANY_EVENT",
+    "DEFAULT_BUCKETS",
+    "ExposureBuckets",
+    "TabulatedPolicy",
+]
 
 #: Lower edges of the default exposure buckets: 0, 1, 2, 3-4, 5-8, 9+.
 DEFAULT_BUCKETS: Final[tuple[int, ...]] = (0, 1, 2, 3, 5, 9)
 #: The event key of a table that applies to any event.
 ANY_EVENT: Final[str] = "*"
 _FORMAT: Final[str] = "spillover-tabulated-policy"
+#: ``answer_samples`` code of a cell whose probability came from the model's log-probabilities.
+ANSWER_FROM_LOGPROBS: Final[int] = 0
+#: ``answer_samples`` code of a cell of unknown provenance (older tables, learned tables, cells
+#: not asked); n >= 1 means the probability is the share of "yes" among n sampled answers.
+ANSWER_FROM_UNKNOWN: Final[int] = -1
 
 
 @dataclass(frozen=True)
@@ -192,6 +204,71 @@ def _as_table(name: str, values: Any, n_buckets: int) -> np.ndarray:
     return arr
 
 
+def _as_counts(name: str, values: Any, n_buckets: int) -> np.ndarray:
+    arr = np.array(values, dtype=np.int64)
+    if arr.shape != (N_PERSONAS, n_buckets):
+        raise ConfigError(
+            f"{name} must have shape ({N_PERSONAS}, {n_buckets}) (persona x bucket); "
+            f"got {arr.shape}"
+        )
+    if (arr < ANSWER_FROM_UNKNOWN).any():
+        c, b = (int(x) for x in np.argwhere(arr < ANSWER_FROM_UNKNOWN)[0])
+        raise ConfigError(
+            f"{name}[{c}, {b}] must be -1 (unknown), 0 (log-probabilities) or a sample "
+            f"count n >= 1; got {arr[c, b]}"
+        )
+    arr.flags.writeable = False
+    return arr
+
+
+def _source_name(n: int) -> str | None:
+    if n == ANSWER_FROM_LOGPROBS:
+        return "logprobs"
+    return "samples" if n > 0 else None
+
+
+def _counts_from_document(where: str, doc: Any, tables: Mapping[str, np.ndarray]) -> Any:
+    """``answer_samples`` from the document's ``answers_from`` (None when absent)."""
+    if doc is None:
+        return None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{where}: 'answers_from' must map event ids to {{source, n}}")
+    out = {}
+    for k, entry in doc.items():
+        if str(k) not in tables:
+            raise ConfigError(f"{where}: 'answers_from' names event {k!r}, which has no table")
+        if not isinstance(entry, dict) or not isinstance(entry.get("source"), list):
+            raise ConfigError(f"{where}: answers_from[{k!r}] must hold 'source' and 'n' lists")
+        source, counts = entry["source"], entry.get("n")
+        if not isinstance(counts, list) or len(counts) != len(source):
+            raise ConfigError(f"{where}: answers_from[{k!r}]: 'n' must match 'source' row by row")
+        rows = []
+        for i, (srow, nrow) in enumerate(zip(source, counts, strict=True)):
+            if not isinstance(srow, list) or not isinstance(nrow, list) or len(srow) != len(nrow):
+                raise ConfigError(f"{where}: answers_from[{k!r}] row {i} is malformed")
+            row = []
+            for s, n in zip(srow, nrow, strict=True):
+                if s == "logprobs":
+                    row.append(ANSWER_FROM_LOGPROBS)
+                elif s == "samples":
+                    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                        raise ConfigError(
+                            f"{where}: answers_from[{k!r}] row {i}: a sample-based cell needs "
+                            f"n >= 1; got {n!r}"
+                        )
+                    row.append(n)
+                elif s is None:
+                    row.append(ANSWER_FROM_UNKNOWN)
+                else:
+                    raise ConfigError(
+                        f"{where}: answers_from[{k!r}] row {i}: source must be 'logprobs', "
+                        f"'samples' or null; got {s!r}"
+                    )
+            rows.append(row)
+        out[str(k)] = rows
+    return out
+
+
 @dataclass(frozen=True)
 class TabulatedPolicy:
     """Share probabilities looked up by (event, persona, exposure bucket).
@@ -210,6 +287,11 @@ class TabulatedPolicy:
         per-round probabilities follow :func:`with_offline_reach`.
     offline_reach_scale : {"none", "fatalities"}
         How the reach depends on the event (:func:`event_offline_reach`).
+    answer_samples : mapping of str to int array, shape (32, n_buckets), optional
+        Per event, where each cell's value came from: :data:`ANSWER_FROM_LOGPROBS` (0) the
+        model's log-probabilities, n >= 1 the share of "yes" among n sampled answers,
+        :data:`ANSWER_FROM_UNKNOWN` (-1) not known. None (tables learned from runs, tables
+        written before this was recorded): every cell unknown.
     """
 
     probabilities: Mapping[str, np.ndarray]
@@ -217,6 +299,7 @@ class TabulatedPolicy:
     source: Mapping[str, Any] = field(default_factory=dict)
     offline_reach: float | None = None
     offline_reach_scale: str = "none"
+    answer_samples: Mapping[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         given: Any = self.buckets
@@ -232,6 +315,32 @@ class TabulatedPolicy:
         object.__setattr__(self, "source", dict(self.source))
         object.__setattr__(self, "offline_reach", check_offline_reach(self.offline_reach))
         object.__setattr__(self, "offline_reach_scale", check_reach_scale(self.offline_reach_scale))
+        if self.answer_samples is not None:
+            counts = {
+                str(k): _as_counts(f"answer_samples[{k!r}]", v, len(self.buckets))
+                for k, v in dict(self.answer_samples).items()
+            }
+            extra = sorted(set(counts) - set(tables))
+            if extra:
+                raise ConfigError(f"answer_samples names event(s) without a table: {extra}")
+            object.__setattr__(self, "answer_samples", counts)
+
+    def samples_of(self, event_id: str) -> np.ndarray:
+        """The ``answer_samples`` codes of one event's table (all -1 when not recorded)."""
+        if self.answer_samples is not None and event_id in self.answer_samples:
+            return self.answer_samples[event_id]
+        return np.full((N_PERSONAS, len(self.buckets)), ANSWER_FROM_UNKNOWN, dtype=np.int64)
+
+    def with_probabilities(self, probabilities: Mapping[str, np.ndarray]) -> TabulatedPolicy:
+        """The same table (buckets, provenance, reach) with other values."""
+        return TabulatedPolicy(
+            probabilities,
+            self.buckets,
+            self.source,
+            self.offline_reach,
+            self.offline_reach_scale,
+            self.answer_samples,
+        )
 
     def with_reach(
         self, offline_reach: float | None, offline_reach_scale: str | None = None
@@ -249,7 +358,9 @@ class TabulatedPolicy:
                 "offline_reach_scale applies to tables of LLM answers (llm_table.json); this "
                 "table holds per-round probabilities"
             )
-        return TabulatedPolicy(self.probabilities, self.buckets, self.source, offline_reach, scale)
+        return TabulatedPolicy(
+            self.probabilities, self.buckets, self.source, offline_reach, scale, self.answer_samples
+        )
 
     def table_for(self, event: Event | None) -> np.ndarray:
         """The (32, n_buckets) table that applies to ``event``."""
@@ -298,7 +409,7 @@ class TabulatedPolicy:
 
     def to_document(self) -> dict[str, Any]:
         """The JSON document :meth:`save` writes."""
-        return {
+        doc: dict[str, Any] = {
             "format": _FORMAT,
             "version": 1,
             "buckets": list(self.buckets.lower),
@@ -319,6 +430,15 @@ class TabulatedPolicy:
                 "combined with alpha as 1 - (1 - alpha) (1 - P)"
             ),
         }
+        if self.answer_samples is not None:
+            doc["answers_from"] = {
+                k: {
+                    "source": [[_source_name(int(n)) for n in row] for row in v.tolist()],
+                    "n": [[int(n) if n > 0 else None for n in row] for row in v.tolist()],
+                }
+                for k, v in sorted(self.answer_samples.items())
+            }
+        return doc
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the table as JSON (missing values as null); return the path."""
@@ -345,6 +465,7 @@ class TabulatedPolicy:
             doc.get("source", {}),
             doc.get("offline_reach"),
             doc.get("offline_reach_scale", "none"),
+            _counts_from_document(where, doc.get("answers_from"), tables),
         )
 
     @classmethod
