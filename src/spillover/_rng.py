@@ -34,13 +34,16 @@ SeedLike: TypeAlias = "int | np.random.SeedSequence | np.random.Generator | Seed
 #:   replicate and cascade);
 #: - ``dynamics``: the decision key of each replicate (``simulate``; the loop: replicate and
 #:   cascade);
-#: - ``events``: emission and fictional places of the offline events of a loop run.
+#: - ``events``: emission and fictional places of the offline events of a loop run;
+#: - ``llm_noise``: the bootstrap tables of ``spillover fit --llm-noise`` (the redrawn answers
+#:   of an LLM run's sampled cells).
 STREAMS: Final[dict[str, int]] = {
     "graph": 0,
     "personas": 1,
     "seeds": 2,
     "dynamics": 3,
     "events": 4,
+    "llm_noise": 5,
 }
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,18 +44,22 @@ from spillover.policies import (
     TabulatedPolicy,
     default_persona_policy,
 )
-from spillover.trajectories import AgentHistories, SimulationResult
+from spillover.trajectories import AgentHistories, ExposureTable, SimulationResult
 
 if TYPE_CHECKING:
     from spillover.engine import Posts
+    from spillover.fit import FitResult
     from spillover.llm import LLMBackend, LocalServer
+    from spillover.selection import Analysis
 
 __all__ = [
     "RunOutput",
     "build_graph",
     "build_policy",
+    "llm_noise_fit",
     "local_server",
     "plan_llm_run",
+    "replay_exposures",
     "resolve_event",
     "run",
     "run_simulation",
@@ -450,3 +454,119 @@ def _planned_graph_size(config: SimulationConfig, record: SeedRecord) -> tuple[i
         return check_regular_size(config.n_nodes, config.degree)
     graph = build_graph(config, record)
     return int(graph.n_nodes), int(graph.max_degree)
+
+
+def llm_noise_fit(
+    run_dir: str | os.PathLike[str],
+    analysis: Analysis,
+    *,
+    n_tables: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> Analysis:
+    """``analysis`` of an LLM run with the noise of its sampled answers in the intervals.
+
+    Reads the run's ``llm_table.json`` (nothing changes for a run without one) and records
+    where its cells came from (:class:`spillover.selection.LLMNoise`: sampled cells, those at
+    exactly 0 or 1, the fits at a bound that may rest on them). With ``n_tables`` > 0 and
+    sampled cells, it draws ``n_tables`` bootstrap tables
+    (:func:`spillover.selection.bootstrap_tables`), re-simulates the run with each on the same
+    graph, personas and seed as the original (common random numbers: the run's dynamics are
+    replayed, only the table changes), refits the agent-level models of ``analysis`` to each
+    run and adds their spread to the standard errors (:func:`spillover.selection.
+    with_llm_noise`). Curve models keep their engine-only SEs.
+    """
+    from pathlib import Path
+
+    from spillover.exceptions import FitError
+    from spillover.fit import get_model
+    from spillover.io import read_manifest
+    from spillover.selection import bootstrap_tables, flag_untrusted, llm_noise_of, with_llm_noise
+
+    path = Path(run_dir) / "llm_table.json"
+    if not path.is_file():
+        return analysis
+    table = TabulatedPolicy.load(path)
+    noise = llm_noise_of(table)
+    groups = list(analysis.groups)
+    at = next((i for i, g in enumerate(groups) if g.data == "exposures"), None)
+    results = list(groups[at].results) if at is not None else []
+    noise = flag_untrusted(noise, results)
+    notes = list(noise.notes)
+    if n_tables > 0 and noise.sample_cells == 0:
+        notes.append(
+            "--llm-noise: no cell of the table came from sampled answers ("
+            + (
+                "all from log-probabilities, which carry no sampling noise"
+                if noise.unknown_cells == 0
+                else "the table does not record where its cells came from"
+            )
+            + "); the standard errors are the engine's"
+        )
+    if n_tables == 0 or noise.sample_cells == 0 or at is None:
+        return replace(analysis, llm_noise=replace(noise, notes=tuple(notes)))
+    from spillover.selection import ModelGroup
+
+    record = SeedRecord.from_dict(read_manifest(run_dir)["seed"])
+    names = [r.model for r in results if r.params]
+    specs = {name: get_model(name) for name in names}
+    draws = bootstrap_tables(table, n_tables, record.generator("llm_noise"))
+    refits: dict[str, list[FitResult]] = {name: [] for name in names}
+    for i, (exposures, histories) in enumerate(_replays(run_dir, draws)):
+        for name, spec in specs.items():
+            try:
+                data = spec.agent_data(exposures, histories)
+                refits[name].append(spec.make_estimator().fit(data).result_)
+            except FitError:
+                pass
+        if progress is not None:
+            progress(i + 1, n_tables)
+    new_results, noise = with_llm_noise(results, refits, replace(noise, notes=()), n_tables)
+    noise = replace(noise, notes=tuple(notes) + noise.notes)
+    old = groups[at]
+    groups[at] = ModelGroup(old.data, old.description, tuple(new_results), old.comparison)
+    return replace(analysis, groups=tuple(groups), llm_noise=noise)
+
+
+def _replays(
+    run_dir: str | os.PathLike[str], tables: Iterable[TabulatedPolicy]
+) -> Iterator[tuple[ExposureTable, AgentHistories]]:
+    """The run of ``run_dir`` again with each table: its graph, personas, event and seed."""
+    from spillover.events import Event
+    from spillover.io import read_manifest, read_persona_assignment
+
+    manifest = read_manifest(run_dir)
+    keys = (
+        *("n_nodes", "degree", "graph", "rewire_prob", "edge_list"),
+        *("n_rounds", "n_reps", "n_seeds", "personas"),
+    )
+    given = manifest.get("config", {})
+    config = SimulationConfig().replace(**{k: given[k] for k in keys if k in given})
+    record = SeedRecord.from_dict(manifest["seed"])
+    event = Event.from_dict(manifest["event"])
+    graph = build_graph(config, record)
+    if config.personas == "balanced":
+        persona_of_node = assign_balanced(graph.n_nodes, rng=record.generator("personas"))
+    else:
+        persona_of_node = read_persona_assignment(config.personas, graph.n_nodes)
+    for table in tables:
+        sim = simulate(
+            graph,
+            table,
+            n_rounds=config.n_rounds,
+            n_reps=config.n_reps,
+            n_seeds=config.n_seeds,
+            event=event,
+            persona_of_node=persona_of_node,
+            rng=record,
+        )
+        yield sim.exposures, agent_histories(graph, sim)
+
+
+def replay_exposures(
+    run_dir: str | os.PathLike[str], tables: Iterable[TabulatedPolicy]
+) -> Iterator[ExposureTable]:
+    """The exposure table of the run of ``run_dir`` replayed with each of ``tables`` (same
+    graph, personas, event and seed: common random numbers); with the run's own
+    ``llm_table.json`` it is the run's exposure table again."""
+    for exposures, _ in _replays(run_dir, tables):
+        yield exposures

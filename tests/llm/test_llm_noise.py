@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -66,3 +67,105 @@ def test_tables_without_provenance_read_as_unknown(tmp_path: Path, event: Event)
     path.write_text(json.dumps(doc))
     with pytest.raises(Exception, match="source must be 'logprobs', 'samples' or null"):
         TabulatedPolicy.load(path)
+
+
+SMALL = ["--n-nodes", "400", "--degree", "6", "--rounds", "10", "--replicates", "2"]
+SMALL += ["--seeds", "3", "--seed", "11", "--quiet"]
+
+
+def cli(argv: list[str]) -> int:
+    from spillover.cli import main
+
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def llm_run(standin: Any, out: Path, *probability: str) -> Path:
+    server = standin()
+    argv = ["simulate", *SMALL, "--llm-base-url", server.url, "--llm-model", "standin-1"]
+    assert cli([*argv, *probability, "--out", str(out)]) == 0
+    return out
+
+
+def fit_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
+    capsys.readouterr()
+    assert cli(["fit", *argv, "--json", "--folds", "0"]) == 0
+    doc: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return doc
+
+
+def test_degenerate_sampled_cells_are_flagged_and_bootstrapped(
+    standin: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The stand-in's offline answers are about 1 % yes: 10 samples give mostly 0/10 cells.
+    run_dir = llm_run(standin, tmp_path / "run", "--llm-probability", "samples")
+    table = TabulatedPolicy.load(run_dir / "llm_table.json")
+    (event_id,) = table.probabilities
+    # Replayed with its own table and seed, the run is reproduced: the bootstrap's baseline.
+    import pyarrow.parquet as pq
+
+    from spillover.pipeline import replay_exposures
+
+    (again,) = replay_exposures(run_dir, [table])
+    np.testing.assert_array_equal(
+        again.shared, pq.read_table(run_dir / "exposures.parquet").column("shared").to_numpy()
+    )
+    off = fit_json(capsys, str(run_dir), "--model", "si2", "--llm-noise", "0")
+    noise = off["llm_noise"]
+    assert noise["sample_cells"] == int((~np.isnan(table.probabilities[event_id])).sum())
+    assert noise["logprob_cells"] == 0 and noise["bootstrap_tables"] == 0
+    degenerate = noise["degenerate_cells"]
+    zero = [c for c in degenerate if c["bucket"] == 0 and c["p"] == 0.0]
+    assert zero and all(c["n"] == 10 for c in degenerate)
+    assert all(
+        table.probabilities[event_id][c["persona"], c["bucket"]] in (0, 1) for c in degenerate
+    )
+    (si2,) = off["models"]
+    assert "se_llm" not in si2
+    if si2["params"]["alpha"] == 0.0:
+        assert "si2" in noise["untrusted"] and "alpha = 0" in noise["untrusted"]["si2"]
+
+    on = fit_json(capsys, str(run_dir), "--model", "si2", "--llm-noise", "6")
+    (si2,) = on["models"]
+    assert on["llm_noise"]["bootstrap_tables"] == 6
+    for name in ("alpha", "beta"):
+        assert si2["se_llm"][name] > 0  # degenerate offline cells vary too (Jeffreys)
+        total = np.hypot(si2["se_engine"][name], si2["se_llm"][name])
+        assert si2["se"][name] == pytest.approx(total)
+        assert 0 < si2["llm_share"][name] < 1
+    assert si2["stderr"]["beta"] == pytest.approx(si2["se"]["beta"])
+    assert si2["ci_high"]["beta"] - si2["ci_low"]["beta"] > (
+        off["models"][0]["ci_high"]["beta"] - off["models"][0]["ci_low"]["beta"]
+    )
+    capsys.readouterr()
+    assert cli(["fit", str(run_dir), "--model", "si2", "--llm-noise", "3", "--folds", "0"]) == 0
+    text = capsys.readouterr().out
+    assert "sampled cell(s) estimated at exactly 0 or 1" in text
+    assert "are totals, sqrt(se_engine² + se_llm²)" in text
+
+
+def test_llm_noise_is_a_no_op_for_a_log_probability_table(
+    standin: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = llm_run(standin, tmp_path / "run")
+    base = fit_json(capsys, str(run_dir), "--model", "si2", "--llm-noise", "0")
+    doc = fit_json(capsys, str(run_dir), "--model", "si2", "--llm-noise", "5")
+    noise = doc["llm_noise"]
+    assert noise["sample_cells"] == 0 and noise["logprob_cells"] > 0
+    assert noise["degenerate_cells"] == [] and noise["bootstrap_tables"] == 0
+    assert any("no cell of the table came from sampled answers" in n for n in noise["notes"])
+    assert doc["models"][0]["stderr"] == base["models"][0]["stderr"]
+    assert "se_llm" not in doc["models"][0]
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "1.5"])
+def test_bad_llm_noise_is_one_error_line(
+    value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert cli(["fit", str(tmp_path), "--llm-noise", value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "--llm-noise" in err[0]

@@ -147,8 +147,61 @@ def print_analysis(analysis: Analysis) -> None:
         "log-likelihood of whole replicates left out of the fit (K-fold). --json has "
         "everything, per persona too."
     )
+    for line in _llm_noise_lines(analysis):
+        out_console.print(line, markup=False)
     for note in analysis.notes:
         out_console.print(f"note: {note}")
+
+
+def _llm_noise_lines(analysis: Analysis) -> list[str]:
+    """What the table of an LLM run says about the answers' noise, and which SEs are shown."""
+    noise = analysis.llm_noise
+    if noise is None:
+        return []
+    lines = [
+        f"LLM answers: {noise.sample_cells} cell(s) from sampled answers, "
+        f"{noise.logprob_cells} from log-probabilities, {noise.unknown_cells} of unrecorded "
+        "source."
+    ]
+    if noise.degenerate_cells:
+        shown = ", ".join(
+            f"persona {c['persona']} bucket {c['bucket_label']} = {c['p']:g} "
+            f"({round(c['p'] * c['n'])}/{c['n']})"
+            for c in noise.degenerate_cells[:6]
+        )
+        more = len(noise.degenerate_cells) - 6
+        lines.append(
+            f"warning: {len(noise.degenerate_cells)} sampled cell(s) estimated at exactly 0 or 1 "
+            f"(the model's probability is not 0 or 1, only its n answers agreed): {shown}"
+            + (f" and {more} more" if more > 0 else "")
+        )
+    for model, why in noise.untrusted.items():
+        lines.append(
+            f"warning: {model}: {why}; its feasibility may rest on a degenerate sampled cell: "
+            "do not trust this fit"
+        )
+    if noise.n_tables and noise.params:
+        shares = []
+        for model, per in noise.params.items():
+            for name, v in per.items():
+                if isinstance(v["llm_share"], float):
+                    shares.append(f"{model} {name} {v['llm_share']:.0%}")
+        lines.append(
+            f"SEs and intervals of {', '.join(noise.params)} are totals, "
+            "sqrt(se_engine² + se_llm²), with se_llm from "
+            f"{noise.n_tables} bootstrap tables of the sampled answers (re-simulated with the "
+            "run's seed); the LLM answers' share of the variance: "
+            + "; ".join(shares)
+            + ". --json has se_engine, se_llm and se per parameter."
+        )
+    elif noise.sample_cells:
+        lines.append(
+            "SEs are the engine's only: they leave out the noise of the sampled answers "
+            "(--llm-noise B adds it)."
+        )
+    for note in noise.notes:
+        lines.append(f"note: {note}")
+    return lines
 
 
 @app.command("fit")
@@ -187,6 +240,16 @@ def fit_command(
         str, typer.Option("--criterion", help="Criterion naming the best model: bic, aic, aicc.")
     ] = "bic",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    llm_noise: Annotated[
+        int | None,
+        typer.Option(
+            "--llm-noise",
+            metavar="B",
+            help="LLM runs with sampled answers: bootstrap tables whose re-simulated runs put "
+            "the noise of the answers into the agent-level SEs (0: off). "
+            "\\[default: 40]",
+        ),
+    ] = None,
 ) -> None:
     """Fit models of the spread to a run and say which the data support.
 
@@ -203,6 +266,8 @@ def fit_command(
         raise ConfigError(f"--criterion must be one of {', '.join(CRITERIA)}; got {criterion!r}")
     if folds < 0:
         raise ConfigError(f"--folds must be >= 0; got {folds}")
+    if llm_noise is not None and llm_noise < 0:
+        raise ConfigError(f"--llm-noise must be an integer >= 0 (0: off); got {llm_noise}")
 
     if is_sweep(input_path):
         from spillover.fit import sweep_models
@@ -232,6 +297,17 @@ def fit_command(
         n_folds=folds,
         criterion=criterion,  # type: ignore[arg-type]
     )
+    if input_path.is_dir():
+        from spillover.pipeline import llm_noise_fit
+        from spillover.selection import DEFAULT_LLM_NOISE_TABLES
+
+        n_tables = DEFAULT_LLM_NOISE_TABLES if llm_noise is None else llm_noise
+
+        def tick(done: int, total: int) -> None:
+            if not as_json and done in (1, total):
+                err_console.print(f"LLM answer noise: refitted {done} of {total} bootstrap tables")
+
+        analysis = llm_noise_fit(input_path, analysis, n_tables=n_tables, progress=tick)
     if as_json:
         typer.echo(dumps_json(analysis.to_dict(), indent=2))
     else:

@@ -9,6 +9,14 @@ from spillover.selection._criteria import (
     compare,
 )
 from spillover.selection._holdout import held_out_loglik, replicate_folds
+from spillover.selection._llm_noise import (
+    DEFAULT_LLM_NOISE_TABLES,
+    LLMNoise,
+    bootstrap_tables,
+    flag_untrusted,
+    llm_noise_of,
+    with_llm_noise,
+)
 from spillover.selection._verdict import (
     READINGS,
     Evidence,
@@ -19,19 +27,25 @@ from spillover.selection._verdict import (
 
 __all__ = [
     "CRITERIA",
+    "DEFAULT_LLM_NOISE_TABLES",
     "READINGS",
     "Analysis",
     "ComparisonRow",
     "Criterion",
     "Evidence",
+    "LLMNoise",
     "ModelGroup",
     "TwoRatesVerdict",
     "akaike_weights",
     "analyse",
     "available_models",
+    "bootstrap_tables",
     "compare",
+    "flag_untrusted",
     "held_out_loglik",
     "heterogeneity_test",
+    "llm_noise_of",
     "replicate_folds",
     "two_rates_verdict",
+    "with_llm_noise",
 ]

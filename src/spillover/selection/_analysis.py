@@ -26,6 +26,7 @@ from spillover.fit import (
 )
 from spillover.selection._criteria import ComparisonRow, Criterion, compare
 from spillover.selection._holdout import held_out_loglik
+from spillover.selection._llm_noise import LLMNoise
 from spillover.selection._verdict import TwoRatesVerdict, two_rates_verdict
 from spillover.trajectories import AgentHistories, Curves, ExposureTable
 
@@ -65,6 +66,9 @@ class Analysis:
     notes: tuple[str, ...] = field(default_factory=tuple)
     #: Which reading of "two rates" the exposure table supports (None without one).
     two_rates: TwoRatesVerdict | None = None
+    #: LLM runs: where the table's cells came from, degenerate sampled cells and, after
+    #: ``--llm-noise``, the LLM answers' share of each standard error.
+    llm_noise: LLMNoise | None = None
 
     @property
     def best(self) -> str | None:
@@ -94,6 +98,8 @@ class Analysis:
                     akaike_weight=row.akaike_weight,
                     held_out_loglik=row.held_out_loglik,
                 )
+                if self.llm_noise is not None:
+                    doc.update(self.llm_noise.model_fields(result.model))
                 models.append(doc)
         out: dict[str, Any] = {"models": models, "best": self.best, "criterion": self.criterion}
         if self.trait_effects is not None:
@@ -102,6 +108,8 @@ class Analysis:
             out["equation"] = self.equation.to_dict()
         if self.two_rates is not None:
             out["two_rates"] = self.two_rates.to_dict()
+        if self.llm_noise is not None:
+            out["llm_noise"] = self.llm_noise.to_dict()
         if self.notes:
             out["notes"] = list(self.notes)
         return out

@@ -1,0 +1,258 @@
+"""The noise of an LLM's sampled answers in the fitted intervals.
+
+When a cell of an LLM run's table (persona x exposure bucket) is the share of "yes" among n
+sampled answers, the run was simulated with an estimate of the model's probability, not the
+probability itself: a rerun of the same prompts would have given another table, another run and
+other estimates. The engine's standard errors know nothing of that. This module
+
+- summarises where the cells came from (:func:`llm_noise_of`) and flags sampled cells
+  estimated at exactly 0 or 1, and the fits that may rest on them (:func:`flag_untrusted`);
+- draws bootstrap tables (:func:`bootstrap_tables`): ``p*_cell ~ Binomial(n, p~) / n`` with
+  ``p~ = (k + 1/2) / (n + 1)``, the Jeffreys posterior mean of the cell's k "yes" out of n, so
+  that a cell at 0/n or n/n still varies; log-probability and unknown cells are kept as they
+  are;
+- combines the spread of the refits across those tables with the engine's standard errors
+  (:func:`with_llm_noise`): ``se = sqrt(se_engine^2 + var_llm)``.
+
+The re-simulation itself (same graph, personas and seed as the original run: common random
+numbers, so the spread isolates the answers' noise) is :func:`spillover.pipeline.llm_noise_fit`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from spillover.fit import FitResult
+from spillover.policies import TabulatedPolicy
+
+__all__ = [
+    "DEFAULT_LLM_NOISE_TABLES",
+    "LLMNoise",
+    "bootstrap_tables",
+    "flag_untrusted",
+    "llm_noise_of",
+    "with_llm_noise",
+]
+
+#: Bootstrap tables ``spillover fit --llm-noise`` draws by default for a run with sampled cells
+#: (the relative error of a bootstrap standard error is about 1 / sqrt(2 B): 11 % at 40).
+DEFAULT_LLM_NOISE_TABLES = 40
+
+_Z = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class LLMNoise:
+    """Where an LLM run's table came from and, after a bootstrap, the LLM share of the SEs.
+
+    Attributes
+    ----------
+    sample_cells, logprob_cells, unknown_cells : int
+        Cells of the table (with a value) whose probability came from n sampled answers, from
+        log-probabilities, or from an unrecorded source.
+    degenerate_cells : tuple of dict
+        Sampled cells estimated at exactly 0 or 1 (``event``, ``persona``, ``bucket``,
+        ``bucket_label``, ``p``, ``n``).
+    untrusted : mapping of str to str
+        Model -> why its fit may rest on a degenerate cell (a parameter at a bound of 0 or 1).
+    n_tables : int
+        Bootstrap tables drawn (0: no bootstrap).
+    params : mapping
+        Model -> parameter -> ``{"se_engine", "se_llm", "se", "llm_share"}`` (vectors as lists).
+    notes : tuple of str
+    """
+
+    sample_cells: int
+    logprob_cells: int
+    unknown_cells: int
+    degenerate_cells: tuple[dict[str, Any], ...] = ()
+    untrusted: Mapping[str, str] = field(default_factory=dict)
+    n_tables: int = 0
+    params: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sample_cells": self.sample_cells,
+            "logprob_cells": self.logprob_cells,
+            "unknown_cells": self.unknown_cells,
+            "degenerate_cells": [dict(c) for c in self.degenerate_cells],
+            "untrusted": dict(self.untrusted),
+            "bootstrap_tables": self.n_tables,
+            "method": (
+                "parametric bootstrap of the sampled cells, p* ~ Binomial(n, (k + 1/2) / (n + 1))"
+                " / n, the run re-simulated with its own seed for each table and refitted; "
+                "se = sqrt(se_engine^2 + se_llm^2)"
+                if self.n_tables
+                else None
+            ),
+            "params": {m: {p: dict(v) for p, v in d.items()} for m, d in self.params.items()},
+            "notes": list(self.notes),
+        }
+
+    def model_fields(self, model: str) -> dict[str, Any]:
+        """``se_engine``, ``se_llm``, ``se`` and ``llm_share`` per parameter of one model's
+        ``--json`` entry (empty without a bootstrap of that model)."""
+        got = self.params.get(model)
+        if not got:
+            return {}
+        keys = ("se_engine", "se_llm", "se", "llm_share")
+        return {k: {p: v[k] for p, v in got.items()} for k in keys}
+
+
+def llm_noise_of(table: TabulatedPolicy) -> LLMNoise:
+    """How many cells of ``table`` came from samples, log-probabilities or an unknown source,
+    and the sampled cells estimated at exactly 0 or 1."""
+    sample = logprob = unknown = 0
+    degenerate = []
+    for event_id, values in sorted(table.probabilities.items()):
+        counts = table.samples_of(event_id)
+        has = ~np.isnan(values)
+        sample += int((has & (counts > 0)).sum())
+        logprob += int((has & (counts == 0)).sum())
+        unknown += int((has & (counts < 0)).sum())
+        for c, b in np.argwhere(has & (counts > 0) & ((values == 0.0) | (values == 1.0))):
+            degenerate.append(
+                {
+                    "event": event_id,
+                    "persona": int(c),
+                    "bucket": int(b),
+                    "bucket_label": table.buckets.label(int(b)),
+                    "p": float(values[c, b]),
+                    "n": int(counts[c, b]),
+                }
+            )
+    return LLMNoise(sample, logprob, unknown, tuple(degenerate))
+
+
+def flag_untrusted(noise: LLMNoise, results: Sequence[FitResult]) -> LLMNoise:
+    """Mark the fits whose feasibility may rest on a degenerate cell: with such cells in the
+    table, a fit at a bound (a rate estimated at exactly 0 or 1) is not to be trusted."""
+    if not noise.degenerate_cells:
+        return noise
+    zero_offline = any(c["bucket"] == 0 and c["p"] == 0.0 for c in noise.degenerate_cells)
+    flagged: dict[str, str] = {}
+    for result in results:
+        at = [
+            f"{name} = {value:g}"
+            for name, value in result.params.items()
+            if isinstance(value, float) and value in (0.0, 1.0)
+        ]
+        if not at and result.status not in ("bound", "infeasible"):
+            continue
+        why = f"{', '.join(at)} at its bound" if at else f"status {result.status}"
+        if zero_offline and any(v.startswith("alpha") for v in at):
+            why += " (sampled offline cells answered 'no' n times out of n)"
+        flagged[result.model] = why
+    return replace(noise, untrusted=flagged)
+
+
+def bootstrap_tables(
+    table: TabulatedPolicy, n_tables: int, rng: np.random.Generator
+) -> list[TabulatedPolicy]:
+    """``n_tables`` tables whose sampled cells are redrawn, ``Binomial(n, p~) / n`` with
+    ``p~ = (k + 1/2) / (n + 1)`` (k = the cell's "yes" count); other cells are kept."""
+    out = []
+    cells = {k: table.samples_of(k) for k in table.probabilities}
+    for _ in range(n_tables):
+        drawn = {}
+        for event_id, values in table.probabilities.items():
+            n = cells[event_id]
+            sampled = (n > 0) & ~np.isnan(values)
+            new = np.array(values, dtype=np.float64)
+            if sampled.any():
+                nn = n[sampled]
+                k = np.rint(values[sampled] * nn)
+                p_tilde = (k + 0.5) / (nn + 1.0)
+                new[sampled] = rng.binomial(nn, p_tilde) / nn
+            drawn[event_id] = new
+        out.append(table.with_probabilities(drawn))
+    return out
+
+
+def _as_array(value: Any) -> np.ndarray:
+    return np.atleast_1d(np.asarray(value, dtype=np.float64))
+
+
+def _plain(x: np.ndarray, vector: bool) -> float | list[float]:
+    return [float(v) for v in x] if vector else float(x[0])
+
+
+def with_llm_noise(
+    results: Sequence[FitResult],
+    refits: Mapping[str, Sequence[FitResult]],
+    noise: LLMNoise,
+    n_tables: int,
+) -> tuple[list[FitResult], LLMNoise]:
+    """The fits with total standard errors and intervals, and the noise record.
+
+    ``refits[model]`` are the model's fits to the re-simulated runs (one per bootstrap table
+    that could be fitted). For each parameter ``se_llm`` is their standard deviation,
+    ``se = sqrt(se_engine^2 + se_llm^2)``, and each side of the engine's interval is widened
+    to ``sqrt(half_width^2 + (1.96 se_llm)^2)`` (clipped to [0, 1]), which keeps a profile
+    interval's asymmetry and is the Wald interval of ``se`` otherwise.
+    """
+    out: list[FitResult] = []
+    params: dict[str, dict[str, dict[str, Any]]] = {}
+    notes = list(noise.notes)
+    for result in results:
+        fits = [r for r in refits.get(result.model, ()) if r.params]
+        if not result.params or len(fits) < 2:
+            if result.params and result.model in refits:
+                notes.append(f"{result.model}: fewer than 2 bootstrap refits; SEs left as they are")
+            out.append(result)
+            continue
+        if len(fits) < n_tables:
+            notes.append(
+                f"{result.model}: {n_tables - len(fits)} of {n_tables} bootstrap refits failed"
+            )
+        stderr: dict[str, Any] = dict(result.stderr)
+        low: dict[str, Any] = dict(result.ci_low)
+        high: dict[str, Any] = dict(result.ci_high)
+        per: dict[str, dict[str, Any]] = {}
+        for name, value in result.params.items():
+            vector = isinstance(value, tuple)
+            est = _as_array(value)
+            # A vector whose length depends on the run (a rate per exposure count reached)
+            # is compared only with refits of the same length.
+            same = [_as_array(f.params[name]) for f in fits if name in f.params]
+            same = [x for x in same if x.size == est.size]
+            if len(same) < 2:
+                continue
+            draws = np.array(same)
+            with np.errstate(invalid="ignore"):
+                se_llm = np.nanstd(draws, axis=0, ddof=1)
+            se_eng = _as_array(result.stderr.get(name, math.nan))
+            lo = _as_array(result.ci_low.get(name, math.nan))
+            hi = _as_array(result.ci_high.get(name, math.nan))
+            # At a bound the curvature gives no SE; the (profile) interval's wider side does.
+            from_ci = ~np.isfinite(se_eng) & np.isfinite(lo) & np.isfinite(hi)
+            if from_ci.any():
+                se_eng = np.where(from_ci, np.maximum(est - lo, hi - est) / _Z, se_eng)
+                notes.append(
+                    f"{result.model} {name}: se_engine read from its interval "
+                    "(wider side / 1.96; the curvature gives none at a bound)"
+                )
+            total = np.sqrt(se_eng**2 + se_llm**2)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                share = np.where(total > 0, se_llm**2 / total**2, 0.0)
+            wide = _Z * se_llm
+            new_lo = np.clip(est - np.sqrt((est - lo) ** 2 + wide**2), 0.0, 1.0)
+            new_hi = np.clip(est + np.sqrt((hi - est) ** 2 + wide**2), 0.0, 1.0)
+            stderr[name] = tuple(float(x) for x in total) if vector else float(total[0])
+            low[name] = tuple(float(x) for x in new_lo) if vector else float(new_lo[0])
+            high[name] = tuple(float(x) for x in new_hi) if vector else float(new_hi[0])
+            per[name] = {
+                "se_engine": _plain(se_eng, vector),
+                "se_llm": _plain(se_llm, vector),
+                "se": _plain(total, vector),
+                "llm_share": _plain(share, vector),
+            }
+        params[result.model] = per
+        out.append(replace(result, stderr=stderr, ci_low=low, ci_high=high))
+    return out, replace(noise, n_tables=n_tables, params=params, notes=tuple(notes))
