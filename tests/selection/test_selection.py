@@ -59,11 +59,26 @@ def test_held_out_needs_two_replicates() -> None:
 
 def test_analysis_document(run: tuple) -> None:  # type: ignore[type-arg]
     result, agents = run
-    analysis = analyse(exposures=result.exposures, agents=agents, n_folds=2)
+    analysis = analyse(
+        exposures=result.exposures, agents=agents, curves=result.curves, degree=8, n_folds=2
+    )
     doc = analysis.to_dict()
     names = [m["name"] for m in doc["models"]]
-    assert names == ["si", "si2", "si-groups2", "si-persona", "si-dose2", "si-dose"]
-    assert doc["best"] in names
+    agent_level = ["si", "si2", "si-groups2", "si-persona", "si-dose2", "si-dose"]
+    assert names == [*agent_level, "pair"]
+    # The two kinds of data are never ranked together: each group has its own comparison.
+    exposures, curves = doc["groups"]
+    assert exposures["data"] == "exposures" and exposures["models"] == agent_level
+    assert curves["data"] == "curves" and curves["models"] == ["pair"]
+    assert doc["best"] == exposures["best"] and curves["best"] == "pair"
+    assert exposures["ranked_by"] == "BIC" and exposures["criteria"] == "likelihood"
+    assert exposures["dispersion"] is None and "agent-rounds at risk" in exposures["n_obs"]
+    assert curves["dispersion_model"] == "pair"
+    assert curves["ranked_by"] == ("QBIC" if curves["dispersion"] > 1 else "BIC")
+    at_risk = int(result.exposures.at_risk.sum())
+    for m in doc["models"]:
+        if m["data"] == "exposures":
+            assert m["n_obs"] == at_risk and m["qbic"] is None and m["ranked_by"] == "BIC"
     for m in doc["models"]:
         assert {
             "params",
@@ -86,7 +101,9 @@ def test_analysis_document(run: tuple) -> None:  # type: ignore[type-arg]
         "agreeableness",
         "neuroticism",
     }
-    assert np.isclose(sum(m["akaike_weight"] for m in doc["models"]), 1.0)
+    for data in ("exposures", "curves"):
+        weights = [m["akaike_weight"] for m in doc["models"] if m["data"] == data]
+        assert np.isclose(sum(weights), 1.0)
 
 
 def test_analysis_errors(run: tuple) -> None:  # type: ignore[type-arg]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from spillover.cli._app import app
 from spillover.cli._console import err_console, out_console
@@ -53,15 +54,32 @@ def format_params(result: FitResult) -> str:
     return "\n".join(parts)
 
 
-def _group_table(group: ModelGroup) -> Table:
-    table = Table(title=group.description, title_justify="left", show_lines=True)
+def _group_caption(group: ModelGroup, criterion: str) -> str:
+    """What the group is ranked by."""
+    lines = [f"ranked by {group.criterion_label(criterion)}"]
+    if group.quasi:
+        lines[0] += (
+            "; quasi-likelihood criteria of log-lik / phi, the phi that inflates the "
+            "standard errors"
+        )
+    return "\n".join(lines)
+
+
+def _group_table(group: ModelGroup, criterion: str = "bic") -> Table:
+    table = Table(
+        title=group.description,
+        title_justify="left",
+        show_lines=True,
+        caption=Text(_group_caption(group, criterion)),
+        caption_justify="left",
+    )
     columns = (
         ("model", "left"),
         ("estimate ± se [95% CI]", "left"),
         ("k", "right"),
         ("log-lik", "right"),
-        ("ΔAIC", "right"),
-        ("ΔBIC", "right"),
+        (f"Δ{group.criterion_name('aic')}", "right"),
+        (f"Δ{group.criterion_name('bic')}", "right"),
         ("weight", "right"),
         ("held-out", "right"),
         ("status", "left"),
@@ -124,7 +142,7 @@ def _equation_line(analysis: Analysis) -> str:
 
 def print_analysis(analysis: Analysis) -> None:
     for group in analysis.groups:
-        out_console.print(_group_table(group))
+        out_console.print(_group_table(group, analysis.criterion))
         for line in _messages(group):
             out_console.print(f"  {line}", markup=False)
     if analysis.trait_effects is not None:
@@ -140,9 +158,17 @@ def print_analysis(analysis: Analysis) -> None:
     intervals = (
         f"profile likelihood for {', '.join(profile)}, Wald otherwise" if profile else "Wald"
     )
+    quasi = [g for g in analysis.groups if g.quasi]
+    by = analysis.groups[0].criterion_name(analysis.criterion) if analysis.groups else "BIC"
+    if quasi:
+        by = (
+            f"{analysis.criterion.upper()} (its quasi-likelihood form "
+            f"{quasi[0].criterion_name(analysis.criterion)} for curve fits)"
+        )
     out_console.print(
-        f"* best in its group by {analysis.criterion.upper()}; ΔAIC, ΔBIC: difference to the "
-        "group's lowest; weight: Akaike weight; AIC, AICc, BIC themselves are in --json. "
+        f"* best in its group by {by}; groups score different data and are not ranked "
+        "against each other; Δ: difference to the group's lowest; weight: Akaike weight; "
+        "the criteria themselves are in --json. "
         f"Estimates are per-round probabilities. Intervals: {intervals}. held-out: "
         "log-likelihood of whole replicates left out of the fit (K-fold). --json has "
         "everything, per persona too."

@@ -35,7 +35,13 @@ from spillover.fit._registry import (
     sweep_models,
     unregister_model,
 )
-from spillover.fit._result import FitResult, FitStatus, ParamValue, information_criteria
+from spillover.fit._result import (
+    FitResult,
+    FitStatus,
+    ParamValue,
+    information_criteria,
+    quasi_information_criteria,
+)
 from spillover.fit._sindy import DiscoveredEquation, discover_equation
 from spillover.fit._spec import HAZARD_SYMBOLS, ModelSpec, Overlay, spread_starts
 from spillover.fit._traits import TraitEffects, fit_trait_effects
@@ -86,6 +92,7 @@ __all__ = [
     "offline_design",
     "predict_curve",
     "profile_interval",
+    "quasi_information_criteria",
     "register_model",
     "si2_design",
     "spread_starts",

@@ -152,12 +152,14 @@ class Estimator:
         n_params: int | None = None,
         model: str | None = None,
         ci: tuple[Mapping[str, ParamValue], Mapping[str, ParamValue], str] | None = None,
+        dispersion: float | None = None,
     ) -> None:
         """Set ``theta_``, ``stderr_``, ``loglik_``, ``n_obs_`` and the frozen ``result_``.
 
         The one place a fit becomes a :class:`FitResult`; ``n_params`` defaults to
         ``len(names)``, ``model`` to the estimator's name; ``ci`` is ``(low, high, method)``
-        (by default Wald intervals from the standard errors).
+        (by default Wald intervals from the standard errors); ``dispersion`` is a curve fit's
+        quasi-likelihood phi.
         """
         low, high, method = ci if ci is not None else ({}, {}, "wald")
         self.theta_ = {n: _plain(v) for n, v in zip(names, params, strict=True)}
@@ -176,6 +178,7 @@ class Estimator:
             ci_low=low,
             ci_high=high,
             ci_method=method,
+            dispersion=None if dispersion is None else float(dispersion),
         )
 
     def _fitted(self, attr: str) -> Any:

@@ -11,8 +11,13 @@ Assumptions, stated plainly: the map describes the mean dynamics (true for the p
 k-regular graphs to within its documented error, less so for the homogeneous map); rounds are
 treated as independent given S, which they are not (a replicate that runs ahead stays ahead),
 so the raw binomial information overstates precision. Standard errors are therefore inflated
-by the quasi-likelihood dispersion ``phi = Pearson chi2 / (n_cells - n_params)`` when phi > 1.
-Information criteria use the raw log-likelihood and compare models of the same curves only.
+by the quasi-likelihood dispersion ``phi = Pearson chi2 / (n_cells - n_params)`` when phi > 1
+(``FitResult.dispersion``). Each fit's AIC and BIC are those of the raw log-likelihood; model
+selection (:func:`spillover.selection.compare`) ranks curve fits by the quasi-likelihood
+criteria QAIC and QBIC with one phi for the models compared, so that their differences agree
+with the inflated intervals. ``n_obs`` counts the susceptible agent-rounds of the binomial
+cells (sum over replicates and rounds of ``S_r,t-1``). Curve fits are compared with curve fits
+of the same curves only.
 """
 
 from __future__ import annotations
@@ -137,7 +142,9 @@ class CurveEstimator(Estimator):
             status = "failed"
             message += f"; {best.message}"
         self.dispersion_ = phi
-        self._set_result(names, theta, se, ll, n_obs, status, message, model=self.model)
+        self._set_result(
+            names, theta, se, ll, n_obs, status, message, model=self.model, dispersion=phi
+        )
         return self
 
     def loglik(self, curves: Curves) -> float:

@@ -10,7 +10,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["FitResult", "FitStatus", "ParamValue", "information_criteria"]
+__all__ = [
+    "FitResult",
+    "FitStatus",
+    "ParamValue",
+    "information_criteria",
+    "quasi_information_criteria",
+]
 
 #: ``converged``: an interior optimum was found. ``bound``: the optimum lies on a parameter
 #: bound (a rate of 0), where standard errors from the curvature are not reliable.
@@ -34,6 +40,21 @@ def information_criteria(loglik: float, n_params: int, n_obs: int) -> tuple[floa
     return aic, aicc, bic
 
 
+def quasi_information_criteria(
+    loglik: float, n_params: int, n_obs: int, dispersion: float
+) -> tuple[float, float, float]:
+    """(QAIC, QAICc, QBIC): the criteria of a quasi-likelihood, ``loglik / dispersion``.
+
+    ``QAIC = -2 loglik / phi + 2 k``, ``QBIC = -2 loglik / phi + k log n`` and QAICc adds AICc's
+    small-sample term to QAIC. ``k`` counts the model's free parameters, not phi: with one phi
+    for every model compared, counting it would shift them all alike. With ``phi = 1`` these
+    are AIC, AICc and BIC.
+    """
+    if not dispersion > 0:
+        raise ValueError(f"the dispersion must be > 0; got {dispersion}")
+    return information_criteria(loglik / dispersion, n_params, n_obs)
+
+
 @dataclass(frozen=True)
 class FitResult:
     """Estimates, uncertainty and fit statistics of one model.
@@ -47,9 +68,12 @@ class FitResult:
     loglik : float
         Maximised log-likelihood (``-inf`` when infeasible).
     n_params, n_obs : int
-        Free parameters; observations (agent-rounds at risk for agent-level fits).
+        Free parameters; observations, the n of BIC: agent-rounds at risk for agent-level fits
+        (the Bernoulli trials of the likelihood, also for ``si-groups2`` on agent histories),
+        susceptible agent-rounds implied by the curves for curve fits (the trials of their
+        binomial cells).
     aic, aicc, bic : float
-        Information criteria.
+        Information criteria of the log-likelihood itself.
     status : {"converged", "bound", "infeasible", "failed"}
     message : str
         Human-readable detail on the status.
@@ -58,6 +82,9 @@ class FitResult:
         clipped to [0, 1].
     ci_method : str
         ``"wald"`` or ``"profile"`` (profile likelihood).
+    dispersion : float or None
+        Quasi-likelihood dispersion of a curve fit, ``phi = Pearson chi2 / (cells - params)``
+        (its standard errors are inflated by sqrt(phi) when phi > 1); None for likelihood fits.
     """
 
     model: str
@@ -71,6 +98,7 @@ class FitResult:
     ci_low: Mapping[str, ParamValue] = field(default_factory=dict)
     ci_high: Mapping[str, ParamValue] = field(default_factory=dict)
     ci_method: str = "wald"
+    dispersion: float | None = None
     aic: float = field(init=False)
     aicc: float = field(init=False)
     bic: float = field(init=False)
@@ -110,6 +138,7 @@ class FitResult:
             "ci_low": {k: plain(v) for k, v in self.ci_low.items()},
             "ci_high": {k: plain(v) for k, v in self.ci_high.items()},
             "ci_method": self.ci_method,
+            "dispersion": self.dispersion,
         }
 
 

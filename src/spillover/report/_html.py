@@ -88,12 +88,13 @@ def _param_text(value: Any, se: Any, low: Any, high: Any) -> str:
     return text
 
 
-def _group_table(group: ModelGroup) -> str:
+def _group_table(group: ModelGroup, criterion: str = "bic") -> str:
     results = {r.model: r for r in group.results}
+    aic, aicc, bic = (group.criterion_name(c) for c in ("aic", "aicc", "bic"))
     head = (
         "<tr><th>model</th><th>estimates ± se [95% interval]</th><th>k</th><th>log-lik</th>"
-        "<th>AIC</th><th>AICc</th><th>BIC</th><th>ΔAIC</th><th>ΔBIC</th><th>Akaike weight</th>"
-        "<th>held-out log-lik</th><th>status</th></tr>"
+        f"<th>{aic}</th><th>{aicc}</th><th>{bic}</th><th>Δ{aic}</th><th>Δ{bic}</th>"
+        "<th>Akaike weight</th><th>held-out log-lik</th><th>status</th></tr>"
     )
     rows = []
     notes: list[str] = []
@@ -121,15 +122,30 @@ def _group_table(group: ModelGroup) -> str:
         rows.append(
             f"<tr><td>{escape(row.model)}{best}</td><td class='params'>{params}</td>"
             f"<td class='num'>{row.n_params}</td><td class='num'>{_num(row.loglik)}</td>"
-            f"<td class='num'>{_num(row.aic)}</td><td class='num'>{_num(row.aicc)}</td>"
-            f"<td class='num'>{_num(row.bic)}</td><td class='num'>{_num(row.delta_aic)}</td>"
+            f"<td class='num'>{_num(row.value('aic'))}</td>"
+            f"<td class='num'>{_num(row.value('aicc'))}</td>"
+            f"<td class='num'>{_num(row.value('bic'))}</td>"
+            f"<td class='num'>{_num(row.delta_aic)}</td>"
             f"<td class='num'>{_num(row.delta_bic)}</td>"
             f"<td class='num'>{_num(row.akaike_weight, '.3f')}</td><td class='num'>{held}</td>"
             f"<td class='status'>{status}</td></tr>"
         )
     table = _wrap(f"<table>{head}{''.join(rows)}</table>")
     listed = f"<ul class='model-notes'>{''.join(notes)}</ul>" if notes else ""
-    return f"<h3>{escape(group.description)}</h3>{table}{listed}"
+    return f"<h3>{escape(group.description)}</h3>{table}{_criteria_line(group, criterion)}{listed}"
+
+
+def _criteria_line(group: ModelGroup, criterion: str) -> str:
+    """Which criterion ranks the table."""
+    text = f"Ranked by {group.criterion_label(criterion)}"
+    if group.quasi:
+        text += (
+            ": quasi-likelihood criteria, -2 log-lik / phi + penalty, with the dispersion phi "
+            "that inflates these fits' standard errors, so that differences of criteria agree "
+            "with the intervals"
+        )
+    text += "."
+    return f"<p class='muted'>{escape(text)}</p>"
 
 
 def _traits_table(analysis: Analysis) -> str:
@@ -207,10 +223,11 @@ def render_report(
     parts.append(
         "<p class='muted'>Agent-level models are fitted to the exposure table (exact binomial "
         "likelihood); curve models to the informed counts. Criteria are comparable only "
-        "within a table; the best model is named by BIC. Held-out: log-likelihood of whole "
-        "replicates left out of the fit.</p>"
+        f"within a table; the best model is named by {escape(analysis.criterion.upper())} "
+        "(for curve fits with a dispersion phi > 1, its quasi-likelihood form, as each table "
+        "says). Held-out: log-likelihood of whole replicates left out of the fit.</p>"
     )
-    parts.extend(_group_table(g) for g in analysis.groups)
+    parts.extend(_group_table(g, analysis.criterion) for g in analysis.groups)
     parts.append(_verdict_section(analysis))
     if analysis.equation is not None:
         eq = analysis.equation

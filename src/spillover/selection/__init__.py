@@ -1,12 +1,20 @@
 """Model selection: information criteria, Akaike weights, held-out log-likelihood."""
 
-from spillover.selection._analysis import Analysis, ModelGroup, analyse, available_models
+from spillover.selection._analysis import (
+    N_OBS,
+    Analysis,
+    ModelGroup,
+    analyse,
+    available_models,
+)
 from spillover.selection._criteria import (
     CRITERIA,
     ComparisonRow,
     Criterion,
     akaike_weights,
+    common_dispersion,
     compare,
+    criterion_name,
 )
 from spillover.selection._holdout import held_out_loglik, replicate_folds
 from spillover.selection._llm_noise import (
@@ -28,6 +36,7 @@ from spillover.selection._verdict import (
 __all__ = [
     "CRITERIA",
     "DEFAULT_LLM_NOISE_TABLES",
+    "N_OBS",
     "READINGS",
     "Analysis",
     "ComparisonRow",
@@ -40,7 +49,9 @@ __all__ = [
     "analyse",
     "available_models",
     "bootstrap_tables",
+    "common_dispersion",
     "compare",
+    "criterion_name",
     "flag_untrusted",
     "held_out_loglik",
     "heterogeneity_test",

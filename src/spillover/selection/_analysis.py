@@ -2,13 +2,16 @@
 
 Agent-level models are fitted to the exposure table (``si-groups2`` to agent histories when
 there are any); curve models to the informed counts. The two groups score different data, so
-they are compared within their group only.
+they are compared within their group only: each :class:`ModelGroup` has its own comparison,
+Akaike weights and best model, and no criterion of one group is ever set against the other's.
+Agent-level groups rank by the likelihood criteria (AIC, AICc, BIC), curve groups by their
+quasi-likelihood forms (QAIC, QAICc, QBIC) with the dispersion of the group's most general fit.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -24,13 +27,19 @@ from spillover.fit import (
     fit_trait_effects,
     get_model,
 )
-from spillover.selection._criteria import ComparisonRow, Criterion, compare
+from spillover.selection._criteria import (
+    ComparisonRow,
+    Criterion,
+    common_dispersion,
+    compare,
+    criterion_name,
+)
 from spillover.selection._holdout import held_out_loglik
 from spillover.selection._llm_noise import LLMNoise
 from spillover.selection._verdict import TwoRatesVerdict, two_rates_verdict
 from spillover.trajectories import AgentHistories, Curves, ExposureTable
 
-__all__ = ["Analysis", "ModelGroup", "OnFitError", "analyse", "available_models"]
+__all__ = ["N_OBS", "Analysis", "ModelGroup", "OnFitError", "analyse", "available_models"]
 
 #: What :func:`analyse` does with an agent-level model that cannot be fitted at all
 #: (:class:`FitError`, such as a table with nobody at risk): ``raise`` it, ``skip`` it with a
@@ -40,20 +49,92 @@ __all__ = ["Analysis", "ModelGroup", "OnFitError", "analyse", "available_models"
 OnFitError = Literal["raise", "skip", "record"]
 
 
+#: What ``n_obs`` (the n of BIC and QBIC, and of AICc's correction) counts, per kind of data.
+N_OBS: Mapping[str, str] = {
+    "exposures": (
+        "agent-rounds at risk: the sum of at_risk over the exposure table, one Bernoulli trial "
+        "each (also for si-groups2 fitted to agent histories)"
+    ),
+    "curves": (
+        "susceptible agent-rounds of the curves: the sum over replicates and rounds t >= 1 of "
+        "n_nodes - informed[t-1], the trials of the binomial cells (the dispersion's degrees of "
+        "freedom count the cells, replicate x round, less the parameters)"
+    ),
+}
+
+
+#: The criteria of ``spillover fit --json``: k is ``n_params`` (the model's free parameters;
+#: phi is not counted, being common to the models compared), n is ``n_obs`` (what it counts:
+#: :data:`N_OBS`), phi the curve group's dispersion.
+CRITERION_FORMULAS: Mapping[str, str] = {
+    "aic": "-2 loglik + 2 k",
+    "aicc": "AIC + 2 k (k + 1) / (n - k - 1), inf when n <= k + 1",
+    "bic": "-2 loglik + k log n",
+    "qaic": "-2 loglik / phi + 2 k",
+    "qaicc": "QAIC + 2 k (k + 1) / (n - k - 1)",
+    "qbic": "-2 loglik / phi + k log n",
+    "k": "n_params, the model's free parameters (phi is not counted: it is common to the group)",
+    "n": "n_obs, the model's observations; what they count: groups[].n_obs",
+    "phi": (
+        "groups[].dispersion, the Pearson chi2 / (cells - k) of the group's most general curve "
+        "fit (groups[].dispersion_model); quasi criteria only when phi > 1"
+    ),
+}
+
+
 @dataclass(frozen=True)
 class ModelGroup:
-    """Models fitted to one kind of data, and their comparison."""
+    """Models fitted to one kind of data, and their comparison.
+
+    ``dispersion`` is the common quasi-likelihood phi of a curve group, estimated from
+    ``dispersion_model``'s fit (:func:`spillover.selection.common_dispersion`); when it is above
+    1 (:attr:`quasi`) the comparison ranks by QAIC, QAICc and QBIC, otherwise by the plain
+    criteria. None for a likelihood comparison (agent-level models).
+    """
 
     data: str  # "exposures" or "curves"
     description: str
     results: tuple[FitResult, ...]
     comparison: tuple[ComparisonRow, ...]
+    dispersion: float | None = None
+    dispersion_model: str | None = None
 
     @property
     def best(self) -> str | None:
         """The first model of the comparison (ordered by the analysis' criterion)."""
         finite = [row for row in self.comparison if math.isfinite(row.aic)]
         return finite[0].model if finite else None
+
+    @property
+    def quasi(self) -> bool:
+        """Whether the group ranks by quasi-likelihood criteria (a dispersion above 1)."""
+        return self.dispersion is not None and self.dispersion > 1.0
+
+    def criterion_name(self, criterion: str) -> str:
+        """``"BIC"``, or ``"QBIC"`` when the group ranks by quasi-likelihood criteria."""
+        return criterion_name(criterion, self.dispersion)
+
+    def criterion_label(self, criterion: str) -> str:
+        """The criterion with its dispersion: ``"BIC"``, ``"QBIC (phi = 3.21, from pair)"``."""
+        name = self.criterion_name(criterion)
+        if self.dispersion is None:
+            return name
+        phi = f"phi = {self.dispersion:.2f}, from {self.dispersion_model}"
+        return f"{name} ({phi})" if self.quasi else f"{name} ({phi}: <= 1, no correction)"
+
+    def to_dict(self, criterion: str) -> dict[str, Any]:
+        """The group's entry in ``groups`` of ``spillover fit --json``."""
+        return {
+            "data": self.data,
+            "description": self.description,
+            "models": [r.model for r in self.results],
+            "best": self.best,
+            "ranked_by": self.criterion_name(criterion),
+            "criteria": "quasi-likelihood" if self.quasi else "likelihood",
+            "dispersion": self.dispersion,
+            "dispersion_model": self.dispersion_model,
+            "n_obs": N_OBS.get(self.data, ""),
+        }
 
 
 @dataclass(frozen=True)
@@ -72,7 +153,11 @@ class Analysis:
 
     @property
     def best(self) -> str | None:
-        """The best model (by ``criterion``) of the first group (agent level when present)."""
+        """The best model (by ``criterion``) of the first group (agent level when present).
+
+        Groups are never ranked against each other; each group's own best is
+        ``ModelGroup.best`` (``groups[i].best`` in the JSON document).
+        """
         for group in self.groups:
             if group.best is not None:
                 return group.best
@@ -93,6 +178,10 @@ class Analysis:
                 row = rows[result.model]
                 doc.update(
                     data=group.data,
+                    ranked_by=group.criterion_name(self.criterion),
+                    qaic=row.qaic,
+                    qaicc=row.qaicc,
+                    qbic=row.qbic,
                     delta_aic=row.delta_aic,
                     delta_bic=row.delta_bic,
                     akaike_weight=row.akaike_weight,
@@ -101,7 +190,13 @@ class Analysis:
                 if self.llm_noise is not None:
                     doc.update(self.llm_noise.model_fields(result.model))
                 models.append(doc)
-        out: dict[str, Any] = {"models": models, "best": self.best, "criterion": self.criterion}
+        out: dict[str, Any] = {
+            "models": models,
+            "best": self.best,
+            "criterion": self.criterion,
+            "groups": [group.to_dict(self.criterion) for group in self.groups],
+            "criterion_formulas": dict(CRITERION_FORMULAS),
+        }
         if self.trait_effects is not None:
             out["trait_effects"] = self.trait_effects.rows()
         if self.equation is not None:
@@ -192,6 +287,7 @@ def analyse(
     if curve_models:
         assert curves is not None and degree is not None
         results = [CurveEstimator(name, degree).fit(curves).result_ for name in curve_models]
+        phi, phi_model = common_dispersion(results) or (None, None)
         groups.append(
             ModelGroup(
                 data="curves",
@@ -200,7 +296,9 @@ def analyse(
                     f"{curves.n_nodes:,} agents, degree {degree}"
                 ),
                 results=tuple(results),
-                comparison=tuple(compare(results, criterion=criterion)),
+                comparison=tuple(compare(results, criterion=criterion, dispersion=phi)),
+                dispersion=phi,
+                dispersion_model=phi_model,
             )
         )
     equation = None
