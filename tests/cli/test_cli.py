@@ -361,3 +361,48 @@ def test_an_event_type_outside_acleds_six_is_used_with_a_warning(
     assert "not one of ACLED's six" in err
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["event"]["event_type"] == "Cyber incident"
+
+
+def _scale_free_run(tmp_path: Path) -> Path:
+    out = tmp_path / "scale-free"
+    assert _run(["simulate", *SMALL, "--graph", "barabasi-albert", "--out", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["graph"]["is_regular"] is False
+    return out
+
+
+def test_fit_of_a_run_whose_graph_is_not_regular_skips_pair_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = _scale_free_run(tmp_path)
+    capsys.readouterr()
+    assert _run(["fit", str(out), "--degree", "4", "--folds", "0", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert "pair" not in {m["name"] for m in doc["models"]}
+    assert [g["data"] for g in doc["groups"]] == ["exposures"]
+    (note,) = [n for n in doc["notes"] if n.startswith("pair skipped: ")]
+    assert "needs a k-regular graph" in note and "is not regular (degrees " in note
+    assert _run(["fit", str(out), "--folds", "0"]) == 0
+    assert "pair skipped: " in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--model", "pair"],
+        ["--model", "pair", "--degree", "4"],
+        ["-m", "si2", "-m", "pair", "--json"],
+    ],
+)
+def test_fit_pair_on_a_run_whose_graph_is_not_regular_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    out = _scale_free_run(tmp_path)
+    capsys.readouterr()
+    assert _run(["fit", str(out), "--folds", "0", *argv]) == 2
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, captured.err
+    assert "'pair' needs a k-regular graph" in errors[0]
+    assert "is not regular (degrees " in errors[0] and "exposure-table models" in errors[0]
+    assert "Traceback" not in captured.err and captured.out == ""

@@ -160,6 +160,10 @@ def test_spec_rejects_inconsistent_declarations() -> None:
         ModelSpec("x", "", SI2_MAP, SI2_ODE, params=("alpha", "beta"))
 
 
+def test_only_the_pair_approximation_needs_a_regular_graph() -> None:
+    assert [name for name, spec in MODELS.items() if spec.needs_regular] == ["pair"]
+
+
 @pytest.fixture
 def offline_only() -> Iterator[ModelSpec]:
     """A model added at run time: si2's map under another name, fitted to curves only."""

@@ -26,6 +26,8 @@ def test_run_directory(run_dir: Path) -> None:
     assert data.degree == 6 and data.exposures is not None and data.curves is not None
     assert data.agents is not None and len(data.agents) > 0
     assert data.curves.informed.shape == (2, 16)
+    assert data.graph is not None and data.graph["is_regular"] is True
+    assert (data.graph["min_degree"], data.graph["max_degree"]) == (6, 6)
 
 
 def test_tables_as_parquet_and_csv(run_dir: Path, tmp_path: Path) -> None:
@@ -37,6 +39,7 @@ def test_tables_as_parquet_and_csv(run_dir: Path, tmp_path: Path) -> None:
         assert int(data.exposures.at_risk.sum()) == int(pa.compute.sum(table["at_risk"]).as_py())
     curves = read_fit_input(run_dir / "curves.parquet")
     assert curves.curves is not None and curves.exposures is None and curves.degree is None
+    assert curves.graph is None  # a table does not say what graph it came from
 
 
 def _write(tmp_path: Path, name: str, columns: dict[str, list[int]]) -> Path:

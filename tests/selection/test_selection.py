@@ -10,9 +10,9 @@ import pytest
 from spillover.engine import agent_histories, simulate
 from spillover.exceptions import ConfigError
 from spillover.fit import FitResult
-from spillover.graphs import random_regular
+from spillover.graphs import barabasi_albert, random_regular
 from spillover.policies import ConstantPolicy
-from spillover.selection import akaike_weights, analyse, compare, held_out_loglik
+from spillover.selection import akaike_weights, analyse, available_models, compare, held_out_loglik
 
 
 def _result(model: str, loglik: float, k: int, n: int = 1000) -> FitResult:
@@ -114,3 +114,49 @@ def test_analysis_errors(run: tuple) -> None:  # type: ignore[type-arg]
         analyse()
     with pytest.raises(ConfigError, match="need the graph's degree"):
         analyse(curves=result.curves, models=["pair"])
+
+
+@pytest.fixture(scope="module")
+def scale_free() -> tuple[dict[str, object], object]:
+    graph = barabasi_albert(600, 2, rng=3)
+    result = simulate(graph, ConstantPolicy(0.01, 0.1), n_rounds=10, n_reps=2, n_seeds=3, rng=3)
+    return graph.summary(), result
+
+
+def test_pair_is_skipped_with_a_note_on_a_graph_that_is_not_regular(
+    scale_free: tuple,  # type: ignore[type-arg]
+) -> None:
+    graph, result = scale_free
+    assert graph["is_regular"] is False
+    degrees = f"not regular (degrees {graph['min_degree']}-{graph['max_degree']})"
+    agent_level = ["si", "si2", "si-groups2", "si-persona", "si-dose2", "si-dose"]
+    assert available_models(result.exposures, result.curves, 4, graph) == (agent_level, [])
+    assert available_models(result.exposures, result.curves, 4) == (agent_level, ["pair"])
+    for degree in (4, None):  # a degree given by hand does not make the graph regular
+        analysis = analyse(
+            exposures=result.exposures, curves=result.curves, degree=degree, graph=graph, n_folds=0
+        )
+        assert [g.data for g in analysis.groups] == ["exposures"]
+        (note,) = [n for n in analysis.notes if n.startswith("pair skipped: ")]
+        assert "needs a k-regular graph" in note and degrees in note
+
+
+def test_pair_asked_for_on_a_graph_that_is_not_regular_is_refused(
+    scale_free: tuple,  # type: ignore[type-arg]
+) -> None:
+    graph, result = scale_free
+    pattern = r"'pair' needs a k-regular graph.*is not regular \(degrees \d+-\d+\): fit the"
+    for kwargs in (
+        {"curves": result.curves, "degree": 4},
+        {"curves": result.curves},  # no degree: the graph is the problem, not the degree
+        {"exposures": result.exposures, "curves": result.curves, "degree": 4},
+    ):
+        with pytest.raises(ConfigError, match=pattern):
+            analyse(**kwargs, models=["si2", "pair"], graph=graph, n_folds=0)  # type: ignore[arg-type]
+    # The homogeneous maps make no claim about the graph.
+    analysis = analyse(curves=result.curves, degree=4, models=["si2"], graph=graph)
+    assert [r.model for r in analysis.groups[0].results] == ["si2"]
+    # A regular graph's summary lets the pair fit through.
+    regular = {**graph, "is_regular": True}
+    fitted = analyse(curves=result.curves, degree=4, models=["pair"], graph=regular)
+    assert [r.model for r in fitted.groups[0].results] == ["pair"]

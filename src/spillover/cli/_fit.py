@@ -322,6 +322,7 @@ def fit_command(
         models=model or None,
         n_folds=folds,
         criterion=criterion,  # type: ignore[arg-type]
+        graph=data.graph,
     )
     if input_path.is_dir():
         from spillover.pipeline import llm_noise_fit

@@ -1,7 +1,8 @@
 """``pair``: the pair approximation on a k-regular graph, fitted to curves only.
 
 Its rates are those of ``si2`` (``alpha``, ``beta``), so the report also draws it at the rates of
-an agent-level ``si2`` fit.
+an agent-level ``si2`` fit. Its map follows pairs of neighbours of a k-regular graph; a curve
+fit of it is refused for a run whose graph is not regular.
 """
 
 from __future__ import annotations
@@ -18,5 +19,6 @@ PAIR_SPEC = ModelSpec(
     ode=PAIR_ODE,
     params=("alpha", "beta"),
     curve_fit=True,
+    needs_regular=True,
     starts=spread_starts({"alpha": 0.005, "beta": 0.05}),
 )

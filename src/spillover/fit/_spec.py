@@ -114,6 +114,9 @@ class ModelSpec:
         Whether fitting this model also fits the trait effects (per-persona models).
     sweep_default : bool
         Whether sweeps fit this model on every cell when their file names no models.
+    needs_regular : bool
+        Whether the map holds on k-regular graphs only (the pair approximation): a curve fit of
+        it is refused for a run whose manifest says its graph is not regular.
     """
 
     name: str
@@ -128,6 +131,7 @@ class ModelSpec:
     overlays: tuple[Overlay, ...] = ()
     trait_effects: bool = False
     sweep_default: bool = False
+    needs_regular: bool = False
     _map_extra: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -41,6 +41,15 @@ class FitInput:
     degree: int | None = None
     manifest: dict[str, Any] | None = None
 
+    @property
+    def graph(self) -> dict[str, Any] | None:
+        """The run's graph summary (``manifest.json``'s ``graph``: degrees, ``is_regular``);
+        None for a table, whose graph is unknown."""
+        if self.manifest is None:
+            return None
+        graph = self.manifest.get("graph")
+        return graph if isinstance(graph, dict) else None
+
 
 def read_table(path: str | os.PathLike[str]) -> pa.Table:
     """A Parquet or CSV file as an Arrow table; ConfigError naming the file when unreadable."""

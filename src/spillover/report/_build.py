@@ -151,6 +151,7 @@ def build_run_report(
             agents=data.agents,
             degree=data.degree,
             n_folds=n_folds,
+            graph=data.graph,
         )
     adoptions = Adoptions(
         **{

@@ -211,16 +211,49 @@ class Analysis:
 
 
 def available_models(
-    exposures: ExposureTable | None, curves: Curves | None, degree: int | None
+    exposures: ExposureTable | None,
+    curves: Curves | None,
+    degree: int | None,
+    graph: Mapping[str, Any] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """(agent-level models, curve models) that the inputs support, in report order."""
+    """(agent-level models, curve models) that the inputs support, in report order.
+
+    ``graph`` is the run's graph summary (``manifest.json``'s ``graph``); when it says the graph
+    is not regular, the models whose map needs a k-regular graph (``pair``) are left out.
+    """
     agent = list(ESTIMATORS) if exposures is not None else []
     curve: list[str] = []
-    if curves is not None and degree is not None:
-        # With an exposure table, the models fitted there are not fitted again to the curves:
-        # only the curve-only models (pair) are.
-        curve = [n for n in CURVE_ESTIMATORS if not (agent and n in ESTIMATORS)]
+    if degree is not None:
+        curve = [n for n in _curve_candidates(exposures, curves) if n not in _irregular(graph)]
     return agent, curve
+
+
+def _curve_candidates(exposures: ExposureTable | None, curves: Curves | None) -> list[str]:
+    """The curve models the inputs could support given a degree and a regular graph."""
+    if curves is None:
+        return []
+    # With an exposure table, the models fitted there are not fitted again to the curves:
+    # only the curve-only models (pair) are.
+    return [n for n in CURVE_ESTIMATORS if not (exposures is not None and n in ESTIMATORS)]
+
+
+def _irregular(graph: Mapping[str, Any] | None) -> dict[str, str]:
+    """``{model: why it cannot be fitted}`` for the models that need a k-regular graph, when
+    ``graph`` (a graph summary) says the graph is not regular; empty otherwise."""
+    if graph is None or graph.get("is_regular", True) is not False:
+        return {}
+    name = graph.get("name")
+    lo, hi = graph.get("min_degree"), graph.get("max_degree")
+    which = f", {name}," if name else ""
+    degrees = f" (degrees {lo}-{hi})" if lo is not None and hi is not None else ""
+    return {
+        model: (
+            f"model {model!r} needs a k-regular graph (its map assumes every agent has k "
+            f"neighbours); this run's graph{which} is not regular{degrees}"
+        )
+        for model, spec in CURVE_ESTIMATORS.items()
+        if spec.needs_regular
+    }
 
 
 def analyse(
@@ -233,17 +266,21 @@ def analyse(
     n_folds: int = 5,
     criterion: Criterion = "bic",
     on_fit_error: OnFitError | None = None,
+    graph: Mapping[str, Any] | None = None,
 ) -> Analysis:
     """Fit, compare and summarise. ``models=None`` means every model the inputs support.
 
     ``on_fit_error`` (:data:`OnFitError`) says what happens to a model that cannot be fitted;
     by default a model asked for by name raises (the failure is the answer), and one chosen
-    because the inputs support it is skipped with a note.
+    because the inputs support it is skipped with a note. ``graph`` is the run's graph summary
+    (``manifest.json``'s ``graph``, ``FitInput.graph``): on a graph that is not regular the
+    pair approximation is skipped with a note, or refused when asked for by name.
 
     Raises
     ------
     ConfigError
-        Unknown model names, a curve model without a degree, or no data.
+        Unknown model names, a curve model without a degree, the pair model asked for on a
+        graph that is not regular, or no data.
     FitError
         A model that cannot be fitted, when ``on_fit_error`` is (or defaults to) ``raise``.
     """
@@ -253,12 +290,12 @@ def analyse(
         on_fit_error = "skip" if models is None else "raise"
     if on_fit_error not in ("raise", "skip", "record"):
         raise ConfigError(f"on_fit_error must be 'raise', 'skip' or 'record'; got {on_fit_error!r}")
-    agent_models, curve_models = _chosen_models(exposures, curves, degree, models)
+    notes: list[str] = []
+    agent_models, curve_models = _chosen_models(exposures, curves, degree, models, graph, notes)
     # Equation discovery runs whenever curves are there, unless a model list leaves it out.
     want_sindy = curves is not None and (models is None or "sindy" in models)
     if models is not None and "sindy" in models and curves is None:
         raise ConfigError("sindy is fitted to curves; the input has none")
-    notes: list[str] = []
     groups: list[ModelGroup] = []
     traits = None
     verdict = None
@@ -328,12 +365,21 @@ def _chosen_models(
     curves: Curves | None,
     degree: int | None,
     models: Sequence[str] | None,
+    graph: Mapping[str, Any] | None,
+    notes: list[str],
 ) -> tuple[list[str], list[str]]:
-    """(agent-level, curve) models to fit, after checking the names against the inputs."""
-    agent_ok, curve_ok = available_models(exposures, curves, degree)
+    """(agent-level, curve) models to fit, after checking the names against the inputs.
+
+    A model left out because the graph is not regular is named in ``notes``.
+    """
+    agent_ok, curve_ok = available_models(exposures, curves, degree, graph)
+    irregular = _irregular(graph)
     if models is None:
         if curves is not None and degree is None and exposures is None:
             raise ConfigError("curve models need the graph's degree: pass --degree K")
+        for name in _curve_candidates(exposures, curves):
+            if name in irregular:
+                notes.append(f"{name} skipped: {irregular[name]}")
         return agent_ok, curve_ok
     known = set(ESTIMATORS) | set(CURVE_ESTIMATORS) | {"sindy"}
     unknown = [m for m in models if m not in known]
@@ -356,6 +402,12 @@ def _chosen_models(
         raise ConfigError(
             f"model(s) {', '.join(curve_models)} need an exposure table or curves; "
             "the input has neither"
+        )
+    refused = [m for m in curve_models if m in irregular]
+    if refused:
+        raise ConfigError(
+            f"{irregular[refused[0]]}: fit the exposure-table models instead (leave out "
+            f"--model {refused[0]}), or simulate the run on a random-regular graph"
         )
     if curve_models and degree is None:
         raise ConfigError(
