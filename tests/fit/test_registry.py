@@ -158,9 +158,25 @@ def test_spec_rejects_inconsistent_declarations() -> None:
         ModelSpec("x", "", SI2_MAP, SI2_ODE, params=("alpha", "beta"), curve_fit=True)
     with pytest.raises(ConfigError, match="neither"):
         ModelSpec("x", "", SI2_MAP, SI2_ODE, params=("alpha", "beta"))
+    with pytest.raises(ConfigError, match=r"effective_curve_rates \['gamma'\]"):
+        ModelSpec(
+            "x",
+            "",
+            SI2_MAP,
+            SI2_ODE,
+            params=("alpha", "beta"),
+            estimator=SI2Estimator,
+            effective_curve_rates=("gamma",),
+        )
 
 
-def test_only_the_pair_approximation_needs_a_regular_graph() -> None:
+def test_specs_say_which_curve_rates_are_effective_and_which_maps_need_a_regular_graph() -> None:
+    # The homogeneous mean fields leave out neighbour correlations: their online rates fitted
+    # to curves are effective. The pair approximation's are per contact, on k-regular graphs.
+    assert get_model("si").effective_curve_rates == ("beta",)
+    assert get_model("si2").effective_curve_rates == ("beta",)
+    assert get_model("si-groups2").effective_curve_rates == ("beta_1", "beta_2")
+    assert get_model("pair").effective_curve_rates == ()
     assert [name for name, spec in MODELS.items() if spec.needs_regular] == ["pair"]
 
 

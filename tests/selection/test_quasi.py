@@ -135,6 +135,9 @@ def test_the_json_names_the_criterion_phi_and_n(analysis: Analysis) -> None:
         assert model["qbic"] is not None and model["qaic"] is not None
         assert model["qaicc"] is not None
         assert model["dispersion"] > 1.0  # each fit's own phi
+    si2 = next(m for m in doc["models"] if m["name"] == "si2")
+    assert si2["effective_params"] == ["beta"]
+    assert next(m for m in doc["models"] if m["name"] == "pair")["effective_params"] == []
 
 
 def test_the_report_says_which_criterion_ranks_the_curve_fits(analysis: Analysis) -> None:
@@ -143,6 +146,7 @@ def test_the_report_says_which_criterion_ranks_the_curve_fits(analysis: Analysis
     assert phi is not None
     assert f"Ranked by QBIC (phi = {phi:.2f}, from si2)" in html
     assert "<th>ΔQBIC</th>" in html and "<th>QAIC</th>" in html
+    assert "beta (effective)" in html
 
 
 def test_the_cli_table_says_which_criterion_ranks_the_curve_fits(
@@ -164,6 +168,7 @@ def test_the_cli_table_says_which_criterion_ranks_the_curve_fits(
     out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
     assert "ΔQBIC" in out and "ΔQAIC" in out
     assert "ranked by QBIC (phi = " in out and "from si2)" in out
+    assert "beta (effective)" in out
     assert "best in its group by BIC (its quasi-likelihood form QBIC for curve fits)" in out
 
 

@@ -79,6 +79,7 @@ def test_analysis_document(run: tuple) -> None:  # type: ignore[type-arg]
     for m in doc["models"]:
         if m["data"] == "exposures":
             assert m["n_obs"] == at_risk and m["qbic"] is None and m["ranked_by"] == "BIC"
+            assert m["effective_params"] == []
     for m in doc["models"]:
         assert {
             "params",
@@ -153,9 +154,12 @@ def test_pair_asked_for_on_a_graph_that_is_not_regular_is_refused(
     ):
         with pytest.raises(ConfigError, match=pattern):
             analyse(**kwargs, models=["si2", "pair"], graph=graph, n_folds=0)  # type: ignore[arg-type]
-    # The homogeneous maps make no claim about the graph.
+    # The homogeneous maps make no claim about the graph: fitted to the curves, their online
+    # rates are effective ones.
     analysis = analyse(curves=result.curves, degree=4, models=["si2"], graph=graph)
-    assert [r.model for r in analysis.groups[0].results] == ["si2"]
+    (group,) = analysis.groups
+    assert [r.model for r in group.results] == ["si2"]
+    assert group.effective_params("si2") == ("beta",)
     # A regular graph's summary lets the pair fit through.
     regular = {**graph, "is_regular": True}
     fitted = analyse(curves=result.curves, degree=4, models=["pair"], graph=regular)

@@ -31,10 +31,19 @@ def _fmt(x: float) -> str:
 _LISTED = 12
 
 
-def format_params(result: FitResult) -> str:
-    """``name = est ± se [low, high]`` per parameter; per-persona vectors summarised."""
+#: The label of a parameter that a fit estimates as an effective rate, not a per-contact one.
+EFFECTIVE = "(effective)"
+
+
+def format_params(result: FitResult, effective: tuple[str, ...] = ()) -> str:
+    """``name = est ± se [low, high]`` per parameter; per-persona vectors summarised.
+
+    The names in ``effective`` (rates a homogeneous mean field fits to curves) are labelled
+    ``beta (effective)``.
+    """
     parts = []
-    for name, value in result.params.items():
+    for key, value in result.params.items():
+        name = f"{key} {EFFECTIVE}" if key in effective else key
         if isinstance(value, tuple) and len(value) <= _LISTED:
             parts.append(f"{name} " + ", ".join(_fmt(v) for v in value))
             continue
@@ -43,8 +52,8 @@ def format_params(result: FitResult) -> str:
             rng = f"{_fmt(min(finite))}–{_fmt(max(finite))}" if finite else "n/a"
             parts.append(f"{name}: {len(value)} values, {rng}")
             continue
-        se = result.stderr.get(name, math.nan)
-        low, high = result.ci_low.get(name), result.ci_high.get(name)
+        se = result.stderr.get(key, math.nan)
+        low, high = result.ci_low.get(key), result.ci_high.get(key)
         text = f"{name} {_fmt(value)}"
         if isinstance(se, float) and math.isfinite(se):
             text += f" ± {se:.2g}"
@@ -55,12 +64,18 @@ def format_params(result: FitResult) -> str:
 
 
 def _group_caption(group: ModelGroup, criterion: str) -> str:
-    """What the group is ranked by."""
+    """What the group is ranked by, and what its effective rates are."""
     lines = [f"ranked by {group.criterion_label(criterion)}"]
     if group.quasi:
         lines[0] += (
             "; quasi-likelihood criteria of log-lik / phi, the phi that inflates the "
             "standard errors"
+        )
+    if any(group.effective_params(r.model) for r in group.results):
+        lines.append(
+            f"{EFFECTIVE} marks an effective online rate of a homogeneous mean field fitted to "
+            "the curves: it absorbs the neighbour correlations the map leaves out, so it is not "
+            "the rate per informed contact"
         )
     return "\n".join(lines)
 
@@ -91,7 +106,7 @@ def _group_table(group: ModelGroup, criterion: str = "bic") -> Table:
         held = "" if row.held_out_loglik is None else f"{row.held_out_loglik:,.1f}"
         table.add_row(
             row.model + (" *" if row.model == group.best else ""),
-            format_params(results[row.model]),
+            format_params(results[row.model], group.effective_params(row.model)),
             str(row.n_params),
             f"{row.loglik:,.1f}",
             f"{row.delta_aic:,.1f}" if math.isfinite(row.delta_aic) else "inf",

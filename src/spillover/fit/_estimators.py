@@ -130,6 +130,7 @@ SI_SPEC = ModelSpec(
     estimator=SIEstimator,
     data=("exposures",),
     curve_fit=True,
+    effective_curve_rates=("beta",),
     starts=spread_starts({"beta": 0.05}),
     sweep_default=True,
 )
@@ -143,6 +144,7 @@ SI2_SPEC = ModelSpec(
     estimator=SI2Estimator,
     data=("exposures",),
     curve_fit=True,
+    effective_curve_rates=("beta",),
     starts=spread_starts({"alpha": 0.005, "beta": 0.05}),
     overlays=(
         Overlay("si2 rates, homogeneous mean field", "si2"),

@@ -318,6 +318,7 @@ GROUPS2_SPEC = ModelSpec(
     estimator=SIGroups2Estimator,
     data=("agents", "exposures"),
     curve_fit=True,
+    effective_curve_rates=("beta_1", "beta_2"),
     starts=spread_starts(
         {"alpha": 0.005, "beta_1": 0.12, "beta_2": 0.03, "share_1": 0.5}, shares=("share_1",)
     ),

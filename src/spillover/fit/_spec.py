@@ -117,6 +117,10 @@ class ModelSpec:
     needs_regular : bool
         Whether the map holds on k-regular graphs only (the pair approximation): a curve fit of
         it is refused for a run whose manifest says its graph is not regular.
+    effective_curve_rates : tuple of str
+        Parameters that a curve fit estimates as *effective* rates rather than per-contact
+        ones: a homogeneous mean field's online rates absorb the neighbour correlations its map
+        leaves out (docs/models.md), so fitted to curves they are not the per-neighbour beta.
     """
 
     name: str
@@ -132,6 +136,7 @@ class ModelSpec:
     trait_effects: bool = False
     sweep_default: bool = False
     needs_regular: bool = False
+    effective_curve_rates: tuple[str, ...] = ()
     _map_extra: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -157,6 +162,12 @@ class ModelSpec:
                     f"model {self.name!r}: every start must give exactly {list(self.params)}; "
                     f"got {sorted(start)}"
                 )
+        stray = [p for p in self.effective_curve_rates if p not in self.params]
+        if stray:
+            raise ConfigError(
+                f"model {self.name!r}: effective_curve_rates {stray} are not among its params "
+                f"{list(self.params)}"
+            )
         if self.estimator is None and not self.curve_fit:
             raise ConfigError(f"model {self.name!r} has neither an estimator nor a curve fit")
         object.__setattr__(self, "_map_extra", extra)

@@ -100,8 +100,9 @@ def _group_table(group: ModelGroup, criterion: str = "bic") -> str:
     notes: list[str] = []
     for row in group.comparison:
         r = results[row.model]
+        effective = group.effective_params(row.model)
         params = "<br>".join(
-            f"{escape(name)}: "
+            f"{escape(name)}{' (effective)' if name in effective else ''}: "
             + (
                 # A short vector (a dose-response by exposure count) value by value, wrapping
                 # within the column; a long one (32 personas) summarised.
@@ -136,7 +137,7 @@ def _group_table(group: ModelGroup, criterion: str = "bic") -> str:
 
 
 def _criteria_line(group: ModelGroup, criterion: str) -> str:
-    """Which criterion ranks the table."""
+    """Which criterion ranks the table, and what its effective rates are."""
     text = f"Ranked by {group.criterion_label(criterion)}"
     if group.quasi:
         text += (
@@ -145,6 +146,12 @@ def _criteria_line(group: ModelGroup, criterion: str) -> str:
             "with the intervals"
         )
     text += "."
+    if any(group.effective_params(r.model) for r in group.results):
+        text += (
+            " (effective) marks an effective online rate of a homogeneous mean field fitted to "
+            "the curves: it absorbs the neighbour correlations the map leaves out, so it is not "
+            "the rate per informed contact."
+        )
     return f"<p class='muted'>{escape(text)}</p>"
 
 

@@ -122,6 +122,13 @@ class ModelGroup:
         phi = f"phi = {self.dispersion:.2f}, from {self.dispersion_model}"
         return f"{name} ({phi})" if self.quasi else f"{name} ({phi}: <= 1, no correction)"
 
+    def effective_params(self, model: str) -> tuple[str, ...]:
+        """Parameters of ``model`` that this group estimates as effective rates (curve fits
+        of a homogeneous mean field), not per-contact ones."""
+        if self.data != "curves":
+            return ()
+        return get_model(model).effective_curve_rates
+
     def to_dict(self, criterion: str) -> dict[str, Any]:
         """The group's entry in ``groups`` of ``spillover fit --json``."""
         return {
@@ -186,6 +193,7 @@ class Analysis:
                     delta_bic=row.delta_bic,
                     akaike_weight=row.akaike_weight,
                     held_out_loglik=row.held_out_loglik,
+                    effective_params=list(group.effective_params(result.model)),
                 )
                 if self.llm_noise is not None:
                     doc.update(self.llm_noise.model_fields(result.model))
