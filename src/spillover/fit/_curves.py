@@ -62,7 +62,12 @@ def curve_loglik(curves: Curves, frac: np.ndarray) -> float:
 
 
 class CurveEstimator(Estimator):
-    """Fit one of :data:`CURVE_ESTIMATORS` to curves; ``degree`` is the graph's k."""
+    """Fit one of :data:`CURVE_ESTIMATORS` to curves; ``degree`` is the graph's k.
+
+    Besides the fitted attributes of every estimator, ``covariance_`` is the covariance of the
+    estimates (per-round probabilities, in ``theta_`` order; inflated by the dispersion like
+    the standard errors; NaN where they are undefined) and ``dispersion_`` is phi.
+    """
 
     name: ClassVar[str] = "curve"
 
@@ -124,11 +129,13 @@ class CurveEstimator(Estimator):
         se = np.full(theta.size, math.nan)
         interior = np.all((theta > 1e-7) & (theta < 1 - 1e-7))
         phi = self._dispersion(curves, predict(theta), theta.size)
+        self.covariance_ = np.full((theta.size, theta.size), math.nan)
         if interior and math.isfinite(ll):
             try:
                 cov = np.linalg.inv(-numerical_hessian(loglik, theta))
                 if np.all(np.diag(cov) > 0):
                     se = np.sqrt(np.diag(cov) * max(phi, 1.0))
+                    self.covariance_ = cov * max(phi, 1.0)
             except np.linalg.LinAlgError:
                 pass
         status: FitStatus = "converged"
