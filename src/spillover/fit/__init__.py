@@ -21,6 +21,12 @@ from spillover.fit._dose import (
     si2_design,
 )
 from spillover.fit._estimators import SI2Estimator, SIEstimator
+from spillover.fit._forecast import (
+    CurveForecast,
+    ParameterDraws,
+    check_fit_rounds,
+    forecast_curve,
+)
 from spillover.fit._groups import SIGroups2Estimator, groups2_agents_loglik, groups2_loglik
 from spillover.fit._hazard import HazardFit, fit_hazards, hazard_loglik, profile_interval
 from spillover.fit._persona import SIPersonaEstimator, totals_by_persona_exposure
@@ -55,6 +61,7 @@ __all__ = [
     "MODELS",
     "AgentData",
     "CurveEstimator",
+    "CurveForecast",
     "DiscoveredEquation",
     "ExposureEstimator",
     "FitResult",
@@ -63,6 +70,7 @@ __all__ = [
     "ModelSpec",
     "Overlay",
     "ParamValue",
+    "ParameterDraws",
     "SI2Estimator",
     "SIDose2Estimator",
     "SIDoseEstimator",
@@ -71,6 +79,7 @@ __all__ = [
     "SIGroups2Estimator",
     "SIPersonaEstimator",
     "TraitEffects",
+    "check_fit_rounds",
     "check_model_names",
     "checked_exposures",
     "curve_loglik",
@@ -83,6 +92,7 @@ __all__ = [
     "fit_per_persona",
     "fit_trait_effects",
     "fit_used_columns",
+    "forecast_curve",
     "get_model",
     "groups2_agents_loglik",
     "groups2_loglik",
