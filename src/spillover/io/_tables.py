@@ -50,6 +50,16 @@ class FitInput:
         graph = self.manifest.get("graph")
         return graph if isinstance(graph, dict) else None
 
+    @property
+    def persona_shares(self) -> np.ndarray | None:
+        """The share of agents of each persona (catalog order), from the run's manifest;
+        None for a table, which does not record them."""
+        counts = (self.manifest or {}).get("personas", {}).get("count_by_persona")
+        if not counts:
+            return None
+        arr = np.asarray(counts, dtype=np.float64)
+        return arr / arr.sum() if arr.sum() > 0 else None
+
 
 def read_table(path: str | os.PathLike[str]) -> pa.Table:
     """A Parquet or CSV file as an Arrow table; ConfigError naming the file when unreadable."""

@@ -1,4 +1,4 @@
-"""Model selection: information criteria, Akaike weights, held-out log-likelihood."""
+"""Model selection: information criteria, Akaike weights, held-out log-likelihood, forecasts."""
 
 from spillover.selection._analysis import (
     N_OBS,
@@ -16,6 +16,7 @@ from spillover.selection._criteria import (
     compare,
     criterion_name,
 )
+from spillover.selection._forecast import Forecast, fit_window, forecast_models
 from spillover.selection._holdout import held_out_loglik, replicate_folds
 from spillover.selection._llm_noise import (
     DEFAULT_LLM_NOISE_TABLES,
@@ -42,6 +43,7 @@ __all__ = [
     "ComparisonRow",
     "Criterion",
     "Evidence",
+    "Forecast",
     "LLMNoise",
     "ModelGroup",
     "TwoRatesVerdict",
@@ -52,7 +54,9 @@ __all__ = [
     "common_dispersion",
     "compare",
     "criterion_name",
+    "fit_window",
     "flag_untrusted",
+    "forecast_models",
     "held_out_loglik",
     "heterogeneity_test",
     "llm_noise_of",

@@ -6,6 +6,8 @@ they are compared within their group only: each :class:`ModelGroup` has its own 
 Akaike weights and best model, and no criterion of one group is ever set against the other's.
 Agent-level groups rank by the likelihood criteria (AIC, AICc, BIC), curve groups by their
 quasi-likelihood forms (QAIC, QAICc, QBIC) with the dispersion of the group's most general fit.
+With ``fit_rounds`` everything is fitted to rounds 0..R only and each model forecasts the
+later rounds (:mod:`spillover.selection._forecast`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+import numpy as np
+from numpy.typing import ArrayLike
+
+from spillover._rng import SeedLike
 from spillover.exceptions import ConfigError, FitError, MissingExtraError
 from spillover.fit import (
     CURVE_ESTIMATORS,
@@ -23,6 +29,7 @@ from spillover.fit import (
     DiscoveredEquation,
     FitResult,
     TraitEffects,
+    check_fit_rounds,
     discover_equation,
     fit_trait_effects,
     get_model,
@@ -34,6 +41,7 @@ from spillover.selection._criteria import (
     compare,
     criterion_name,
 )
+from spillover.selection._forecast import Forecast, fit_window, forecast_models
 from spillover.selection._holdout import held_out_loglik
 from spillover.selection._llm_noise import LLMNoise
 from spillover.selection._verdict import TwoRatesVerdict, two_rates_verdict
@@ -157,6 +165,8 @@ class Analysis:
     #: LLM runs: where the table's cells came from, degenerate sampled cells and, after
     #: ``--llm-noise``, the LLM answers' share of each standard error.
     llm_noise: LLMNoise | None = None
+    #: With ``fit_rounds``: the held-out rounds as observed and as each model forecast them.
+    forecast: Forecast | None = None
 
     @property
     def best(self) -> str | None:
@@ -213,6 +223,8 @@ class Analysis:
             out["two_rates"] = self.two_rates.to_dict()
         if self.llm_noise is not None:
             out["llm_noise"] = self.llm_noise.to_dict()
+        if self.forecast is not None:
+            out["forecast"] = self.forecast.to_dict()
         if self.notes:
             out["notes"] = list(self.notes)
         return out
@@ -275,6 +287,9 @@ def analyse(
     criterion: Criterion = "bic",
     on_fit_error: OnFitError | None = None,
     graph: Mapping[str, Any] | None = None,
+    fit_rounds: int | None = None,
+    weights: ArrayLike | None = None,
+    rng: SeedLike = 0,
 ) -> Analysis:
     """Fit, compare and summarise. ``models=None`` means every model the inputs support.
 
@@ -284,27 +299,58 @@ def analyse(
     (``manifest.json``'s ``graph``, ``FitInput.graph``): on a graph that is not regular the
     pair approximation is skipped with a note, or refused when asked for by name.
 
+    ``fit_rounds`` (R) fits every model, the comparison, the verdict, the trait effects and
+    the equation on rounds 0..R only (exposure rows and curve points of later rounds are not
+    used; agent histories, which cover every round, are set aside, so ``si-groups2`` takes its
+    exposure-table approximation) and forecasts rounds R+1..T of the curves with every fitted
+    model (:attr:`Analysis.forecast`). ``weights`` are the persona shares of the run (for
+    per-persona forecasts); ``rng`` seeds the forecast bands (fixed by default, so that the
+    analysis repeats exactly).
+
     Raises
     ------
     ConfigError
         Unknown model names, a curve model without a degree, the pair model asked for on a
-        graph that is not regular, or no data.
+        graph that is not regular, no data, or a ``fit_rounds`` without curves and a degree or
+        outside 1..T-1.
     FitError
         A model that cannot be fitted, when ``on_fit_error`` is (or defaults to) ``raise``.
     """
     if exposures is None and curves is None:
         raise ConfigError("nothing to fit: the input has neither exposures nor curves")
+    full_curves = curves
+    if fit_rounds is not None:
+        if curves is None:
+            raise ConfigError(
+                "--fit-rounds forecasts the informed curves, which the input does not hold: "
+                "fit the run folder or its curves.parquet"
+            )
+        if degree is None:
+            raise ConfigError(
+                "--fit-rounds forecasts with the models' maps on a k-regular graph and needs "
+                "the graph's degree: pass --degree K"
+            )
+        fit_rounds = check_fit_rounds(fit_rounds, curves.n_rounds)
+        exposures, curves = fit_window(exposures, curves, fit_rounds)
     if on_fit_error is None:
         on_fit_error = "skip" if models is None else "raise"
     if on_fit_error not in ("raise", "skip", "record"):
         raise ConfigError(f"on_fit_error must be 'raise', 'skip' or 'record'; got {on_fit_error!r}")
     notes: list[str] = []
     agent_models, curve_models = _chosen_models(exposures, curves, degree, models, graph, notes)
+    if fit_rounds is not None and agents is not None:
+        agents = None
+        if any("agents" in get_model(name).data for name in agent_models):
+            notes.append(
+                "agent histories cover every round and cannot be cut at --fit-rounds: "
+                "models that prefer them are fitted to the exposure table"
+            )
     # Equation discovery runs whenever curves are there, unless a model list leaves it out.
     want_sindy = curves is not None and (models is None or "sindy" in models)
     if models is not None and "sindy" in models and curves is None:
         raise ConfigError("sindy is fitted to curves; the input has none")
     groups: list[ModelGroup] = []
+    covariances: dict[str, np.ndarray] = {}
     traits = None
     verdict = None
     if exposures is not None:
@@ -331,7 +377,9 @@ def analyse(
             verdict = replace(verdict, held_out=dict(held))
     if curve_models:
         assert curves is not None and degree is not None
-        results = [CurveEstimator(name, degree).fit(curves).result_ for name in curve_models]
+        estimators = [CurveEstimator(name, degree).fit(curves) for name in curve_models]
+        results = [estimator.result_ for estimator in estimators]
+        covariances = {e.model: np.asarray(e.covariance_) for e in estimators}
         phi, phi_model = common_dispersion(results) or (None, None)
         groups.append(
             ModelGroup(
@@ -357,6 +405,19 @@ def analyse(
             if models is not None:
                 raise
             notes.append(f"sindy skipped: {exc}")
+    forecast = None
+    if fit_rounds is not None:
+        assert full_curves is not None and degree is not None
+        forecast = forecast_models(
+            [(group.data, result) for group in groups for result in group.results],
+            full_curves,
+            fit_rounds=fit_rounds,
+            degree=degree,
+            covariances=covariances,
+            weights=weights,
+            rng=rng,
+            notes=notes,
+        )
     return Analysis(
         groups=tuple(groups),
         trait_effects=traits,
@@ -365,6 +426,7 @@ def analyse(
         criterion=criterion,
         notes=tuple(notes),
         two_rates=verdict,
+        forecast=forecast,
     )
 
 
