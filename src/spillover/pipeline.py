@@ -461,6 +461,7 @@ def llm_noise_fit(
     analysis: Analysis,
     *,
     n_tables: int,
+    fit_rounds: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Analysis:
     """``analysis`` of an LLM run with the noise of its sampled answers in the intervals.
@@ -473,7 +474,9 @@ def llm_noise_fit(
     graph, personas and seed as the original (common random numbers: the run's dynamics are
     replayed, only the table changes), refits the agent-level models of ``analysis`` to each
     run and adds their spread to the standard errors (:func:`spillover.selection.
-    with_llm_noise`). Curve models keep their engine-only SEs.
+    with_llm_noise`). Curve models keep their engine-only SEs. ``fit_rounds`` (the
+    analysis's ``--fit-rounds``) refits each replay on its rounds 0..R only, as the analysis
+    was fitted.
     """
     from pathlib import Path
 
@@ -504,17 +507,23 @@ def llm_noise_fit(
         )
     if n_tables == 0 or noise.sample_cells == 0 or at is None:
         return replace(analysis, llm_noise=replace(noise, notes=tuple(notes)))
-    from spillover.selection import ModelGroup
-
     record = SeedRecord.from_dict(read_manifest(run_dir)["seed"])
     names = [r.model for r in results if r.params]
     specs = {name: get_model(name) for name in names}
     draws = bootstrap_tables(table, n_tables, record.generator("llm_noise"))
     refits: dict[str, list[FitResult]] = {name: [] for name in names}
     for i, (exposures, histories) in enumerate(_replays(run_dir, draws)):
+        kept: AgentHistories | None = histories
+        if fit_rounds is not None:
+            from spillover.selection import fit_window
+
+            window, _ = fit_window(exposures, None, fit_rounds)
+            assert window is not None
+            exposures = window
+            kept = None  # as in the analysis: histories cannot be cut at R
         for name, spec in specs.items():
             try:
-                data = spec.agent_data(exposures, histories)
+                data = spec.agent_data(exposures, kept)
                 refits[name].append(spec.make_estimator().fit(data).result_)
             except FitError:
                 pass
@@ -523,7 +532,7 @@ def llm_noise_fit(
     new_results, noise = with_llm_noise(results, refits, replace(noise, notes=()), n_tables)
     noise = replace(noise, notes=tuple(notes) + noise.notes)
     old = groups[at]
-    groups[at] = ModelGroup(old.data, old.description, tuple(new_results), old.comparison)
+    groups[at] = replace(old, results=tuple(new_results))
     return replace(analysis, groups=tuple(groups), llm_noise=noise)
 
 

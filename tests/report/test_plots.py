@@ -202,7 +202,15 @@ def _calls(run: Any, sweep_dir: Path) -> dict[str, Call]:
             {},
         ),
         "plot_rates_across": ((sweep_dir,), {"model": "si2"}),
+        "plot_forecasts": ((_forecast(run),), {"models": ["pair"]}),
     }
+
+
+def _forecast(run: Any) -> Any:
+    from spillover.selection import analyse
+
+    analysis = analyse(curves=run.curves, degree=6, models=["pair"], n_folds=0, fit_rounds=6)
+    return analysis.forecast
 
 
 @pytest.fixture

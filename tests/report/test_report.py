@@ -136,3 +136,23 @@ def test_report_leaves_a_foreign_figures_folder_alone(report: Path, tmp_path: Pa
     with pytest.raises(RunDirError, match="not a spillover figures folder"):
         build_run_report(run, n_folds=0)
     assert (figures / "mine.pdf").read_text() == "user's file"
+
+
+def test_the_forecast_figure_draws_the_best_models_of_each_group() -> None:
+    from spillover.report import forecast_models_to_draw
+    from spillover.selection import analyse
+
+    cfg = SimulationConfig(n_nodes=800, degree=6, n_rounds=20, n_reps=2, n_seeds=3, seed=5)
+    result = run_simulation(cfg).result
+    analysis = analyse(
+        exposures=result.exposures,
+        curves=result.curves,
+        degree=6,
+        models=["si2", "si-dose2", "si-dose", "pair"],
+        n_folds=0,
+        fit_rounds=8,
+    )
+    agent = [row.model for row in analysis.groups[0].comparison]
+    # The agent-level best, the curve-level best (pair), then the agent-level second best.
+    assert forecast_models_to_draw(analysis, 3) == [agent[0], "pair", agent[1]]
+    assert forecast_models_to_draw(analyse(curves=result.curves, degree=6, models=["pair"])) == []

@@ -15,7 +15,7 @@ from spillover.cli._console import err_console, out_console
 
 if TYPE_CHECKING:  # the fits load when a fit runs, not when the command line starts
     from spillover.fit import FitResult, TraitEffects
-    from spillover.selection import Analysis, ModelGroup
+    from spillover.selection import Analysis, Forecast, ModelGroup
 
 __all__ = ["fit_command", "format_params", "print_analysis"]
 
@@ -145,6 +145,32 @@ def _traits_table(traits: TraitEffects) -> Table:
     return table
 
 
+def _forecast_table(forecast: Forecast) -> Table:
+    table = Table(
+        title=(
+            f"Forecast of rounds {forecast.fit_rounds + 1}-{forecast.last_round} from fits on "
+            f"rounds 0-{forecast.fit_rounds}: informed fraction, mean of {forecast.n_reps} "
+            "replicate(s)"
+        ),
+        title_justify="left",
+    )
+    level = f"{forecast.level:.0%}"
+    for col in ("model", "data", "RMSE", "max error", f"in {level} band", "band width"):
+        table.add_column(col, justify="left" if col in ("model", "data") else "right")
+    held = slice(forecast.fit_rounds + 1, forecast.last_round + 1)
+    for f in forecast.models:
+        width = float((f.high[held] - f.low[held]).mean())
+        table.add_row(
+            f.model,
+            forecast.data[f.model],
+            f"{f.rmse:.4f}",
+            f"{f.max_abs_error:.4f}",
+            f"{f.coverage:.0%}",
+            f"{width:.4f}",
+        )
+    return table
+
+
 def _equation_line(analysis: Analysis) -> str:
     eq = analysis.equation
     assert eq is not None
@@ -188,6 +214,17 @@ def print_analysis(analysis: Analysis) -> None:
         "log-likelihood of whole replicates left out of the fit (K-fold). --json has "
         "everything, per persona too."
     )
+    if analysis.forecast is not None:
+        forecast = analysis.forecast
+        out_console.print(_forecast_table(forecast))
+        sd = forecast.observed_sd[forecast.fit_rounds + 1 :]
+        out_console.print(
+            f"Forecast: each model's map at its estimate, against the observed mean; band: "
+            "parameter draws and chain-binomial replicate noise (docs/fitting.md); band "
+            "width: mean over held-out rounds. Spread between replicates over the held-out "
+            f"rounds: standard deviation {float(sd.mean()):.4f} on average.",
+            markup=False,
+        )
     for line in _llm_noise_lines(analysis):
         out_console.print(line, markup=False)
     for note in analysis.notes:
@@ -280,6 +317,15 @@ def fit_command(
     criterion: Annotated[
         str, typer.Option("--criterion", help="Criterion naming the best model: bic, aic, aicc.")
     ] = "bic",
+    fit_rounds: Annotated[
+        int | None,
+        typer.Option(
+            "--fit-rounds",
+            metavar="R",
+            help="Fit on rounds 0..R only and forecast the later rounds with bands, "
+            "against the observed curve.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     llm_noise: Annotated[
         int | None,
@@ -296,7 +342,8 @@ def fit_command(
 
     Agent-level models (si, si2, si-groups2, si-persona, si-dose2, si-dose) are fitted by exact
     maximum likelihood on the exposure table; curve models (pair; and si, si2, si-groups2 when
-    only curves are given) to the informed counts.
+    only curves are given) to the informed counts. With --fit-rounds R every model is fitted
+    to rounds 0..R and forecasts the rest of the run.
     """
     from spillover.exceptions import ConfigError
     from spillover.io import read_fit_input
@@ -310,6 +357,11 @@ def fit_command(
     if llm_noise is not None and llm_noise < 0:
         raise ConfigError(f"--llm-noise must be an integer >= 0 (0: off); got {llm_noise}")
 
+    if fit_rounds is not None and (is_sweep(input_path) or _is_loop(input_path)):
+        raise ConfigError(
+            "--fit-rounds forecasts one run: give a run directory or a curves table, not a "
+            "sweep or loop folder"
+        )
     if is_sweep(input_path):
         from spillover.fit import sweep_models
 
@@ -327,6 +379,10 @@ def fit_command(
 
     data = read_fit_input(input_path)
     k = degree if degree is not None else data.degree
+    if fit_rounds is not None and data.curves is not None:
+        from spillover.fit import check_fit_rounds
+
+        check_fit_rounds(fit_rounds, data.curves.n_rounds)  # before any progress line
     if not as_json:
         err_console.print(f"fitting {data.source} ...")
     analysis = analyse(
@@ -338,6 +394,8 @@ def fit_command(
         n_folds=folds,
         criterion=criterion,  # type: ignore[arg-type]
         graph=data.graph,
+        fit_rounds=fit_rounds,
+        weights=data.persona_shares,
     )
     if input_path.is_dir():
         from spillover.pipeline import llm_noise_fit
@@ -349,11 +407,19 @@ def fit_command(
             if not as_json and done in (1, total):
                 err_console.print(f"LLM answer noise: refitted {done} of {total} bootstrap tables")
 
-        analysis = llm_noise_fit(input_path, analysis, n_tables=n_tables, progress=tick)
+        analysis = llm_noise_fit(
+            input_path, analysis, n_tables=n_tables, fit_rounds=fit_rounds, progress=tick
+        )
     if as_json:
         typer.echo(dumps_json(analysis.to_dict(), indent=2))
     else:
         print_analysis(analysis)
+
+
+def _is_loop(path: Path) -> bool:
+    from spillover.io import is_loop_run
+
+    return bool(is_loop_run(path))
 
 
 def _fit_sweep(path: Path, models: list[str], criterion: str, as_json: bool) -> None:

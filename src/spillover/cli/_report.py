@@ -23,6 +23,15 @@ def report_command(
     folds: Annotated[
         int, typer.Option("--folds", help="Folds of replicates for held-out scores (0: skip).")
     ] = 5,
+    fit_rounds: Annotated[
+        int | None,
+        typer.Option(
+            "--fit-rounds",
+            metavar="R",
+            help="Fit on rounds 0..R only and show each model's forecast of the later rounds "
+            "with bands.",
+        ),
+    ] = None,
 ) -> None:
     """Fit every model the run supports and write an HTML report with figures.
 
@@ -38,9 +47,15 @@ def report_command(
 
     if folds < 0:
         raise ConfigError(f"--folds must be >= 0; got {folds}")
-    err_console.print(f"fitting and plotting {run} ...")
     from spillover.io import is_loop_run
 
+    if fit_rounds is not None:
+        if is_loop_run(run) or is_sweep(run):
+            raise ConfigError(
+                "--fit-rounds forecasts one run: give a run directory, not a sweep or loop folder"
+            )
+        _check_fit_rounds(run, fit_rounds)
+    err_console.print(f"fitting and plotting {run} ...")
     if is_loop_run(run):
         from spillover.report import build_loop_report
 
@@ -48,5 +63,16 @@ def report_command(
     elif is_sweep(run):
         path = build_sweep_report(run, out)
     else:
-        path = build_run_report(run, out, n_folds=folds)
+        path = build_run_report(run, out, n_folds=folds, fit_rounds=fit_rounds)
     out_console.print(f"wrote {path} (figures in {path.parent / 'figures'})")
+
+
+def _check_fit_rounds(run: Path, fit_rounds: int) -> None:
+    """Refuse a bad --fit-rounds before any work, from the run's recorded number of rounds
+    (the analysis checks it again against the curves)."""
+    from spillover.fit import check_fit_rounds
+    from spillover.io import read_manifest
+
+    n_rounds = read_manifest(run).get("config", {}).get("n_rounds")
+    if isinstance(n_rounds, int):
+        check_fit_rounds(fit_rounds, n_rounds)

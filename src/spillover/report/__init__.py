@@ -5,9 +5,14 @@ never selects or switches the backend, so it shows inline in a notebook; save it
 :func:`save_figure` (or ``fig.savefig``).
 """
 
-from spillover.report._build import build_run_report, build_sweep_report
+from spillover.report._build import build_run_report, build_sweep_report, forecast_models_to_draw
 from spillover.report._figures import mean_adoption_round, plot_run
-from spillover.report._fit_figures import plot_curve_fits, plot_persona_rates, plot_trait_effects
+from spillover.report._fit_figures import (
+    plot_curve_fits,
+    plot_forecasts,
+    plot_persona_rates,
+    plot_trait_effects,
+)
 from spillover.report._html import PageFigure, render_report
 from spillover.report._loop import (
     build_loop_report,
@@ -31,11 +36,13 @@ __all__ = [
     "build_run_report",
     "build_study_report",
     "build_sweep_report",
+    "forecast_models_to_draw",
     "mean_adoption_round",
     "plot_best_models",
     "plot_critical_curve",
     "plot_curve_fits",
     "plot_effects",
+    "plot_forecasts",
     "plot_mean_field_error",
     "plot_outbreak_sweeps",
     "plot_participation",

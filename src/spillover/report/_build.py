@@ -14,12 +14,23 @@ from spillover.events import Event, render_post
 from spillover.fit import FitResult, Overlay, get_model
 from spillover.io import owns_file, write_owned_text
 from spillover.report._figures import plot_run
-from spillover.report._fit_figures import plot_curve_fits, plot_persona_rates, plot_trait_effects
+from spillover.report._fit_figures import (
+    plot_curve_fits,
+    plot_forecasts,
+    plot_persona_rates,
+    plot_trait_effects,
+)
 from spillover.report._html import PageFigure, render_report
 from spillover.selection import Analysis, analyse
 from spillover.trajectories import Adoptions, Curves
 
-__all__ = ["build_run_report", "build_sweep_report", "generating_rates", "model_overlays"]
+__all__ = [
+    "build_run_report",
+    "build_sweep_report",
+    "forecast_models_to_draw",
+    "generating_rates",
+    "model_overlays",
+]
 
 
 def generating_rates(manifest: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -75,6 +86,20 @@ def model_overlays(
     return overlays
 
 
+def forecast_models_to_draw(analysis: Analysis, n: int = 4) -> list[str]:
+    """The models whose forecasts the report draws: the best of each group by the analysis'
+    criterion, then the second best of each, ..., ``n`` at most (all are in the table)."""
+    if analysis.forecast is None:
+        return []
+    ranked = [[row.model for row in group.comparison] for group in analysis.groups]
+    chosen: list[str] = []
+    for rank in range(max((len(r) for r in ranked), default=0)):
+        for names in ranked:
+            if rank < len(names) and analysis.forecast.get(names[rank]) is not None:
+                chosen.append(names[rank])
+    return chosen[:n]
+
+
 def _persona_fit(analysis: Analysis) -> FitResult | None:
     """The first per-persona fit (its rates are drawn per persona)."""
     for group in analysis.groups:
@@ -128,10 +153,13 @@ def build_run_report(
     *,
     n_folds: int = 5,
     analysis: Analysis | None = None,
+    fit_rounds: int | None = None,
 ) -> Path:
     """Fit every model the run supports and write ``report.html`` (and ``figures/*.png``).
 
     ``analysis`` skips the fitting when the caller has already fitted this run's data.
+    ``fit_rounds`` fits on rounds 0..R only and adds the forecast of the later rounds
+    (a figure of the bands of the top models, and a table of every model's errors).
 
     The page is written to a temporary file and renamed into place, and the figures folder
     is replaced as a whole, so an interrupted report never looks complete.
@@ -152,6 +180,8 @@ def build_run_report(
             degree=data.degree,
             n_folds=n_folds,
             graph=data.graph,
+            fit_rounds=fit_rounds,
+            weights=data.persona_shares,
         )
     adoptions = Adoptions(
         **{
@@ -165,8 +195,7 @@ def build_run_report(
     )
     assert data.curves is not None
     truth = generating_rates(manifest)
-    counts = manifest.get("personas", {}).get("count_by_persona")
-    weights = np.asarray(counts, dtype=float) / np.sum(counts) if counts else None
+    weights = data.persona_shares
     staging = _figure_staging(run, target)
     try:
         event = manifest.get("event", {})
@@ -191,6 +220,21 @@ def build_run_report(
                 "spread and sharing round by persona",
             ),
         ]
+        forecast_figures = []
+        if analysis.forecast is not None:
+            forecast_figures.append(
+                PageFigure.save(
+                    plot_forecasts(analysis.forecast, forecast_models_to_draw(analysis)),
+                    staging / "forecast.png",
+                    f"Models fitted on rounds 0-{analysis.forecast.fit_rounds} (dotted line) "
+                    "forecast the later rounds: each model's prediction (dashed) and its "
+                    f"{analysis.forecast.level:.0%} band for the mean of the replicates "
+                    "(parameter uncertainty and replicate noise), against the observed mean "
+                    "(black). Drawn: the best models of each group; every model is in the "
+                    "table below.",
+                    "forecasts of the held-out rounds",
+                )
+            )
         persona_figures = []
         persona = _persona_fit(analysis)
         if persona is not None:
@@ -231,6 +275,17 @@ def build_run_report(
             ("policy", manifest.get("policy", {}).get("kind")),
             ("root seed (entropy)", manifest.get("seed", {}).get("entropy")),
             ("best model (agent level)", analysis.best),
+            *(
+                [
+                    (
+                        "fitted rounds",
+                        f"0-{analysis.forecast.fit_rounds} of {analysis.forecast.last_round} "
+                        "(later rounds held out and forecast)",
+                    )
+                ]
+                if analysis.forecast is not None
+                else []
+            ),
             ("spillover version", manifest.get("versions", {}).get("spillover")),
         ]
         post = render_post(Event.from_dict(event)) if event else None
@@ -241,6 +296,7 @@ def build_run_report(
             analysis=analysis,
             figures=figures,
             persona_figures=persona_figures,
+            forecast_figures=forecast_figures,
         )
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

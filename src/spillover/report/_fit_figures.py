@@ -15,7 +15,9 @@ from spillover.trajectories import Curves
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["plot_curve_fits", "plot_persona_rates", "plot_trait_effects"]
+    from spillover.selection import Forecast
+
+__all__ = ["plot_curve_fits", "plot_forecasts", "plot_persona_rates", "plot_trait_effects"]
 
 _COLORS = ("tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink")
 
@@ -56,6 +58,64 @@ def plot_curve_fits(
     )
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_forecasts(
+    forecast: Forecast,
+    models: Sequence[str] | None = None,
+    *,
+    title: str | None = None,
+) -> Figure:
+    """Observed mean curve, the last fitted round, and each model's forecast with its band.
+
+    Parameters
+    ----------
+    forecast : Forecast
+        ``Analysis.forecast`` of a fit with ``fit_rounds``.
+    models : sequence of str, optional
+        The models to draw, in order (a few keep the figure readable); by default the first
+        four forecast.
+    """
+    if models is None:
+        drawn = list(forecast.models[:4])
+    else:
+        drawn = [f for m in models if (f := forecast.get(m)) is not None]
+    rounds = np.arange(forecast.last_round + 1)
+    held = rounds[forecast.fit_rounds :]  # the band starts at R so that it joins the line
+    fig = new_figure((8, 4.8), dpi=120)
+    ax = fig.subplots()
+    ax.plot(
+        rounds,
+        forecast.observed,
+        color="black",
+        lw=2.0,
+        label=f"observed, mean of {forecast.n_reps} replicate(s)",
+    )
+    for f, color in zip(drawn, _COLORS, strict=False):
+        ax.plot(rounds, f.predicted, color=color, lw=1.5, ls="--", label=f"{f.model}")
+        low, high = f.low[forecast.fit_rounds :], f.high[forecast.fit_rounds :]
+        ax.fill_between(held, low, high, color=color, alpha=0.18, lw=0)
+    ax.axvline(forecast.fit_rounds, color="gray", lw=1.2, ls=":")
+    ax.annotate(
+        f"fitted ← R = {forecast.fit_rounds} → held out",
+        xy=(forecast.fit_rounds, 0.02),
+        xytext=(4, 0),
+        textcoords="offset points",
+        fontsize=8,
+        color="gray",
+    )
+    ax.set(
+        xlabel="round",
+        ylabel="fraction informed",
+        ylim=(0, 1.02),
+        xlim=(0, forecast.last_round),
+        title=title
+        or f"Forecast of the held-out rounds, {forecast.level:.0%} bands (mean of replicates)",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     return fig
 

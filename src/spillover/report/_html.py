@@ -198,6 +198,40 @@ def _verdict_section(analysis: Analysis) -> str:
     )
 
 
+def _forecast_section(analysis: Analysis, figures: Sequence[PageFigure]) -> str:
+    forecast = analysis.forecast
+    if forecast is None:
+        return ""
+    held = slice(forecast.fit_rounds + 1, forecast.last_round + 1)
+    level = f"{forecast.level:.0%}"
+    rows = []
+    for f in forecast.models:
+        width = float((f.high[held] - f.low[held]).mean())
+        rows.append(
+            f"<tr><td>{escape(f.model)}</td><td>{escape(forecast.data[f.model])}</td>"
+            f"<td class='num'>{f.rmse:.4f}</td><td class='num'>{f.max_abs_error:.4f}</td>"
+            f"<td class='num'>{f.coverage:.0%}</td><td class='num'>{width:.4f}</td>"
+            f"<td>{escape(f.parameter_draws)}</td></tr>"
+        )
+    sd = float(forecast.observed_sd[held].mean())
+    return (
+        f"<h2>Forecast of rounds {forecast.fit_rounds + 1}-{forecast.last_round}</h2>"
+        f"<p class='muted'>Every model was fitted on rounds 0-{forecast.fit_rounds} only "
+        "(exposure rows and curve points of later rounds left out) and predicts the informed "
+        "fraction of the later rounds from its map. Errors compare that prediction with the "
+        f"observed mean of {forecast.n_reps} replicate(s) over the held-out rounds; the "
+        f"{level} band (for the mean of as many replicates) combines parameter draws and "
+        "chain-binomial replicate noise (docs/fitting.md). Spread between replicates over "
+        f"the held-out rounds: standard deviation {sd:.4f} on average.</p>"
+        + "".join(fig.html() for fig in figures)
+        + _wrap(
+            "<table><tr><th>model</th><th>fitted to</th><th>RMSE</th><th>max error</th>"
+            f"<th>held-out points in the {level} band</th><th>mean band width</th>"
+            "<th>parameter draws</th></tr>" + "".join(rows) + "</table>"
+        )
+    )
+
+
 def _kv_table(items: Sequence[tuple[str, Any]]) -> str:
     rows = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>" for k, v in items)
     return _wrap(f"<table>{rows}</table>")
@@ -212,6 +246,7 @@ def render_report(
     figures: Sequence[PageFigure],
     persona_figures: Sequence[PageFigure] = (),
     notes: Sequence[str] = (),
+    forecast_figures: Sequence[PageFigure] = (),
 ) -> str:
     """The whole report as one HTML string."""
     parts = [
@@ -236,6 +271,7 @@ def render_report(
     )
     parts.extend(_group_table(g, analysis.criterion) for g in analysis.groups)
     parts.append(_verdict_section(analysis))
+    parts.append(_forecast_section(analysis, forecast_figures))
     if analysis.equation is not None:
         eq = analysis.equation
         bass = eq.bass_hazards()
