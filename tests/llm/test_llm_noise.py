@@ -169,3 +169,29 @@ def test_bad_llm_noise_is_one_error_line(
     assert cli(["fit", str(tmp_path), "--llm-noise", value]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "--llm-noise" in err[0]
+
+
+def test_llm_noise_refits_the_fitted_rounds_only(
+    standin: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import spillover.selection as selection
+
+    run_dir = llm_run(standin, tmp_path / "run", "--llm-probability", "samples")
+    windows: list[int] = []
+    real = selection.fit_window
+
+    def spy(exposures: Any, curves: Any, fit_rounds: int) -> Any:
+        out = real(exposures, curves, fit_rounds)
+        if out[0] is not None:
+            windows.append(int(out[0].round.max()))
+        return out
+
+    monkeypatch.setattr(selection, "fit_window", spy)
+    doc = fit_json(capsys, str(run_dir), "--model", "si2", "--llm-noise", "3", "--fit-rounds", "3")
+    (si2,) = doc["models"]
+    assert doc["llm_noise"]["bootstrap_tables"] == 3 and si2["se_llm"]["beta"] > 0
+    # The analysis and each of the 3 replays were cut at round 3.
+    assert len(windows) >= 3 and max(windows) <= 3
