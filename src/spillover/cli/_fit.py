@@ -345,23 +345,10 @@ def fit_command(
     only curves are given) to the informed counts. With --fit-rounds R every model is fitted
     to rounds 0..R and forecasts the rest of the run.
     """
-    from spillover.exceptions import ConfigError
     from spillover.io import read_fit_input
-    from spillover.selection import CRITERIA
     from spillover.sweeps import is_sweep
 
-    if criterion not in CRITERIA:
-        raise ConfigError(f"--criterion must be one of {', '.join(CRITERIA)}; got {criterion!r}")
-    if folds < 0:
-        raise ConfigError(f"--folds must be >= 0; got {folds}")
-    if llm_noise is not None and llm_noise < 0:
-        raise ConfigError(f"--llm-noise must be an integer >= 0 (0: off); got {llm_noise}")
-
-    if fit_rounds is not None and (is_sweep(input_path) or _is_loop(input_path)):
-        raise ConfigError(
-            "--fit-rounds forecasts one run: give a run directory or a curves table, not a "
-            "sweep or loop folder"
-        )
+    _check_options(input_path, criterion, folds, llm_noise, fit_rounds)
     if is_sweep(input_path):
         from spillover.fit import sweep_models
 
@@ -398,22 +385,48 @@ def fit_command(
         weights=data.persona_shares,
     )
     if input_path.is_dir():
-        from spillover.pipeline import llm_noise_fit
-        from spillover.selection import DEFAULT_LLM_NOISE_TABLES
-
-        n_tables = DEFAULT_LLM_NOISE_TABLES if llm_noise is None else llm_noise
-
-        def tick(done: int, total: int) -> None:
-            if not as_json and done in (1, total):
-                err_console.print(f"LLM answer noise: refitted {done} of {total} bootstrap tables")
-
-        analysis = llm_noise_fit(
-            input_path, analysis, n_tables=n_tables, fit_rounds=fit_rounds, progress=tick
-        )
+        analysis = _with_llm_noise(input_path, analysis, llm_noise, fit_rounds, as_json)
     if as_json:
         typer.echo(dumps_json(analysis.to_dict(), indent=2))
     else:
         print_analysis(analysis)
+
+
+def _check_options(
+    input_path: Path, criterion: str, folds: int, llm_noise: int | None, fit_rounds: int | None
+) -> None:
+    """Refuse bad options before any work (one ConfigError naming the option)."""
+    from spillover.exceptions import ConfigError
+    from spillover.selection import CRITERIA
+    from spillover.sweeps import is_sweep
+
+    if criterion not in CRITERIA:
+        raise ConfigError(f"--criterion must be one of {', '.join(CRITERIA)}; got {criterion!r}")
+    if folds < 0:
+        raise ConfigError(f"--folds must be >= 0; got {folds}")
+    if llm_noise is not None and llm_noise < 0:
+        raise ConfigError(f"--llm-noise must be an integer >= 0 (0: off); got {llm_noise}")
+    if fit_rounds is not None and (is_sweep(input_path) or _is_loop(input_path)):
+        raise ConfigError(
+            "--fit-rounds forecasts one run: give a run directory or a curves table, not a "
+            "sweep or loop folder"
+        )
+
+
+def _with_llm_noise(
+    run_dir: Path, analysis: Analysis, llm_noise: int | None, fit_rounds: int | None, quiet: bool
+) -> Analysis:
+    """The analysis of an LLM run with its sampled answers' noise (``--llm-noise``)."""
+    from spillover.pipeline import llm_noise_fit
+    from spillover.selection import DEFAULT_LLM_NOISE_TABLES
+
+    n_tables = DEFAULT_LLM_NOISE_TABLES if llm_noise is None else llm_noise
+
+    def tick(done: int, total: int) -> None:
+        if not quiet and done in (1, total):
+            err_console.print(f"LLM answer noise: refitted {done} of {total} bootstrap tables")
+
+    return llm_noise_fit(run_dir, analysis, n_tables=n_tables, fit_rounds=fit_rounds, progress=tick)
 
 
 def _is_loop(path: Path) -> bool:

@@ -320,17 +320,7 @@ def analyse(
         raise ConfigError("nothing to fit: the input has neither exposures nor curves")
     full_curves = curves
     if fit_rounds is not None:
-        if curves is None:
-            raise ConfigError(
-                "--fit-rounds forecasts the informed curves, which the input does not hold: "
-                "fit the run folder or its curves.parquet"
-            )
-        if degree is None:
-            raise ConfigError(
-                "--fit-rounds forecasts with the models' maps on a k-regular graph and needs "
-                "the graph's degree: pass --degree K"
-            )
-        fit_rounds = check_fit_rounds(fit_rounds, curves.n_rounds)
+        fit_rounds = _checked_fit_rounds(fit_rounds, curves, degree)
         exposures, curves = fit_window(exposures, curves, fit_rounds)
     if on_fit_error is None:
         on_fit_error = "skip" if models is None else "raise"
@@ -377,34 +367,12 @@ def analyse(
             verdict = replace(verdict, held_out=dict(held))
     if curve_models:
         assert curves is not None and degree is not None
-        estimators = [CurveEstimator(name, degree).fit(curves) for name in curve_models]
-        results = [estimator.result_ for estimator in estimators]
-        covariances = {e.model: np.asarray(e.covariance_) for e in estimators}
-        phi, phi_model = common_dispersion(results) or (None, None)
-        groups.append(
-            ModelGroup(
-                data="curves",
-                description=(
-                    f"aggregate: informed counts of {curves.n_reps} replicate(s), "
-                    f"{curves.n_nodes:,} agents, degree {degree}"
-                ),
-                results=tuple(results),
-                comparison=tuple(compare(results, criterion=criterion, dispersion=phi)),
-                dispersion=phi,
-                dispersion_model=phi_model,
-            )
-        )
+        curve_group, covariances = _curve_group(curves, degree, curve_models, criterion)
+        groups.append(curve_group)
     equation = None
     if want_sindy:
         assert curves is not None
-        try:
-            equation = discover_equation(curves)
-        except FitError as exc:
-            notes.append(f"sindy: {exc}")
-        except MissingExtraError as exc:
-            if models is not None:
-                raise
-            notes.append(f"sindy skipped: {exc}")
+        equation = _equation(curves, asked=models is not None, notes=notes)
     forecast = None
     if fit_rounds is not None:
         assert full_curves is not None and degree is not None
@@ -428,6 +396,57 @@ def analyse(
         two_rates=verdict,
         forecast=forecast,
     )
+
+
+def _checked_fit_rounds(fit_rounds: int, curves: Curves | None, degree: int | None) -> int:
+    if curves is None:
+        raise ConfigError(
+            "--fit-rounds forecasts the informed curves, which the input does not hold: "
+            "fit the run folder or its curves.parquet"
+        )
+    if degree is None:
+        raise ConfigError(
+            "--fit-rounds forecasts with the models' maps on a k-regular graph and needs "
+            "the graph's degree: pass --degree K"
+        )
+    return check_fit_rounds(fit_rounds, curves.n_rounds)
+
+
+def _curve_group(
+    curves: Curves, degree: int, names: Sequence[str], criterion: Criterion
+) -> tuple[ModelGroup, dict[str, np.ndarray]]:
+    """The curve models fitted and ranked by their criterion (quasi-likelihood when the
+    group's dispersion is above 1), with each fit's covariance (for forecasts)."""
+    estimators = [CurveEstimator(name, degree).fit(curves) for name in names]
+    results = [estimator.result_ for estimator in estimators]
+    covariances = {e.model: np.asarray(e.covariance_) for e in estimators}
+    phi, phi_model = common_dispersion(results) or (None, None)
+    group = ModelGroup(
+        data="curves",
+        description=(
+            f"aggregate: informed counts of {curves.n_reps} replicate(s), "
+            f"{curves.n_nodes:,} agents, degree {degree}"
+        ),
+        results=tuple(results),
+        comparison=tuple(compare(results, criterion=criterion, dispersion=phi)),
+        dispersion=phi,
+        dispersion_model=phi_model,
+    )
+    return group, covariances
+
+
+def _equation(curves: Curves, *, asked: bool, notes: list[str]) -> DiscoveredEquation | None:
+    """The SINDy equation of the curves; a failure is a note (a missing extra raises when
+    the equation was asked for by name)."""
+    try:
+        return discover_equation(curves)
+    except FitError as exc:
+        notes.append(f"sindy: {exc}")
+    except MissingExtraError as exc:
+        if asked:
+            raise
+        notes.append(f"sindy skipped: {exc}")
+    return None
 
 
 def _chosen_models(
