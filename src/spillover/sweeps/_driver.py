@@ -261,6 +261,254 @@ def _manifest_timings(root: Path, cell: int) -> dict[str, float]:
     return {k: float(v) for k, v in timings.items() if isinstance(v, int | float)}
 
 
+@dataclass
+class _Plan:
+    """The cells of one invocation: their records, and those still to run."""
+
+    seed: int
+    types: dict[str, Any]
+    previous: dict[str, Any] | None
+    records: list[dict[str, Any]]
+    pending: list[int]
+
+    @property
+    def skipped(self) -> int:
+        return len(self.records) - len(self.pending)
+
+
+def _resume(spec: SweepSpec, root: Path, force: bool) -> tuple[dict[str, Any] | None, int]:
+    """Under the sweep lock: drop stale leftovers, clear for ``force``, and return the previous
+    ``sweep.json`` (None for a new sweep) with the root seed this invocation runs under."""
+    clean_stale(root)
+    if force:
+        _clear(root)
+    previous = read_sweep_manifest(root) if is_sweep(root) else None
+    return previous, _resolve_seed(spec, previous, root)
+
+
+def _plan(spec: SweepSpec, root: Path, model_names: tuple[str, ...], force: bool) -> _Plan:
+    """One record per cell; complete cells keep their record and get any missing partitions
+    written, every other cell is pending (its partitions removed)."""
+    previous, seed = _resume(spec, root, force)
+    types = param_types(spec.grid)
+    old_records = {int(c["cell"]): c for c in previous["cells"]} if previous else {}
+    old_models = previous.get("settings", {}).get("models") if previous else None
+    refresh = ("fits",) if old_models != list(model_names) else ()
+    records: list[dict[str, Any]] = []
+    pending: list[int] = []
+    for cell, params in spec.iter_cells():
+        record = _record(cell, params)
+        old = old_records.get(cell)
+        if old is not None:
+            record["attempts"] = int(old.get("attempts", 0))
+        complete = _is_complete(root, cell, seed)
+        if complete:
+            try:
+                write_cell_partitions(
+                    root,
+                    cell,
+                    cell_dir(root, cell),
+                    params,
+                    types,
+                    model_names,
+                    only_missing=True,
+                    refresh=refresh,
+                )
+            except Exception:  # an unreadable run directory: run the cell again
+                complete = False
+        if complete:
+            if old is not None and old.get("status") == "complete":
+                record.update({k: old.get(k) for k in ("elapsed_s", "worker", "finished_utc")})
+            record["status"] = "complete"
+            record["timings"] = _manifest_timings(root, cell)
+        else:
+            remove_cell_partitions(root, cell)
+            pending.append(cell)
+        records.append(record)
+    return _Plan(seed=seed, types=types, previous=previous, records=records, pending=pending)
+
+
+class _Journal:
+    """``sweep.json`` as the driver keeps it: the document and this invocation's entry."""
+
+    def __init__(
+        self,
+        root: Path,
+        t_start: float,
+        document: dict[str, Any],
+        invocation: dict[str, Any],
+    ) -> None:
+        self.root = root
+        self.t_start = t_start
+        self.document = document
+        self.invocation = invocation
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = self.document["cells"]
+        return records
+
+    def save(self, status: str | None = None) -> None:
+        """Recount the cells and write ``sweep.json`` (``status`` sets the sweep's status)."""
+        counts = {"complete": 0, "failed": 0, "pending": 0}
+        for r in self.records:
+            counts[r["status"]] += 1
+        self.document["counts"] = counts
+        if status is not None:
+            self.document["status"] = status
+            self.invocation["status"] = status
+        self.document["updated_utc"] = _now()
+        self.invocation["elapsed_s"] = round(time.perf_counter() - self.t_start, 3)
+        write_json_atomic(self.document, self.root / SWEEP_MANIFEST)
+
+
+def _open_journal(
+    spec: SweepSpec,
+    root: Path,
+    plan: _Plan,
+    model_names: tuple[str, ...],
+    argv: list[str],
+    t_start: float,
+) -> _Journal:
+    """The ``sweep.json`` document for this invocation, with a new running invocation entry."""
+    previous = plan.previous
+    started = _now()
+    document: dict[str, Any] = {
+        "format": FORMAT,
+        "kind": "spillover-sweep",
+        "status": "running",
+        "created_utc": previous.get("created_utc", started) if previous else started,
+        "updated_utc": started,
+        "command": argv,
+        "seed": plan.seed,
+        "fingerprint": spec.fingerprint(),
+        **{k: v for k, v in spec.to_dict().items() if k != "seed"},
+        "n_cells": spec.n_cells,
+        "counts": {},
+        "invocations": list(previous.get("invocations", [])) if previous else [],
+        "cells": plan.records,
+    }
+    document["settings"]["models"] = list(model_names)
+    invocation: dict[str, Any] = {
+        "started_utc": started,
+        "executor": None,
+        "skipped": plan.skipped,
+        "ran": 0,
+        "failed": 0,
+        "elapsed_s": None,
+        "status": "running",
+    }
+    document["invocations"].append(invocation)
+    return _Journal(root, t_start, document, invocation)
+
+
+def _cell_tasks(
+    spec: SweepSpec,
+    root: Path,
+    plan: _Plan,
+    journal: _Journal,
+    run_executor: Executor,
+    model_names: tuple[str, ...],
+    argv: list[str],
+) -> list[CellTask]:
+    """The pending cells' tasks, with the sweep-wide LLM limiter when the settings ask for one;
+    the limiter and the answer caches the tasks use are recorded in ``sweep.json``."""
+    slots = spec.settings.llm_concurrency
+    limiter = (
+        run_executor.limiter(slots, name=f"spillover-llm-{plan.seed:x}-{os.getpid()}")
+        if slots is not None and plan.pending
+        else None
+    )
+    if limiter is not None:
+        journal.document["limiter"] = limiter.describe()
+    tasks = [
+        CellTask(
+            cell=cell,
+            config=with_shared_cache(spec.cell_values(cell, seed=plan.seed), root),
+            out=str(cell_dir(root, cell)),
+            params=plan.records[cell]["params"],
+            models=model_names,
+            sweep=str(root),
+            command=tuple(argv),
+            limiter=limiter,
+        )
+        for cell in plan.pending
+    ]
+    caches = sorted({str(t.config["cache"]) for t in tasks if t.config.get("cache")})
+    if caches:
+        journal.document["llm_caches"] = caches
+        record_owned(root, keep=_inside(caches, root))
+    return tasks
+
+
+def _on_error(task: CellTask, exc: BaseException) -> CellOutcome:
+    return CellOutcome.failure(task.cell, exc)
+
+
+def _finish_cell(
+    outcome: CellOutcome,
+    root: Path,
+    plan: _Plan,
+    model_names: tuple[str, ...],
+) -> CellOutcome:
+    """Record one finished cell: write its partitions when it completed (a cell whose partitions
+    cannot be written counts as failed) and update its record; return the outcome it counts as."""
+    record = plan.records[outcome.cell]
+    if outcome.status == "complete":
+        try:
+            write_cell_partitions(
+                root,
+                outcome.cell,
+                cell_dir(root, outcome.cell),
+                record["params"],
+                plan.types,
+                model_names,
+            )
+        except Exception as exc:
+            remove_cell_partitions(root, outcome.cell)
+            outcome = CellOutcome.failure(
+                outcome.cell, exc, elapsed_s=outcome.elapsed_s, worker=outcome.worker
+            )
+    record.update(
+        status=outcome.status,
+        error=outcome.error,
+        traceback=outcome.traceback,
+        elapsed_s=round(outcome.elapsed_s, 6),
+        timings=outcome.timings,
+        worker=outcome.worker or None,
+        attempts=int(record["attempts"]) + 1,
+        finished_utc=_now(),
+    )
+    return outcome
+
+
+def _run_pending(
+    run_executor: Executor,
+    tasks: list[CellTask],
+    root: Path,
+    plan: _Plan,
+    journal: _Journal,
+    model_names: tuple[str, ...],
+    progress: SweepProgress | None,
+) -> tuple[int, list[tuple[int, str]]]:
+    """The worker loop: run the tasks, saving ``sweep.json`` after each finished cell; return
+    the number of cells run and the failures as (cell, error)."""
+    failures: list[tuple[int, str]] = []
+    ran = 0
+    invocation = journal.invocation
+    for result in run_executor.map(run_cell, tasks, on_error=_on_error):
+        ran += 1
+        outcome = _finish_cell(result, root, plan, model_names)
+        if outcome.status == "failed":
+            failures.append((outcome.cell, outcome.error or "failed"))
+            invocation["failed"] += 1
+        invocation["ran"] = ran
+        journal.save()
+        if progress is not None:
+            progress.advance(outcome)
+    return ran, failures
+
+
 def run_sweep(
     spec: SweepSpec,
     out: str | os.PathLike[str],
@@ -300,185 +548,44 @@ def run_sweep(
     t_start = time.perf_counter()
     root = Path(out).absolute()
     model_names = check_models(tuple(models) if models is not None else spec.settings.models)
-    slots = spec.settings.llm_concurrency
     argv = list(command) if command is not None else [Path(sys.argv[0]).name, *sys.argv[1:]]
     _prepare_folder(root)
     owned = executor is None
     with sweep_lock(root):
-        clean_stale(root)
-        if force:
-            _clear(root)
-        previous = read_sweep_manifest(root) if is_sweep(root) else None
-        seed = _resolve_seed(spec, previous, root)
-        types = param_types(spec.grid)
-        old_records = {int(c["cell"]): c for c in previous["cells"]} if previous else {}
-        old_models = previous.get("settings", {}).get("models") if previous else None
-        refresh = ("fits",) if old_models != list(model_names) else ()
-        records: list[dict[str, Any]] = []
-        pending: list[int] = []
-        for cell, params in spec.iter_cells():
-            record = _record(cell, params)
-            old = old_records.get(cell)
-            if old is not None:
-                record["attempts"] = int(old.get("attempts", 0))
-            complete = _is_complete(root, cell, seed)
-            if complete:
-                try:
-                    write_cell_partitions(
-                        root,
-                        cell,
-                        cell_dir(root, cell),
-                        params,
-                        types,
-                        model_names,
-                        only_missing=True,
-                        refresh=refresh,
-                    )
-                except Exception:  # an unreadable run directory: run the cell again
-                    complete = False
-            if complete:
-                if old is not None and old.get("status") == "complete":
-                    record.update({k: old.get(k) for k in ("elapsed_s", "worker", "finished_utc")})
-                record["status"] = "complete"
-                record["timings"] = _manifest_timings(root, cell)
-            else:
-                remove_cell_partitions(root, cell)
-                pending.append(cell)
-            records.append(record)
-        skipped = len(records) - len(pending)
-
+        plan = _plan(spec, root, model_names, force)
         run_executor = executor or make_executor(
             spec.settings.executor_kind,
             workers=spec.settings.workers,
             scheduler=spec.settings.scheduler,
         )
-        started = _now()
-        document: dict[str, Any] = {
-            "format": FORMAT,
-            "kind": "spillover-sweep",
-            "status": "running",
-            "created_utc": previous.get("created_utc", started) if previous else started,
-            "updated_utc": started,
-            "command": argv,
-            "seed": seed,
-            "fingerprint": spec.fingerprint(),
-            **{k: v for k, v in spec.to_dict().items() if k != "seed"},
-            "n_cells": spec.n_cells,
-            "counts": {},
-            "invocations": list(previous.get("invocations", [])) if previous else [],
-            "cells": records,
-        }
-        document["settings"]["models"] = list(model_names)
-        invocation: dict[str, Any] = {
-            "started_utc": started,
-            "executor": None,
-            "skipped": skipped,
-            "ran": 0,
-            "failed": 0,
-            "elapsed_s": None,
-            "status": "running",
-        }
-        document["invocations"].append(invocation)
-
-        def save(status: str | None = None) -> None:
-            counts = {"complete": 0, "failed": 0, "pending": 0}
-            for r in records:
-                counts[r["status"]] += 1
-            document["counts"] = counts
-            if status is not None:
-                document["status"] = status
-                invocation["status"] = status
-            document["updated_utc"] = _now()
-            invocation["elapsed_s"] = round(time.perf_counter() - t_start, 3)
-            write_json_atomic(document, root / SWEEP_MANIFEST)
-
-        failures: list[tuple[int, str]] = []
-        ran = 0
+        journal = _open_journal(spec, root, plan, model_names, argv, t_start)
         final = "interrupted"
         try:
-            invocation["executor"] = run_executor.describe()
-            document["executor"] = invocation["executor"]
-            save()
-            limiter = (
-                run_executor.limiter(slots, name=f"spillover-llm-{seed:x}-{os.getpid()}")
-                if slots is not None and pending
-                else None
-            )
-            if limiter is not None:
-                document["limiter"] = limiter.describe()
-            tasks = [
-                CellTask(
-                    cell=cell,
-                    config=with_shared_cache(spec.cell_values(cell, seed=seed), root),
-                    out=str(cell_dir(root, cell)),
-                    params=records[cell]["params"],
-                    models=model_names,
-                    sweep=str(root),
-                    command=tuple(argv),
-                    limiter=limiter,
-                )
-                for cell in pending
-            ]
-            caches = sorted({str(t.config["cache"]) for t in tasks if t.config.get("cache")})
-            if caches:
-                document["llm_caches"] = caches
-                record_owned(root, keep=_inside(caches, root))
+            journal.invocation["executor"] = run_executor.describe()
+            journal.document["executor"] = journal.invocation["executor"]
+            journal.save()
+            tasks = _cell_tasks(spec, root, plan, journal, run_executor, model_names, argv)
             if progress is not None:
-                progress.start(spec.n_cells, skipped)
-
-            def on_error(task: CellTask, exc: BaseException) -> CellOutcome:
-                return CellOutcome.failure(task.cell, exc)
-
-            for outcome in run_executor.map(run_cell, tasks, on_error=on_error):
-                ran += 1
-                record = records[outcome.cell]
-                if outcome.status == "complete":
-                    try:
-                        write_cell_partitions(
-                            root,
-                            outcome.cell,
-                            cell_dir(root, outcome.cell),
-                            record["params"],
-                            types,
-                            model_names,
-                        )
-                    except Exception as exc:
-                        remove_cell_partitions(root, outcome.cell)
-                        outcome = CellOutcome.failure(
-                            outcome.cell, exc, elapsed_s=outcome.elapsed_s, worker=outcome.worker
-                        )
-                record.update(
-                    status=outcome.status,
-                    error=outcome.error,
-                    traceback=outcome.traceback,
-                    elapsed_s=round(outcome.elapsed_s, 6),
-                    timings=outcome.timings,
-                    worker=outcome.worker or None,
-                    attempts=int(record["attempts"]) + 1,
-                    finished_utc=_now(),
-                )
-                if outcome.status == "failed":
-                    failures.append((outcome.cell, outcome.error or "failed"))
-                    invocation["failed"] += 1
-                invocation["ran"] = ran
-                save()
-                if progress is not None:
-                    progress.advance(outcome)
-            n_complete = sum(r["status"] == "complete" for r in records)
-            final = "complete" if n_complete == len(records) else "incomplete"
+                progress.start(spec.n_cells, plan.skipped)
+            ran, failures = _run_pending(
+                run_executor, tasks, root, plan, journal, model_names, progress
+            )
+            n_complete = sum(r["status"] == "complete" for r in plan.records)
+            final = "complete" if n_complete == len(plan.records) else "incomplete"
         finally:
             try:
-                save(final)
+                journal.save(final)
             finally:
                 if owned:
                     run_executor.close()
-        executor_doc = dict(invocation["executor"] or {})
+        executor_doc = dict(journal.invocation["executor"] or {})
+    records = plan.records
     return SweepSummary(
         path=root,
         n_cells=spec.n_cells,
         complete=sum(r["status"] == "complete" for r in records),
         failed=sum(r["status"] == "failed" for r in records),
-        skipped=skipped,
+        skipped=plan.skipped,
         ran=ran,
         elapsed_s=time.perf_counter() - t_start,
         failures=tuple(failures),
