@@ -24,12 +24,12 @@ escaped inside later prompts and never executed or rendered as markup.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-from spillover._rng import SeedLike, seed_record
+from spillover._rng import SeedLike, SeedRecord, seed_record
 from spillover.engine._simulate import _check_count, _seed_sets
 from spillover.engine._uniform import decision_uniforms
 from spillover.exceptions import ConfigError, PolicyError
@@ -108,6 +108,249 @@ def _neighbours(indptr: np.ndarray, indices: np.ndarray, nodes: np.ndarray) -> n
     )
 
 
+class _RepRound(NamedTuple):
+    """One replicate's round: its susceptible agents ``sus`` with their personas ``c`` and
+    exposure counts ``m``, the positions ``fed`` (into ``sus``) of those with informed
+    neighbours, and where their candidates start in the round's batch (``first``)."""
+
+    rep: int
+    sus: np.ndarray
+    c: np.ndarray
+    m: np.ndarray
+    fed: np.ndarray
+    first: int
+
+
+@dataclass
+class _FeedRun:
+    """All replicates of one feed-mode run, advanced together one round at a time."""
+
+    policy: FeedPolicy
+    event: Event
+    n_rounds: int
+    persona: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    cap: int
+    news: str
+    offline: np.ndarray
+    keys: list[int]
+    at_risk: np.ndarray
+    shared: np.ndarray
+    informed_by_persona: np.ndarray
+    adoption_round: np.ndarray
+    n_exposed: np.ndarray
+    post_of: list[dict[int, str]]
+    last_active: np.ndarray
+    active: np.ndarray
+    offline_posts: dict[int, str] = field(default_factory=dict)
+
+
+def _offline_probabilities(policy: FeedPolicy, persona: np.ndarray, event: Event) -> np.ndarray:
+    """The policy's table value for (persona, 0) of every persona present, asked once."""
+    present = np.unique(persona)
+    offline = np.zeros(N_PERSONAS)
+    batch = ExposureBatch(persona=present, n_exposed=np.zeros(present.size, dtype=np.int64))
+    offline[present] = checked_probabilities(policy, batch, event)
+    return offline
+
+
+def _start(
+    graph: Graph,
+    policy: FeedPolicy,
+    event: Event,
+    persona: np.ndarray,
+    seed_sets: np.ndarray,
+    record: SeedRecord,
+    n_rounds: int,
+    n_reps: int,
+) -> _FeedRun:
+    """The run's state at round 0: the seeds informed (posting the news item) and their
+    neighbours exposed."""
+    from spillover.events import render_post
+
+    n = graph.n_nodes
+    max_degree = int(graph.max_degree)
+    indptr = np.asarray(graph.indptr, dtype=np.int64)
+    indices = np.asarray(graph.indices, dtype=np.int64)
+    cap = max(int(getattr(policy, "feed_cap", 5)), 1)
+    news = render_post(event)
+    offline = _offline_probabilities(policy, persona, event)
+    keys = [
+        int(record.generator("dynamics", r).integers(0, 2**64, dtype=np.uint64))
+        for r in range(n_reps)
+    ]
+    shape = (n_rounds + 1, N_PERSONAS, max_degree + 1)
+    run = _FeedRun(
+        policy=policy,
+        event=event,
+        n_rounds=n_rounds,
+        persona=persona,
+        indptr=indptr,
+        indices=indices,
+        cap=cap,
+        news=news,
+        offline=offline,
+        keys=keys,
+        at_risk=np.zeros((n_reps, *shape), dtype=np.int64),
+        shared=np.zeros((n_reps, *shape), dtype=np.int64),
+        informed_by_persona=np.zeros((n_reps, n_rounds + 1, N_PERSONAS), dtype=np.int64),
+        adoption_round=np.full((n_reps, n), -1, dtype=np.int32),
+        n_exposed=np.zeros((n_reps, n), dtype=np.int64),
+        post_of=[{} for _ in range(n_reps)],
+        last_active=np.zeros(n_reps, dtype=np.int32),
+        active=np.ones(n_reps, dtype=bool),
+    )
+    for rep in range(n_reps):
+        s = seed_sets[rep]
+        run.adoption_round[rep, s] = 0
+        np.add.at(run.n_exposed[rep], _neighbours(run.indptr, run.indices, s), 1)
+        run.informed_by_persona[rep, 0] = np.bincount(persona[s], minlength=N_PERSONAS)
+        for a in s.tolist():
+            run.post_of[rep][a] = run.news
+    return run
+
+
+def _candidates(run: _FeedRun, t: int) -> tuple[list[_RepRound], list[FeedCandidate]]:
+    """Round ``t`` of every active replicate: count those at risk, and one candidate per
+    susceptible agent with informed neighbours (its feed: their newest ``cap`` posts)."""
+    plans: list[_RepRound] = []
+    candidates: list[FeedCandidate] = []
+    indptr, indices, adoption_round = run.indptr, run.indices, run.adoption_round
+    for rep in np.flatnonzero(run.active).tolist():
+        sus = np.flatnonzero(adoption_round[rep] < 0)
+        c, m = run.persona[sus], run.n_exposed[rep, sus]
+        np.add.at(run.at_risk[rep, t], (c, m), 1)
+        fed = np.flatnonzero(m > 0)
+        first = len(candidates)
+        for j in fed.tolist():
+            agent = int(sus[j])
+            nb = indices[indptr[agent] : indptr[agent + 1]]
+            nb = nb[adoption_round[rep, nb] >= 0]
+            order = np.lexsort((nb, -adoption_round[rep, nb].astype(np.int64)))[: run.cap]
+            candidates.append(
+                FeedCandidate(
+                    replicate=rep,
+                    round=t,
+                    agent=agent,
+                    persona=int(c[j]),
+                    n_exposed=int(m[j]),
+                    posts=tuple(run.post_of[rep][int(v)] for v in nb[order]),
+                    decision_key=run.keys[rep],
+                )
+            )
+        plans.append(_RepRound(rep, sus, c, m, fed, first))
+    return plans, candidates
+
+
+def _feed_answers(
+    policy: FeedPolicy, candidates: list[FeedCandidate], event: Event
+) -> tuple[FeedAnswers, np.ndarray]:
+    """The policy's answers for one round's batch, and their checked probabilities."""
+    answers = (
+        policy.feed_decisions(candidates, event) if candidates else FeedAnswers(np.zeros(0), ())
+    )
+    p_feed = np.asarray(answers.probability, dtype=np.float64)
+    if p_feed.shape != (len(candidates),) or np.any(
+        ~np.isfinite(p_feed) | (p_feed < 0) | (p_feed > 1)
+    ):
+        raise PolicyError(
+            f"{type(policy).__name__}.feed_decisions must return {len(candidates)} "
+            "probabilities in [0, 1]"
+        )
+    return answers, p_feed
+
+
+def _post_text(
+    run: _FeedRun,
+    persona: int,
+    k: int | None,
+    candidates: list[FeedCandidate],
+    answers: FeedAnswers,
+) -> str:
+    """What a sharer posts: its persona's offline post (no feed, ``k`` None), else what it
+    wrote in answer ``k``, or else a repost of the newest post of its feed."""
+    if k is None:
+        if persona not in run.offline_posts:
+            run.offline_posts[persona] = run.policy.offline_post(persona, run.event)
+        return run.offline_posts[persona]
+    return answers.posts[k] or (candidates[k].posts[0] if candidates[k].posts else run.news)
+
+
+def _advance(
+    run: _FeedRun,
+    t: int,
+    plan: _RepRound,
+    candidates: list[FeedCandidate],
+    answers: FeedAnswers,
+    p_feed: np.ndarray,
+) -> None:
+    """Decide round ``t`` of one replicate: who shares, what they post, who is exposed next;
+    a replicate where nobody can share any more stops (its later rounds repeat this one)."""
+    rep, sus, c, m, fed, first = plan
+    p = run.offline[c].copy()
+    p[fed] = p_feed[first : first + fed.size]
+    u = decision_uniforms(run.keys[rep], t, sus)
+    chosen = np.flatnonzero(u < p)
+    new = sus[chosen]
+    n_possible = int(np.count_nonzero(p > 0.0))
+    np.add.at(run.shared[rep, t], (c[chosen], m[chosen]), 1)
+    slot = {int(j): first + k for k, j in enumerate(fed.tolist())}
+    for j in chosen.tolist():
+        k = None if m[j] == 0 else slot[j]
+        run.post_of[rep][int(sus[j])] = _post_text(run, int(c[j]), k, candidates, answers)
+    run.adoption_round[rep, new] = t
+    np.add.at(run.n_exposed[rep], _neighbours(run.indptr, run.indices, new), 1)
+    informed = run.informed_by_persona
+    informed[rep, t] = informed[rep, t - 1] + np.bincount(run.persona[new], minlength=N_PERSONAS)
+    if new.size:
+        run.last_active[rep] = t
+    elif n_possible == 0:
+        # Nobody can share and nothing changes: the remaining rounds repeat this one.
+        for later in range(t + 1, run.n_rounds + 1):
+            run.at_risk[rep, later] = run.at_risk[rep, t]
+            informed[rep, later] = informed[rep, t]
+        run.active[rep] = False
+
+
+def _tables(run: _FeedRun, seed_sets: np.ndarray, record: SeedRecord, n: int) -> FeedSimulation:
+    """The run's curves, exposures, adoptions and posts, replicate by replicate."""
+    persona, adoption_round = run.persona, run.adoption_round
+    at_risk, shared = run.at_risk, run.shared
+    exposure_parts, adoption_parts, post_parts = [], [], []
+    for rep in range(len(run.keys)):
+        tt, cc, mm = np.nonzero(at_risk[rep])
+        exposure_parts.append(
+            (np.full(tt.size, rep), tt, cc, mm, at_risk[rep][tt, cc, mm], shared[rep][tt, cc, mm])
+        )
+        agents = np.flatnonzero(adoption_round[rep] >= 0)
+        rounds = adoption_round[rep, agents]
+        order = np.lexsort((agents, rounds))
+        agents, rounds = agents[order], rounds[order]
+        adoption_parts.append((np.full(agents.size, rep), agents, persona[agents], rounds))
+        post_parts.append(
+            (np.full(agents.size, rep), rounds, agents, [run.post_of[rep][int(a)] for a in agents])
+        )
+    exposures = ExposureTable(*(np.concatenate(cols) for cols in zip(*exposure_parts, strict=True)))
+    adoptions = Adoptions(*(np.concatenate(cols) for cols in zip(*adoption_parts, strict=True)))
+    posts = Posts(
+        np.concatenate([p[0] for p in post_parts]),
+        np.concatenate([p[1] for p in post_parts]),
+        np.concatenate([p[2] for p in post_parts]),
+        tuple(text for p in post_parts for text in p[3]),
+    )
+    result = SimulationResult(
+        curves=Curves(run.informed_by_persona, n_nodes=n),
+        exposures=exposures,
+        adoptions=adoptions,
+        seeds=seed_sets,
+        last_active_round=run.last_active,
+        seed_record=record,
+        persona_of_node=persona.astype(np.int8),
+    )
+    return FeedSimulation(result=result, posts=posts)
+
+
 def simulate_feed(
     graph: Graph,
     policy: FeedPolicy,
@@ -131,8 +374,6 @@ def simulate_feed(
     FeedSimulation
         ``result`` (curves, exposures, adoptions, as the numba engine) and ``posts``.
     """
-    from spillover.events import render_post
-
     n_rounds = _check_count("n_rounds", n_rounds, 1)
     n_reps = _check_count("n_reps", n_reps, 1)
     n_seeds = _check_count("n_seeds", n_seeds, 1)
@@ -146,146 +387,16 @@ def simulate_feed(
         persona_of_node = assign_balanced(n, rng=record.generator("personas"))
     persona = np.asarray(validate_assignment(persona_of_node, n), dtype=np.int64)
     seed_sets = _seed_sets(record, n, n_seeds, n_reps, seeds)
-    max_degree = int(graph.max_degree)
-    indptr = np.asarray(graph.indptr, dtype=np.int64)
-    indices = np.asarray(graph.indices, dtype=np.int64)
-    cap = max(int(getattr(policy, "feed_cap", 5)), 1)
-    news = render_post(event)
-
-    present = np.unique(persona)
-    offline = np.zeros(N_PERSONAS)
-    batch = ExposureBatch(persona=present, n_exposed=np.zeros(present.size, dtype=np.int64))
-    offline[present] = checked_probabilities(policy, batch, event)
-    offline_posts: dict[int, str] = {}
-
-    keys = [
-        int(record.generator("dynamics", r).integers(0, 2**64, dtype=np.uint64))
-        for r in range(n_reps)
-    ]
-    shape = (n_rounds + 1, N_PERSONAS, max_degree + 1)
-    at_risk = np.zeros((n_reps, *shape), dtype=np.int64)
-    shared = np.zeros((n_reps, *shape), dtype=np.int64)
-    informed_by_persona = np.zeros((n_reps, n_rounds + 1, N_PERSONAS), dtype=np.int64)
-    adoption_round = np.full((n_reps, n), -1, dtype=np.int32)
-    n_exposed = np.zeros((n_reps, n), dtype=np.int64)
-    post_of: list[dict[int, str]] = [{} for _ in range(n_reps)]
-    last_active = np.zeros(n_reps, dtype=np.int32)
-    active = np.ones(n_reps, dtype=bool)
-
-    for rep in range(n_reps):
-        s = seed_sets[rep]
-        adoption_round[rep, s] = 0
-        np.add.at(n_exposed[rep], _neighbours(indptr, indices, s), 1)
-        informed_by_persona[rep, 0] = np.bincount(persona[s], minlength=N_PERSONAS)
-        for a in s.tolist():
-            post_of[rep][a] = news
+    run = _start(graph, policy, event, persona, seed_sets, record, n_rounds, n_reps)
 
     for t in range(1, n_rounds + 1):
-        plans = []
-        candidates: list[FeedCandidate] = []
-        for rep in np.flatnonzero(active).tolist():
-            sus = np.flatnonzero(adoption_round[rep] < 0)
-            c, m = persona[sus], n_exposed[rep, sus]
-            np.add.at(at_risk[rep, t], (c, m), 1)
-            fed = np.flatnonzero(m > 0)
-            first = len(candidates)
-            for j in fed.tolist():
-                agent = int(sus[j])
-                nb = indices[indptr[agent] : indptr[agent + 1]]
-                nb = nb[adoption_round[rep, nb] >= 0]
-                order = np.lexsort((nb, -adoption_round[rep, nb].astype(np.int64)))[:cap]
-                candidates.append(
-                    FeedCandidate(
-                        replicate=rep,
-                        round=t,
-                        agent=agent,
-                        persona=int(c[j]),
-                        n_exposed=int(m[j]),
-                        posts=tuple(post_of[rep][int(v)] for v in nb[order]),
-                        decision_key=keys[rep],
-                    )
-                )
-            plans.append((rep, sus, c, m, fed, first))
-        answers = (
-            policy.feed_decisions(candidates, event) if candidates else FeedAnswers(np.zeros(0), ())
-        )
-        p_feed = np.asarray(answers.probability, dtype=np.float64)
-        if p_feed.shape != (len(candidates),) or np.any(
-            ~np.isfinite(p_feed) | (p_feed < 0) | (p_feed > 1)
-        ):
-            raise PolicyError(
-                f"{type(policy).__name__}.feed_decisions must return {len(candidates)} "
-                "probabilities in [0, 1]"
-            )
-        for rep, sus, c, m, fed, first in plans:
-            p = offline[c].copy()
-            p[fed] = p_feed[first : first + fed.size]
-            u = decision_uniforms(keys[rep], t, sus)
-            chosen = np.flatnonzero(u < p)
-            new = sus[chosen]
-            n_possible = int(np.count_nonzero(p > 0.0))
-            np.add.at(shared[rep, t], (c[chosen], m[chosen]), 1)
-            slot = {int(j): first + k for k, j in enumerate(fed.tolist())}
-            for j in chosen.tolist():
-                agent = int(sus[j])
-                if m[j] == 0:
-                    cp = int(c[j])
-                    if cp not in offline_posts:
-                        offline_posts[cp] = policy.offline_post(cp, event)
-                    text = offline_posts[cp]
-                else:
-                    k = slot[j]
-                    text = answers.posts[k] or (
-                        candidates[k].posts[0] if candidates[k].posts else news
-                    )
-                post_of[rep][agent] = text
-            adoption_round[rep, new] = t
-            np.add.at(n_exposed[rep], _neighbours(indptr, indices, new), 1)
-            informed_by_persona[rep, t] = informed_by_persona[rep, t - 1] + np.bincount(
-                persona[new], minlength=N_PERSONAS
-            )
-            if new.size:
-                last_active[rep] = t
-            elif n_possible == 0:
-                # Nobody can share and nothing changes: the remaining rounds repeat this one.
-                for later in range(t + 1, n_rounds + 1):
-                    at_risk[rep, later] = at_risk[rep, t]
-                    informed_by_persona[rep, later] = informed_by_persona[rep, t]
-                active[rep] = False
+        plans, candidates = _candidates(run, t)
+        answers, p_feed = _feed_answers(policy, candidates, event)
+        for plan in plans:
+            _advance(run, t, plan, candidates, answers, p_feed)
         if progress is not None:
             progress(t, n_rounds)
-        if not active.any():
+        if not run.active.any():
             break
 
-    exposure_parts, adoption_parts, post_parts = [], [], []
-    for rep in range(n_reps):
-        tt, cc, mm = np.nonzero(at_risk[rep])
-        exposure_parts.append(
-            (np.full(tt.size, rep), tt, cc, mm, at_risk[rep][tt, cc, mm], shared[rep][tt, cc, mm])
-        )
-        agents = np.flatnonzero(adoption_round[rep] >= 0)
-        rounds = adoption_round[rep, agents]
-        order = np.lexsort((agents, rounds))
-        agents, rounds = agents[order], rounds[order]
-        adoption_parts.append((np.full(agents.size, rep), agents, persona[agents], rounds))
-        post_parts.append(
-            (np.full(agents.size, rep), rounds, agents, [post_of[rep][int(a)] for a in agents])
-        )
-    exposures = ExposureTable(*(np.concatenate(cols) for cols in zip(*exposure_parts, strict=True)))
-    adoptions = Adoptions(*(np.concatenate(cols) for cols in zip(*adoption_parts, strict=True)))
-    posts = Posts(
-        np.concatenate([p[0] for p in post_parts]),
-        np.concatenate([p[1] for p in post_parts]),
-        np.concatenate([p[2] for p in post_parts]),
-        tuple(text for p in post_parts for text in p[3]),
-    )
-    result = SimulationResult(
-        curves=Curves(informed_by_persona, n_nodes=n),
-        exposures=exposures,
-        adoptions=adoptions,
-        seeds=seed_sets,
-        last_active_round=last_active,
-        seed_record=record,
-        persona_of_node=persona.astype(np.int8),
-    )
-    return FeedSimulation(result=result, posts=posts)
+    return _tables(run, seed_sets, record, n)
