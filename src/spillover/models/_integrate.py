@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, OdeSolver, Radau
 
 from spillover.exceptions import ConfigError, IntegrationError
-from spillover.models._base import OdeModel, ParamsLike
+from spillover.models._base import OdeModel, Params, ParamsLike
 
 __all__ = ["METHODS", "Solution", "integrate"]
 
@@ -112,6 +112,171 @@ def _check_positive(name: str, value: object, *, allow_inf: bool = False) -> flo
     return v
 
 
+def _check_params(model: OdeModel, params: ParamsLike) -> dict[str, np.ndarray]:
+    """The model's validated parameters, scalars and (per-class ones) 1-d arrays."""
+    p = model.validate(params)
+    for spec in model.parameters:
+        ndim = np.ndim(p[spec.name])
+        if ndim != (1 if spec.per_class else 0):
+            shape = "a 1-d array (one value per class)" if spec.per_class else "a scalar"
+            raise ConfigError(
+                f"{model.name}: parameter {spec.name!r} must be {shape} for integrate; "
+                f"got shape {np.shape(p[spec.name])}"
+            )
+    return p
+
+
+def _check_y0(model: OdeModel, y0: ArrayLike, n_states: int) -> np.ndarray:
+    """``y0`` as a finite float array of the model's ``n_states`` states."""
+    try:
+        y_start = np.array(y0, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise IntegrationError(
+            f"{model.name}: y0 must be an array of numbers; got {y0!r}"
+        ) from None
+    if y_start.shape != (n_states,) or not np.all(np.isfinite(y_start)):
+        raise IntegrationError(
+            f"{model.name}: y0 must be a finite array of shape ({n_states},) "
+            f"({', '.join(model.state_names)}); got {y0!r}"
+        )
+    return y_start
+
+
+def _check_options(
+    method: str, rtol: float, atol: float, max_step: float, max_steps: int
+) -> tuple[float, float, float]:
+    """Check the solver options; return ``rtol``, ``atol`` and ``max_step`` as floats."""
+    if method not in METHODS:
+        raise IntegrationError(
+            f"integrate: method must be one of {sorted(METHODS)}; got {method!r}"
+        )
+    rtol = _check_positive("rtol", rtol)
+    if rtol < 1e-13:
+        raise IntegrationError(f"integrate: rtol must be >= 1e-13; got {rtol!r}")
+    atol = _check_positive("atol", atol)
+    max_step = _check_positive("max_step", max_step, allow_inf=True)
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int | np.integer) or max_steps < 1:
+        raise IntegrationError(f"integrate: max_steps must be an integer >= 1; got {max_steps!r}")
+    return rtol, atol, max_step
+
+
+class _Rhs:
+    """The model's right-hand side as the solver calls it, counting its evaluations.
+
+    A non-finite derivative stops the solver (:class:`_Stop`); an exception from the model is
+    carried through the solver (:class:`_RhsRaised`).
+    """
+
+    def __init__(self, model: OdeModel, p: Params) -> None:
+        self.model = model
+        self.p = p
+        self.n_eval = 0
+
+    def __call__(self, t: float, y: np.ndarray) -> np.ndarray:
+        self.n_eval += 1
+        try:
+            dy = np.asarray(self.model.rhs(t, y, self.p), dtype=np.float64)
+        except Exception as error:  # a bug in the model, not a solver failure: re-raised later
+            raise _RhsRaised(error) from error
+        if not np.all(np.isfinite(dy)):
+            raise _Stop(f"the right-hand side is not finite at t = {t:g}")
+        return dy
+
+
+@dataclass
+class _Run:
+    """What the solver loop reached: the points of ``t_eval`` with their states, and why it
+    stopped."""
+
+    ts: list[np.ndarray]
+    ys: list[np.ndarray]
+    status: Literal["success", "failed"] = "success"
+    message: str = "reached the end of t_eval"
+    n_steps: int = 0
+
+
+def _step_until_done(
+    run: _Run,
+    solver: OdeSolver,
+    t_eval: np.ndarray,
+    max_steps: int,
+) -> None:
+    """Step the solver to the end of ``t_eval``, keeping the points it passes; stop with
+    status "failed" on a solver failure, a non-finite state or when the step budget is used."""
+    next_i = 1
+    while solver.status == "running":
+        step_message = solver.step()
+        run.n_steps += 1
+        if solver.status == "failed":
+            run.status, run.message = "failed", str(step_message or "the solver failed")
+            break
+        if not np.all(np.isfinite(solver.y)):
+            run.status = "failed"
+            run.message = f"the state is not finite at t = {solver.t:g}"
+            break
+        stop_i = int(np.searchsorted(t_eval, solver.t, side="right"))
+        if stop_i > next_i:
+            run.ts.append(t_eval[next_i:stop_i])
+            run.ys.append(solver.dense_output()(t_eval[next_i:stop_i]).T)
+            next_i = stop_i
+        if solver.status == "running" and run.n_steps >= max_steps:
+            run.status = "failed"
+            run.message = f"step budget max_steps = {max_steps} used up at t = {solver.t:g}"
+            break
+
+
+def _solve(
+    fun: _Rhs,
+    y_start: np.ndarray,
+    t_eval: np.ndarray,
+    method: str,
+    *,
+    rtol: float,
+    atol: float,
+    max_step: float,
+    max_steps: int,
+) -> _Run:
+    """Run the solver from ``y_start`` at ``t_eval[0]``; a failure is reported, not raised
+    (an exception from the model's right-hand side is re-raised)."""
+    run = _Run(ts=[t_eval[:1]], ys=[y_start[None, :]])
+    if t_eval.size <= 1:
+        return run
+    # Overflow and the like in the model surface as non-finite values, reported as a
+    # failure, rather than as floating-point warnings.
+    with np.errstate(all="ignore"):
+        try:
+            solver = METHODS[method](
+                fun, t_eval[0], y_start, t_eval[-1], rtol=rtol, atol=atol, max_step=max_step
+            )
+            _step_until_done(run, solver, t_eval, max_steps)
+        except _Stop as stop:
+            run.status, run.message = "failed", str(stop)
+        except _RhsRaised as raised:
+            raise raised.error from None
+        except (ArithmeticError, ValueError, np.linalg.LinAlgError) as error:
+            # The solver's own arithmetic broke down (e.g. a Jacobian with infinities).
+            run.status, run.message = "failed", f"the solver failed: {error}"
+    return run
+
+
+def _solution(model: OdeModel, p: Params, run: _Run, n_evaluations: int) -> Solution:
+    """The points the solver reached, with the model's informed fraction at each."""
+    t_out = np.concatenate(run.ts)
+    y_out = np.concatenate(run.ys, axis=0)
+    with np.errstate(all="ignore"):
+        informed = np.asarray(model.observe(y_out, p), dtype=np.float64)
+    return Solution(
+        t=t_out,
+        y=y_out,
+        informed=informed,
+        state_names=model.state_names,
+        status=run.status,
+        message=run.message,
+        n_steps=run.n_steps,
+        n_evaluations=n_evaluations,
+    )
+
+
 def integrate(
     model: OdeModel,
     params: ParamsLike,
@@ -159,104 +324,12 @@ def integrate(
     """
     if not isinstance(model, OdeModel):
         raise IntegrationError(f"integrate: model must be an OdeModel; got {type(model).__name__}")
-    p = model.validate(params)
-    for spec in model.parameters:
-        ndim = np.ndim(p[spec.name])
-        if ndim != (1 if spec.per_class else 0):
-            shape = "a 1-d array (one value per class)" if spec.per_class else "a scalar"
-            raise ConfigError(
-                f"{model.name}: parameter {spec.name!r} must be {shape} for integrate; "
-                f"got shape {np.shape(p[spec.name])}"
-            )
+    p = _check_params(model, params)
     t_eval = _check_t_eval(model.name, t_eval)
-    n_states = model.n_states(p)
-    try:
-        y_start = np.array(y0, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise IntegrationError(
-            f"{model.name}: y0 must be an array of numbers; got {y0!r}"
-        ) from None
-    if y_start.shape != (n_states,) or not np.all(np.isfinite(y_start)):
-        raise IntegrationError(
-            f"{model.name}: y0 must be a finite array of shape ({n_states},) "
-            f"({', '.join(model.state_names)}); got {y0!r}"
-        )
-    if method not in METHODS:
-        raise IntegrationError(
-            f"integrate: method must be one of {sorted(METHODS)}; got {method!r}"
-        )
-    rtol = _check_positive("rtol", rtol)
-    if rtol < 1e-13:
-        raise IntegrationError(f"integrate: rtol must be >= 1e-13; got {rtol!r}")
-    atol = _check_positive("atol", atol)
-    max_step = _check_positive("max_step", max_step, allow_inf=True)
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int | np.integer) or max_steps < 1:
-        raise IntegrationError(f"integrate: max_steps must be an integer >= 1; got {max_steps!r}")
-
-    n_eval = 0
-
-    def fun(t: float, y: np.ndarray) -> np.ndarray:
-        nonlocal n_eval
-        n_eval += 1
-        try:
-            dy = np.asarray(model.rhs(t, y, p), dtype=np.float64)
-        except Exception as error:  # a bug in the model, not a solver failure: re-raised below
-            raise _RhsRaised(error) from error
-        if not np.all(np.isfinite(dy)):
-            raise _Stop(f"the right-hand side is not finite at t = {t:g}")
-        return dy
-
-    ts: list[np.ndarray] = [t_eval[:1]]
-    ys: list[np.ndarray] = [y_start[None, :]]
-    status: Literal["success", "failed"] = "success"
-    message = "reached the end of t_eval"
-    n_steps = 0
-    if t_eval.size > 1:
-        next_i = 1
-        # Overflow and the like in the model surface as non-finite values, reported as a
-        # failure, rather than as floating-point warnings.
-        with np.errstate(all="ignore"):
-            try:
-                solver = METHODS[method](
-                    fun, t_eval[0], y_start, t_eval[-1], rtol=rtol, atol=atol, max_step=max_step
-                )
-                while solver.status == "running":
-                    step_message = solver.step()
-                    n_steps += 1
-                    if solver.status == "failed":
-                        status, message = "failed", str(step_message or "the solver failed")
-                        break
-                    if not np.all(np.isfinite(solver.y)):
-                        status = "failed"
-                        message = f"the state is not finite at t = {solver.t:g}"
-                        break
-                    stop_i = int(np.searchsorted(t_eval, solver.t, side="right"))
-                    if stop_i > next_i:
-                        ts.append(t_eval[next_i:stop_i])
-                        ys.append(solver.dense_output()(t_eval[next_i:stop_i]).T)
-                        next_i = stop_i
-                    if solver.status == "running" and n_steps >= max_steps:
-                        status = "failed"
-                        message = f"step budget max_steps = {max_steps} used up at t = {solver.t:g}"
-                        break
-            except _Stop as stop:
-                status, message = "failed", str(stop)
-            except _RhsRaised as raised:
-                raise raised.error from None
-            except (ArithmeticError, ValueError, np.linalg.LinAlgError) as error:
-                # The solver's own arithmetic broke down (e.g. a Jacobian with infinities).
-                status, message = "failed", f"the solver failed: {error}"
-    t_out = np.concatenate(ts)
-    y_out = np.concatenate(ys, axis=0)
-    with np.errstate(all="ignore"):
-        informed = np.asarray(model.observe(y_out, p), dtype=np.float64)
-    return Solution(
-        t=t_out,
-        y=y_out,
-        informed=informed,
-        state_names=model.state_names,
-        status=status,
-        message=message,
-        n_steps=n_steps,
-        n_evaluations=n_eval,
+    y_start = _check_y0(model, y0, model.n_states(p))
+    rtol, atol, max_step = _check_options(method, rtol, atol, max_step, max_steps)
+    fun = _Rhs(model, p)
+    run = _solve(
+        fun, y_start, t_eval, method, rtol=rtol, atol=atol, max_step=max_step, max_steps=max_steps
     )
+    return _solution(model, p, run, fun.n_eval)
