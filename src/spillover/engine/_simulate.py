@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -111,6 +111,50 @@ def _joined(parts: list[tuple[np.ndarray, ...]]) -> list[np.ndarray]:
     return columns
 
 
+class _Work(NamedTuple):
+    """Work arrays of the kernel, reused by every replicate (the kernel initialises them)."""
+
+    state: np.ndarray
+    candidates: np.ndarray
+    newly: np.ndarray
+    adoption_round: np.ndarray
+    shift: int
+
+
+def _work_arrays(n_nodes: int, max_degree: int, index_dtype: np.dtype) -> _Work:
+    """Uninitialised work arrays for ``n_nodes`` agents of degree at most ``max_degree``."""
+    state_dtype, shift = state_layout(max_degree)
+    return _Work(
+        state=np.empty(n_nodes, dtype=state_dtype),
+        candidates=np.empty(n_nodes, dtype=index_dtype),
+        newly=np.empty(n_nodes, dtype=index_dtype),
+        adoption_round=np.empty(n_nodes, dtype=np.int32),
+        shift=shift,
+    )
+
+
+def _exposure_rows(rep: int, at_risk: np.ndarray, shared: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Replicate ``rep``'s exposure-table columns: one row per non-empty (round, persona, m)."""
+    t, c, m = np.nonzero(at_risk)
+    return (np.full(t.size, rep), t, c, m, at_risk[t, c, m], shared[t, c, m])
+
+
+def _adoption_rows(
+    rep: int, adoption_round: np.ndarray, n_rounds: int, persona_of_node: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Replicate ``rep``'s adoption-table columns, in adoption order."""
+    n_adopters = int(np.count_nonzero(adoption_round >= 0))
+    agents = np.empty(n_adopters, dtype=np.int64)
+    rounds = np.empty(n_adopters, dtype=np.int32)
+    adoption_order(adoption_round, n_rounds, agents, rounds)
+    return (
+        np.full(agents.size, rep, dtype=np.int32),
+        agents,
+        persona_of_node[agents].astype(np.int16),
+        rounds,
+    )
+
+
 def simulate(
     graph: Graph,
     policy: Policy,
@@ -182,19 +226,14 @@ def simulate(
     shape = (n_rounds + 1, N_PERSONAS, max_degree + 1)
     informed_by_persona = np.zeros((n_reps, n_rounds + 1, N_PERSONAS), dtype=np.int64)
     last_active = np.zeros(n_reps, dtype=np.int32)
-    # Work arrays, reused by every replicate (the kernel initialises them).
-    state_dtype, shift = state_layout(max_degree)
-    state = np.empty(n_nodes, dtype=state_dtype)
-    candidates = np.empty(n_nodes, dtype=indices.dtype)
-    newly = np.empty(n_nodes, dtype=indices.dtype)
-    adoption_round = np.empty(n_nodes, dtype=np.int32)
+    work = _work_arrays(n_nodes, max_degree, indices.dtype)
     exposure_parts: list[tuple[np.ndarray, ...]] = []
     adoption_parts: list[tuple[np.ndarray, ...]] = []
     for rep in range(n_reps):
         key = record.generator("dynamics", rep).integers(0, 2**64, dtype=np.uint64)
         at_risk = np.zeros(shape, dtype=np.int64)
         shared = np.zeros(shape, dtype=np.int64)
-        adoption_round.fill(-1)
+        work.adoption_round.fill(-1)
         last_active[rep] = run_replicate(
             indptr,
             indices,
@@ -206,31 +245,19 @@ def simulate(
             at_risk,
             shared,
             informed_by_persona[rep],
-            adoption_round,
-            state,
-            candidates,
-            newly,
-            shift,
+            work.adoption_round,
+            work.state,
+            work.candidates,
+            work.newly,
+            work.shift,
         )
-        t, c, m = np.nonzero(at_risk)
-        exposure_parts.append((np.full(t.size, rep), t, c, m, at_risk[t, c, m], shared[t, c, m]))
-        n_adopters = int(np.count_nonzero(adoption_round >= 0))
-        agents = np.empty(n_adopters, dtype=np.int64)
-        rounds = np.empty(n_adopters, dtype=np.int32)
-        adoption_order(adoption_round, n_rounds, agents, rounds)
-        adoption_parts.append(
-            (
-                np.full(agents.size, rep, dtype=np.int32),
-                agents,
-                persona_of_node[agents].astype(np.int16),
-                rounds,
-            )
-        )
+        exposure_parts.append(_exposure_rows(rep, at_risk, shared))
+        adoption_parts.append(_adoption_rows(rep, work.adoption_round, n_rounds, persona_of_node))
         if progress is not None:
             progress(rep + 1, n_reps)
 
     exposures = ExposureTable(*_joined(exposure_parts))
-    del adoption_round, state, candidates, newly
+    del work
     adoptions = Adoptions(*_joined(adoption_parts))
     return SimulationResult(
         curves=Curves(informed_by_persona, n_nodes=n_nodes),
