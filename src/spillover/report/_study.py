@@ -110,8 +110,8 @@ def _pooled_rows(doc: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def render_study_page(doc: dict[str, Any], figures: dict[str, PageFigure], root: Path) -> str:
-    """The study page as one HTML string."""
+def _design_summary(doc: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The design table's rows: study file, status, events, degrees, cells, policy, analysis."""
     design = doc["design"]
     policy = design["policy"]
     policy_text = ", ".join(f"{k} = {v}" for k, v in policy.items() if k not in ("event_types",))
@@ -141,36 +141,41 @@ def render_study_page(doc: dict[str, Any], figures: dict[str, PageFigure], root:
                 "; ".join(f"{t}: {json.dumps(r)}" for t, r in policy["event_types"].items()),
             )
         )
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        GENERATOR_META,
-        f"<title>spillover study</title><style>{_CSS}</style></head><body>",
-        f"<h1>spillover study: {escape(Path(str(design['source'])).name)}</h1>",
-        "<h2>Design</h2>",
-        _kv_table(summary),
+    return summary
+
+
+def _failed_cells_parts(doc: dict[str, Any]) -> list[str]:
+    """The table of failed cells, when there are any."""
+    if not doc["failed_cells"]:
+        return []
+    return [
+        "<h3>Failed cells (left out of the analysis)</h3>",
+        _table(
+            ["cell", "params", "error"],
+            [
+                [str(f["cell"]), json.dumps(f["params"]), str(f["error"])]
+                for f in doc["failed_cells"]
+            ],
+        ),
     ]
-    if doc["failed_cells"]:
-        parts.append("<h3>Failed cells (left out of the analysis)</h3>")
-        parts.append(
-            _table(
-                ["cell", "params", "error"],
-                [
-                    [str(f["cell"]), json.dumps(f["params"]), str(f["error"])]
-                    for f in doc["failed_cells"]
-                ],
-            )
-        )
-    parts.append("<h2>Verdict: two transmission rates?</h2>")
-    parts.append(_verdict_section(doc))
+
+
+def _verdict_parts(doc: dict[str, Any], figures: dict[str, PageFigure]) -> list[str]:
+    """The verdict on two rates, its figures and the count of best models."""
+    parts = ["<h2>Verdict: two transmission rates?</h2>", _verdict_section(doc)]
     parts.append(figures["best"].html())
     if "verdicts" in figures:
         parts.append(figures["verdicts"].html())
     best_counts = ", ".join(f"{escape(k)}: {n}" for k, n in sorted(doc["best_counts"].items()))
     parts.append(f"<p class='muted'>Cells whose best model is each model: {best_counts}.</p>")
-    parts.append("<h2>Rates by event type</h2>")
-    parts.append(figures["rates"].html())
-    parts.append(
+    return parts
+
+
+def _rates_parts(doc: dict[str, Any], figures: dict[str, PageFigure]) -> list[str]:
+    """The rates by event type: figure and table of estimates."""
+    return [
+        "<h2>Rates by event type</h2>",
+        figures["rates"].html(),
         _table(
             ["event type", "param", "estimate", "se", "95% interval", "generating value"],
             [
@@ -184,8 +189,13 @@ def render_study_page(doc: dict[str, Any], figures: dict[str, PageFigure], root:
                 ]
                 for r in doc["rates_by_event_type"]
             ],
-        )
-    )
+        ),
+    ]
+
+
+def _effects_parts(doc: dict[str, Any], figures: dict[str, PageFigure]) -> list[str]:
+    """The event-type effects (with their joint test) and the trait effects."""
+    parts = []
     effects = doc["effects"]
     if effects["event_types"]:
         lr = effects["lr_test"]
@@ -204,7 +214,12 @@ def render_study_page(doc: dict[str, Any], figures: dict[str, PageFigure], root:
         parts.append(_effects_table(effects["traits"], "term"))
     elif "message" in effects:
         parts.append(f"<p class='muted'>Effects: {escape(effects['message'])}</p>")
-    parts.append("<h2>Mean-field and pair approximation error by degree</h2>")
+    return parts
+
+
+def _mean_field_parts(doc: dict[str, Any], figures: dict[str, PageFigure]) -> list[str]:
+    """The mean-field and pair approximation error by degree: figure and table."""
+    parts = ["<h2>Mean-field and pair approximation error by degree</h2>"]
     if "mean_field" in figures:
         parts.append(figures["mean_field"].html())
     parts.append(
@@ -223,6 +238,26 @@ def render_study_page(doc: dict[str, Any], figures: dict[str, PageFigure], root:
             ],
         )
     )
+    return parts
+
+
+def render_study_page(doc: dict[str, Any], figures: dict[str, PageFigure], root: Path) -> str:
+    """The study page as one HTML string."""
+    design = doc["design"]
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        GENERATOR_META,
+        f"<title>spillover study</title><style>{_CSS}</style></head><body>",
+        f"<h1>spillover study: {escape(Path(str(design['source'])).name)}</h1>",
+        "<h2>Design</h2>",
+        _kv_table(_design_summary(doc)),
+    ]
+    parts += _failed_cells_parts(doc)
+    parts += _verdict_parts(doc, figures)
+    parts += _rates_parts(doc, figures)
+    parts += _effects_parts(doc, figures)
+    parts += _mean_field_parts(doc, figures)
     parts.append("<h2>Pooled fits</h2>")
     parts.append(
         _table(
