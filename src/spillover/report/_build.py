@@ -147,6 +147,141 @@ def _publish(staging: Path, html: str, target: Path) -> Path:
     return target
 
 
+def _read_adoptions(run: Path) -> Adoptions:
+    """The run's adoptions table."""
+    from spillover.io import read_table
+
+    return Adoptions(
+        **{
+            name: column.to_numpy()
+            for name, column in zip(
+                read_table(run / "adoptions.parquet").column_names,
+                read_table(run / "adoptions.parquet").columns,
+                strict=True,
+            )
+        }
+    )
+
+
+def _spread_figures(
+    curves: Curves,
+    adoptions: Adoptions,
+    analysis: Analysis,
+    degree: int | None,
+    weights: np.ndarray | None,
+    event: dict[str, Any],
+    staging: Path,
+) -> list[PageFigure]:
+    """The curves with the fitted models' predictions, and the spread by persona."""
+    return [
+        PageFigure.save(
+            plot_curve_fits(curves, model_overlays(analysis, curves, degree, weights)),
+            staging / "curves_fit.png",
+            "Fraction informed per round: simulated band and mean, with the "
+            "predictions of the fitted models.",
+            "curves and model predictions",
+        ),
+        PageFigure.save(
+            plot_run(
+                curves,
+                adoptions,
+                title=f"{event.get('event_type', '')} ({event.get('event_id', '')})",
+            ),
+            staging / "spread.png",
+            "Left: every replicate. Right: mean round of sharing by persona.",
+            "spread and sharing round by persona",
+        ),
+    ]
+
+
+def _forecast_figures(analysis: Analysis, staging: Path) -> list[PageFigure]:
+    """The forecast bands of the top models against the held-out rounds, if forecast."""
+    forecast_figures = []
+    if analysis.forecast is not None:
+        forecast_figures.append(
+            PageFigure.save(
+                plot_forecasts(analysis.forecast, forecast_models_to_draw(analysis)),
+                staging / "forecast.png",
+                f"Models fitted on rounds 0-{analysis.forecast.fit_rounds} (dotted line) "
+                "forecast the later rounds: each model's prediction (dashed) and its "
+                f"{analysis.forecast.level:.0%} band for the mean of the replicates "
+                "(parameter uncertainty and replicate noise), against the observed mean "
+                "(black). Drawn: the best models of each group; every model is in the "
+                "table below.",
+                "forecasts of the held-out rounds",
+            )
+        )
+    return forecast_figures
+
+
+def _persona_figures(
+    analysis: Analysis,
+    manifest: dict[str, Any],
+    truth: tuple[np.ndarray, np.ndarray] | None,
+    staging: Path,
+) -> list[PageFigure]:
+    """The per-persona rates (of the first per-persona fit) and the trait effects, if fitted."""
+    persona_figures = []
+    persona = _persona_fit(analysis)
+    if persona is not None:
+        persona_figures.append(
+            PageFigure.save(
+                plot_persona_rates(persona, truth),
+                staging / "persona_rates.png",
+                "Per-persona offline (alpha) and online (beta) rates with 95 % profile "
+                "intervals; crosses: the rates that generated the run.",
+                "per-persona rates",
+            )
+        )
+    if analysis.trait_effects is not None:
+        trait_truth: dict[str, Sequence[float]] | None = None
+        if manifest.get("policy", {}).get("kind") == "default-persona":
+            from spillover.policies import ALPHA_EFFECTS, BETA_EFFECTS
+
+            trait_truth = {"alpha": ALPHA_EFFECTS, "beta": BETA_EFFECTS}
+        persona_figures.append(
+            PageFigure.save(
+                plot_trait_effects(analysis.trait_effects, trait_truth),
+                staging / "trait_effects.png",
+                "Hazard ratio of each trait's high vs low level, with 95 % intervals.",
+                "trait effects",
+            )
+        )
+    return persona_figures
+
+
+def _run_summary(run: Path, manifest: dict[str, Any], analysis: Analysis) -> list[tuple[str, Any]]:
+    """The report's summary table: graph, design, policy, seed, best model, fitted rounds
+    (when forecast), version."""
+    config = manifest.get("config", {})
+    graph = manifest.get("graph", {})
+    return [
+        ("run", str(run)),
+        (
+            "graph",
+            f"{graph.get('name', '')}: {graph.get('n_nodes', '')} agents, "
+            f"{graph.get('n_edges', '')} edges",
+        ),
+        ("replicates x rounds", f"{config.get('n_reps')} x {config.get('n_rounds')}"),
+        ("seed agents per replicate", config.get("n_seeds")),
+        ("policy", manifest.get("policy", {}).get("kind")),
+        ("root seed (entropy)", manifest.get("seed", {}).get("entropy")),
+        ("best model (agent level)", analysis.best),
+        *(
+            [
+                (
+                    "fitted rounds",
+                    f"0-{analysis.forecast.fit_rounds} of {analysis.forecast.last_round} "
+                    "(later rounds held out and forecast)",
+                )
+            ]
+            if analysis.forecast is not None
+            else []
+        ),
+        ("spillover version", manifest.get("versions", {}).get("spillover")),
+    ]
+
+
 def build_run_report(
     run_dir: str | os.PathLike[str],
     out: str | os.PathLike[str] | None = None,
@@ -164,7 +299,7 @@ def build_run_report(
     The page is written to a temporary file and renamed into place, and the figures folder
     is replaced as a whole, so an interrupted report never looks complete.
     """
-    from spillover.io import read_fit_input, read_table
+    from spillover.io import read_fit_input
 
     data = read_fit_input(run_dir)
     if data.manifest is None:
@@ -183,111 +318,19 @@ def build_run_report(
             fit_rounds=fit_rounds,
             weights=data.persona_shares,
         )
-    adoptions = Adoptions(
-        **{
-            name: column.to_numpy()
-            for name, column in zip(
-                read_table(run / "adoptions.parquet").column_names,
-                read_table(run / "adoptions.parquet").columns,
-                strict=True,
-            )
-        }
-    )
+    adoptions = _read_adoptions(run)
     assert data.curves is not None
     truth = generating_rates(manifest)
     weights = data.persona_shares
     staging = _figure_staging(run, target)
     try:
         event = manifest.get("event", {})
-        figures = [
-            PageFigure.save(
-                plot_curve_fits(
-                    data.curves, model_overlays(analysis, data.curves, data.degree, weights)
-                ),
-                staging / "curves_fit.png",
-                "Fraction informed per round: simulated band and mean, with the "
-                "predictions of the fitted models.",
-                "curves and model predictions",
-            ),
-            PageFigure.save(
-                plot_run(
-                    data.curves,
-                    adoptions,
-                    title=f"{event.get('event_type', '')} ({event.get('event_id', '')})",
-                ),
-                staging / "spread.png",
-                "Left: every replicate. Right: mean round of sharing by persona.",
-                "spread and sharing round by persona",
-            ),
-        ]
-        forecast_figures = []
-        if analysis.forecast is not None:
-            forecast_figures.append(
-                PageFigure.save(
-                    plot_forecasts(analysis.forecast, forecast_models_to_draw(analysis)),
-                    staging / "forecast.png",
-                    f"Models fitted on rounds 0-{analysis.forecast.fit_rounds} (dotted line) "
-                    "forecast the later rounds: each model's prediction (dashed) and its "
-                    f"{analysis.forecast.level:.0%} band for the mean of the replicates "
-                    "(parameter uncertainty and replicate noise), against the observed mean "
-                    "(black). Drawn: the best models of each group; every model is in the "
-                    "table below.",
-                    "forecasts of the held-out rounds",
-                )
-            )
-        persona_figures = []
-        persona = _persona_fit(analysis)
-        if persona is not None:
-            persona_figures.append(
-                PageFigure.save(
-                    plot_persona_rates(persona, truth),
-                    staging / "persona_rates.png",
-                    "Per-persona offline (alpha) and online (beta) rates with 95 % profile "
-                    "intervals; crosses: the rates that generated the run.",
-                    "per-persona rates",
-                )
-            )
-        if analysis.trait_effects is not None:
-            trait_truth: dict[str, Sequence[float]] | None = None
-            if manifest.get("policy", {}).get("kind") == "default-persona":
-                from spillover.policies import ALPHA_EFFECTS, BETA_EFFECTS
-
-                trait_truth = {"alpha": ALPHA_EFFECTS, "beta": BETA_EFFECTS}
-            persona_figures.append(
-                PageFigure.save(
-                    plot_trait_effects(analysis.trait_effects, trait_truth),
-                    staging / "trait_effects.png",
-                    "Hazard ratio of each trait's high vs low level, with 95 % intervals.",
-                    "trait effects",
-                )
-            )
-        config = manifest.get("config", {})
-        graph = manifest.get("graph", {})
-        summary = [
-            ("run", str(run)),
-            (
-                "graph",
-                f"{graph.get('name', '')}: {graph.get('n_nodes', '')} agents, "
-                f"{graph.get('n_edges', '')} edges",
-            ),
-            ("replicates x rounds", f"{config.get('n_reps')} x {config.get('n_rounds')}"),
-            ("seed agents per replicate", config.get("n_seeds")),
-            ("policy", manifest.get("policy", {}).get("kind")),
-            ("root seed (entropy)", manifest.get("seed", {}).get("entropy")),
-            ("best model (agent level)", analysis.best),
-            *(
-                [
-                    (
-                        "fitted rounds",
-                        f"0-{analysis.forecast.fit_rounds} of {analysis.forecast.last_round} "
-                        "(later rounds held out and forecast)",
-                    )
-                ]
-                if analysis.forecast is not None
-                else []
-            ),
-            ("spillover version", manifest.get("versions", {}).get("spillover")),
-        ]
+        figures = _spread_figures(
+            data.curves, adoptions, analysis, data.degree, weights, event, staging
+        )
+        forecast_figures = _forecast_figures(analysis, staging)
+        persona_figures = _persona_figures(analysis, manifest, truth, staging)
+        summary = _run_summary(run, manifest, analysis)
         post = render_post(Event.from_dict(event)) if event else None
         html = render_report(
             title=f"spillover report: {event.get('event_id', run.name)}",
