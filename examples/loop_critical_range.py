@@ -60,7 +60,7 @@ def main() -> None:
                 f"  {closure}: eta_c (R=1) {critical_eta(beta, GAMMA, k, closure):.3f}, "
                 f"outburst range (peak >= {RULE.threshold}) [{crit.low:.3f}, {crit.high:.3f}]"
             )
-        inside = (np.percentile(sw.sim_peak, 50, axis=1) >= RULE.threshold)
+        inside = np.percentile(sw.sim_peak, 50, axis=1) >= RULE.threshold
         print(f"  engine: etas with median peak >= threshold: {etas[inside].round(3).tolist()}")
         print(
             f"  max |engine median - pair| {np.max(np.abs(med - pair)):.3f}, "
