@@ -205,3 +205,21 @@ def test_the_server_stops_and_frees_its_port() -> None:
         s.bind((LOCAL_HOST, 0))
         s.listen()
         LocalServer(port=s.getsockname()[1]).start()
+
+
+def test_the_shipped_table_of_the_bundled_model_replays_and_names_its_model() -> None:
+    import numpy as np
+
+    from spillover.events import EVENT_TYPES
+    from spillover.io import example_events_path, read_events
+    from spillover.policies import ExposureBatch, TabulatedPolicy
+
+    root = Path(__file__).resolve().parents[2]
+    table = TabulatedPolicy.load(root / "examples" / "smollm2_table.json")
+    assert table.source["model_sha256"] == model_file().sha256  # the bundled file, measured
+    assert table.offline_reach == 0.01 and table.source["probability_sources"] == {"logprobs": 1152}
+    events = {e.event_id: e for e in read_events(example_events_path())}
+    assert sorted(events[k].event_type for k in table.probabilities) == sorted(EVENT_TYPES)
+    batch = ExposureBatch(persona=np.arange(32), n_exposed=np.zeros(32, dtype=np.int64))
+    alpha = table.share_probability(batch, events["VEL0001"])
+    assert np.all((alpha > 0) & (alpha <= 0.01))  # reach x P(share | met offline)
