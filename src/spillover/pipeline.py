@@ -157,7 +157,9 @@ def build_policy(
         if config.offline_reach is None and config.offline_reach_scale == "none":
             return table
         reach = table.offline_reach if config.offline_reach is None else config.offline_reach
-        return table.with_reach(reach, config.offline_reach_scale)
+        # The default scale ("none") keeps the table's own; "fatalities" sets it.
+        scale = None if config.offline_reach_scale == "none" else config.offline_reach_scale
+        return table.with_reach(reach, scale)
     if config.policy == "llm":
         from spillover.llm import build_backend
 

@@ -193,3 +193,17 @@ def test_the_scale_in_the_config_and_on_the_command_line(
     assert exc.value.code == 2
     assert "offline_reach_scale must be one of none, fatalities" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_replay_keeps_the_tables_scale_unless_one_is_given(tmp_path: Path) -> None:
+    from spillover.pipeline import build_policy
+
+    answers = np.full((32, 2), 0.5)
+    path = TabulatedPolicy({"*": answers}, (0, 1), {}, 0.02, "fatalities").save(tmp_path / "t.json")
+    base = SimulationConfig(policy="tabulated", policy_table=str(path))
+    for config in (base, base.replace(offline_reach=0.05)):
+        policy = build_policy(config)
+        assert isinstance(policy, TabulatedPolicy) and policy.offline_reach_scale == "fatalities"
+    plain = TabulatedPolicy({"*": answers}, (0, 1), {}, 0.02).save(tmp_path / "p.json")
+    scaled = build_policy(base.replace(policy_table=str(plain), offline_reach_scale="fatalities"))
+    assert isinstance(scaled, TabulatedPolicy) and scaled.offline_reach_scale == "fatalities"
