@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import binomtest
 
 from spillover.config import SimulationConfig
 from spillover.io import write_run_dir
@@ -43,11 +43,9 @@ ALPHA, BETA, DEGREE = 0.02, 0.08, 4
 
 
 def wilson(k: int, n: int) -> tuple[float, float]:
-    z = 1.959963984540054
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
+    """Wilson 95 % interval of k successes in n trials."""
+    ci = binomtest(k, n).proportion_ci(0.95, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def main() -> None:
