@@ -195,3 +195,46 @@ def test_llm_noise_refits_the_fitted_rounds_only(
     assert doc["llm_noise"]["bootstrap_tables"] == 3 and si2["se_llm"]["beta"] > 0
     # The analysis and each of the 3 replays were cut at round 3.
     assert len(windows) >= 3 and max(windows) <= 3
+
+
+def test_report_shows_the_answers_sources_flags_and_variance_shares(
+    standin: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = llm_run(standin, tmp_path / "run", "--llm-probability", "samples")
+    table = TabulatedPolicy.load(run_dir / "llm_table.json")
+    (values,) = table.probabilities.values()
+    n_sampled = int((~np.isnan(values)).sum())
+    n_degenerate = int(((values == 0.0) | (values == 1.0)).sum())
+    assert n_degenerate > 0
+
+    assert cli(["report", str(run_dir), "--folds", "0", "--llm-noise", "0"]) == 0
+    page = (run_dir / "report.html").read_text()
+    assert "<h2>The LLM's answers</h2>" in page
+    sources = f"0 cell(s) from log-probabilities (no sampling noise), {n_sampled} from sampled"
+    assert sources in page
+    assert f"{n_degenerate} sampled cell(s) are estimated at exactly 0 or 1" in page
+    assert "The intervals above are the engine's only" in page
+    assert "se (LLM answers)" not in page
+
+    capsys.readouterr()
+    assert cli(["report", str(run_dir), "--folds", "0", "--llm-noise", "3"]) == 0
+    assert "refitted 3 of 3 bootstrap tables" in capsys.readouterr().err
+    page = (run_dir / "report.html").read_text()
+    assert "3 bootstrap tables of those answers" in page
+    assert "<th>se (LLM answers)</th>" in page
+    # One row per bootstrapped parameter of every agent-level model, si2's among them.
+    assert "<tr><td>si2</td><td>alpha</td>" in page and "<tr><td>si2</td><td>beta</td>" in page
+
+
+def test_report_of_a_log_probability_run_says_so_and_bad_llm_noise_is_refused(
+    standin: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = llm_run(standin, tmp_path / "run")
+    assert cli(["report", str(run_dir), "--folds", "0"]) == 0
+    page = (run_dir / "report.html").read_text()
+    assert "0 from sampled answers" in page and "exactly 0 or 1" not in page
+    assert "no cell of the table came from sampled answers" in page
+    capsys.readouterr()
+    assert cli(["report", str(run_dir), "--llm-noise", "-2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "--llm-noise" in err[0]

@@ -32,6 +32,16 @@ def report_command(
             "with bands.",
         ),
     ] = None,
+    llm_noise: Annotated[
+        int | None,
+        typer.Option(
+            "--llm-noise",
+            metavar="B",
+            help="LLM runs with sampled answers: bootstrap tables whose re-simulated runs put "
+            "the noise of the answers into the agent-level intervals, as in spillover fit "
+            "(0: off). \\[default: 40]",
+        ),
+    ] = None,
 ) -> None:
     """Fit every model the run supports and write an HTML report with figures.
 
@@ -47,6 +57,8 @@ def report_command(
 
     if folds < 0:
         raise ConfigError(f"--folds must be >= 0; got {folds}")
+    if llm_noise is not None and llm_noise < 0:
+        raise ConfigError(f"--llm-noise must be an integer >= 0 (0: off); got {llm_noise}")
     from spillover.io import is_loop_run
 
     if fit_rounds is not None:
@@ -63,7 +75,20 @@ def report_command(
     elif is_sweep(run):
         path = build_sweep_report(run, out)
     else:
-        path = build_run_report(run, out, n_folds=folds, fit_rounds=fit_rounds)
+        from spillover.selection import DEFAULT_LLM_NOISE_TABLES
+
+        def tick(done: int, total: int) -> None:
+            if done in (1, total):
+                err_console.print(f"LLM answer noise: refitted {done} of {total} bootstrap tables")
+
+        path = build_run_report(
+            run,
+            out,
+            n_folds=folds,
+            fit_rounds=fit_rounds,
+            llm_noise=DEFAULT_LLM_NOISE_TABLES if llm_noise is None else llm_noise,
+            llm_noise_progress=tick,
+        )
     out_console.print(f"wrote {path} (figures in {path.parent / 'figures'})")
 
 

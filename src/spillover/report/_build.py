@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -289,12 +289,22 @@ def build_run_report(
     n_folds: int = 5,
     analysis: Analysis | None = None,
     fit_rounds: int | None = None,
+    llm_noise: int = 0,
+    llm_noise_progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Fit every model the run supports and write ``report.html`` (and ``figures/*.png``).
 
     ``analysis`` skips the fitting when the caller has already fitted this run's data.
     ``fit_rounds`` fits on rounds 0..R only and adds the forecast of the later rounds
     (a figure of the bands of the top models, and a table of every model's errors).
+
+    For an LLM run (one with ``llm_table.json``) the page says where the table's
+    probabilities came from and flags sampled cells at exactly 0 or 1; ``llm_noise`` > 0
+    draws that many bootstrap tables of the sampled answers and puts their noise into the
+    agent-level intervals, as ``spillover fit --llm-noise`` does
+    (:func:`spillover.pipeline.llm_noise_fit`), with the engine's and the answers' shares of
+    each parameter's variance in a table. An ``analysis`` that already carries this
+    (``analysis.llm_noise``) is shown as it is.
 
     The page is written to a temporary file and renamed into place, and the figures folder
     is replaced as a whole, so an interrupted report never looks complete.
@@ -317,6 +327,12 @@ def build_run_report(
             graph=data.graph,
             fit_rounds=fit_rounds,
             weights=data.persona_shares,
+        )
+    if analysis.llm_noise is None and (run / "llm_table.json").is_file():
+        from spillover.pipeline import llm_noise_fit
+
+        analysis = llm_noise_fit(
+            run, analysis, n_tables=llm_noise, fit_rounds=fit_rounds, progress=llm_noise_progress
         )
     adoptions = _read_adoptions(run)
     assert data.curves is not None

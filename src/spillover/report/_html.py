@@ -39,6 +39,7 @@ td.params { white-space: nowrap; } td.params .vector { white-space: normal; }
 .table-wrap > table { margin: 0; }
 ul.model-notes { font-size: .88rem; color: #444; margin: .3rem 0 1rem; padding-left: 1.2rem; }
 ul.model-notes li { overflow-wrap: anywhere; }
+.warn { color: #8a4b00; background: #fff6e5; padding: .3rem .5rem; }
 img, pre, code { max-width: 100%; } pre, code { overflow-wrap: anywhere; }
 """
 
@@ -198,6 +199,94 @@ def _verdict_section(analysis: Analysis) -> str:
     )
 
 
+def _share_text(value: Any) -> str:
+    """A parameter's LLM share of the variance: one figure, or the range over a vector."""
+    if isinstance(value, float):
+        return f"{value:.0%}" if math.isfinite(value) else "n/a"
+    if isinstance(value, list | tuple):
+        finite = [v for v in value if isinstance(v, float) and math.isfinite(v)]
+        if not finite:
+            return "n/a"
+        return f"{min(finite):.0%} to {max(finite):.0%} ({len(value)} values)"
+    return "n/a"
+
+
+def _se_text(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if math.isfinite(value) else "n/a"
+    if isinstance(value, list | tuple):
+        finite = [v for v in value if isinstance(v, float) and math.isfinite(v)]
+        return f"{min(finite):.3g} to {max(finite):.3g}" if finite else "n/a"
+    return "n/a"
+
+
+def _llm_noise_section(analysis: Analysis) -> str:
+    """Where an LLM run's probabilities came from, the cells to distrust, and which share of
+    each parameter's variance the LLM's sampled answers contribute."""
+    noise = analysis.llm_noise
+    if noise is None:
+        return ""
+    parts = [
+        "<h2>The LLM's answers</h2>",
+        f"<p>The run's table of share probabilities has {noise.logprob_cells:,} cell(s) from "
+        f"log-probabilities (no sampling noise), {noise.sample_cells:,} from sampled answers "
+        f"and {noise.unknown_cells:,} of unrecorded source.</p>",
+    ]
+    if noise.degenerate_cells:
+        rows = "".join(
+            f"<tr><td>{escape(str(c['event']))}</td><td class='num'>{c['persona']}</td>"
+            f"<td>{escape(str(c['bucket_label']))}</td><td class='num'>{c['p']:g}</td>"
+            f"<td class='num'>{round(c['p'] * c['n'])}/{c['n']}</td></tr>"
+            for c in noise.degenerate_cells[:20]
+        )
+        more = len(noise.degenerate_cells) - 20
+        parts.append(
+            f"<p class='warn'>{len(noise.degenerate_cells)} sampled cell(s) are estimated at "
+            "exactly 0 or 1: the model's probability there is not 0 or 1, only its answers "
+            "agreed. A fit that rests on such a cell can look feasible by accident."
+            + (f" The first 20 are listed ({more} more in <code>--json</code>)." if more else "")
+            + "</p>"
+            + _wrap(
+                "<table><tr><th>event</th><th>persona</th><th>informed neighbours</th>"
+                "<th>p</th><th>answers</th></tr>" + rows + "</table>"
+            )
+        )
+    for model, why in noise.untrusted.items():
+        parts.append(
+            f"<p class='warn'>{escape(model)}: {escape(why)}; its feasibility may rest on a "
+            "degenerate sampled cell: do not trust this fit.</p>"
+        )
+    if noise.n_tables and noise.params:
+        rows = "".join(
+            f"<tr><td>{escape(model)}</td><td>{escape(name)}</td>"
+            f"<td class='num'>{_se_text(v['se_engine'])}</td>"
+            f"<td class='num'>{_se_text(v['se_llm'])}</td>"
+            f"<td class='num'>{_se_text(v['se'])}</td>"
+            f"<td class='num'>{_share_text(v['llm_share'])}</td></tr>"
+            for model, per in noise.params.items()
+            for name, v in per.items()
+        )
+        parts.append(
+            f"<p>The agent-level intervals above include the noise of the sampled answers: "
+            f"{noise.n_tables} bootstrap tables of those answers, each re-simulated with the "
+            "run's own graph, personas and seed and refitted; se = sqrt(se_engine² + "
+            "se_llm²). Curve models keep the engine's SEs.</p>"
+            + _wrap(
+                "<table><tr><th>model</th><th>parameter</th><th>se (engine)</th>"
+                "<th>se (LLM answers)</th><th>se (total, shown)</th>"
+                "<th>LLM answers' share of the variance</th></tr>" + rows + "</table>"
+            )
+        )
+    elif noise.sample_cells:
+        parts.append(
+            "<p class='warn'>The intervals above are the engine's only: they leave out the "
+            "noise of the sampled answers (<code>spillover report --llm-noise B</code> or "
+            "<code>spillover fit --llm-noise B</code> adds it).</p>"
+        )
+    parts.extend(f"<p class='muted'>{escape(n)}</p>" for n in noise.notes)
+    return "".join(parts)
+
+
 def _forecast_section(analysis: Analysis, figures: Sequence[PageFigure]) -> str:
     forecast = analysis.forecast
     if forecast is None:
@@ -271,6 +360,7 @@ def render_report(
     )
     parts.extend(_group_table(g, analysis.criterion) for g in analysis.groups)
     parts.append(_verdict_section(analysis))
+    parts.append(_llm_noise_section(analysis))
     parts.append(_forecast_section(analysis, forecast_figures))
     if analysis.equation is not None:
         eq = analysis.equation
