@@ -1,9 +1,15 @@
 """LLM agents: the backend seam, an OpenAI-compatible backend, the answer cache, prompts.
 
 This is the only package that talks to the network. ``openai`` and ``httpx`` are imported
-inside :class:`OpenAIBackend`'s methods, so importing this package stays light.
+inside :class:`OpenAITransport`'s methods, so importing this package stays light.
 
 - :class:`LLMBackend` (the seam), :class:`OpenAIBackend`, :class:`FakeBackend`;
+- the layers of a backend, thinnest first: a :class:`ChatTransport` sends one request to one
+  server API and returns its :class:`Completion` (:class:`OpenAITransport`);
+  :class:`RetryingPool` sends batches through it with bounded concurrency and retries;
+  :class:`AnsweringBackend` parses the answers and asks invalid ones again;
+  :func:`transport_backend` stacks them over any transport (:class:`OpenAIBackend` is that
+  stack over :class:`OpenAITransport`);
 - :class:`CachedBackend` over a :class:`SQLiteStore` (modes read_write, read_only, refresh,
   off): answers committed as they arrive, so a killed run resumes;
 - :class:`LLMRequest`, :class:`LLMResponse`, :class:`Accounting`;
@@ -16,19 +22,21 @@ inside :class:`OpenAIBackend`'s methods, so importing this package stays light.
 """
 
 from spillover.llm._accounting import Accounting
+from spillover.llm._answers import AnsweringBackend, transport_backend
 from spillover.llm._backend import LLMBackend, ResponseCallback
 from spillover.llm._build import build_backend
 from spillover.llm._cache import CACHE_MODES, CachedBackend, CacheMode, SQLiteStore
 from spillover.llm._fake import FakeBackend
 from spillover.llm._gguf import ModelFile, bundled_gguf, model_file, read_gguf_metadata
 from spillover.llm._local import LOCAL_HOST, LocalServer
-from spillover.llm._openai import NO_KEY, OpenAIBackend
+from spillover.llm._openai import NO_KEY, OpenAIBackend, OpenAITransport
 from spillover.llm._parse import (
     ParsedAnswer,
     clean_post,
     parse_answer,
     share_probability_from_logprobs,
 )
+from spillover.llm._pool import Outcome, RetryingPool
 from spillover.llm._prompts import (
     ARCHETYPE_VERSION,
     FEED_VERSION,
@@ -41,6 +49,14 @@ from spillover.llm._prompts import (
 )
 from spillover.llm._retry import RetryPolicy, retry_after_seconds
 from spillover.llm._standin import Faults, StandinServer, default_probability
+from spillover.llm._transport import (
+    ChatTransport,
+    Completion,
+    MalformedReply,
+    SendAgain,
+    Token,
+    TransientFailure,
+)
 from spillover.llm._types import LLMRequest, LLMResponse
 
 __all__ = [
@@ -51,21 +67,31 @@ __all__ = [
     "NO_KEY",
     "PERSONA_PROMPT_VERSION",
     "Accounting",
+    "AnsweringBackend",
     "CacheMode",
     "CachedBackend",
+    "ChatTransport",
+    "Completion",
     "FakeBackend",
     "Faults",
     "LLMBackend",
     "LLMRequest",
     "LLMResponse",
     "LocalServer",
+    "MalformedReply",
     "ModelFile",
     "OpenAIBackend",
+    "OpenAITransport",
+    "Outcome",
     "ParsedAnswer",
     "ResponseCallback",
     "RetryPolicy",
+    "RetryingPool",
     "SQLiteStore",
+    "SendAgain",
     "StandinServer",
+    "Token",
+    "TransientFailure",
     "archetype_messages",
     "build_backend",
     "bundled_gguf",
@@ -80,4 +106,5 @@ __all__ = [
     "response_schema",
     "retry_after_seconds",
     "share_probability_from_logprobs",
+    "transport_backend",
 ]

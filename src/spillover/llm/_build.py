@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 from spillover.llm._accounting import Accounting
 from spillover.llm._backend import LLMBackend
 from spillover.llm._cache import CachedBackend, SQLiteStore
-from spillover.llm._openai import Limiter, OpenAIBackend
+from spillover.llm._openai import OpenAIBackend
+from spillover.llm._pool import Limiter
 from spillover.llm._retry import RetryPolicy
 
 if TYPE_CHECKING:

@@ -1,0 +1,366 @@
+"""``RetryingPool``: a batch of calls through a transport, concurrently, with retries.
+
+The layer between a :class:`~spillover.llm.ChatTransport` (one request, one HTTP call) and the
+answer parsing of :class:`~spillover.llm.AnsweringBackend`:
+
+- **bounded concurrency**: at most ``concurrency`` calls in flight (a pool of workers, one
+  transport connection each), and optionally a sweep-wide ``limiter`` shared with other
+  processes, held around every HTTP call;
+- **a deadline** per call (``timeout_s``): it bounds the whole call (connecting, sending,
+  waiting and reading), so a server that drips bytes times out too;
+- **retries** of transient failures only (:class:`~spillover.llm.TransientFailure` and the
+  deadline), with exponential backoff and jitter from the pool's own :class:`random.Random`
+  (never the simulation's generator), honouring the server's ``Retry-After``.
+
+Each :meth:`RetryingPool.send_all` runs its own event loop in a helper thread, so the pool works
+the same from scripts, from the command line and inside notebooks (which already run a loop);
+nothing stays open between batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import random
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from spillover._redact import redact
+from spillover.exceptions import ConfigError, LLMError, SpilloverError, TransientLLMError
+from spillover.llm._accounting import Accounting
+from spillover.llm._retry import RetryPolicy
+from spillover.llm._transport import (
+    ChatTransport,
+    Completion,
+    MalformedReply,
+    SendAgain,
+    TransientFailure,
+)
+from spillover.llm._types import LLMRequest
+
+__all__ = ["Call", "Limiter", "Outcome", "RetryingPool"]
+
+#: A server's Retry-After of at least this many seconds is announced (once per pool).
+_ANNOUNCE_WAIT_S: Final[float] = 1.0
+#: Most immediate re-sends of one call after :class:`SendAgain` (a transport that keeps
+#: asking is broken).
+_MAX_SEND_AGAIN: Final[int] = 8
+
+#: One call: the request and the seed to send it with.
+Call = tuple[LLMRequest, int]
+
+
+class Limiter(Protocol):
+    """Anything with blocking ``acquire()`` and ``release()`` (a semaphore)."""
+
+    def acquire(self) -> Any: ...
+
+    def release(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one call ended: a completion, or an unreadable reply.
+
+    Attributes
+    ----------
+    completion : Completion or None
+        None when the reply was unreadable (``error`` says why).
+    error : str or None
+    attempts : int
+        HTTP attempts it took, retries included.
+    """
+
+    completion: Completion | None
+    error: str | None
+    attempts: int
+
+
+class RetryingPool:
+    """Sends batches of calls through ``transport``: concurrently, with retries.
+
+    Parameters
+    ----------
+    transport : ChatTransport
+    concurrency : int
+        Most calls in flight at once.
+    timeout_s : float
+        Deadline of one HTTP call, seconds (the whole call, not each read).
+    retry : RetryPolicy, optional
+    limiter : object with acquire/release, optional
+        A shared semaphore held around every HTTP call (sweep-wide concurrency bound).
+    accounting : Accounting, optional
+        Counters to add to (HTTP attempts, retries, failures, wall time).
+    jitter_seed : int, optional
+        Seed of the backoff jitter generator (retries only; it cannot change a result).
+    sleep : async callable, optional
+        ``await sleep(seconds)`` between retries (tests pass a recorder).
+    notice : callable, optional
+        ``notice(line)`` for the one-time note that a server asked to wait (``Retry-After``
+        of a second or more); a line on stderr by default.
+    """
+
+    def __init__(
+        self,
+        transport: ChatTransport,
+        *,
+        concurrency: int = 8,
+        timeout_s: float = 60.0,
+        retry: RetryPolicy | None = None,
+        limiter: Limiter | None = None,
+        accounting: Accounting | None = None,
+        jitter_seed: int | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        notice: Callable[[str], None] | None = None,
+    ) -> None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ConfigError(f"llm_concurrency must be an integer >= 1; got {concurrency!r}")
+        if (
+            isinstance(timeout_s, bool)
+            or not isinstance(timeout_s, int | float)
+            or not timeout_s > 0
+        ):
+            raise ConfigError(f"llm_timeout_s must be a number > 0; got {timeout_s!r}")
+        self.transport = transport
+        self.concurrency = concurrency
+        self.timeout_s = float(timeout_s)
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.accounting = accounting if accounting is not None else Accounting()
+        self._limiter = limiter
+        self._rng = random.Random(jitter_seed)
+        self._sleep = sleep if sleep is not None else asyncio.sleep
+        self._notice = notice if notice is not None else _print_notice
+        self._wait_announced = False
+        self._limiter_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._batch_lock = threading.Lock()
+
+    @property
+    def identity(self) -> str:
+        return self.transport.identity
+
+    def __repr__(self) -> str:
+        return f"RetryingPool({self.transport!r}, concurrency={self.concurrency})"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **self.transport.describe(),
+            "concurrency": self.concurrency,
+            "timeout_s": self.timeout_s,
+            "max_retries": self.retry.max_retries,
+        }
+
+    # -- a batch ---------------------------------------------------------------------------
+
+    def send_all(
+        self,
+        calls: Sequence[Call],
+        *,
+        on_outcome: Callable[[int, Outcome], None] | None = None,
+    ) -> list[Outcome]:
+        """Send every call, ``concurrency`` at a time; the outcomes in call order.
+
+        ``on_outcome(index, outcome)`` is called as each call ends (from the batch's thread).
+
+        Raises
+        ------
+        TransientLLMError
+            A call still failed after all retries (server down, persistent 429/5xx, timeouts).
+        LLMError
+            A permanent failure reported by the transport.
+        """
+        calls = list(calls)
+        if not calls:
+            return []
+        # One batch at a time per pool (callers from several threads queue here).
+        with self._batch_lock:
+            return self._run_batch(calls, on_outcome)
+
+    def _run_batch(
+        self, calls: list[Call], on_outcome: Callable[[int, Outcome], None] | None
+    ) -> list[Outcome]:
+        box: dict[str, Any] = {}
+        started = threading.Event()
+        thread = threading.Thread(
+            target=self._thread_main,
+            args=(calls, on_outcome, box, started),
+            name="spillover-llm",
+            daemon=True,
+        )
+        t0 = time.perf_counter()
+        thread.start()
+        try:
+            while thread.is_alive():
+                thread.join(0.05)
+        except KeyboardInterrupt:
+            started.wait()
+            loop, task = box.get("loop"), box.get("task")
+            if loop is not None and task is not None:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(task.cancel)
+            thread.join()
+            raise
+        finally:
+            self.accounting.add(wall_s=time.perf_counter() - t0)
+        if "error" in box:
+            error = box["error"]
+            if isinstance(error, SpilloverError):
+                # The boundary of the LLM layer: no error leaves it unredacted.
+                raise type(error)(redact(str(error))) from None
+            raise error
+        result: list[Outcome] = box["result"]
+        return result
+
+    def _thread_main(
+        self,
+        calls: list[Call],
+        on_outcome: Callable[[int, Outcome], None] | None,
+        box: dict[str, Any],
+        started: threading.Event,
+    ) -> None:
+        async def main() -> list[Outcome]:
+            box["loop"] = asyncio.get_running_loop()
+            box["task"] = asyncio.current_task()
+            started.set()
+            return await self._send_all(calls, on_outcome)
+
+        try:
+            box["result"] = asyncio.run(main())
+        except BaseException as exc:  # handed to the calling thread, which re-raises it
+            box["error"] = exc
+        finally:
+            started.set()
+
+    async def _send_all(
+        self, calls: list[Call], on_outcome: Callable[[int, Outcome], None] | None
+    ) -> list[Outcome]:
+        results: list[Outcome | None] = [None] * len(calls)
+        errors: list[BaseException] = []
+        pending = iter(range(len(calls)))
+
+        async def worker() -> None:
+            async with self.transport.connect() as connection:
+                while not errors:
+                    i = next(pending, None)
+                    if i is None:
+                        return
+                    try:
+                        request, seed = calls[i]
+                        outcome = await self._call(connection, request, seed)
+                        results[i] = outcome
+                        if on_outcome is not None:
+                            on_outcome(i, outcome)
+                    except Exception as exc:
+                        errors.append(exc)
+                        return
+
+        n_workers = min(self.concurrency, len(calls))
+        if self._limiter is not None:
+            self._limiter_pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=n_workers, thread_name_prefix="spillover-llm-limiter"
+            )
+        try:
+            await asyncio.gather(*(worker() for _ in range(n_workers)))
+        finally:
+            if self._limiter_pool is not None:
+                self._limiter_pool.shutdown(wait=False, cancel_futures=True)
+                self._limiter_pool = None
+        if errors:
+            raise errors[0]
+        done = [r for r in results if r is not None]
+        assert len(done) == len(calls)
+        return done
+
+    # -- one call --------------------------------------------------------------------------
+
+    async def _call(self, connection: Any, request: LLMRequest, seed: int) -> Outcome:
+        attempt = 0
+        again = 0
+        while True:
+            self.accounting.add(http_attempts=1)
+            try:
+                async with self._slot():
+                    completion = await asyncio.wait_for(
+                        self.transport.send(connection, request, seed=seed), self.timeout_s
+                    )
+                return Outcome(completion, None, attempt + 1)
+            except SendAgain:
+                again += 1
+                if again > _MAX_SEND_AGAIN:
+                    self.accounting.add(failures=1)
+                    raise LLMError(
+                        f"the transport for {self.transport.base_url} kept asking to send a "
+                        "request again"
+                    ) from None
+            except MalformedReply as exc:
+                return Outcome(None, str(exc), attempt + 1)
+            except LLMError:
+                self.accounting.add(failures=1)
+                raise
+            except (TransientFailure, TimeoutError) as exc:
+                if isinstance(exc, TransientFailure):
+                    what, asked = exc.reason, exc.retry_after
+                else:
+                    what = (
+                        f"no complete answer within {self.timeout_s:g} s (the timeout bounds "
+                        "the whole request)"
+                    )
+                    asked = None
+                if attempt >= self.retry.max_retries:
+                    self.accounting.add(failures=1)
+                    raise TransientLLMError(
+                        f"the LLM server at {self.transport.base_url} failed after "
+                        f"{attempt + 1} attempt(s): {redact(what)}"
+                    ) from None
+                wait = self.retry.delay(attempt, asked, self._rng)
+                if asked is not None:
+                    self._announce_wait(asked)
+                self.accounting.add(retries=1)
+                attempt += 1
+                await self._sleep(wait)
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        limiter = self._limiter
+        if limiter is None:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        # Blocking acquires wait in threads of their own: in the loop's default executor they
+        # could take every thread that the HTTP client needs, and deadlock.
+        acquired = loop.run_in_executor(self._limiter_pool, limiter.acquire)
+        try:
+            await asyncio.shield(acquired)
+        except asyncio.CancelledError:
+            # The blocking acquire may still succeed later: give the slot back when it does.
+            acquired.add_done_callback(
+                lambda f: limiter.release() if not f.cancelled() and f.exception() is None else None
+            )
+            raise
+        try:
+            yield
+        finally:
+            limiter.release()
+
+    def _announce_wait(self, asked: float) -> None:
+        """Say once per pool, on stderr (even under --quiet), that the server asked to wait."""
+        if asked < _ANNOUNCE_WAIT_S or self._wait_announced:
+            return
+        self._wait_announced = True
+        cap = self.retry.max_retry_after_s
+        capped = "" if asked <= cap else f"; waiting {cap:.0f} s per retry at most"
+        self._notice(
+            redact(
+                f"note: the LLM server at {self.transport.base_url} asked to wait "
+                f"{asked:,.0f} s before retrying (Retry-After){capped}, up to "
+                f"{self.retry.max_retries} retries"
+            )
+        )
+
+
+def _print_notice(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
