@@ -20,13 +20,7 @@ from spillover._redact import redact, redact_tree
 from spillover._resources import check_llm_work, check_run_fits
 from spillover._rng import SeedLike, SeedRecord, seed_record
 from spillover.config import DEFAULT_OFFLINE_REACH, SimulationConfig
-from spillover.engine import (
-    agent_histories,
-    probability_table,
-    simulate,
-    simulate_feed,
-    warm_up,
-)
+from spillover.engine import agent_histories, simulate, warm_up
 from spillover.events import Event, select_events
 from spillover.graphs import (
     Graph,
@@ -321,27 +315,24 @@ def _run(
         t0 = time.perf_counter()
         warm_up()
         timings["compile_s"] = time.perf_counter() - t0
-        posts = None
-        if isinstance(policy, LLMPolicy) and policy.mode == "archetype":
-            # Ask the model first, so that simulate_s times the engine only.
+        if isinstance(policy, LLMPolicy):
+            # Ask the model first where it can, so that simulate_s times the engine only.
             t0 = time.perf_counter()
-            probability_table(policy, event, int(graph.max_degree), np.unique(persona_of_node))
-            timings["llm_s"] = time.perf_counter() - t0
+            if policy.ask_ahead(event, int(graph.max_degree), np.unique(persona_of_node)):
+                timings["llm_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        spread: dict[str, Any] = {
-            "n_rounds": config.n_rounds,
-            "n_reps": config.n_reps,
-            "n_seeds": config.n_seeds,
-            "event": event,
-            "persona_of_node": persona_of_node,
-            "rng": record,
-            "progress": progress,
-        }
-        if isinstance(policy, LLMPolicy) and policy.mode == "feed":
-            feed = simulate_feed(graph, policy, **spread)
-            result, posts = feed.result, feed.posts
-        else:
-            result = simulate(graph, policy, **spread)
+        # The engine a policy needs is the engine's choice (feed policies: simulate_feed).
+        result = simulate(
+            graph,
+            policy,
+            n_rounds=config.n_rounds,
+            n_reps=config.n_reps,
+            n_seeds=config.n_seeds,
+            event=event,
+            persona_of_node=persona_of_node,
+            rng=record,
+            progress=progress,
+        )
         timings["simulate_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         agents = agent_histories(graph, result)
@@ -364,7 +355,7 @@ def _run(
         result=result,
         agents=agents,
         timings=timings,
-        posts=posts,
+        posts=result.posts,
         llm=llm,
         llm_table=table,
     )
@@ -385,16 +376,7 @@ def _llm_record(
         "answers": policy.stats(),
         "backend": policy.backend.describe(),
     }
-    if policy.mode == "archetype":
-        table = policy.table(event)
-    else:
-        table = TabulatedPolicy.from_exposures(
-            result.exposures,
-            buckets=policy.buckets,
-            event_id=event.event_id,
-            source=policy.provenance(built_from="feed-mode run (learned surrogate)"),
-        )
-    return redact_tree(doc), table
+    return redact_tree(doc), policy.replay_table(event, result.exposures)
 
 
 def plan_llm_run(config: SimulationConfig) -> dict[str, Any]:
@@ -432,6 +414,9 @@ def plan_llm_run(config: SimulationConfig) -> dict[str, Any]:
             persona_of_node = read_persona_assignment(config.personas, n_nodes)
         personas = np.unique(persona_of_node).tolist()
         plan = policy.planned_requests(personas, max_degree, event)
+        decisions = policy.decision_requests(
+            config.n_reps * config.n_rounds * max(n_nodes - config.n_seeds, 0)
+        )
     finally:
         policy.close()
     plan["model"] = policy.model
@@ -442,10 +427,8 @@ def plan_llm_run(config: SimulationConfig) -> dict[str, Any]:
     )
     plan["n_nodes"] = n_nodes
     plan["max_degree"] = max_degree
-    if config.llm_mode == "feed":
-        plan["feed_decisions_max"] = (
-            config.n_reps * config.n_rounds * max(n_nodes - config.n_seeds, 0)
-        )
+    if decisions is not None:
+        plan["feed_decisions_max"] = decisions
     return plan
 
 

@@ -10,13 +10,15 @@ import pytest
 
 from spillover.engine import FeedPolicy, probability_table, simulate, simulate_feed
 from spillover.events import Event, render_post
-from spillover.exceptions import LLMError
+from spillover.exceptions import ConfigError, LLMError, PolicyError
 from spillover.graphs import Graph, random_regular, watts_strogatz
 from spillover.llm import FakeBackend, LLMRequest
 from spillover.policies import (
+    ArchetypeLLMPolicy,
     ExposureBatch,
     FeedAnswers,
     FeedCandidate,
+    FeedLLMPolicy,
     LLMPolicy,
     TabulatedPolicy,
     default_persona_policy,
@@ -158,3 +160,50 @@ def test_invalid_feed_answers_follow_the_rule(event: Event) -> None:
     fed = feed.result.exposures.n_exposed > 0
     assert feed.result.exposures.shared[fed].sum() == 0  # every feed decision counted "no"
     assert lenient.stats()["invalid_answers_used"] == feed.result.exposures.at_risk[fed].sum()
+
+
+def test_simulate_runs_a_feed_policy_on_the_feed_engine(event: Event) -> None:
+    # One entry point: simulate() picks the engine a policy needs, with the same tables and
+    # the posts in result.posts.
+    graph = random_regular(80, 4, rng=5)
+    kwargs: dict[str, Any] = dict(n_rounds=3, n_reps=2, n_seeds=3, event=event, rng=4)
+    direct = simulate_feed(graph, LLMPolicy(FakeBackend(), model="m", mode="feed"), **kwargs)
+    rounds: list[tuple[int, int]] = []
+    via = simulate(
+        graph,
+        LLMPolicy(FakeBackend(), model="m", mode="feed"),
+        progress=lambda done, total: rounds.append((done, total)),
+        **kwargs,
+    )
+    assert direct.result.posts is direct.posts
+    assert via.posts is not None and via.posts.text == direct.posts.text
+    np.testing.assert_array_equal(via.curves.informed, direct.result.curves.informed)
+    np.testing.assert_array_equal(via.exposures.shared, direct.result.exposures.shared)
+    assert rounds and rounds[-1][1] == 3  # progress per round, as simulate_feed reports it
+    table_run = simulate(graph, default_persona_policy(), **kwargs)
+    assert table_run.posts is None
+    with pytest.raises(PolicyError, match="needs the event"):
+        simulate(graph, LLMPolicy(FakeBackend(), model="m", mode="feed"), n_rounds=2)
+
+
+def test_the_two_modes_are_two_policies(event: Event) -> None:
+    archetype = LLMPolicy(FakeBackend(), model="m")
+    feed = LLMPolicy(FakeBackend(), model="m", mode="feed")
+    assert type(archetype) is ArchetypeLLMPolicy and type(feed) is FeedLLMPolicy
+    assert isinstance(archetype, LLMPolicy) and isinstance(feed, LLMPolicy)
+    assert isinstance(feed, FeedPolicy) and not isinstance(archetype, FeedPolicy)
+    assert FeedLLMPolicy(FakeBackend(), model="m").mode == "feed"
+    with pytest.raises(ConfigError, match="must be 'archetype'"):
+        ArchetypeLLMPolicy(FakeBackend(), model="m", mode="feed")
+    # What a run asks, by mode: keys, decisions, what is asked ahead, the replay table.
+    assert archetype.key_buckets(8) == [0, 1, 2, 3, 4] and feed.key_buckets(8) == [0]
+    assert archetype.decision_requests(500) is None and feed.decision_requests(500) == 500
+    assert feed.ask_ahead(event, 8, [0, 1]) is False
+    assert archetype.ask_ahead(event, 2, [0, 1]) is True
+    assert archetype.stats()["keys_answered"] == 2 * 3  # personas x buckets of m = 0..2
+    assert archetype.describe()["feed_cap"] is None and feed.describe()["feed_cap"] == 5
+    graph = random_regular(60, 4, rng=2)
+    run = simulate(graph, feed, n_rounds=3, n_seeds=3, event=event, rng=1)
+    surrogate = feed.replay_table(event, run.exposures)
+    assert "feed-mode run" in surrogate.source["built_from"]
+    assert archetype.replay_table(event, run.exposures).source["built_from"] == "LLM answers"

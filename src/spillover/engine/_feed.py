@@ -35,7 +35,7 @@ from spillover.engine._uniform import decision_uniforms
 from spillover.exceptions import ConfigError, PolicyError
 from spillover.personas import N_PERSONAS, assign_balanced, validate_assignment
 from spillover.policies import ExposureBatch, FeedAnswers, FeedCandidate, checked_probabilities
-from spillover.trajectories import Adoptions, Curves, ExposureTable, SimulationResult
+from spillover.trajectories import Adoptions, Curves, ExposureTable, Posts, SimulationResult
 
 if TYPE_CHECKING:
     from spillover.events import Event
@@ -46,7 +46,8 @@ __all__ = ["FeedPolicy", "FeedSimulation", "Posts", "simulate_feed"]
 
 @runtime_checkable
 class FeedPolicy(Protocol):
-    """What :func:`simulate_feed` needs from a policy (``LLMPolicy`` in feed mode has it)."""
+    """What :func:`simulate_feed` needs from a policy (``FeedLLMPolicy`` has it);
+    :func:`spillover.engine.simulate` runs any policy that has it on :func:`simulate_feed`."""
 
     feed_cap: int
 
@@ -62,38 +63,9 @@ class FeedPolicy(Protocol):
 
 
 @dataclass(frozen=True)
-class Posts:
-    """The posts of a feed-mode run: ``replicate, round, agent, text``, one per sharer."""
-
-    replicate: np.ndarray
-    round: np.ndarray
-    agent: np.ndarray
-    text: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        for name, dtype in (("replicate", np.int32), ("round", np.int32), ("agent", np.int64)):
-            arr = np.array(getattr(self, name), dtype=dtype)
-            arr.flags.writeable = False
-            object.__setattr__(self, name, arr)
-        object.__setattr__(self, "text", tuple(str(t) for t in self.text))
-        if not (len(self.replicate) == len(self.round) == len(self.agent) == len(self.text)):
-            raise ConfigError("Posts: columns must have equal lengths")
-
-    def __len__(self) -> int:
-        return len(self.text)
-
-    def columns(self) -> dict[str, Any]:
-        return {
-            "replicate": self.replicate,
-            "round": self.round,
-            "agent": self.agent,
-            "text": list(self.text),
-        }
-
-
-@dataclass(frozen=True)
 class FeedSimulation:
-    """What :func:`simulate_feed` returns: the usual tables and the posts."""
+    """What :func:`simulate_feed` returns: the usual tables and the posts (``result.posts`` is
+    the same value)."""
 
     result: SimulationResult
     posts: Posts
@@ -347,6 +319,7 @@ def _tables(run: _FeedRun, seed_sets: np.ndarray, record: SeedRecord, n: int) ->
         last_active_round=run.last_active,
         seed_record=record,
         persona_of_node=persona.astype(np.int8),
+        posts=posts,
     )
     return FeedSimulation(result=result, posts=posts)
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from spillover._rng import SeedLike, SeedRecord, seed_record
 from spillover.engine._kernels import adoption_order, run_replicate, state_layout
-from spillover.exceptions import ConfigError
+from spillover.exceptions import ConfigError, PolicyError
 from spillover.personas import N_PERSONAS, assign_balanced, validate_assignment
 from spillover.policies import ExposureBatch, Policy, checked_probabilities
 from spillover.trajectories import Adoptions, Curves, ExposureTable, SimulationResult
@@ -181,7 +181,12 @@ def simulate(
     graph : Graph
         The network (undirected, simple).
     policy : Policy
-        Share probabilities; evaluated once per run on every (persona, n_exposed) key.
+        Share probabilities; evaluated once per run on every (persona, n_exposed) key. A
+        policy that reads actual feeds (a :class:`~spillover.engine.FeedPolicy`, such as
+        :class:`~spillover.policies.FeedLLMPolicy`) runs on the round-by-round engine
+        :func:`~spillover.engine.simulate_feed` instead, with the same semantics, streams and
+        tables, and the posts in ``result.posts``; it needs ``event``, and ``progress`` is
+        then called after each round, as ``progress(round, n_rounds)``.
     n_rounds : int
         Last round T (>= 1).
     n_reps : int
@@ -205,6 +210,23 @@ def simulate(
     -------
     SimulationResult
     """
+    from spillover.engine._feed import FeedPolicy, simulate_feed
+
+    if isinstance(policy, FeedPolicy):
+        if event is None:
+            raise PolicyError("simulate_feed needs the event: the prompts carry the news item")
+        return simulate_feed(
+            graph,
+            policy,
+            n_rounds=n_rounds,
+            n_reps=n_reps,
+            n_seeds=n_seeds,
+            event=event,
+            persona_of_node=persona_of_node,
+            seeds=seeds,
+            rng=rng,
+            progress=progress,
+        ).result
     n_rounds = _check_count("n_rounds", n_rounds, 1)
     n_reps = _check_count("n_reps", n_reps, 1)
     n_seeds = _check_count("n_seeds", n_seeds, 1)

@@ -8,14 +8,9 @@ from spillover.policies._default import (
     DEFAULT_EVENT_MULTIPLIERS,
     default_persona_policy,
 )
-from spillover.policies._llm import (
-    INVALID_RULES,
-    LLM_MODES,
-    PROBABILITY_SOURCES,
-    FeedAnswers,
-    FeedCandidate,
-    LLMPolicy,
-)
+from spillover.policies._llm import INVALID_RULES, LLM_MODES, PROBABILITY_SOURCES, LLMPolicy
+from spillover.policies._llm_archetype import ArchetypeLLMPolicy
+from spillover.policies._llm_feed import FeedAnswers, FeedCandidate, FeedLLMPolicy
 from spillover.policies._parametric import (
     ConstantPolicy,
     PersonaPolicy,
@@ -48,11 +43,13 @@ __all__ = [
     "INVALID_RULES",
     "LLM_MODES",
     "PROBABILITY_SOURCES",
+    "ArchetypeLLMPolicy",
     "ConstantPolicy",
     "ExposureBatch",
     "ExposureBuckets",
     "FeedAnswers",
     "FeedCandidate",
+    "FeedLLMPolicy",
     "LLMPolicy",
     "PersonaPolicy",
     "Policy",

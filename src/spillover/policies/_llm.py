@@ -1,5 +1,10 @@
 """``LLMPolicy``: share probabilities from a language model, in two fidelity modes.
 
+``LLMPolicy`` is the base the two modes share (the backend, the requests, the answers of each
+(persona, bucket) key, the invalid-answer rule, the records); each mode is a subclass:
+:class:`~spillover.policies.ArchetypeLLMPolicy` and :class:`~spillover.policies.FeedLLMPolicy`.
+``LLMPolicy(backend, model=..., mode=...)`` builds the subclass of ``mode``.
+
 **Archetype mode** (the default). The engine asks a policy once per run for every
 (persona, n_exposed) key. The policy groups exposure counts into buckets
 (:class:`ExposureBuckets`, default 0, 1, 2, 3-4, 5-8, 9+) and sends one request per distinct
@@ -16,7 +21,8 @@ and only the keys whose answer came without them are sampled further; ``"logprob
 them (LLMError otherwise); ``"samples"`` never asks for them.
 
 **Feed mode** needs the actual posts an agent sees, so it runs on the round-by-round engine
-:func:`spillover.engine.simulate_feed`, which calls :meth:`LLMPolicy.feed_decisions` with every
+:func:`spillover.engine.simulate_feed` (which :func:`spillover.engine.simulate` chooses for it),
+which calls :meth:`FeedLLMPolicy.feed_decisions` with every
 susceptible agent that has informed neighbours, once per round; agents with an empty feed use
 the offline (bucket 0) probability of their persona. Cost grows with the number of decisions.
 
@@ -36,10 +42,11 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
 import numpy as np
 
+from spillover._redact import shown
 from spillover.exceptions import ConfigError, LLMError, PolicyError
 from spillover.personas import N_PERSONAS, PERSONAS
 from spillover.policies._protocol import ExposureBatch
@@ -57,15 +64,9 @@ from spillover.policies._tabulated import (
 if TYPE_CHECKING:
     from spillover.events import Event
     from spillover.llm import LLMBackend, LLMRequest, LLMResponse
+    from spillover.trajectories import ExposureTable
 
-__all__ = [
-    "INVALID_RULES",
-    "LLM_MODES",
-    "PROBABILITY_SOURCES",
-    "FeedAnswers",
-    "FeedCandidate",
-    "LLMPolicy",
-]
+__all__ = ["INVALID_RULES", "LLM_MODES", "PROBABILITY_SOURCES", "LLMPolicy"]
 
 LLMMode = Literal["archetype", "feed"]
 ProbabilitySource = Literal["auto", "logprobs", "samples"]
@@ -73,47 +74,6 @@ InvalidRule = Literal["fail", "not_shared"]
 LLM_MODES: Final[tuple[str, ...]] = ("archetype", "feed")
 PROBABILITY_SOURCES: Final[tuple[str, ...]] = ("auto", "logprobs", "samples")
 INVALID_RULES: Final[tuple[str, ...]] = ("fail", "not_shared")
-_DEFAULT_MAX_TOKENS: Final[dict[str, int]] = {"archetype": 32, "feed": 256}
-
-
-@dataclass(frozen=True)
-class FeedCandidate:
-    """One susceptible agent deciding in one round of a feed-mode run.
-
-    Attributes
-    ----------
-    replicate, round, agent, persona : int
-    n_exposed : int
-        Informed neighbours at the end of the previous round.
-    posts : tuple of str
-        The posts shown, newest first (at most the feed cap).
-    decision_key : int
-        The replicate's decision key (uint64); it makes requests of different runs and
-        replicates distinct in the cache even when their prompts coincide.
-    """
-
-    replicate: int
-    round: int
-    agent: int
-    persona: int
-    n_exposed: int
-    posts: tuple[str, ...]
-    decision_key: int
-
-    @property
-    def discriminator(self) -> str:
-        return f"{self.decision_key:016x}/r{self.round}/a{self.agent}"
-
-
-@dataclass(frozen=True)
-class FeedAnswers:
-    """Probabilities and post texts for a batch of feed candidates (same order).
-
-    ``posts[i]`` is the post the agent wrote in its answer ("" when it wrote none).
-    """
-
-    probability: np.ndarray
-    posts: tuple[str, ...]
 
 
 @dataclass
@@ -128,6 +88,14 @@ class _KeyResult:
 class LLMPolicy:
     """A :class:`~spillover.policies.Policy` whose answers come from an LLM backend.
 
+    The base of :class:`~spillover.policies.ArchetypeLLMPolicy` and
+    :class:`~spillover.policies.FeedLLMPolicy`; ``LLMPolicy(backend, model=..., mode=...)``
+    builds the one of ``mode``. A subclass says how a key's prompt reads
+    (:meth:`_key_messages`) and, where its mode differs, which keys a run asks
+    (:meth:`key_buckets`), what it asks before the run (:meth:`ask_ahead`), how many requests
+    it may add per decision (:meth:`decision_requests`) and which table replays the run
+    (:meth:`replay_table`).
+
     Parameters
     ----------
     backend : LLMBackend
@@ -135,7 +103,9 @@ class LLMPolicy:
         :class:`spillover.llm.OpenAIBackend`; the policy closes it in :meth:`close`.
     model : str
         Model name on the server.
-    mode : {"archetype", "feed"}
+    mode : {"archetype", "feed"}, optional
+        Which subclass ``LLMPolicy(...)`` builds (archetype by default); a subclass accepts its
+        own mode only.
     buckets : ExposureBuckets, sequence of int or str
         Exposure buckets of archetype mode (and bucket 0 of feed mode): lower edges such as
         ``(0, 1, 2, 3, 5, 9)`` or ``"0,1,2,3,5,9"``.
@@ -145,7 +115,8 @@ class LLMPolicy:
     temperature : float
         Sampling temperature of every request.
     max_tokens : int, optional
-        Longest answer; 32 in archetype mode, 256 in feed mode by default.
+        Longest answer; the mode's ``default_max_tokens`` by default (32 in archetype mode,
+        256 in feed mode).
     top_logprobs : int
         Alternatives per token asked for with log-probabilities.
     invalid : {"fail", "not_shared"}
@@ -165,12 +136,34 @@ class LLMPolicy:
         (:func:`spillover.policies.salience`), at most 1.
     """
 
+    #: The mode of a subclass: its prompts and answer format.
+    mode: ClassVar[LLMMode]
+    #: Longest answer when ``max_tokens`` is not given.
+    default_max_tokens: ClassVar[int]
+    _by_mode: ClassVar[dict[str, type[LLMPolicy]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        mode = cls.__dict__.get("mode")
+        if mode is not None:
+            LLMPolicy._by_mode[mode] = cls
+
+    def __new__(cls, *args: Any, mode: str | None = None, **kwargs: Any) -> LLMPolicy:
+        if cls is LLMPolicy:
+            chosen = "archetype" if mode is None else mode
+            if chosen not in LLMPolicy._by_mode:
+                raise ConfigError(
+                    f"llm_mode must be one of {', '.join(LLM_MODES)}; got {shown(mode)}"
+                )
+            cls = LLMPolicy._by_mode[chosen]
+        return super().__new__(cls)
+
     def __init__(
         self,
         backend: LLMBackend,
         *,
         model: str,
-        mode: LLMMode = "archetype",
+        mode: LLMMode | None = None,
         buckets: ExposureBuckets | Sequence[int] | str | None = None,
         probability: ProbabilitySource = "auto",
         samples: int = 10,
@@ -183,8 +176,10 @@ class LLMPolicy:
         offline_reach: float | None = None,
         offline_reach_scale: str = "none",
     ) -> None:
-        if mode not in LLM_MODES:
-            raise ConfigError(f"llm_mode must be one of {', '.join(LLM_MODES)}; got {mode!r}")
+        if mode is not None and mode != self.mode:
+            raise ConfigError(
+                f"llm_mode of a {type(self).__name__} must be {self.mode!r}; got {shown(mode)}"
+            )
         if probability not in PROBABILITY_SOURCES:
             raise ConfigError(
                 f"llm_probability must be one of {', '.join(PROBABILITY_SOURCES)}; "
@@ -201,12 +196,11 @@ class LLMPolicy:
             raise ConfigError(f"llm_model must name a model; got {model!r}")
         self.backend = backend
         self.model = model
-        self.mode: LLMMode = mode
         self.buckets = ExposureBuckets.parse(buckets)
         self.probability: ProbabilitySource = probability
         self.samples = samples
         self.temperature = float(temperature)
-        self.max_tokens = max_tokens if max_tokens is not None else _DEFAULT_MAX_TOKENS[mode]
+        self.max_tokens = max_tokens if max_tokens is not None else self.default_max_tokens
         self.top_logprobs = top_logprobs
         self.invalid: InvalidRule = invalid
         self.feed_cap = feed_cap
@@ -254,14 +248,8 @@ class LLMPolicy:
         return self._sample_request(self._key_messages(persona, bucket, event), sample_index)
 
     def _key_messages(self, persona: int, bucket: int, event: Event) -> tuple[tuple[str, str], ...]:
-        from spillover.llm import archetype_messages, feed_messages
-
-        if self.mode == "archetype":
-            low, high = self.buckets.bounds(bucket)
-            return archetype_messages(PERSONAS[persona], event, low, high)
-        if bucket != 0:
-            raise PolicyError("feed mode asks per-key requests only for the empty feed (bucket 0)")
-        return feed_messages(PERSONAS[persona], event, 0, ())
+        """The prompt of one (persona, bucket) key."""
+        raise NotImplementedError(f"{type(self).__name__} does not say how a key's prompt reads")
 
     def _sample_request(
         self, messages: tuple[tuple[str, str], ...], sample_index: int
@@ -281,7 +269,7 @@ class LLMPolicy:
             log-probabilities), ``worst_case`` (if every key must be sampled), ``cached`` (of
             the worst case, answers already in the cache).
         """
-        buckets = self.buckets.needed(max_degree) if self.mode == "archetype" else [0]
+        buckets = self.key_buckets(max_degree)
         keys = [(int(c), b) for c in sorted(set(personas)) for b in buckets]
         per_key = 1 if self.probability != "samples" else self.samples
         all_requests = [
@@ -301,6 +289,25 @@ class LLMPolicy:
             "cached": cached,
             "buckets": [self.buckets.label(b) for b in buckets],
         }
+
+    def key_buckets(self, max_degree: int) -> list[int]:
+        """The buckets whose (persona, bucket) keys a run on a graph of ``max_degree`` asks."""
+        return self.buckets.needed(max_degree)
+
+    def decision_requests(self, agent_rounds: int) -> int | None:
+        """At most how many requests a run sends besides its key requests, given its number
+        of susceptible agent-rounds (replicates x rounds x agents not seeded); None when it
+        asks its keys only."""
+        return None
+
+    def ask_ahead(self, event: Event, max_degree: int, personas: Iterable[int]) -> bool:
+        """Ask, before the run, what the engine will need (so that the engine's time is its
+        own); False when nothing can be asked ahead."""
+        return False
+
+    def replay_table(self, event: Event, exposures: ExposureTable) -> TabulatedPolicy:
+        """The table that replays a run of this policy (``exposures``: the run's table)."""
+        return self.table(event)
 
     def _complete(self, requests: list[LLMRequest]) -> list[LLMResponse]:
         with self._lock:
@@ -332,7 +339,7 @@ class LLMPolicy:
                 "not shared (answers so far are cached)"
             )
 
-    # -- archetype mode (and the empty feed) --------------------------------------------------
+    # -- the answers of (persona, bucket) keys -------------------------------------------------
 
     def _resolve_keys(self, keys: list[tuple[int, int]], event: Event) -> None:
         todo = [k for k in keys if (event.event_id, *k) not in self._memo]
@@ -405,11 +412,7 @@ class LLMPolicy:
         if persona.size and (persona.min() < 0 or persona.max() >= N_PERSONAS):
             raise PolicyError(f"persona indices must be in 0..{N_PERSONAS - 1}")
         bucket = self.buckets.index(batch.n_exposed)
-        if self.mode == "feed" and np.any(bucket > 0):
-            raise PolicyError(
-                "an LLMPolicy in feed mode needs each agent's actual feed: run it with "
-                "spillover.engine.simulate_feed (the table engine handles only archetype mode)"
-            )
+        self._check_buckets(bucket)
         keys = {(int(c), int(b)) for c, b in zip(persona.tolist(), bucket.tolist(), strict=True)}
         if self.offline_reach is not None:  # alpha of every persona asked
             keys |= {(c, 0) for c, _ in keys}
@@ -419,6 +422,9 @@ class LLMPolicy:
             answers[c, b] = self._memo[(event.event_id, c, b)].probability
         per_round = with_offline_reach(answers, self._reach(event))
         return np.asarray(per_round[persona, bucket], dtype=np.float64)
+
+    def _check_buckets(self, bucket: np.ndarray) -> None:
+        """Raise PolicyError for buckets this mode cannot answer from a key."""
 
     def _reach(self, event: Event) -> float | None:
         return event_offline_reach(self.offline_reach, event, self.offline_reach_scale)
@@ -449,90 +455,6 @@ class LLMPolicy:
             self.offline_reach_scale,
             counts,
         )
-
-    def tabulate(
-        self, events: Iterable[Event], personas: Iterable[int] | None = None
-    ) -> TabulatedPolicy:
-        """Ask every (persona, bucket) for ``events`` and return the full table (archetype mode)."""
-        if self.mode != "archetype":
-            raise PolicyError("tabulate asks archetype prompts; this policy is in feed mode")
-        chosen = sorted(set(range(N_PERSONAS) if personas is None else personas))
-        events = list(events)
-        for event in events:
-            self._resolve_keys([(c, b) for c in chosen for b in range(len(self.buckets))], event)
-        parts = [self.table(e) for e in events]
-        return TabulatedPolicy(
-            {k: v for t in parts for k, v in t.probabilities.items()},
-            self.buckets,
-            self.provenance(built_from="LLM answers"),
-            self.offline_reach,
-            self.offline_reach_scale,
-            {k: v for t in parts for k, v in (t.answer_samples or {}).items()},
-        )
-
-    # -- feed mode --------------------------------------------------------------------------
-
-    def feed_decisions(
-        self, candidates: Sequence[FeedCandidate], event: Event | None
-    ) -> FeedAnswers:
-        """Ask one request per candidate (its actual feed); probabilities and posts, same order."""
-        from spillover.llm import feed_messages
-
-        if self.mode != "feed":
-            raise PolicyError("feed_decisions needs an LLMPolicy in feed mode")
-        if event is None:
-            raise PolicyError("LLMPolicy needs the event: the prompt carries the news item")
-        requests = [
-            self._request(
-                feed_messages(PERSONAS[c.persona], event, c.n_exposed, c.posts[: self.feed_cap]),
-                sample_index=0,
-                logprobs=self.probability != "samples",
-                discriminator=c.discriminator,
-            )
-            for c in candidates
-        ]
-        responses = self._complete(requests) if requests else []
-        self.decisions_asked += len(requests)
-        p = np.zeros(len(requests))
-        posts: list[str] = []
-        for i, (c, response) in enumerate(zip(candidates, responses, strict=True)):
-            if not response.valid:
-                self._invalid(
-                    response, f"agent {c.agent} in round {c.round} (replicate {c.replicate})"
-                )
-                posts.append("")
-                continue
-            if self.probability != "samples" and response.probability is not None:
-                p[i] = response.probability
-                self.sources["logprobs"] += 1
-            elif self.probability == "logprobs":
-                raise LLMError(
-                    f"the server at {self.backend.identity} returned no log-probabilities for "
-                    f"model {self.model!r}; use llm_probability 'auto' or 'samples'"
-                )
-            else:
-                p[i] = 1.0 if response.share else 0.0
-                self.sources["sample"] += 1
-            posts.append((response.post or "") if response.share else "")
-        if self.offline_reach is not None and candidates:
-            # The offline channel is open to agents with a feed too (as in the table engine).
-            personas = sorted({c.persona for c in candidates})
-            self._resolve_keys([(c, 0) for c in personas], event)
-            reach = self._reach(event)
-            assert reach is not None
-            alpha = np.array(
-                [reach * self._memo[(event.event_id, c.persona, 0)].probability for c in candidates]
-            )
-            p = 1.0 - (1.0 - alpha) * (1.0 - p)
-        return FeedAnswers(p, tuple(posts))
-
-    def offline_post(self, persona: int, event: Event) -> str:
-        """The post of an agent with an empty feed that shares (from its bucket-0 answers)."""
-        from spillover.events import render_post
-
-        self._resolve_keys([(persona, 0)], event)
-        posts = self._memo[(event.event_id, persona, 0)].posts
-        return posts[0] if posts else render_post(event)
 
     # -- records --------------------------------------------------------------------------------
 
@@ -565,7 +487,7 @@ class LLMPolicy:
             "bucket_labels": self.buckets.labels(),
             "max_tokens": self.max_tokens,
             "invalid_rule": self.invalid,
-            "feed_cap": self.feed_cap if self.mode == "feed" else None,
+            "feed_cap": None,
         }
 
     def stats(self) -> dict[str, Any]:

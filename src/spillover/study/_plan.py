@@ -23,9 +23,12 @@ __all__ = ["CHARS_PER_TOKEN", "plan_study"]
 CHARS_PER_TOKEN = 4.0
 
 
-def _cell_requests(config: Any) -> tuple[list[Any], list[Any], str, int, str, str]:
+def _cell_requests(
+    config: Any, agent_rounds: int
+) -> tuple[list[Any], list[Any], str, int, str, str, int | None]:
     """(first-pass requests, worst-case requests, server identity, max tokens, model, server
-    as shown) of one cell."""
+    as shown, decision requests at most, given ``agent_rounds`` susceptible agent-rounds) of
+    one cell."""
     from spillover._redact import redact
     from spillover.pipeline import build_policy, local_server
 
@@ -36,7 +39,7 @@ def _cell_requests(config: Any) -> tuple[list[Any], list[Any], str, int, str, st
     try:
         degree = config.degree
         event = _event(config)
-        buckets = policy.buckets.needed(degree) if policy.mode == "archetype" else [0]
+        buckets = policy.key_buckets(degree)
         first, worst = [], []
         for persona in range(32):
             for bucket in buckets:
@@ -55,9 +58,10 @@ def _cell_requests(config: Any) -> tuple[list[Any], list[Any], str, int, str, st
             else f"the embedded server ({local.model.name})"
         )
         model = str(policy.model)
+        decisions = policy.decision_requests(agent_rounds)
     finally:
         policy.close()
-    return first, worst, identity, max_tokens, model, where
+    return first, worst, identity, max_tokens, model, where, decisions
 
 
 def _event(config: Any) -> Any:
@@ -120,12 +124,18 @@ def plan_study(spec: StudySpec, out: str | os.PathLike[str]) -> dict[str, Any]:
     config = None
     max_tokens = 0
     model = where = ""
+    decisions: int | None = None
+    agent_rounds = spec.n_reps * spec.n_rounds * (spec.n_nodes - spec.n_seeds)
     for cell in range(spec.n_cells):
         values = with_shared_cache(sweep.cell_values(cell, seed=0), root)
         config = sweep.cell_config(cell, seed=0).replace(**values)
         if config.cache is not None and config.cache_mode in ("read_write", "read_only"):
             cache = Path(config.cache)
-        f, w, identity, max_tokens, model, where = _cell_requests(config)
+        f, w, identity, max_tokens, model, where, cell_decisions = _cell_requests(
+            config, agent_rounds
+        )
+        if cell_decisions is not None:
+            decisions = (decisions or 0) + cell_decisions
         first.update({r.cache_key(identity): r for r in f})
         worst.update(r.cache_key(identity) for r in w)
     assert config is not None
@@ -153,9 +163,7 @@ def plan_study(spec: StudySpec, out: str | os.PathLike[str]) -> dict[str, Any]:
         "completion_tokens_max": completion,
         "cost_estimate": cost,
     }
-    if config.llm_mode == "feed":
-        llm["feed_decisions_max"] = (
-            spec.n_cells * spec.n_reps * spec.n_rounds * (spec.n_nodes - spec.n_seeds)
-        )
+    if decisions is not None:
+        llm["feed_decisions_max"] = decisions
     plan["llm"] = llm
     return plan

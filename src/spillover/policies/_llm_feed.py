@@ -1,0 +1,173 @@
+"""``FeedLLMPolicy``: each agent reads its actual feed, one request per decision.
+
+Feed mode needs the posts an agent sees, so it runs on the round-by-round engine
+:func:`spillover.engine.simulate_feed` (which :func:`spillover.engine.simulate` chooses for any
+policy with ``feed_decisions``): every round, every susceptible agent with informed neighbours
+is a request of its own (:meth:`FeedLLMPolicy.feed_decisions`). Agents with an empty feed use
+the offline (bucket 0) answer of their persona, asked once per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+
+from spillover.exceptions import LLMError, PolicyError
+from spillover.personas import PERSONAS
+from spillover.policies._llm import LLMPolicy
+from spillover.policies._tabulated import TabulatedPolicy
+
+if TYPE_CHECKING:
+    from spillover.events import Event
+    from spillover.trajectories import ExposureTable
+
+__all__ = ["FeedAnswers", "FeedCandidate", "FeedLLMPolicy"]
+
+
+@dataclass(frozen=True)
+class FeedCandidate:
+    """One susceptible agent deciding in one round of a feed-mode run.
+
+    Attributes
+    ----------
+    replicate, round, agent, persona : int
+    n_exposed : int
+        Informed neighbours at the end of the previous round.
+    posts : tuple of str
+        The posts shown, newest first (at most the feed cap).
+    decision_key : int
+        The replicate's decision key (uint64); it makes requests of different runs and
+        replicates distinct in the cache even when their prompts coincide.
+    """
+
+    replicate: int
+    round: int
+    agent: int
+    persona: int
+    n_exposed: int
+    posts: tuple[str, ...]
+    decision_key: int
+
+    @property
+    def discriminator(self) -> str:
+        return f"{self.decision_key:016x}/r{self.round}/a{self.agent}"
+
+
+@dataclass(frozen=True)
+class FeedAnswers:
+    """Probabilities and post texts for a batch of feed candidates (same order).
+
+    ``posts[i]`` is the post the agent wrote in its answer ("" when it wrote none).
+    """
+
+    probability: np.ndarray
+    posts: tuple[str, ...]
+
+
+class FeedLLMPolicy(LLMPolicy):
+    """An :class:`LLMPolicy` in feed mode: each decision shows the agent the posts of its
+    informed neighbours (at most ``feed_cap``, newest first).
+
+    Parameters are those of :class:`LLMPolicy`.
+    """
+
+    mode: ClassVar[Literal["feed"]] = "feed"
+    default_max_tokens: ClassVar[int] = 256
+
+    def _key_messages(self, persona: int, bucket: int, event: Event) -> tuple[tuple[str, str], ...]:
+        from spillover.llm import feed_messages
+
+        if bucket != 0:
+            raise PolicyError("feed mode asks per-key requests only for the empty feed (bucket 0)")
+        return feed_messages(PERSONAS[persona], event, 0, ())
+
+    def key_buckets(self, max_degree: int) -> list[int]:
+        """Only the empty feed is a key (bucket 0); the rest are decisions."""
+        return [0]
+
+    def decision_requests(self, agent_rounds: int) -> int | None:
+        """One request per susceptible agent-round at most (each with an informed neighbour)."""
+        return agent_rounds
+
+    def _check_buckets(self, bucket: np.ndarray) -> None:
+        if np.any(bucket > 0):
+            raise PolicyError(
+                "an LLMPolicy in feed mode needs each agent's actual feed: run it with "
+                "spillover.engine.simulate, which runs it on spillover.engine.simulate_feed "
+                "(the table engine handles only archetype mode)"
+            )
+
+    def replay_table(self, event: Event, exposures: ExposureTable) -> TabulatedPolicy:
+        """A surrogate learned from the run's exposure table (feed answers have no keys)."""
+        return TabulatedPolicy.from_exposures(
+            exposures,
+            buckets=self.buckets,
+            event_id=event.event_id,
+            source=self.provenance(built_from="feed-mode run (learned surrogate)"),
+        )
+
+    def feed_decisions(
+        self, candidates: Sequence[FeedCandidate], event: Event | None
+    ) -> FeedAnswers:
+        """Ask one request per candidate (its actual feed); probabilities and posts, same order."""
+        from spillover.llm import feed_messages
+
+        if event is None:
+            raise PolicyError("LLMPolicy needs the event: the prompt carries the news item")
+        requests = [
+            self._request(
+                feed_messages(PERSONAS[c.persona], event, c.n_exposed, c.posts[: self.feed_cap]),
+                sample_index=0,
+                logprobs=self.probability != "samples",
+                discriminator=c.discriminator,
+            )
+            for c in candidates
+        ]
+        responses = self._complete(requests) if requests else []
+        self.decisions_asked += len(requests)
+        p = np.zeros(len(requests))
+        posts: list[str] = []
+        for i, (c, response) in enumerate(zip(candidates, responses, strict=True)):
+            if not response.valid:
+                self._invalid(
+                    response, f"agent {c.agent} in round {c.round} (replicate {c.replicate})"
+                )
+                posts.append("")
+                continue
+            if self.probability != "samples" and response.probability is not None:
+                p[i] = response.probability
+                self.sources["logprobs"] += 1
+            elif self.probability == "logprobs":
+                raise LLMError(
+                    f"the server at {self.backend.identity} returned no log-probabilities for "
+                    f"model {self.model!r}; use llm_probability 'auto' or 'samples'"
+                )
+            else:
+                p[i] = 1.0 if response.share else 0.0
+                self.sources["sample"] += 1
+            posts.append((response.post or "") if response.share else "")
+        if self.offline_reach is not None and candidates:
+            # The offline channel is open to agents with a feed too (as in the table engine).
+            personas = sorted({c.persona for c in candidates})
+            self._resolve_keys([(c, 0) for c in personas], event)
+            reach = self._reach(event)
+            assert reach is not None
+            alpha = np.array(
+                [reach * self._memo[(event.event_id, c.persona, 0)].probability for c in candidates]
+            )
+            p = 1.0 - (1.0 - alpha) * (1.0 - p)
+        return FeedAnswers(p, tuple(posts))
+
+    def offline_post(self, persona: int, event: Event) -> str:
+        """The post of an agent with an empty feed that shares (from its bucket-0 answers)."""
+        from spillover.events import render_post
+
+        self._resolve_keys([(persona, 0)], event)
+        posts = self._memo[(event.event_id, persona, 0)].posts
+        return posts[0] if posts else render_post(event)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "feed_cap": self.feed_cap}
