@@ -45,7 +45,7 @@ def test_the_extension_guide_has_tested_examples_of_each_seam() -> None:
     code = "\n".join(_examples(DOCS / "extending.md"))
     assert "def share_probability" in code  # a custom policy
     assert "register_model(" in code  # a new model through the registry
-    assert "def complete(" in code  # a new LLM backend
+    assert "async def send(" in code and "transport_backend(" in code  # a new LLM transport
     assert _examples(DOCS / "python.md"), "the Python walkthrough must be tested"
 
 
