@@ -321,18 +321,18 @@ def _run(
             if policy.ask_ahead(event, int(graph.max_degree), np.unique(persona_of_node)):
                 timings["llm_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
+        spread: dict[str, Any] = {
+            "n_rounds": config.n_rounds,
+            "n_reps": config.n_reps,
+            "n_seeds": config.n_seeds,
+            "event": event,
+            "persona_of_node": persona_of_node,
+            "rng": record,
+            "progress": progress,
+        }
         # The engine a policy needs is the engine's choice (feed policies: simulate_feed).
-        result = simulate(
-            graph,
-            policy,
-            n_rounds=config.n_rounds,
-            n_reps=config.n_reps,
-            n_seeds=config.n_seeds,
-            event=event,
-            persona_of_node=persona_of_node,
-            rng=record,
-            progress=progress,
-        )
+        result = simulate(graph, policy, **spread)
+        posts = result.posts
         timings["simulate_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         agents = agent_histories(graph, result)
@@ -355,7 +355,7 @@ def _run(
         result=result,
         agents=agents,
         timings=timings,
-        posts=result.posts,
+        posts=posts,
         llm=llm,
         llm_table=table,
     )

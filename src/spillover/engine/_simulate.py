@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -212,21 +212,37 @@ def simulate(
     """
     from spillover.engine._feed import FeedPolicy, simulate_feed
 
+    options: dict[str, Any] = {
+        "n_rounds": n_rounds,
+        "n_reps": n_reps,
+        "n_seeds": n_seeds,
+        "persona_of_node": persona_of_node,
+        "seeds": seeds,
+        "rng": rng,
+        "progress": progress,
+    }
     if isinstance(policy, FeedPolicy):
         if event is None:
             raise PolicyError("simulate_feed needs the event: the prompts carry the news item")
-        return simulate_feed(
-            graph,
-            policy,
-            n_rounds=n_rounds,
-            n_reps=n_reps,
-            n_seeds=n_seeds,
-            event=event,
-            persona_of_node=persona_of_node,
-            seeds=seeds,
-            rng=rng,
-            progress=progress,
-        ).result
+        return simulate_feed(graph, policy, event=event, **options).result
+    return _simulate_table(graph, policy, event=event, **options)
+
+
+def _simulate_table(
+    graph: Graph,
+    policy: Policy,
+    *,
+    n_rounds: int,
+    n_reps: int,
+    n_seeds: int,
+    event: Event | None,
+    persona_of_node: np.ndarray | None,
+    seeds: Sequence[int] | np.ndarray | None,
+    rng: SeedLike,
+    progress: ProgressCallback | None,
+) -> SimulationResult:
+    """The table engine of :func:`simulate`: the policy asked once, the numba kernel per
+    replicate."""
     n_rounds = _check_count("n_rounds", n_rounds, 1)
     n_reps = _check_count("n_reps", n_reps, 1)
     n_seeds = _check_count("n_seeds", n_seeds, 1)

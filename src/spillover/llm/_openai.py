@@ -27,19 +27,17 @@ import json
 import math
 import os
 import ssl
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from spillover._extras import require_extra
 from spillover._redact import redact, register_key_env, shown
 from spillover.exceptions import ConfigError, LLMError
-from spillover.llm._accounting import Accounting
 from spillover.llm._answers import AnsweringBackend
 from spillover.llm._parse import MAX_POST_CHARS
-from spillover.llm._pool import Limiter, RetryingPool
+from spillover.llm._pool import RetryingPool
 from spillover.llm._prompts import response_schema
-from spillover.llm._retry import RetryPolicy, retry_after_seconds
+from spillover.llm._retry import retry_after_seconds
 from spillover.llm._transport import Completion, MalformedReply, SendAgain, Token, TransientFailure
 from spillover.llm._types import LLMRequest
 
@@ -291,78 +289,48 @@ class OpenAITransport:
         )
 
 
+#: The options of :class:`OpenAIBackend` that go to its transport (the others go to its pool).
+_TRANSPORT_OPTIONS: Final[tuple[str, ...]] = (
+    "api_key_env",
+    "require_key",
+    "structured",
+    "transport",
+    "identity",
+)
+
+
 class OpenAIBackend(AnsweringBackend):
     """An :class:`~spillover.llm.LLMBackend` for any OpenAI-compatible chat-completions server:
     the stack of :func:`~spillover.llm.transport_backend` over an :class:`OpenAITransport`.
 
     Parameters
     ----------
-    base_url, api_key_env, require_key, structured, transport, identity
-        Those of :class:`OpenAITransport`.
-    concurrency : int
-        Most requests in flight at once.
+    base_url : str
+        The API root (see :class:`OpenAITransport`).
     timeout_s : float
         Timeout of one HTTP request, seconds: it bounds the whole request (connecting,
         sending, waiting and reading the answer), not each read.
-    retry : RetryPolicy
-    invalid_retries : int
-        How many times a malformed or refused answer is asked again before it is returned as
-        invalid.
-    limiter : object with acquire/release, optional
-        A shared semaphore held around every HTTP call (sweep-wide concurrency bound).
-    accounting : Accounting, optional
-        Counters to add to (shared with a cache in front of this backend).
-    jitter_seed : int, optional
-        Seed of the backoff jitter generator (retries only; it cannot change a result).
-    sleep : async callable, optional
-        ``await sleep(seconds)`` between retries (tests pass a recorder).
-    max_post_chars : int
-        Feed-mode posts are cut to this length.
-    notice : callable, optional
-        ``notice(line)`` for the one-time note that a server asked to wait (``Retry-After``
-        of a second or more); a line on stderr by default.
+    api_key_env, require_key, structured, transport, identity
+        Those of :class:`OpenAITransport` (``api_key_env`` defaults to ``OPENAI_API_KEY``).
+    invalid_retries, max_post_chars
+        Those of :class:`~spillover.llm.AnsweringBackend`.
+    concurrency, retry, limiter, accounting, jitter_seed, sleep, notice
+        Those of :class:`~spillover.llm.RetryingPool` (at most 8 requests in flight by
+        default; ``limiter`` is a sweep-wide bound held around every HTTP call).
     """
 
     def __init__(
         self,
         base_url: str,
         *,
-        api_key_env: str | None = "OPENAI_API_KEY",
-        require_key: bool = False,
-        concurrency: int = 8,
         timeout_s: float = 60.0,
-        retry: RetryPolicy | None = None,
-        structured: StructuredMode = "auto",
         invalid_retries: int = 2,
-        transport: httpx.AsyncBaseTransport | None = None,
-        limiter: Limiter | None = None,
-        accounting: Accounting | None = None,
-        jitter_seed: int | None = None,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
         max_post_chars: int = MAX_POST_CHARS,
-        notice: Callable[[str], None] | None = None,
-        identity: str | None = None,
+        **options: Any,
     ) -> None:
-        self._chat = OpenAITransport(
-            base_url,
-            api_key_env=api_key_env,
-            require_key=require_key,
-            timeout_s=timeout_s,
-            structured=structured,
-            transport=transport,
-            identity=identity,
-        )
-        pool = RetryingPool(
-            self._chat,
-            concurrency=concurrency,
-            timeout_s=timeout_s,
-            retry=retry,
-            limiter=limiter,
-            accounting=accounting,
-            jitter_seed=jitter_seed,
-            sleep=sleep,
-            notice=notice,
-        )
+        chat = {name: options.pop(name) for name in _TRANSPORT_OPTIONS if name in options}
+        self._chat = OpenAITransport(base_url, timeout_s=timeout_s, **chat)
+        pool = RetryingPool(self._chat, timeout_s=timeout_s, **options)
         super().__init__(pool, invalid_retries=invalid_retries, max_post_chars=max_post_chars)
 
     @property
