@@ -48,17 +48,29 @@ from spillover.fit._result import (
     information_criteria,
     quasi_information_criteria,
 )
+from spillover.fit._robust import (
+    CLUSTER,
+    GOF_LEVEL,
+    GoodnessOfFit,
+    Sandwich,
+    cluster_sandwich,
+    goodness_of_fit,
+    share_dz,
+)
 from spillover.fit._sindy import DiscoveredEquation, discover_equation
 from spillover.fit._spec import HAZARD_SYMBOLS, ModelSpec, Overlay, spread_starts
-from spillover.fit._traits import TraitEffects, fit_trait_effects
+from spillover.fit._traits import TRAIT_BASES, TraitEffects, fit_trait_effects
 
 __all__ = [
+    "CLUSTER",
     "CURVE_ESTIMATORS",
     "DOSE2_SPEC",
     "DOSE_SPEC",
     "ESTIMATORS",
+    "GOF_LEVEL",
     "HAZARD_SYMBOLS",
     "MODELS",
+    "TRAIT_BASES",
     "AgentData",
     "CurveEstimator",
     "CurveForecast",
@@ -66,6 +78,7 @@ __all__ = [
     "ExposureEstimator",
     "FitResult",
     "FitStatus",
+    "GoodnessOfFit",
     "HazardFit",
     "ModelSpec",
     "Overlay",
@@ -78,10 +91,12 @@ __all__ = [
     "SIEstimator",
     "SIGroups2Estimator",
     "SIPersonaEstimator",
+    "Sandwich",
     "TraitEffects",
     "check_fit_rounds",
     "check_model_names",
     "checked_exposures",
+    "cluster_sandwich",
     "curve_loglik",
     "discover_equation",
     "dose2_design",
@@ -94,6 +109,7 @@ __all__ = [
     "fit_used_columns",
     "forecast_curve",
     "get_model",
+    "goodness_of_fit",
     "groups2_agents_loglik",
     "groups2_loglik",
     "hazard_loglik",
@@ -104,6 +120,7 @@ __all__ = [
     "profile_interval",
     "quasi_information_criteria",
     "register_model",
+    "share_dz",
     "si2_design",
     "spread_starts",
     "sweep_models",

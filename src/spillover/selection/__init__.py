@@ -26,6 +26,13 @@ from spillover.selection._llm_noise import (
     llm_noise_of,
     with_llm_noise,
 )
+from spillover.selection._robust import (
+    POOLED_DESIGNS,
+    ModelErrors,
+    RobustErrors,
+    heterogeneity_reasons,
+    robust_errors,
+)
 from spillover.selection._verdict import (
     READINGS,
     Evidence,
@@ -38,6 +45,7 @@ __all__ = [
     "CRITERIA",
     "DEFAULT_LLM_NOISE_TABLES",
     "N_OBS",
+    "POOLED_DESIGNS",
     "READINGS",
     "Analysis",
     "ComparisonRow",
@@ -45,7 +53,9 @@ __all__ = [
     "Evidence",
     "Forecast",
     "LLMNoise",
+    "ModelErrors",
     "ModelGroup",
+    "RobustErrors",
     "TwoRatesVerdict",
     "akaike_weights",
     "analyse",
@@ -58,9 +68,11 @@ __all__ = [
     "flag_untrusted",
     "forecast_models",
     "held_out_loglik",
+    "heterogeneity_reasons",
     "heterogeneity_test",
     "llm_noise_of",
     "replicate_folds",
+    "robust_errors",
     "two_rates_verdict",
     "with_llm_noise",
 ]

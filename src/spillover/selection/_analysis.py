@@ -44,6 +44,7 @@ from spillover.selection._criteria import (
 from spillover.selection._forecast import Forecast, fit_window, forecast_models
 from spillover.selection._holdout import held_out_loglik
 from spillover.selection._llm_noise import LLMNoise
+from spillover.selection._robust import RobustErrors, heterogeneity_reasons, robust_errors
 from spillover.selection._verdict import TwoRatesVerdict, two_rates_verdict
 from spillover.trajectories import AgentHistories, Curves, ExposureTable
 
@@ -167,6 +168,8 @@ class Analysis:
     llm_noise: LLMNoise | None = None
     #: With ``fit_rounds``: the held-out rounds as observed and as each model forecast them.
     forecast: Forecast | None = None
+    #: Goodness of fit and sandwich standard errors of the pooled agent-level models.
+    robust: RobustErrors | None = None
 
     @property
     def best(self) -> str | None:
@@ -205,6 +208,8 @@ class Analysis:
                     held_out_loglik=row.held_out_loglik,
                     effective_params=list(group.effective_params(result.model)),
                 )
+                if self.robust is not None and group.data == "exposures":
+                    doc.update(self.robust.model_fields(result.model))
                 if self.llm_noise is not None:
                     doc.update(self.llm_noise.model_fields(result.model))
                 models.append(doc)
@@ -217,6 +222,9 @@ class Analysis:
         }
         if self.trait_effects is not None:
             out["trait_effects"] = self.trait_effects.rows()
+            out["trait_effects_fit"] = self.trait_effects.summary()
+        if self.robust is not None:
+            out["standard_errors"] = self.robust.to_dict()
         if self.equation is not None:
             out["equation"] = self.equation.to_dict()
         if self.two_rates is not None:
@@ -343,6 +351,7 @@ def analyse(
     covariances: dict[str, np.ndarray] = {}
     traits = None
     verdict = None
+    robust = None
     if exposures is not None:
         try:
             verdict = two_rates_verdict(exposures)
@@ -355,14 +364,10 @@ def analyse(
         )
         if group is not None:
             groups.append(group)
+            robust = robust_errors(exposures, group.results, verdict)
             fitted = [r.model for r in group.results]
             if any(get_model(name).trait_effects for name in fitted):
-                try:
-                    traits = fit_trait_effects(exposures)
-                except FitError as exc:
-                    if on_fit_error == "raise":
-                        raise
-                    notes.append(f"trait effects skipped: {exc}")
+                traits = _traits(exposures, verdict, on_fit_error, notes)
         if verdict is not None and held is not None:
             verdict = replace(verdict, held_out=dict(held))
     if curve_models:
@@ -395,7 +400,26 @@ def analyse(
         notes=tuple(notes),
         two_rates=verdict,
         forecast=forecast,
+        robust=robust,
     )
+
+
+def _traits(
+    exposures: ExposureTable,
+    verdict: TwoRatesVerdict | None,
+    on_fit_error: OnFitError,
+    notes: list[str],
+) -> TraitEffects | None:
+    """Trait effects on the hazard the verdict supports: si-dose2 under the exposure
+    reading, si2 otherwise; sandwich errors shown when the verdict finds heterogeneity."""
+    base = "si-dose2" if verdict is not None and verdict.reading == "exposure" else "si2"
+    try:
+        return fit_trait_effects(exposures, base=base, heterogeneity=heterogeneity_reasons(verdict))
+    except FitError as exc:
+        if on_fit_error == "raise":
+            raise
+        notes.append(f"trait effects skipped: {exc}")
+    return None
 
 
 def _checked_fit_rounds(fit_rounds: int, curves: Curves | None, degree: int | None) -> int:

@@ -1,0 +1,228 @@
+"""Goodness of fit on the exposure table, and robust (sandwich) standard errors.
+
+**Goodness of fit.** The exposure table pools agent-rounds into cells, one per (persona, m)
+(and event type, where a table pools several). The least restricted model of such a table
+gives every cell its own share probability; a model that fits leaves only binomial noise
+around it. The deviance, ``2 (l_saturated - l_model)``, is its likelihood-ratio statistic, with
+``cells - parameters`` degrees of freedom; Pearson's ``sum (s - n p)^2 / (n p (1 - p))`` is
+reported next to it. This is the test that separated the readings of "two rates" in the issue
+that introduced it (LR 195 on 224 df for si2 data, 3,307 for a dose-response).
+
+**Sandwich standard errors.** The model's standard errors come from the observed information
+``A``, right when the model is. When it is not (agents of one persona and exposure differ,
+latent groups, a dose-response fitted by a linear hazard) the estimator's variance is
+``A^-1 B A^-1``, with ``B`` the variance of the score (Huber-White). The score is summed per
+*cluster* of rows that may be correlated: the exposure table holds no agent ids, so the finest
+grouping that keeps every agent's rounds together is (replicate, persona) (an agent has one
+persona and lives in one replicate); rows of a cluster may be correlated in any way (an
+agent's successive rounds under a latent rate, agents of one persona in one replicate), rows of
+different clusters are taken as uncorrelated given the past (the likelihood's terms are
+conditionally independent given the informed neighbours). With at least two replicates the
+clusters are *stratified by persona*: each cluster's score is centred on its persona's mean
+over replicates, so that a persona whose rate a pooled model misses by design does not count
+as noise (the personas are the same in every replicate; the variance wanted is that over
+repeated runs), with the small-sample factor ``R / (R - 1)`` of R replicates. With one
+replicate the clusters are not centred (factor ``G / (G - 1)`` of G clusters) and the SEs lean
+conservative.
+
+``dispersion`` is ``trace(A^-1 B) / k``: about 1 when the model is right, above 1 when the
+data vary more than it says (the factor by which the variances grow, on average).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import chi2
+
+__all__ = [
+    "CLUSTER",
+    "GOF_LEVEL",
+    "GoodnessOfFit",
+    "Sandwich",
+    "cluster_sandwich",
+    "goodness_of_fit",
+    "share_dz",
+]
+
+#: How rows are clustered for the sandwich (see the module docstring).
+CLUSTER = "replicate x persona (stratified by persona when there are >= 2 replicates)"
+
+#: Level of the goodness-of-fit test: below it, the model "does not fit".
+GOF_LEVEL = 0.01
+
+
+@dataclass(frozen=True)
+class GoodnessOfFit:
+    """Deviance (likelihood-ratio) test of a model against a free rate per cell."""
+
+    model: str
+    against: str
+    statistic: float
+    df: int
+    p_value: float
+    pearson: float
+    pearson_p: float
+    n_cells: int
+    level: float = GOF_LEVEL
+
+    @property
+    def fits(self) -> bool:
+        """Whether the deviance test does not reject at ``level``."""
+        return not self.p_value < self.level
+
+    def line(self) -> str:
+        """One plain sentence: ``fits`` or ``does not fit``, with the test."""
+        verdict = "fits" if self.fits else "does not fit"
+        return (
+            f"{self.model} {verdict} ({self.against}): deviance {self.statistic:,.1f} on "
+            f"{self.df} df, p {self.p_value:.3g}; Pearson {self.pearson:,.1f}, "
+            f"p {self.pearson_p:.3g} (level {self.level:g})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "against": self.against,
+            "test": "deviance (likelihood ratio against a free share probability per cell)",
+            "statistic": self.statistic,
+            "df": self.df,
+            "p_value": self.p_value,
+            "pearson": self.pearson,
+            "pearson_p_value": self.pearson_p,
+            "n_cells": self.n_cells,
+            "level": self.level,
+            "fits": self.fits,
+            "summary": self.line(),
+        }
+
+
+def goodness_of_fit(
+    at_risk: np.ndarray,
+    shared: np.ndarray,
+    p_model: np.ndarray,
+    n_params: int,
+    *,
+    model: str,
+    against: str = "a free share probability per (persona, m) cell",
+    level: float = GOF_LEVEL,
+) -> GoodnessOfFit:
+    """The deviance and Pearson tests of fitted cell probabilities ``p_model``.
+
+    ``at_risk``, ``shared`` and ``p_model`` are per cell (cells without agents at risk are
+    ignored); ``n_params`` is the model's free parameters.
+    """
+    n = np.asarray(at_risk, dtype=np.float64)
+    s = np.asarray(shared, dtype=np.float64)
+    p = np.clip(np.asarray(p_model, dtype=np.float64), 1e-300, 1.0)
+    keep = n > 0
+    n, s, p = n[keep], s[keep], p[keep]
+    f = n - s
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dev_s = np.where(s > 0, s * np.log(s / (n * p)), 0.0)
+        dev_f = np.where(f > 0, f * (np.log(f / n) - np.log1p(-np.minimum(p, 1 - 1e-16))), 0.0)
+        var = n * p * (1.0 - p)
+        pear = np.where(var > 0, (s - n * p) ** 2 / var, np.where(s == n * p, 0.0, np.inf))
+    deviance = float(max(2.0 * (dev_s + dev_f).sum(), 0.0))
+    pearson = float(pear.sum())
+    df = int(keep.sum()) - int(n_params)
+    if df <= 0:
+        p_dev = p_pear = math.nan
+    else:
+        p_dev, p_pear = float(chi2.sf(deviance, df)), float(chi2.sf(pearson, df))
+    return GoodnessOfFit(
+        model=model,
+        against=against,
+        statistic=deviance,
+        df=max(df, 0),
+        p_value=p_dev,
+        pearson=pearson,
+        pearson_p=p_pear,
+        n_cells=int(keep.sum()),
+        level=level,
+    )
+
+
+def share_dz(z: np.ndarray, at_risk: np.ndarray, shared: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per row: the first and second derivatives of the log-likelihood in the hazard ``z``.
+
+    ``l = s log(1 - e^-z) - (n - s) z`` gives ``dl/dz = s e^-z / (1 - e^-z) - (n - s)`` and
+    ``d2l/dz2 = -s e^-z / (1 - e^-z)^2``.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    s = np.asarray(shared, dtype=np.float64)
+    f = np.asarray(at_risk, dtype=np.float64) - s
+    active = s > 0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        q = np.exp(-z)
+        p = -np.expm1(-z)
+        dz = np.where(active, s * q / p, 0.0) - f
+        d2z = np.where(active, -s * q / p**2, 0.0)
+    return dz, d2z
+
+
+@dataclass(frozen=True)
+class Sandwich:
+    """A sandwich covariance and how it was formed."""
+
+    covariance: np.ndarray
+    n_clusters: int
+    stratified: bool
+    dispersion: float
+
+
+def cluster_sandwich(
+    scores: np.ndarray,
+    replicate: np.ndarray,
+    persona: np.ndarray,
+    information: np.ndarray,
+) -> Sandwich:
+    """``A^-1 B A^-1`` with ``B`` from the scores summed per (replicate, persona) cluster.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (n_rows, k)
+        Each row's contribution to the score at the estimate.
+    replicate, persona : ndarray, shape (n_rows,)
+        Cluster labels (any integers; ``replicate`` may already fold in an event label).
+    information : ndarray, shape (k, k)
+        The observed information ``A`` (minus the Hessian) at the estimate.
+
+    Returns NaN covariance when ``A`` is singular or there are fewer than two clusters.
+    """
+    k = scores.shape[1]
+    _, rep = np.unique(replicate, return_inverse=True)
+    _, per = np.unique(persona, return_inverse=True)
+    n_reps, n_per = int(rep.max(initial=-1)) + 1, int(per.max(initial=-1)) + 1
+    sums = np.zeros((n_reps, n_per, k))
+    np.add.at(sums, (rep, per), scores)
+    present = np.zeros((n_reps, n_per), dtype=bool)
+    present[rep, per] = True
+    n_clusters = int(present.sum())
+    nan = Sandwich(np.full((k, k), math.nan), n_clusters, False, math.nan)
+    if n_clusters < 2:
+        return nan
+    stratified = n_reps >= 2
+    if stratified:
+        # Centre within persona over the replicates where it has rows; factor R_c / (R_c - 1).
+        count = present.sum(axis=0)  # replicates per persona
+        mean = sums.sum(axis=0) / np.maximum(count, 1)[:, None]
+        centred = np.where(present[:, :, None], sums - mean[None, :, :], 0.0)
+        factor = np.where(count > 1, count / np.maximum(count - 1, 1), 0.0)
+        meat = np.einsum("rck,rcl,c->kl", centred, centred, factor)
+    else:
+        flat = sums[present]
+        meat = flat.T @ flat * n_clusters / (n_clusters - 1)
+    try:
+        bread = np.linalg.inv(information)
+    except np.linalg.LinAlgError:
+        return nan
+    if not np.all(np.isfinite(bread)):
+        return nan
+    cov = bread @ meat @ bread
+    dispersion = float(np.trace(bread @ meat) / k) if k else math.nan
+    cov.flags.writeable = False
+    return Sandwich(cov, n_clusters, stratified, dispersion)
