@@ -152,11 +152,14 @@ def simulate_exposures(
     n_seeds: int = 5,
     share_1: float = 0.0,
     graph: str = "regular",
+    frailty: float | None = None,
 ) -> ExposureTable:
     """Simulate ``n_reps`` replicates on one random graph; return their exposure table.
 
     ``graph``: ``regular`` (random k-regular), ``er`` (Erdos-Renyi of mean degree k) or ``ba``
-    (Barabasi-Albert with k/2 edges per new node).
+    (Barabasi-Albert with k/2 edges per new node). ``frailty``: each agent's hazard is
+    multiplied by its own gamma variate of mean 1 and this variance (drawn per replicate),
+    ``p -> 1 - (1 - p)^u``: per-agent rates around the rule's.
     """
     seed = int(rng.integers(2**31))
     if graph == "regular":
@@ -174,6 +177,7 @@ def simulate_exposures(
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("rep", "round", "persona", "m", "n", "s")}
     for rep in range(n_reps):
         group = (rng.random(n_nodes) < share_1).astype(np.int64)
+        u = rng.gamma(1.0 / frailty, frailty, n_nodes) if frailty else None
         informed = np.zeros(n_nodes, dtype=bool)
         informed[rng.choice(n_nodes, n_seeds, replace=False)] = True
         for t in range(1, n_rounds + 1):
@@ -183,6 +187,8 @@ def simulate_exposures(
             m = np.bincount(owner, weights=informed[indices], minlength=n_nodes).astype(np.int64)
             who = np.flatnonzero(at_risk)
             p = rule(persona[who], group[who], m[who])
+            if u is not None:
+                p = -np.expm1(u[who] * np.log1p(-np.minimum(p, 1.0 - 1e-12)))
             new = who[rng.random(who.size) < p]
             key = persona[who] * width + m[who]
             n = np.bincount(key, minlength=N_PERSONAS * width)

@@ -15,7 +15,7 @@ from spillover.cli._console import err_console, out_console
 
 if TYPE_CHECKING:  # the fits load when a fit runs, not when the command line starts
     from spillover.fit import FitResult, TraitEffects
-    from spillover.selection import Analysis, Forecast, ModelGroup
+    from spillover.selection import Analysis, Forecast, ModelErrors, ModelGroup, RobustErrors
 
 __all__ = ["fit_command", "format_params", "print_analysis"]
 
@@ -35,12 +35,16 @@ _LISTED = 12
 EFFECTIVE = "(effective)"
 
 
-def format_params(result: FitResult, effective: tuple[str, ...] = ()) -> str:
+def format_params(
+    result: FitResult, effective: tuple[str, ...] = (), errors: ModelErrors | None = None
+) -> str:
     """``name = est ± se [low, high]`` per parameter; per-persona vectors summarised.
 
     The names in ``effective`` (rates a homogeneous mean field fits to curves) are labelled
-    ``beta (effective)``.
+    ``beta (effective)``. With ``errors`` of kind ``sandwich`` the sandwich standard errors and
+    their Wald intervals are shown instead of the model ones.
     """
+    robust = errors is not None and errors.se_kind == "sandwich"
     parts = []
     for key, value in result.params.items():
         name = f"{key} {EFFECTIVE}" if key in effective else key
@@ -54,6 +58,9 @@ def format_params(result: FitResult, effective: tuple[str, ...] = ()) -> str:
             continue
         se = result.stderr.get(key, math.nan)
         low, high = result.ci_low.get(key), result.ci_high.get(key)
+        if robust and errors is not None and key in errors.stderr_sandwich:
+            se = errors.stderr_sandwich[key]
+            low, high = errors.ci_low_sandwich[key], errors.ci_high_sandwich[key]
         text = f"{name} {_fmt(value)}"
         if isinstance(se, float) and math.isfinite(se):
             text += f" ± {se:.2g}"
@@ -80,7 +87,15 @@ def _group_caption(group: ModelGroup, criterion: str) -> str:
     return "\n".join(lines)
 
 
-def _group_table(group: ModelGroup, criterion: str = "bic") -> Table:
+def _group_table(
+    group: ModelGroup,
+    criterion: str = "bic",
+    robust: RobustErrors | None = None,
+    totals: frozenset[str] = frozenset(),
+) -> Table:
+    """The group's comparison; ``robust`` marks the standard errors of pooled models (their
+    sandwich ones where shown), except for the models in ``totals``, whose standard errors
+    already include the LLM answers' noise."""
     table = Table(
         title=group.description,
         title_justify="left",
@@ -102,18 +117,24 @@ def _group_table(group: ModelGroup, criterion: str = "bic") -> Table:
     for col, justify in columns:
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     results = {r.model: r for r in group.results}
+    errors = robust.models if robust is not None and group.data == "exposures" else {}
     for row in group.comparison:
         held = "" if row.held_out_loglik is None else f"{row.held_out_loglik:,.1f}"
+        model_errors = None if row.model in totals else errors.get(row.model)
+        status = row.status
+        if model_errors is not None:
+            status += f"\nse: {model_errors.se_kind}"
+            status += "\nfits" if model_errors.gof.fits else "\ndoes not fit"
         table.add_row(
             row.model + (" *" if row.model == group.best else ""),
-            format_params(results[row.model], group.effective_params(row.model)),
+            format_params(results[row.model], group.effective_params(row.model), model_errors),
             str(row.n_params),
             f"{row.loglik:,.1f}",
             f"{row.delta_aic:,.1f}" if math.isfinite(row.delta_aic) else "inf",
             f"{row.delta_bic:,.1f}" if math.isfinite(row.delta_bic) else "inf",
             f"{row.akaike_weight:.3f}",
             held,
-            row.status,
+            status,
         )
     return table
 
@@ -124,8 +145,13 @@ def _messages(group: ModelGroup) -> list[str]:
 
 def _traits_table(traits: TraitEffects) -> Table:
     table = Table(
-        title="Trait (and event) effects: hazard ratio, high vs low level (95% CI)",
+        title=(
+            "Trait (and event) effects: hazard ratio, high vs low level (95% CI), on the "
+            f"{traits.base} hazard, {traits.se_kind} standard errors"
+        ),
         title_justify="left",
+        caption=Text(traits.flag()),
+        caption_justify="left",
     )
     table.add_column("term")
     for channel in traits.channels:
@@ -133,13 +159,14 @@ def _traits_table(traits: TraitEffects) -> Table:
             f"{channel} ({'offline' if channel == 'alpha' else 'online'})", justify="right"
         )
     rows = traits.rows()
+    suffix = "_sandwich" if traits.se_kind == "sandwich" else ""
     for trait in traits.terms[1:]:
         cells = []
         for channel in traits.channels:
             r = next(x for x in rows if x["trait"] == trait and x["channel"] == channel)
+            low, high = r[f"ci_low{suffix}"], r[f"ci_high{suffix}"]
             cells.append(
-                f"{math.exp(r['log_hazard_ratio']):.2f} "
-                f"[{math.exp(r['ci_low']):.2f}, {math.exp(r['ci_high']):.2f}]"
+                f"{math.exp(r['log_hazard_ratio']):.2f} [{math.exp(low):.2f}, {math.exp(high):.2f}]"
             )
         table.add_row(trait, *cells)
     return table
@@ -183,7 +210,9 @@ def _equation_line(analysis: Analysis) -> str:
 
 def print_analysis(analysis: Analysis) -> None:
     for group in analysis.groups:
-        out_console.print(_group_table(group, analysis.criterion))
+        noise = analysis.llm_noise
+        totals = frozenset(noise.params) if noise is not None and noise.n_tables else frozenset()
+        out_console.print(_group_table(group, analysis.criterion, analysis.robust, totals))
         for line in _messages(group):
             out_console.print(f"  {line}", markup=False)
     if analysis.trait_effects is not None:
@@ -214,6 +243,8 @@ def print_analysis(analysis: Analysis) -> None:
         "log-likelihood of whole replicates left out of the fit (K-fold). --json has "
         "everything, per persona too."
     )
+    if analysis.robust is not None and analysis.robust.models:
+        out_console.print(_robust_line(analysis.robust), markup=False)
     if analysis.forecast is not None:
         forecast = analysis.forecast
         out_console.print(_forecast_table(forecast))
@@ -229,6 +260,23 @@ def print_analysis(analysis: Analysis) -> None:
         out_console.print(line, markup=False)
     for note in analysis.notes:
         out_console.print(f"note: {note}")
+
+
+def _robust_line(robust: RobustErrors) -> str:
+    """Which standard errors the agent-level table shows, and why."""
+    sandwich = [name for name, e in robust.models.items() if e.se_kind == "sandwich"]
+    kinds = ", ".join(f"{name}: {e.se_kind}" for name, e in robust.models.items())
+    line = (
+        f"Standard errors ({kinds}): 'se: sandwich' marks sandwich standard errors clustered "
+        f"by {robust.cluster} ({robust.n_clusters} clusters) with Wald intervals, shown "
+        "when the pooled model does not fit its (persona, m) cells or the verdict finds "
+        "latent heterogeneity; the others are model ones (observed information)."
+    )
+    if not sandwich:
+        line += " No heterogeneity detected: model standard errors throughout."
+    for note in robust.notes:
+        line += f" Note: {note}."
+    return line
 
 
 def _llm_noise_lines(analysis: Analysis) -> list[str]:

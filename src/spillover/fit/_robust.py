@@ -11,19 +11,25 @@ that introduced it (LR 195 on 224 df for si2 data, 3,307 for a dose-response).
 **Sandwich standard errors.** The model's standard errors come from the observed information
 ``A``, right when the model is. When it is not (agents of one persona and exposure differ,
 latent groups, a dose-response fitted by a linear hazard) the estimator's variance is
-``A^-1 B A^-1``, with ``B`` the variance of the score (Huber-White). The score is summed per
-*cluster* of rows that may be correlated: the exposure table holds no agent ids, so the finest
-grouping that keeps every agent's rounds together is (replicate, persona) (an agent has one
-persona and lives in one replicate); rows of a cluster may be correlated in any way (an
-agent's successive rounds under a latent rate, agents of one persona in one replicate), rows of
-different clusters are taken as uncorrelated given the past (the likelihood's terms are
-conditionally independent given the informed neighbours). With at least two replicates the
-clusters are *stratified by persona*: each cluster's score is centred on its persona's mean
-over replicates, so that a persona whose rate a pooled model misses by design does not count
-as noise (the personas are the same in every replicate; the variance wanted is that over
-repeated runs), with the small-sample factor ``R / (R - 1)`` of R replicates. With one
-replicate the clusters are not centred (factor ``G / (G - 1)`` of G clusters) and the SEs lean
-conservative.
+``A^-1 B A^-1``, with ``B`` the variance of the score (Huber-White), the score summed per
+*cluster* of rows that may be correlated in any way. The exposure table holds no agent ids, so
+clusters cannot be agents; two choices (``by``):
+
+- ``"replicate"``: whole replicates, the units that are truly independent. Under a model that
+  is wrong, agents of one run are correlated through the network (a run whose eager agents
+  happened to share early exposes everybody sooner), which only this clustering covers. It
+  needs enough replicates: :data:`MIN_REPLICATE_CLUSTERS`.
+- ``"replicate-persona"``: (replicate, persona) cells, the finest grouping that keeps each
+  agent's rounds together (an agent has one persona and lives in one replicate). It covers
+  correlation within an agent over rounds (a latent rate) and among agents of one persona in
+  one run, not correlation across personas within a run. With at least two replicates the
+  clusters are *stratified by persona*: each cluster's score is centred on its persona's mean
+  over replicates, so that a persona whose rate a pooled model misses by design does not
+  count as noise (the personas are the same in every replicate; the variance wanted is that
+  over repeated runs), with the factor ``R_c / (R_c - 1)`` of the persona's replicates.
+
+With replicate clusters the factor is ``R / (R - 1)``; with one replicate the (replicate,
+persona) clusters are not centred (factor ``G / (G - 1)`` of G clusters) and lean conservative.
 
 ``dispersion`` is ``trace(A^-1 B) / k``: about 1 when the model is right, above 1 when the
 data vary more than it says (the factor by which the variances grow, on average).
@@ -38,9 +44,13 @@ from typing import Any
 import numpy as np
 from scipy.stats import chi2
 
+from spillover.exceptions import ConfigError
+
 __all__ = [
     "CLUSTER",
+    "CLUSTERINGS",
     "GOF_LEVEL",
+    "MIN_REPLICATE_CLUSTERS",
     "GoodnessOfFit",
     "Sandwich",
     "cluster_sandwich",
@@ -48,8 +58,19 @@ __all__ = [
     "share_dz",
 ]
 
-#: How rows are clustered for the sandwich (see the module docstring).
-CLUSTER = "replicate x persona (stratified by persona when there are >= 2 replicates)"
+#: How rows can be clustered for the sandwich (see the module docstring).
+CLUSTERINGS: dict[str, str] = {
+    "replicate": "replicate (whole runs)",
+    "replicate-persona": "replicate x persona, stratified by persona when >= 2 replicates",
+}
+
+#: The clustering of trait effects (contrasts between personas within runs, which a shock
+#: common to a run's personas leaves alone).
+CLUSTER = CLUSTERINGS["replicate-persona"]
+
+#: Fewest replicates for replicate clusters (with fewer, the variance of a handful of cluster
+#: scores is too noisy, and pooled models fall back to (replicate, persona) clusters).
+MIN_REPLICATE_CLUSTERS = 10
 
 #: Level of the goodness-of-fit test: below it, the model "does not fit".
 GOF_LEVEL = 0.01
@@ -172,6 +193,12 @@ class Sandwich:
     n_clusters: int
     stratified: bool
     dispersion: float
+    by: str = "replicate-persona"
+
+    @property
+    def cluster(self) -> str:
+        """The clustering in words (:data:`CLUSTERINGS`)."""
+        return CLUSTERINGS[self.by]
 
 
 def cluster_sandwich(
@@ -179,8 +206,10 @@ def cluster_sandwich(
     replicate: np.ndarray,
     persona: np.ndarray,
     information: np.ndarray,
+    *,
+    by: str = "replicate-persona",
 ) -> Sandwich:
-    """``A^-1 B A^-1`` with ``B`` from the scores summed per (replicate, persona) cluster.
+    """``A^-1 B A^-1`` with ``B`` from the scores summed per cluster (``by``, module docstring).
 
     Parameters
     ----------
@@ -190,10 +219,15 @@ def cluster_sandwich(
         Cluster labels (any integers; ``replicate`` may already fold in an event label).
     information : ndarray, shape (k, k)
         The observed information ``A`` (minus the Hessian) at the estimate.
+    by : {"replicate-persona", "replicate"}
 
     Returns NaN covariance when ``A`` is singular or there are fewer than two clusters.
     """
+    if by not in CLUSTERINGS:
+        raise ConfigError(f"unknown clustering {by!r}; known: {', '.join(CLUSTERINGS)}")
     k = scores.shape[1]
+    if by == "replicate":
+        persona = np.zeros(len(replicate), dtype=np.int64)  # one stratum: whole replicates
     _, rep = np.unique(replicate, return_inverse=True)
     _, per = np.unique(persona, return_inverse=True)
     n_reps, n_per = int(rep.max(initial=-1)) + 1, int(per.max(initial=-1)) + 1
@@ -202,7 +236,7 @@ def cluster_sandwich(
     present = np.zeros((n_reps, n_per), dtype=bool)
     present[rep, per] = True
     n_clusters = int(present.sum())
-    nan = Sandwich(np.full((k, k), math.nan), n_clusters, False, math.nan)
+    nan = Sandwich(np.full((k, k), math.nan), n_clusters, False, math.nan, by)
     if n_clusters < 2:
         return nan
     stratified = n_reps >= 2
@@ -225,4 +259,4 @@ def cluster_sandwich(
     cov = bread @ meat @ bread
     dispersion = float(np.trace(bread @ meat) / k) if k else math.nan
     cov.flags.writeable = False
-    return Sandwich(cov, n_clusters, stratified, dispersion)
+    return Sandwich(cov, n_clusters, stratified and by != "replicate", dispersion, by)

@@ -161,14 +161,17 @@ def plot_trait_effects(
     traits: TraitEffects,
     truth: dict[str, Sequence[float]] | None = None,
 ) -> Figure:
-    """Hazard ratios (high vs low) of each trait on each channel, with 95 % intervals."""
-    fig = new_figure((10, 3.8), dpi=120)
-    axes = fig.subplots(1, 2, sharey=True)
+    """Hazard ratios (high vs low) of each trait on each channel, with 95 % intervals (of the
+    standard errors the effects show, ``traits.se_kind``)."""
+    n_ch = len(traits.channels)
+    fig = new_figure((5 * n_ch, 3.8), dpi=120)
+    axes = np.atleast_1d(fig.subplots(1, n_ch, sharey=True))
     names = traits.terms[1:]
     y = np.arange(len(names))[::-1]
-    for ax, i, channel in ((axes[0], 0, "alpha"), (axes[1], 1, "beta")):
+    shown = traits.shown_stderr()
+    for i, (ax, channel) in enumerate(zip(axes, traits.channels, strict=True)):
         coef = traits.coef[i, 1:]
-        se = traits.stderr[i, 1:]
+        se = shown[i, 1:]
         ax.errorbar(
             np.exp(coef),
             y,
@@ -176,7 +179,7 @@ def plot_trait_effects(
             fmt="o",
             color="tab:blue",
             capsize=3,
-            label="estimate, 95 % CI",
+            label=f"estimate, 95 % CI ({traits.se_kind} se)",
         )
         if truth is not None and channel in truth:
             ax.plot(
@@ -188,7 +191,9 @@ def plot_trait_effects(
                 label="generating",
             )
         ax.axvline(1.0, color="gray", lw=1)
-        ax.set_title(f"{channel} ({'offline' if channel == 'alpha' else 'online'})")
+        ax.set_title(
+            f"{channel} ({'offline' if channel == 'alpha' else 'online'}), {traits.base} base"
+        )
         ax.set_xlabel("hazard ratio, high vs low")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spillover.io import GENERATOR_META
 from spillover.report._mpl import save_figure
-from spillover.selection import Analysis, ModelGroup
+from spillover.selection import Analysis, ModelErrors, ModelGroup, RobustErrors
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -89,19 +89,36 @@ def _param_text(value: Any, se: Any, low: Any, high: Any) -> str:
     return text
 
 
-def _group_table(group: ModelGroup, criterion: str = "bic") -> str:
+def _group_table(
+    group: ModelGroup,
+    criterion: str = "bic",
+    robust: RobustErrors | None = None,
+    totals: frozenset[str] = frozenset(),
+) -> str:
+    """The group's comparison; pooled models marked with their standard errors' kind (the
+    models in ``totals`` show totals that include the LLM answers' noise instead)."""
     results = {r.model: r for r in group.results}
+    errors = robust.models if robust is not None and group.data == "exposures" else {}
+    errors = {k: v for k, v in errors.items() if k not in totals}
     aic, aicc, bic = (group.criterion_name(c) for c in ("aic", "aicc", "bic"))
     head = (
         "<tr><th>model</th><th>estimates ± se [95% interval]</th><th>k</th><th>log-lik</th>"
         f"<th>{aic}</th><th>{aicc}</th><th>{bic}</th><th>Δ{aic}</th><th>Δ{bic}</th>"
-        "<th>Akaike weight</th><th>held-out log-lik</th><th>status</th></tr>"
+        "<th>Akaike weight</th><th>held-out log-lik</th><th>status</th>"
+        + ("<th>se, fit</th>" if errors else "")
+        + "</tr>"
     )
     rows = []
     notes: list[str] = []
     for row in group.comparison:
         r = results[row.model]
         effective = group.effective_params(row.model)
+        e = errors.get(row.model)
+        se, low, high = dict(r.stderr), dict(r.ci_low), dict(r.ci_high)
+        if e is not None and e.se_kind == "sandwich":
+            se.update(e.stderr_sandwich)
+            low.update(e.ci_low_sandwich)
+            high.update(e.ci_high_sandwich)
         params = "<br>".join(
             f"{escape(name)}{' (effective)' if name in effective else ''}: "
             + (
@@ -109,14 +126,15 @@ def _group_table(group: ModelGroup, criterion: str = "bic") -> str:
                 # within the column; a long one (32 personas) summarised.
                 f"<span class='vector'>{escape(', '.join(f'{x:.4g}' for x in v))}</span>"
                 if isinstance(v, tuple) and len(v) <= 12
-                else escape(
-                    _param_text(v, r.stderr.get(name), r.ci_low.get(name), r.ci_high.get(name))
-                )
+                else escape(_param_text(v, se.get(name), low.get(name), high.get(name)))
             )
             for name, v in r.params.items()
         )
         held = "" if row.held_out_loglik is None else _num(row.held_out_loglik)
         status = escape(r.status) + ("<sup>*</sup>" if r.message else "")
+        se_cell = ""
+        if e is not None:
+            se_cell = f"{escape(e.se_kind)}<br>{'fits' if e.gof.fits else 'does not fit'}"
         if r.message:
             # Messages go under the table: in a cell they squeeze a column into a sliver.
             notes.append(f"<li><strong>{escape(row.model)}</strong>: {escape(r.message)}</li>")
@@ -130,10 +148,15 @@ def _group_table(group: ModelGroup, criterion: str = "bic") -> str:
             f"<td class='num'>{_num(row.delta_aic)}</td>"
             f"<td class='num'>{_num(row.delta_bic)}</td>"
             f"<td class='num'>{_num(row.akaike_weight, '.3f')}</td><td class='num'>{held}</td>"
-            f"<td class='status'>{status}</td></tr>"
+            f"<td class='status'>{status}</td>"
+            + (f"<td>{se_cell}</td>" if errors else "")
+            + "</tr>"
         )
     table = _wrap(f"<table>{head}{''.join(rows)}</table>")
     listed = f"<ul class='model-notes'>{''.join(notes)}</ul>" if notes else ""
+    if errors and robust is not None:
+        listed += _robust_text(errors, robust.cluster)
+        listed += "".join(f"<p class='muted'>{escape(n)}.</p>" for n in robust.notes)
     return f"<h3>{escape(group.description)}</h3>{table}{_criteria_line(group, criterion)}{listed}"
 
 
@@ -156,21 +179,49 @@ def _criteria_line(group: ModelGroup, criterion: str) -> str:
     return f"<p class='muted'>{escape(text)}</p>"
 
 
+def _robust_text(errors: Mapping[str, ModelErrors], cluster: str) -> str:
+    """Which standard errors the agent-level table shows, with each pooled model's fit."""
+    items = "".join(
+        f"<li><strong>{escape(name)}</strong>: {escape(e.gof.line())}; standard errors shown: "
+        f"{escape(e.se_kind)}"
+        + (f" ({escape('; '.join(e.reasons))})" if e.reasons else "")
+        + "</li>"
+        for name, e in errors.items()
+    )
+    return (
+        "<p class='muted'>Pooled models: goodness of fit against a free share probability per "
+        "(persona, m) cell. 'sandwich' marks sandwich standard errors clustered by "
+        f"{escape(cluster)}, with Wald intervals (on the hazard scale), shown when "
+        "heterogeneity is detected; 'model' the observed information's.</p>"
+        f"<ul class='model-notes'>{items}</ul>"
+    )
+
+
 def _traits_table(analysis: Analysis) -> str:
     traits = analysis.trait_effects
     if traits is None:
         return ""
     rows = []
+    suffix = "_sandwich" if traits.se_kind == "sandwich" else ""
     for r in traits.rows():
+        lo, hi, se = r[f"ci_low{suffix}"], r[f"ci_high{suffix}"], r[f"stderr{suffix}"]
         rows.append(
             f"<tr><td>{escape(r['channel'])}</td><td>{escape(r['trait'])}</td>"
             f"<td class='num'>{math.exp(r['log_hazard_ratio']):.3f}</td>"
-            f"<td class='num'>[{math.exp(r['ci_low']):.3f}, {math.exp(r['ci_high']):.3f}]</td>"
-            f"<td class='num'>{r['log_hazard_ratio']:.3f} ± {r['stderr']:.3f}</td></tr>"
+            f"<td class='num'>[{math.exp(lo):.3f}, {math.exp(hi):.3f}]</td>"
+            f"<td class='num'>{r['log_hazard_ratio']:.3f} ± {se:.3f}</td></tr>"
         )
-    return "<h3>Trait effects (log-linear hazards, one-stage maximum likelihood)</h3>" + _wrap(
-        "<table><tr><th>channel</th><th>trait</th><th>hazard ratio (high vs low)</th>"
-        "<th>95% CI</th><th>log ratio ± se</th></tr>" + "".join(rows) + "</table>"
+    warn = "" if traits.fits is not False else " <strong>(on a model that does not fit)</strong>"
+    return (
+        f"<h3>Trait effects on the {escape(traits.base)} hazard (log-linear hazards, one-stage "
+        f"maximum likelihood){warn}</h3>"
+        f"<p class='muted'>{escape(traits.flag())}.</p>"
+        + _wrap(
+            "<table><tr><th>channel</th><th>trait</th><th>hazard ratio (high vs low)</th>"
+            f"<th>95% CI</th><th>log ratio ± se ({escape(traits.se_kind)})</th></tr>"
+            + "".join(rows)
+            + "</table>"
+        )
     )
 
 
@@ -358,7 +409,11 @@ def render_report(
         "(for curve fits with a dispersion phi > 1, its quasi-likelihood form, as each table "
         "says). Held-out: log-likelihood of whole replicates left out of the fit.</p>"
     )
-    parts.extend(_group_table(g, analysis.criterion) for g in analysis.groups)
+    noise = analysis.llm_noise
+    totals = frozenset(noise.params) if noise is not None and noise.n_tables else frozenset()
+    parts.extend(
+        _group_table(g, analysis.criterion, analysis.robust, totals) for g in analysis.groups
+    )
     parts.append(_verdict_section(analysis))
     parts.append(_llm_noise_section(analysis))
     parts.append(_forecast_section(analysis, forecast_figures))

@@ -5,7 +5,8 @@ agents differ (personas, latent groups, per-agent rates) or the dose-response ha
 shape, their estimates are still the best pooled summary (the rates closest to the data in
 likelihood), but the model's standard errors, which assume the model, are too small. Each
 pooled model therefore gets a goodness-of-fit test against a free share probability per
-(persona, m) cell and sandwich standard errors clustered by (replicate, persona)
+(persona, m) cell and sandwich standard errors clustered by replicate, or by (replicate,
+persona) with fewer than :data:`~spillover.fit._robust.MIN_REPLICATE_CLUSTERS` replicates
 (:mod:`spillover.fit._robust`); the sandwich ones are *shown* (``se_kind: "sandwich"``) when
 heterogeneity is detected: the model's own test rejects, or the verdict on "two rates" finds
 latent heterogeneity (sharing that falls within (persona, m) as the run goes on).
@@ -22,8 +23,9 @@ import numpy as np
 
 from spillover.fit import FitResult, dose2_design, si2_design, totals_by_persona_exposure
 from spillover.fit._robust import (
-    CLUSTER,
+    CLUSTERINGS,
     GOF_LEVEL,
+    MIN_REPLICATE_CLUSTERS,
     GoodnessOfFit,
     cluster_sandwich,
     goodness_of_fit,
@@ -89,8 +91,14 @@ class RobustErrors:
     heterogeneity: tuple[str, ...]
     n_clusters: int
     stratified: bool
+    by: str = "replicate"
     level: float = GOF_LEVEL
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def cluster(self) -> str:
+        """The clustering of the sandwich errors, in words."""
+        return CLUSTERINGS[self.by]
 
     def se_kind(self, model: str) -> str:
         """``sandwich`` or ``model`` (every model without sandwich errors)."""
@@ -111,7 +119,8 @@ class RobustErrors:
                 "test rejects; every other model shows its model standard errors"
             ),
             "heterogeneity": list(self.heterogeneity),
-            "cluster": CLUSTER,
+            "cluster": self.cluster,
+            "clustering": self.by,
             "n_clusters": self.n_clusters,
             "stratified": self.stratified,
             "notes": list(self.notes),
@@ -137,6 +146,7 @@ def _model_errors(
     table: ExposureTable,
     cells: tuple[np.ndarray, np.ndarray, np.ndarray],
     global_reasons: Sequence[str],
+    by: str,
 ) -> tuple[ModelErrors, int, bool] | None:
     names, design_fn = POOLED_DESIGNS[result.model]
     try:
@@ -151,7 +161,7 @@ def _model_errors(
     dz, d2z = share_dz(x @ h, table.at_risk, table.shared)
     xf = x[:, free]
     info = (xf * -d2z[:, None]).T @ xf
-    sandwich = cluster_sandwich(dz[:, None] * xf, table.replicate, table.persona, info)
+    sandwich = cluster_sandwich(dz[:, None] * xf, table.replicate, table.persona, info, by=by)
     se_h = np.full(len(names), math.nan)
     diag = np.diag(sandwich.covariance)
     se_h[free] = np.sqrt(np.where(diag > 0, diag, np.nan))
@@ -194,15 +204,23 @@ def robust_errors(
     models: dict[str, ModelErrors] = {}
     n_clusters, stratified = 0, False
     notes = []
+    n_reps = int(np.unique(exposures.replicate).size)
+    by = "replicate" if n_reps >= MIN_REPLICATE_CLUSTERS else "replicate-persona"
+    if by != "replicate":
+        notes.append(
+            f"{n_reps} replicate(s), fewer than {MIN_REPLICATE_CLUSTERS}: sandwich errors "
+            "clustered by replicate x persona, which leaves out correlation across personas "
+            "within a run (they may still be too small)"
+        )
     for result in results:
         if result.model not in POOLED_DESIGNS:
             continue
-        out = _model_errors(result, exposures, cells, reasons)
+        out = _model_errors(result, exposures, cells, reasons, by)
         if out is None:
             notes.append(f"{result.model}: no sandwich errors (no finite estimate)")
             continue
         models[result.model], n_clusters, stratified = out
-    if n_clusters and not stratified:
+    if n_clusters and by != "replicate" and not stratified:
         notes.append(
             "one replicate: the clusters are not centred within persona, so the sandwich "
             "errors of a pooled model lean conservative"
@@ -212,5 +230,6 @@ def robust_errors(
         heterogeneity=reasons,
         n_clusters=n_clusters,
         stratified=stratified,
+        by=by,
         notes=tuple(notes),
     )
