@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from spillover.cli import main
 from spillover.exceptions import ConfigError
 from spillover.fit import (
     SI2Estimator,
@@ -302,3 +306,31 @@ def test_a_channel_at_zero_for_some_personas_is_left_out() -> None:
     assert "beta_further" in traits.dropped and "beta_further" not in traits.channels
     assert np.all(np.isfinite(traits.stderr))
     assert "left out" in traits.flag()
+
+
+def test_fit_command_says_which_errors_it_shows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = simulate(np.random.default_rng(5), _si2_traits, reps=10, frailty=1.0)
+    path = tmp_path / "exposures.parquet"
+    pq.write_table(pa.table(table.columns()), path)
+    argv = ["fit", str(path), "--model", "si2", "--model", "si-persona", "--folds", "0"]
+    assert main_exit([*argv, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    si2 = next(m for m in doc["models"] if m["name"] == "si2")
+    assert si2["se_kind"] == "sandwich" and si2["gof"]["fits"] is False
+    assert set(si2["stderr_sandwich"]) == {"alpha", "beta"}
+    assert doc["trait_effects_fit"]["se_kind"] == "sandwich"
+    assert doc["standard_errors"]["clustering"] == "replicate"
+    assert main_exit(argv) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "se: sandwich" in text and "does not fit" in text
+    assert "sandwich standard errors" in text and "on the si2 hazard" in text
+
+
+def main_exit(argv: list[str]) -> int:
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0

@@ -197,6 +197,12 @@ def _effects_parts(doc: dict[str, Any], figures: dict[str, PageFigure]) -> list[
     """The event-type effects (with their joint test) and the trait effects."""
     parts = []
     effects = doc["effects"]
+    if effects.get("fit"):
+        parts.append(
+            f"<p class='muted'>Effects model: {escape(str(effects['fit']['summary']))}. The "
+            "tables show the model standard errors; --json has the sandwich ones "
+            "(stderr_sandwich).</p>"
+        )
     if effects["event_types"]:
         lr = effects["lr_test"]
         parts.append("<h2>Event-type effects</h2>")

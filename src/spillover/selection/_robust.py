@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
+from scipy.stats import t as t_dist
 
 from spillover.fit import FitResult, dose2_design, si2_design, totals_by_persona_exposure
 from spillover.fit._robust import (
@@ -165,6 +166,9 @@ def _model_errors(
     se_h = np.full(len(names), math.nan)
     diag = np.diag(sandwich.covariance)
     se_h[free] = np.sqrt(np.where(diag > 0, diag, np.nan))
+    # Few clusters: the variance of their scores has about G - 1 degrees of freedom, so the
+    # intervals take Student's t quantile (the usual small-sample correction) rather than z.
+    crit = _Z95 if by != "replicate" else float(t_dist.ppf(0.975, max(sandwich.n_clusters - 1, 1)))
     m_cell, n_cell, s_cell = cells
     p_cell = -np.expm1(-(design_fn(m_cell) @ h))
     gof = goodness_of_fit(n_cell, s_cell, p_cell, result.n_params, model=result.model)
@@ -177,11 +181,11 @@ def _model_errors(
         gof=gof,
         stderr_sandwich={n: float(v) for n, v in zip(names, se_h * (1.0 - rates), strict=True)},
         ci_low_sandwich={
-            n: float(-math.expm1(-max(hv - _Z95 * sv, 0.0)))
+            n: float(-math.expm1(-max(hv - crit * sv, 0.0)))
             for n, hv, sv in zip(names, h, se_h, strict=True)
         },
         ci_high_sandwich={
-            n: float(-math.expm1(-(hv + _Z95 * sv)))
+            n: float(-math.expm1(-(hv + crit * sv)))
             for n, hv, sv in zip(names, h, se_h, strict=True)
         },
         dispersion=sandwich.dispersion,

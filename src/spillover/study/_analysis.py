@@ -272,11 +272,14 @@ def effects_summary(spec: StudySpec, cells: Sequence[StudyCell]) -> dict[str, An
     trait_truth = _trait_truth(spec)
     reference = fitted.reference_event if n_types > 1 else None
     event_truth = _event_truth(spec, reference) if reference is not None else None
+    robust = fitted.stderr_sandwich
     for i, channel in enumerate(fitted.channels):
         for j, term in enumerate(fitted.terms):
             if term == "baseline":
                 continue
             row = _effect_row(channel, term, float(fitted.coef[i, j]), float(fitted.stderr[i, j]))
+            row["se_kind"] = fitted.se_kind
+            row["stderr_sandwich"] = math.nan if robust is None else float(robust[i, j])
             if term in TRAITS:
                 row["truth"] = None if trait_truth is None else trait_truth[channel][term]
                 doc["traits"].append(row)
@@ -286,6 +289,7 @@ def effects_summary(spec: StudySpec, cells: Sequence[StudyCell]) -> dict[str, An
                 row["truth"] = None if event_truth is None else event_truth[channel][event_type]
                 doc["event_types"].append(row)
     doc["reference"] = reference
+    doc["fit"] = fitted.summary()  # base, goodness of fit, which standard errors are shown
     doc["converged"] = bool(fitted.converged)
     doc["n_obs"] = int(fitted.n_obs)
     if n_types > 1:
