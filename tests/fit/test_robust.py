@@ -324,7 +324,7 @@ def test_fit_command_says_which_errors_it_shows(
     assert doc["standard_errors"]["clustering"] == "replicate"
     assert main_exit(argv) == 0
     text = " ".join(capsys.readouterr().out.split())
-    assert "se: sandwich" in text and "does not fit" in text
+    assert "(sandwich se; does not fit its cells)" in text
     assert "sandwich standard errors" in text and "on the si2 hazard" in text
 
 

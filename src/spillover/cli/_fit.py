@@ -121,20 +121,20 @@ def _group_table(
     for row in group.comparison:
         held = "" if row.held_out_loglik is None else f"{row.held_out_loglik:,.1f}"
         model_errors = None if row.model in totals else errors.get(row.model)
-        status = row.status
+        params = format_params(results[row.model], group.effective_params(row.model), model_errors)
         if model_errors is not None:
-            status += f"\nse: {model_errors.se_kind}"
-            status += "\nfits" if model_errors.gof.fits else "\ndoes not fit"
+            fit = "fits its cells" if model_errors.gof.fits else "does not fit its cells"
+            params += f"\n({model_errors.se_kind} se; {fit})"
         table.add_row(
             row.model + (" *" if row.model == group.best else ""),
-            format_params(results[row.model], group.effective_params(row.model), model_errors),
+            params,
             str(row.n_params),
             f"{row.loglik:,.1f}",
             f"{row.delta_aic:,.1f}" if math.isfinite(row.delta_aic) else "inf",
             f"{row.delta_bic:,.1f}" if math.isfinite(row.delta_bic) else "inf",
             f"{row.akaike_weight:.3f}",
             held,
-            status,
+            row.status,
         )
     return table
 
@@ -224,7 +224,20 @@ def print_analysis(analysis: Analysis) -> None:
         out_console.print(
             f"Two rates: {verdict.reading} ({verdict.model}). {verdict.summary}", markup=False
         )
-    profile = [r.model for g in analysis.groups for r in g.results if r.ci_method == "profile"]
+    robust = analysis.robust
+    noise = analysis.llm_noise
+    shown_totals = set(noise.params) if noise is not None and noise.n_tables else set()
+    sandwich = {
+        name
+        for name in (robust.models if robust is not None else {})
+        if robust is not None and robust.se_kind(name) == "sandwich" and name not in shown_totals
+    }
+    profile = [
+        r.model
+        for g in analysis.groups
+        for r in g.results
+        if r.ci_method == "profile" and not (g.data == "exposures" and r.model in sandwich)
+    ]
     intervals = (
         f"profile likelihood for {', '.join(profile)}, Wald otherwise" if profile else "Wald"
     )
@@ -267,10 +280,13 @@ def _robust_line(robust: RobustErrors) -> str:
     sandwich = [name for name, e in robust.models.items() if e.se_kind == "sandwich"]
     kinds = ", ".join(f"{name}: {e.se_kind}" for name, e in robust.models.items())
     line = (
-        f"Standard errors ({kinds}): 'se: sandwich' marks sandwich standard errors clustered "
-        f"by {robust.cluster} ({robust.n_clusters} clusters) with Wald intervals, shown "
+        f"Standard errors ({kinds}): '(sandwich se)' marks sandwich standard errors clustered "
+        f"by {robust.cluster} ({robust.n_clusters} clusters) with Wald intervals (Student's t "
+        "for replicate clusters), shown "
         "when the pooled model does not fit its (persona, m) cells or the verdict finds "
-        "latent heterogeneity; the others are model ones (observed information)."
+        "latent heterogeneity; the others are model ones (observed information). Pooled "
+        "models ignore personas: where the personas differ they do not fit their cells even "
+        "with the right dose-response (the verdict tests the shape within persona)."
     )
     if not sandwich:
         line += " No heterogeneity detected: model standard errors throughout."

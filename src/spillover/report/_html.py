@@ -191,7 +191,8 @@ def _robust_text(errors: Mapping[str, ModelErrors], cluster: str) -> str:
     return (
         "<p class='muted'>Pooled models: goodness of fit against a free share probability per "
         "(persona, m) cell. 'sandwich' marks sandwich standard errors clustered by "
-        f"{escape(cluster)}, with Wald intervals (on the hazard scale), shown when "
+        f"{escape(cluster)}, with Wald intervals on the hazard scale (Student's t for "
+        "replicate clusters), shown when "
         "heterogeneity is detected; 'model' the observed information's.</p>"
         f"<ul class='model-notes'>{items}</ul>"
     )

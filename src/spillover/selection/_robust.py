@@ -221,7 +221,8 @@ def robust_errors(
             continue
         out = _model_errors(result, exposures, cells, reasons, by)
         if out is None:
-            notes.append(f"{result.model}: no sandwich errors (no finite estimate)")
+            if math.isfinite(result.loglik):
+                notes.append(f"{result.model}: no sandwich errors (no finite estimate)")
             continue
         models[result.model], n_clusters, stratified = out
     if n_clusters and by != "replicate" and not stratified:
