@@ -114,6 +114,11 @@ def test_event_type_effects_are_found_and_traits_have_none(
     # The policy ignores personas: every trait's generating effect is 0; most intervals hold it.
     covered = [r["ci_low"] <= 0.0 <= r["ci_high"] for r in effects["traits"]]
     assert len(covered) == 10 and sum(covered) >= 8
+    # Beside them: the base hazard, its goodness of fit, which standard errors are shown.
+    fit = effects["fit"]
+    assert fit["base"] == "si2" and fit["se_kind"] in ("model", "sandwich")
+    assert fit["gof"]["df"] > 0 and isinstance(fit["fits"], bool)
+    assert all(r["se_kind"] == fit["se_kind"] and "stderr_sandwich" in r for r in effects["traits"])
 
 
 def test_mean_field_runs_ahead_on_sparse_graphs_and_pair_tracks(
