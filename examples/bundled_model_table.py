@@ -20,7 +20,7 @@ import time
 import numpy as np
 from scipy.stats import spearmanr
 
-from spillover.config import DEFAULT_OFFLINE_REACH, SimulationConfig
+from spillover.config import DEFAULT_OFFLINE_REACH, LLMConfig, SimulationConfig
 from spillover.events import EVENT_TYPES
 from spillover.io import example_events_path, read_events
 from spillover.llm import LocalServer, build_backend
@@ -74,7 +74,7 @@ def main() -> None:
     figure = sys.argv[2] if len(sys.argv) > 2 else "docs/figures/smollm2_table.png"
     every = read_events(example_events_path())
     events = [next(e for e in every if e.event_type == kind) for kind in EVENT_TYPES]
-    config = SimulationConfig(policy="llm", llm_local=True)
+    config = SimulationConfig(policy="llm", llm=LLMConfig(local=True))
     t0 = time.perf_counter()
     with LocalServer() as server:
         backend = build_backend(config, local=server)

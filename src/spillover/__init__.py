@@ -30,7 +30,7 @@ from spillover import exceptions
 
 if TYPE_CHECKING:
     from spillover._rng import STREAMS, SeedRecord
-    from spillover.config import SimulationConfig
+    from spillover.config import LLMConfig, SimulationConfig
     from spillover.engine import simulate
     from spillover.events import Event, render_post
     from spillover.fit import FitResult, SI2Estimator, SIEstimator, fit_exposures
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "STREAMS": "spillover._rng",
     "SeedRecord": "spillover._rng",
+    "LLMConfig": "spillover.config",
     "SimulationConfig": "spillover.config",
     "simulate": "spillover.engine",
     "Event": "spillover.events",
@@ -92,6 +93,7 @@ __all__ = [
     "ExposureTable",
     "FitResult",
     "Graph",
+    "LLMConfig",
     "Persona",
     "PersonaPolicy",
     "Policy",

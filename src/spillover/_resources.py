@@ -47,12 +47,8 @@ _GB: Final[int] = 2**30
 #: Peak bytes per edge while an edge list is read and built into a graph (measured: 111 for
 #: text and 95 for Parquet, 4 M edges, tracemalloc), rounded up.
 EDGE_READ_BYTES: Final[int] = 128
-_SETTINGS: Final[tuple[tuple[str, str], ...]] = (
-    ("n_nodes", "--n-nodes"),
-    ("degree", "--degree"),
-    ("n_rounds", "--rounds"),
-    ("n_reps", "--replicates"),
-)
+#: The settings a memory refusal may blame (the command line adds their flags).
+_SETTINGS: Final[tuple[str, ...]] = ("n_nodes", "degree", "n_rounds", "n_reps")
 
 
 def format_bytes(n: float) -> str:
@@ -208,7 +204,7 @@ def estimate_run(
     ``n_nodes`` and ``max_degree`` of the real graph replace the config's values once known
     (an edge list, a Barabási–Albert graph whose hubs exceed ``degree``).
     """
-    feed = config.policy == "llm" and config.llm_mode == "feed"
+    feed = config.policy == "llm" and config.llm.mode == "feed"
     return estimate_memory(
         int(n_nodes if n_nodes is not None else config.n_nodes),
         max(int(config.degree), 1),
@@ -228,13 +224,13 @@ def estimate_run_bytes(
     return estimate_run(config, n_nodes=n_nodes, max_degree=max_degree).peak
 
 
-def _driver(config: SimulationConfig, estimate: int) -> tuple[str, str]:
-    """The setting whose reset to its default lowers the estimate most (name, flag)."""
+def _driver(config: SimulationConfig, estimate: int) -> str:
+    """The setting whose reset to its default lowers the estimate most."""
     from spillover.config import SimulationConfig
 
     default = SimulationConfig()
     best, best_gain = _SETTINGS[0], -1
-    for name, flag in _SETTINGS:
+    for name in _SETTINGS:
         value = getattr(default, name)
         if getattr(config, name) == value:
             continue
@@ -243,7 +239,7 @@ def _driver(config: SimulationConfig, estimate: int) -> tuple[str, str]:
         except ConfigError:
             continue
         if estimate - lowered > best_gain:
-            best, best_gain = (name, flag), estimate - lowered
+            best, best_gain = name, estimate - lowered
     return best
 
 
@@ -258,11 +254,12 @@ def check_run_fits(
     estimate = estimate_run_bytes(config, n_nodes=n_nodes, max_degree=max_degree)
     free = available_memory_bytes() if available is None else available
     if estimate > free:
-        name, flag = _driver(config, estimate)
+        name = _driver(config, estimate)
         value = getattr(config, name)
         raise ConfigError(
-            f"{name} = {value:,} ({flag}): the run would need about {format_bytes(estimate)} "
-            f"of memory, more than the {format_bytes(free)} available"
+            f"{name} = {value:,}: the run would need about {format_bytes(estimate)} "
+            f"of memory, more than the {format_bytes(free)} available",
+            params=(name,),
         )
     return estimate
 
@@ -271,17 +268,20 @@ def check_llm_work(config: SimulationConfig) -> None:
     """Refuse an LLM run whose worst-case request count passes :data:`MAX_LLM_REQUESTS`."""
     if config.policy != "llm":
         return
-    buckets = max(len([x for x in str(config.llm_buckets).split(",") if x.strip()]), 1)
-    worst = N_PERSONAS * buckets * int(config.llm_samples)
+    buckets = max(len([x for x in str(config.llm.buckets).split(",") if x.strip()]), 1)
+    worst = N_PERSONAS * buckets * int(config.llm.samples)
     check_count(
-        "requests at most (32 personas x buckets x samples)", "llm_samples", worst, MAX_LLM_REQUESTS
+        "requests at most (32 personas x buckets x samples)", "llm.samples", worst, MAX_LLM_REQUESTS
     )
 
 
 def check_count(what: str, setting: str, count: int, limit: int) -> int:
     """Refuse (ConfigError) a loop of ``count`` items past ``limit``; return ``count``."""
     if count > limit:
-        raise ConfigError(f"{setting}: {what} would be {count:,}, more than the {limit:,} allowed")
+        raise ConfigError(
+            f"{setting}: {what} would be {count:,}, more than the {limit:,} allowed",
+            params=(setting,),
+        )
     return count
 
 

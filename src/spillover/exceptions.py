@@ -23,6 +23,8 @@ turns any of them into one line on stderr and exit code 2.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = [
     "CacheMissError",
     "ConfigError",
@@ -46,7 +48,17 @@ class SpilloverError(Exception):
 
 
 class ConfigError(SpilloverError, ValueError):
-    """A parameter or configuration value breaks a documented rule."""
+    """A parameter or configuration value breaks a documented rule.
+
+    ``params`` names the parameters the message is about, as the library names them
+    (``n_nodes``, ``llm.concurrency``, ``llm.cache_mode``; empty when the error is about no
+    parameter of a config), so that a front end can say where to set them: the command line
+    adds its flags (``spillover.cli._flags``). It survives pickling (a sweep's worker).
+    """
+
+    def __init__(self, *args: object, params: Iterable[str] = ()) -> None:
+        super().__init__(*args)
+        self.params: tuple[str, ...] = tuple(params)
 
 
 class GraphError(ConfigError):

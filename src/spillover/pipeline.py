@@ -103,10 +103,10 @@ def local_server(config: SimulationConfig) -> LocalServer:
     from spillover.llm import LocalServer
 
     return LocalServer(
-        config.llm_gguf,
-        slots=config.llm_local_slots,
-        threads=config.llm_local_threads,
-        alias=config.llm_model,
+        config.llm.gguf,
+        slots=config.llm.local_slots,
+        threads=config.llm.local_threads,
+        alias=config.llm.model,
     )
 
 
@@ -157,7 +157,7 @@ def build_policy(
     if config.policy == "llm":
         from spillover.llm import build_backend
 
-        model = local.alias if local is not None else config.llm_model
+        model = local.alias if local is not None else config.llm.model
         assert model is not None
         backend = (
             llm_backend
@@ -167,14 +167,14 @@ def build_policy(
         return LLMPolicy(
             backend,
             model=model,
-            mode=config.llm_mode,
-            buckets=config.llm_buckets,
-            probability=config.llm_probability,
-            samples=config.llm_samples,
-            temperature=config.llm_temperature,
-            max_tokens=config.llm_max_tokens,
-            invalid=config.llm_invalid,
-            feed_cap=config.llm_feed_cap,
+            mode=config.llm.mode,
+            buckets=config.llm.buckets,
+            probability=config.llm.probability,
+            samples=config.llm.samples,
+            temperature=config.llm.temperature,
+            max_tokens=config.llm.max_tokens,
+            invalid=config.llm.invalid,
+            feed_cap=config.llm.feed_cap,
             progress=llm_progress,
             offline_reach=(
                 DEFAULT_OFFLINE_REACH if config.offline_reach is None else config.offline_reach
@@ -369,10 +369,10 @@ def _llm_record(
     doc = {
         **policy.provenance(),
         "base_url": policy.backend.identity,
-        "api_key_env": config.llm_api_key_env,
-        "cache": config.cache,
-        "cache_mode": config.cache_mode if config.cache is not None else "off",
-        "accounting": accounting.to_dict(config.llm_price_prompt, config.llm_price_completion),
+        "api_key_env": config.llm.api_key_env,
+        "cache": config.llm.cache,
+        "cache_mode": config.llm.cache_mode if config.llm.cache is not None else "off",
+        "accounting": accounting.to_dict(config.llm.price_prompt, config.llm.price_completion),
         "answers": policy.stats(),
         "backend": policy.backend.describe(),
     }
@@ -397,7 +397,10 @@ def plan_llm_run(config: SimulationConfig) -> dict[str, Any]:
     from spillover.io import read_persona_assignment
 
     if config.policy != "llm":
-        raise ConfigError("--dry-run applies to LLM runs (--llm-base-url or --llm-local)")
+        raise ConfigError(
+            f"a request plan applies to LLM runs (policy 'llm'); got policy {config.policy!r}",
+            params=("policy",),
+        )
     check_llm_work(config)
     if config.edge_list is None:
         check_run_fits(config)
@@ -421,7 +424,7 @@ def plan_llm_run(config: SimulationConfig) -> dict[str, Any]:
         policy.close()
     plan["model"] = policy.model
     plan["base_url"] = (
-        redact(str(config.llm_base_url))
+        redact(str(config.llm.base_url))
         if local is None
         else f"embedded server ({local.model.name})"
     )

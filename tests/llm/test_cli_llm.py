@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from spillover.cli import main
-from spillover.config import SimulationConfig
+from spillover.config import LLMConfig, SimulationConfig
 from spillover.llm import LLMRequest, StandinServer
 
 Start = Callable[..., StandinServer]
@@ -143,12 +143,12 @@ def test_config_file_llm_section(standin: Start, tmp_path: Path) -> None:
     )
     assert values["llm_buckets"] == "0,1,2,4"
     cfg = load_config(toml, {"llm_concurrency": 2})
-    assert cfg.policy == "llm" and cfg.llm_concurrency == 2 and cfg.llm_invalid == "not_shared"
+    assert cfg.policy == "llm" and cfg.llm.concurrency == 2 and cfg.llm.invalid == "not_shared"
     assert run(["simulate", "--config", str(toml), "-q", "--out", str(tmp_path / "r")]) == 0
     assert (tmp_path / "cache.sqlite").is_file()
     yaml = tmp_path / "run.yaml"
     yaml.write_text(f"n_nodes: 300\nllm:\n  base_url: {server.url}\n  model: x\n  mode: feed\n")
-    assert load_config(yaml).llm_mode == "feed"
+    assert load_config(yaml).llm.mode == "feed"
     bad = tmp_path / "bad.toml"
     bad.write_text('[llm]\nbase_url = "http://127.0.0.1:1/v1"\nmodel = "m"\nkey = "sk-123"\n')
     with pytest.raises(Exception, match=r"llm\.key: unknown LLM setting"):
@@ -275,5 +275,6 @@ def test_resume_after_sigkill(standin: Start, tmp_path: Path) -> None:
 
 
 def test_config_is_json_clean() -> None:
-    cfg = SimulationConfig(policy="llm", llm_base_url="http://127.0.0.1:1/v1", llm_model="m")
+    llm = LLMConfig(base_url="http://127.0.0.1:1/v1", model="m")
+    cfg = SimulationConfig(policy="llm", llm=llm)
     assert json.loads(json.dumps(cfg.to_dict()))["llm_api_key_env"] == "OPENAI_API_KEY"

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from spillover.cli import main
-from spillover.config import SimulationConfig
+from spillover.config import LLMConfig, SimulationConfig
 from spillover.exceptions import ConfigError
 from spillover.io import example_events
 from spillover.llm import (
@@ -122,17 +122,18 @@ def test_a_model_without_chat_template_is_refused(
 
 
 def test_local_settings_in_the_config() -> None:
-    cfg = SimulationConfig(policy="llm", llm_local=True)
-    assert cfg.uses_local_server and cfg.llm_model is None
-    assert SimulationConfig(policy="llm", llm_gguf="m.gguf").uses_local_server
+    cfg = SimulationConfig(policy="llm", llm=LLMConfig(local=True))
+    assert cfg.uses_local_server and cfg.llm.model is None
+    assert SimulationConfig(policy="llm", llm=LLMConfig(gguf="m.gguf")).uses_local_server
     with pytest.raises(ConfigError, match="not both"):
-        SimulationConfig(policy="llm", llm_local=True, llm_base_url="http://localhost:1/v1")
-    with pytest.raises(ConfigError, match="--llm-local"):
+        SimulationConfig(policy="llm", llm=LLMConfig(local=True, base_url="http://localhost:1/v1"))
+    with pytest.raises(ConfigError, match=r"or llm\.local") as missing:
         SimulationConfig(policy="llm")
+    assert missing.value.params == ("llm.base_url", "llm.local")
     with pytest.raises(ConfigError, match="applies only to policy 'llm'"):
-        SimulationConfig(llm_local=True)
-    with pytest.raises(ConfigError, match="llm_local_slots"):
-        SimulationConfig(policy="llm", llm_local=True, llm_local_slots=0)
+        SimulationConfig(llm=LLMConfig(local=True))
+    with pytest.raises(ConfigError, match=r"llm\.local_slots"):
+        LLMConfig(local=True, local_slots=0)
     assert SimulationConfig().replace(**cfg.to_dict()) == cfg
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from spillover.cli import main
-from spillover.config import DEFAULT_OFFLINE_REACH, SimulationConfig
+from spillover.config import DEFAULT_OFFLINE_REACH, LLMConfig, SimulationConfig
 from spillover.events import Event
 from spillover.exceptions import ConfigError
 from spillover.llm import FakeBackend, LLMRequest
@@ -61,11 +61,12 @@ def test_the_reach_travels_with_the_table(tmp_path: Path, event: Event) -> None:
 
 
 def test_offline_reach_in_the_config() -> None:
-    assert SimulationConfig(policy="llm", llm_local=True, offline_reach=0.2).offline_reach == 0.2
+    local = LLMConfig(local=True)
+    assert SimulationConfig(policy="llm", llm=local, offline_reach=0.2).offline_reach == 0.2
     with pytest.raises(ConfigError, match="offline_reach applies to policies"):
         SimulationConfig(offline_reach=0.1)
     with pytest.raises(ConfigError, match="offline_reach"):
-        SimulationConfig(policy="llm", llm_local=True, offline_reach=-0.1)
+        SimulationConfig(policy="llm", llm=local, offline_reach=-0.1)
     assert 0 < DEFAULT_OFFLINE_REACH < 0.1
 
 
@@ -171,12 +172,13 @@ def test_llm_policy_scales_the_reach_per_event() -> None:
 def test_the_scale_in_the_config_and_on_the_command_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = SimulationConfig(policy="llm", llm_local=True, offline_reach_scale="fatalities")
+    local = LLMConfig(local=True)
+    config = SimulationConfig(policy="llm", llm=local, offline_reach_scale="fatalities")
     assert config.to_dict()["offline_reach_scale"] == "fatalities"
     with pytest.raises(ConfigError, match="offline_reach_scale applies to policies"):
         SimulationConfig(offline_reach_scale="fatalities")
     with pytest.raises(ConfigError, match="offline_reach_scale must be one of none, fatalities"):
-        SimulationConfig(policy="llm", llm_local=True, offline_reach_scale="deaths")  # type: ignore[arg-type]
+        SimulationConfig(policy="llm", llm=local, offline_reach_scale="deaths")  # type: ignore[arg-type]
     with pytest.raises(SystemExit) as exc:
         main(
             [

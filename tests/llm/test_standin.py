@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spillover.config import SimulationConfig
+from spillover.config import LLMConfig, SimulationConfig
 from spillover.engine import simulate
 from spillover.events import Event
 from spillover.exceptions import TransientLLMError
@@ -156,12 +156,14 @@ def test_run_simulation_against_the_standin(standin: Start, tmp_path: Path) -> N
         n_seeds=3,
         seed=5,
         policy="llm",
-        llm_base_url=server.url,
-        llm_model="standin-1",
-        llm_concurrency=8,
-        cache=str(tmp_path / "c.sqlite"),
-        llm_price_prompt=1e-6,
-        llm_price_completion=2e-6,
+        llm=LLMConfig(
+            base_url=server.url,
+            model="standin-1",
+            concurrency=8,
+            cache=str(tmp_path / "c.sqlite"),
+            price_prompt=1e-6,
+            price_completion=2e-6,
+        ),
     )
     first = run_simulation(cfg)
     assert first.llm is not None

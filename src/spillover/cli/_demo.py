@@ -77,12 +77,15 @@ def demo_command(
     """
     import spillover
     from spillover.cli._fit import print_analysis
-    from spillover.cli._simulate import _choice, llm_progress
+    from spillover.cli._simulate import llm_progress
+    from spillover.exceptions import ConfigError
     from spillover.io import check_output_dir, write_json, write_run_dir
     from spillover.report import build_run_report, plot_run, save_figure
     from spillover.selection import analyse
 
-    llm = _choice("policy", policy, ("llm", "persona")) == "llm"
+    if policy not in ("llm", "persona"):
+        raise ConfigError(f"--policy must be one of llm, persona; got {policy!r}")
+    llm = policy == "llm"
     cfg = SimulationConfig(n_nodes=n_nodes, n_reps=replicates, seed=seed)
     if llm:
         cache_path = cache if cache is not None else out.parent / "llm-cache.sqlite"

@@ -254,12 +254,11 @@ def has_loop_section(config_file: Path | None) -> bool:
 
 
 def _flag(key: str) -> str:
-    return "--" + {
-        "n_rounds": "rounds",
-        "n_reps": "replicates",
-        "n_seeds": "seeds",
-        "llm_timeout_s": "llm-timeout",
-    }.get(key, key.replace("_", "-"))
+    """The flag of ``spillover simulate`` that sets a config key."""
+    from spillover.cli._simulate_options import FLAG_OF
+    from spillover.config import param_name
+
+    return FLAG_OF[param_name(key)]
 
 
 def simulate_loop(

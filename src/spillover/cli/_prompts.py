@@ -62,6 +62,7 @@ def show_command(
     Archetype mode shows the prompt of the exposure bucket that --n-exposed falls in; feed mode
     shows the given neighbours' posts (at most --feed-cap of them).
     """
+    from spillover._vocab import LLM_MODES
     from spillover.events import render_post, select_events
     from spillover.exceptions import ConfigError
     from spillover.io import example_events, read_events
@@ -70,8 +71,8 @@ def show_command(
     from spillover.personas import persona_from_code
     from spillover.policies import ExposureBuckets
 
-    if mode not in ("archetype", "feed"):
-        raise ConfigError(f"--mode must be archetype or feed; got {mode!r}")
+    if mode not in LLM_MODES:
+        raise ConfigError(f"--mode must be {' or '.join(LLM_MODES)}; got {mode!r}")
     if n_exposed < 0:
         raise ConfigError(f"--n-exposed must be >= 0; got {n_exposed}")
     who = persona_at(int(persona)) if persona.strip().isdigit() else persona_from_code(persona)

@@ -10,61 +10,17 @@ from typing import TYPE_CHECKING, Any
 from spillover.cli._app import app
 from spillover.cli._console import err_console, out_console, replicate_progress
 from spillover.cli._simulate_options import (
-    CHOICES,
-    AlphaOption,
-    BetaOption,
-    ByPersonaOption,
-    CacheModeOption,
-    CacheOption,
     ConfigOption,
-    DegreeOption,
     DryRunOption,
-    EdgeListOption,
-    EventIdOption,
-    EventsOption,
     ForceOption,
-    GraphOption,
-    LlmApiKeyEnvOption,
-    LlmBaseUrlOption,
-    LlmBucketsOption,
-    LlmConcurrencyOption,
-    LlmFeedCapOption,
-    LlmGgufOption,
-    LlmInvalidOption,
-    LlmInvalidRetriesOption,
-    LlmLocalOption,
-    LlmLocalSlotsOption,
-    LlmLocalThreadsOption,
-    LlmMaxRetriesOption,
-    LlmMaxTokensOption,
-    LlmModelOption,
-    LlmModeOption,
-    LlmPriceCompletionOption,
-    LlmPricePromptOption,
-    LlmProbabilityOption,
-    LlmSamplesOption,
-    LlmStructuredOption,
-    LlmTemperatureOption,
-    LlmTimeoutOption,
     LoopOption,
-    NNodesOption,
-    OfflineReachOption,
-    OfflineReachScaleOption,
     OutOption,
-    PersonasOption,
-    PolicyOption,
-    PolicyTableOption,
     QuietOption,
-    ReplicatesOption,
-    RewireProbOption,
-    RoundsOption,
-    SeedOption,
-    SeedsOption,
     config_overrides,
+    flags_on_errors,
+    with_settings,
 )
-from spillover.config import (
-    SimulationConfig,
-)
+from spillover.config import SimulationConfig
 from spillover.events import EVENT_TYPES
 
 if TYPE_CHECKING:
@@ -79,17 +35,6 @@ __all__ = [
     "print_llm_summary",
     "simulate_command",
 ]
-
-
-def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
-    if value is not None:
-        value = value.replace("-", "_") if "_" in "".join(allowed) else value
-        if value not in allowed:
-            # A ConfigError, not a click usage error: one ``error:`` line like every bad input.
-            from spillover.exceptions import ConfigError
-
-            raise ConfigError(f"--{name} must be one of {', '.join(allowed)}; got {value!r}")
-    return value
 
 
 def print_summary(
@@ -166,17 +111,17 @@ def _print_plan(plan: dict[str, Any], cfg: SimulationConfig) -> None:
         f"  distinct prompts (persona x exposure bucket {', '.join(plan['buckets'])}): "
         f"{plan['keys']:,}"
     )
-    if cfg.llm_probability == "samples":
+    if cfg.llm.probability == "samples":
         out_console.print(
-            f"  requests ({cfg.llm_samples} samples per prompt): {plan['first_pass']:,}"
+            f"  requests ({cfg.llm.samples} samples per prompt): {plan['first_pass']:,}"
         )
     else:
         out_console.print(
             f"  requests if the server returns log-probabilities: {plan['first_pass']:,}"
         )
-        if cfg.llm_probability == "auto":
+        if cfg.llm.probability == "auto":
             out_console.print(
-                f"  requests at most (if it does not: {cfg.llm_samples} samples per prompt): "
+                f"  requests at most (if it does not: {cfg.llm.samples} samples per prompt): "
                 f"{plan['worst_case']:,}"
             )
     out_console.print(f"  already in the cache: {plan['cached']:,}")
@@ -240,56 +185,15 @@ def answer_warnings(run: RunOutput) -> list[str]:
 
 
 @app.command("simulate")
+@with_settings
 def simulate_command(
     config: ConfigOption = None,
-    n_nodes: NNodesOption = None,
-    degree: DegreeOption = None,
-    graph: GraphOption = None,
-    rewire_prob: RewireProbOption = None,
-    edge_list: EdgeListOption = None,
-    rounds: RoundsOption = None,
-    replicates: ReplicatesOption = None,
-    seeds: SeedsOption = None,
-    policy: PolicyOption = None,
-    alpha: AlphaOption = None,
-    beta: BetaOption = None,
-    events: EventsOption = None,
-    event_id: EventIdOption = None,
-    personas: PersonasOption = None,
-    seed: SeedOption = None,
-    by_persona: ByPersonaOption = None,
-    policy_table: PolicyTableOption = None,
-    llm_base_url: LlmBaseUrlOption = None,
-    llm_local: LlmLocalOption = None,
-    llm_gguf: LlmGgufOption = None,
-    llm_local_slots: LlmLocalSlotsOption = None,
-    llm_local_threads: LlmLocalThreadsOption = None,
-    llm_model: LlmModelOption = None,
-    llm_mode: LlmModeOption = None,
-    llm_api_key_env: LlmApiKeyEnvOption = None,
-    llm_concurrency: LlmConcurrencyOption = None,
-    llm_timeout: LlmTimeoutOption = None,
-    llm_max_retries: LlmMaxRetriesOption = None,
-    llm_temperature: LlmTemperatureOption = None,
-    llm_max_tokens: LlmMaxTokensOption = None,
-    llm_samples: LlmSamplesOption = None,
-    llm_probability: LlmProbabilityOption = None,
-    llm_structured: LlmStructuredOption = None,
-    llm_buckets: LlmBucketsOption = None,
-    llm_feed_cap: LlmFeedCapOption = None,
-    llm_invalid: LlmInvalidOption = None,
-    llm_invalid_retries: LlmInvalidRetriesOption = None,
-    llm_price_prompt: LlmPricePromptOption = None,
-    llm_price_completion: LlmPriceCompletionOption = None,
-    offline_reach: OfflineReachOption = None,
-    offline_reach_scale: OfflineReachScaleOption = None,
-    cache: CacheOption = None,
-    cache_mode: CacheModeOption = None,
     loop: LoopOption = None,
     dry_run: DryRunOption = False,
     out: OutOption = Path("runs/simulation"),
     force: ForceOption = False,
     quiet: QuietOption = False,
+    **settings: Any,
 ) -> None:
     """Simulate the spread of one event through a network of persona agents.
 
@@ -298,27 +202,39 @@ def simulate_command(
     (formats: docs/cli.md). With --loop N, or a config file with a \\[loop] section,
     runs the chained online-offline loop instead and writes what spillover loop writes.
     """
-    given = dict(locals())  # the options, before anything else is bound here
-    import spillover
     from spillover.cli._loop import has_loop_section, simulate_loop
-    from spillover.io import check_output_dir, load_config, write_run_dir
+    from spillover.io import load_config
+
+    with flags_on_errors():
+        overrides = config_overrides(settings)
+        if loop is not None or has_loop_section(config):
+            simulate_loop(config, loop, {**overrides, "dry_run": dry_run or None}, out, force=force)
+            return
+        cfg = load_config(config, overrides)
+        if dry_run:
+            _dry_run(cfg)
+        else:
+            _simulate(cfg, out, force=force, quiet=quiet)
+
+
+def _dry_run(cfg: SimulationConfig) -> None:
+    from spillover.exceptions import ConfigError
     from spillover.pipeline import plan_llm_run
 
-    for name, allowed in CHOICES.items():
-        given[name] = _choice(name.replace("_", "-"), given[name], allowed)
-    overrides = config_overrides(given)
-    if loop is not None or has_loop_section(config):
-        simulate_loop(config, loop, {**overrides, "dry_run": dry_run or None}, out, force=force)
-        return
-    cfg = load_config(config, overrides)
-    if dry_run:
-        _print_plan(plan_llm_run(cfg), cfg)
-        return
-    check_output_dir(out, force=force, keep=(cfg.cache,))
+    if cfg.policy != "llm":
+        raise ConfigError("--dry-run applies to LLM runs (--llm-base-url or --llm-local)")
+    _print_plan(plan_llm_run(cfg), cfg)
+
+
+def _simulate(cfg: SimulationConfig, out: Path, *, force: bool, quiet: bool) -> None:
+    import spillover
+    from spillover.io import check_output_dir, write_run_dir
+
+    check_output_dir(out, force=force, keep=(cfg.llm.cache,))
     if not quiet:
         err_console.print(f"building a {cfg.graph} graph of {cfg.n_nodes:,} agents ...")
     if cfg.policy == "llm":
-        feed = cfg.llm_mode == "feed"
+        feed = cfg.llm.mode == "feed"
         total = cfg.n_rounds if feed else cfg.n_reps
         with llm_progress(not quiet, total, feed=feed) as (on_answer, on_run):
             run = spillover.run(cfg, rng=cfg.seed, progress=on_run, llm_progress=on_answer)

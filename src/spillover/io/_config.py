@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
 from spillover._redact import looks_secret, redact, shown
-from spillover.config import LLM_FIELDS, SimulationConfig
+from spillover.config import FLAT_KEYS, LLM_FIELDS, SimulationConfig, flat_types
 from spillover.exceptions import ConfigError
 
 __all__ = ["load_config", "load_settings_document", "read_config", "validation_message"]
@@ -49,10 +48,11 @@ def _schema() -> Any:
 
 
 def _llm_schema() -> Any:
-    """A strict pydantic model of the LLM settings, built from SimulationConfig's own types."""
+    """A strict pydantic model of the LLM settings (flat names), built from the types of
+    LLMConfig and SimulationConfig: the vocabularies are those of :mod:`spillover._vocab`."""
     from pydantic import ConfigDict, create_model
 
-    hints = typing.get_type_hints(SimulationConfig)
+    hints = flat_types()
     definitions: dict[str, Any] = {
         name: (hints[name] | None, None) for name in (*LLM_FIELDS, "policy_table")
     }
@@ -175,7 +175,9 @@ def _llm_key(name: str) -> str:
 def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check a config file; return only the keys it sets.
 
-    The keys are the fields of :class:`~spillover.config.SimulationConfig`, at the top level or
+    The keys are the flat keys of :class:`~spillover.config.SimulationConfig`
+    (:data:`~spillover.config.FLAT_KEYS`: its fields, and ``llm_model``, ``cache``, ... for
+    those of its :class:`~spillover.config.LLMConfig`), at the top level or
     in a ``[simulate]`` table (TOML) / ``simulate:`` mapping (YAML). LLM settings may also sit in
     an ``[llm]`` section (``base_url``, ``model``, ``mode``, ``api_key_env``, ``concurrency``,
     ..., ``cache``, ``cache_mode``), at the top level or inside ``[simulate]``. Relative paths
@@ -234,7 +236,7 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
             values[key] = value if Path(value).is_absolute() else str(p.parent / value)
     if isinstance(values.get("llm_buckets"), list):
         values["llm_buckets"] = ",".join(str(x) for x in values["llm_buckets"])
-    assert set(values) <= set(SimulationConfig.__dataclass_fields__)
+    assert set(values) <= set(FLAT_KEYS)
     return values
 
 
@@ -263,4 +265,4 @@ def load_config(
             values["policy"] = "llm"
         elif values.get("policy_table") is not None:
             values["policy"] = "tabulated"
-    return SimulationConfig().replace(**values)
+    return SimulationConfig.from_flat(values)

@@ -299,7 +299,7 @@ def write_run_dir(
     import time
 
     final = Path(out)
-    with run_dir_writer(final, force=force, keep=(run.config.cache,)) as staging:
+    with run_dir_writer(final, force=force, keep=(run.config.llm.cache,)) as staging:
         t0 = time.perf_counter()
         write_table(
             curves_table(run.result.curves, by_persona=run.config.by_persona),

@@ -29,14 +29,14 @@ def build_backend(
     **retry: Any,
 ) -> LLMBackend:
     """An :class:`OpenAIBackend` for ``config``, wrapped in a :class:`CachedBackend` when
-    ``config.cache`` is set and ``config.cache_mode`` is not ``off``.
+    ``config.llm.cache`` is set and ``config.llm.cache_mode`` is not ``off``.
 
     Parameters
     ----------
     config : SimulationConfig
-        Uses ``llm_base_url``, ``llm_api_key_env``, ``llm_concurrency``, ``llm_timeout_s``,
-        ``llm_max_retries``, ``llm_structured``, ``llm_invalid_retries``, ``cache`` and
-        ``cache_mode``.
+        Uses ``llm.base_url``, ``llm.api_key_env``, ``llm.concurrency``, ``llm.timeout_s``,
+        ``llm.max_retries``, ``llm.structured``, ``llm.invalid_retries``, ``llm.cache`` and
+        ``llm.cache_mode``.
     limiter : object with acquire/release, optional
         A sweep-wide bound on requests in flight.
     transport : httpx.AsyncBaseTransport, optional
@@ -53,24 +53,24 @@ def build_backend(
         identity = local.identity
         concurrency, api_key_env = local.total_slots, None
     else:
-        assert config.llm_base_url is not None
-        base_url, identity = config.llm_base_url, None
-        concurrency, api_key_env = config.llm_concurrency, config.llm_api_key_env
+        assert config.llm.base_url is not None
+        base_url, identity = config.llm.base_url, None
+        concurrency, api_key_env = config.llm.concurrency, config.llm.api_key_env
     inner = OpenAIBackend(
         base_url,
         api_key_env=api_key_env,
         require_key=api_key_env is not None and api_key_env != "OPENAI_API_KEY",
         concurrency=concurrency,
-        timeout_s=config.llm_timeout_s,
-        retry=RetryPolicy(max_retries=config.llm_max_retries, **retry),
-        structured=config.llm_structured,
-        invalid_retries=config.llm_invalid_retries,
+        timeout_s=config.llm.timeout_s,
+        retry=RetryPolicy(max_retries=config.llm.max_retries, **retry),
+        structured=config.llm.structured,
+        invalid_retries=config.llm.invalid_retries,
         transport=transport,
         limiter=limiter,
         accounting=Accounting(),
         identity=identity,
     )
-    if config.cache is None or config.cache_mode == "off":
+    if config.llm.cache is None or config.llm.cache_mode == "off":
         return inner
-    store = SQLiteStore(config.cache, read_only=config.cache_mode == "read_only")
-    return CachedBackend(inner, store, config.cache_mode)
+    store = SQLiteStore(config.llm.cache, read_only=config.llm.cache_mode == "read_only")
+    return CachedBackend(inner, store, config.llm.cache_mode)

@@ -30,9 +30,10 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from spillover._redact import redact
+from spillover._vocab import CACHE_MODES, CacheMode
 from spillover.exceptions import CacheMissError, ConfigError, LLMError
 from spillover.llm._accounting import Accounting
 from spillover.llm._backend import LLMBackend, ResponseCallback
@@ -40,8 +41,6 @@ from spillover.llm._types import LLMRequest, LLMResponse
 
 __all__ = ["CACHE_MODES", "CacheMode", "CachedBackend", "SQLiteStore"]
 
-CacheMode = Literal["read_write", "read_only", "refresh", "off"]
-CACHE_MODES: Final[tuple[str, ...]] = ("read_write", "read_only", "refresh", "off")
 
 _SCHEMA: Final[str] = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -200,7 +199,10 @@ class CachedBackend:
         if mode not in CACHE_MODES:
             raise ConfigError(f"cache_mode must be one of {', '.join(CACHE_MODES)}; got {mode!r}")
         if store is None and mode != "off":
-            raise ConfigError(f"cache mode {mode!r} needs a cache file (--cache PATH)")
+            raise ConfigError(
+                f"cache mode {mode!r} needs a cache file (store=SQLiteStore(path))",
+                params=("llm.cache_mode", "llm.cache"),
+            )
         if store is not None and store.read_only and mode in ("read_write", "refresh"):
             raise ConfigError(
                 f"cache mode {mode!r} needs a writable cache; {store.path} is read-only"

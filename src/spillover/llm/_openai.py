@@ -27,11 +27,12 @@ import json
 import math
 import os
 import ssl
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from spillover._extras import require_extra
 from spillover._redact import redact, register_key_env, shown
+from spillover._vocab import STRUCTURED_MODES, StructuredMode
 from spillover.exceptions import ConfigError, LLMError
 from spillover.llm._answers import AnsweringBackend
 from spillover.llm._parse import MAX_POST_CHARS
@@ -49,9 +50,6 @@ __all__ = ["NO_KEY", "OpenAIBackend", "OpenAITransport", "normalise_base_url"]
 
 #: Sent as the key when the key variable is unset (local servers ignore it).
 NO_KEY: Final[str] = "sk-no-key-required"
-
-StructuredMode = Literal["auto", "json_schema", "off"]
-STRUCTURED_MODES: Final[tuple[str, ...]] = ("auto", "json_schema", "off")
 
 
 def normalise_base_url(base_url: str) -> str:

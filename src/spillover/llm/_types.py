@@ -14,6 +14,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final, Literal
 
+from spillover._vocab import LLM_MODES, LLMMode
 from spillover.exceptions import ConfigError
 
 __all__ = [
@@ -25,8 +26,8 @@ __all__ = [
     "Message",
 ]
 
-AnswerFormat = Literal["archetype", "feed"]
-ANSWER_FORMATS: Final[tuple[str, ...]] = ("archetype", "feed")
+AnswerFormat = LLMMode
+ANSWER_FORMATS: Final[tuple[str, ...]] = LLM_MODES
 _ROLES: Final[tuple[str, ...]] = ("system", "user", "assistant")
 #: Longest answer text kept (characters): answers are parsed in full, then stored cut to this.
 MAX_ANSWER_CHARS: Final[int] = 4000

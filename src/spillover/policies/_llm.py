@@ -42,11 +42,19 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
 from spillover._redact import shown
+from spillover._vocab import (
+    INVALID_RULES,
+    LLM_MODES,
+    PROBABILITY_SOURCES,
+    InvalidRule,
+    LLMMode,
+    ProbabilitySource,
+)
 from spillover.exceptions import ConfigError, LLMError, PolicyError
 from spillover.personas import N_PERSONAS, PERSONAS
 from spillover.policies._protocol import ExposureBatch
@@ -67,13 +75,6 @@ if TYPE_CHECKING:
     from spillover.trajectories import ExposureTable
 
 __all__ = ["INVALID_RULES", "LLM_MODES", "PROBABILITY_SOURCES", "LLMPolicy"]
-
-LLMMode = Literal["archetype", "feed"]
-ProbabilitySource = Literal["auto", "logprobs", "samples"]
-InvalidRule = Literal["fail", "not_shared"]
-LLM_MODES: Final[tuple[str, ...]] = ("archetype", "feed")
-PROBABILITY_SOURCES: Final[tuple[str, ...]] = ("auto", "logprobs", "samples")
-INVALID_RULES: Final[tuple[str, ...]] = ("fail", "not_shared")
 
 
 @dataclass

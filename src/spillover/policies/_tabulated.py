@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from spillover.config import REACH_SCALES
+from spillover._vocab import REACH_SCALES
 from spillover.exceptions import ConfigError, PolicyError
 from spillover.personas import N_PERSONAS
 from spillover.policies._protocol import ExposureBatch

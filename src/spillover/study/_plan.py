@@ -53,7 +53,7 @@ def _cell_requests(
         identity = str(policy.backend.identity)
         max_tokens = first[0].max_tokens if first else 0
         where = (
-            redact(str(config.llm_base_url))
+            redact(str(config.llm.base_url))
             if local is None
             else f"the embedded server ({local.model.name})"
         )
@@ -129,8 +129,8 @@ def plan_study(spec: StudySpec, out: str | os.PathLike[str]) -> dict[str, Any]:
     for cell in range(spec.n_cells):
         values = with_shared_cache(sweep.cell_values(cell, seed=0), root)
         config = sweep.cell_config(cell, seed=0).replace(**values)
-        if config.cache is not None and config.cache_mode in ("read_write", "read_only"):
-            cache = Path(config.cache)
+        if config.llm.cache is not None and config.llm.cache_mode in ("read_write", "read_only"):
+            cache = Path(config.llm.cache)
         f, w, identity, max_tokens, model, where, cell_decisions = _cell_requests(
             config, agent_rounds
         )
@@ -144,15 +144,15 @@ def plan_study(spec: StudySpec, out: str | os.PathLike[str]) -> dict[str, Any]:
     chars = sum(len(content) for r in to_send for _, content in r.messages)
     tokens = math.ceil(chars / CHARS_PER_TOKEN)
     completion = len(to_send) * max_tokens
-    prices = (config.llm_price_prompt, config.llm_price_completion)
+    prices = (config.llm.price_prompt, config.llm.price_completion)
     cost = None
     if prices != (None, None):
         cost = tokens * (prices[0] or 0.0) + completion * (prices[1] or 0.0)
     llm: dict[str, Any] = {
         "model": model,
         "base_url": where,
-        "mode": config.llm_mode,
-        "probability": config.llm_probability,
+        "mode": config.llm.mode,
+        "probability": config.llm.probability,
         "cache": None if cache is None else str(cache),
         "distinct_requests": len(first),
         "worst_case": len(worst),

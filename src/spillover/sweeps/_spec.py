@@ -34,14 +34,13 @@ import itertools
 import json
 import math
 import os
-import typing
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-from spillover.config import SimulationConfig
+from spillover.config import FLAT_KEYS, SimulationConfig, flat_types
 from spillover.exceptions import ConfigError
 from spillover.io import load_settings_document, validation_message
 
@@ -69,8 +68,9 @@ _SETTING_KEYS: Final[frozenset[str]] = frozenset(
 
 
 def simulation_keys() -> tuple[str, ...]:
-    """The keys a cell may set: the fields of :class:`SimulationConfig`, read at call time."""
-    return tuple(f.name for f in fields(SimulationConfig))
+    """The keys a cell may set: the flat keys of :class:`SimulationConfig` (its fields, and
+    ``llm_model``, ``cache``, ... for its LLM settings), read at call time."""
+    return FLAT_KEYS
 
 
 def default_models() -> tuple[str, ...]:
@@ -155,7 +155,7 @@ def _cell_schema() -> Any:
     """
     from pydantic import ConfigDict, create_model
 
-    hints = typing.get_type_hints(SimulationConfig)
+    hints = flat_types()
     definitions: dict[str, Any] = {name: (hints[name] | None, None) for name in simulation_keys()}
     return create_model(
         "SweepCellValues",
