@@ -40,19 +40,20 @@ def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.mark.parametrize(
-    ("flags", "setting"),
+    ("flags", "setting", "flag"),
     [
-        (["--rounds", "1000000000"], "n_rounds = 1,000,000,000 (--rounds)"),
-        (["--n-nodes", "3000000000"], "n_nodes = 3,000,000,000 (--n-nodes)"),
-        (["--replicates", "1000000000000"], "n_reps = 1,000,000,000,000 (--replicates)"),
-        (["--n-nodes", "40000000", "--degree", "5000"], "(--n-nodes)"),
+        (["--rounds", "1000000000"], "n_rounds = 1,000,000,000: ", "(--rounds)"),
+        (["--n-nodes", "3000000000"], "n_nodes = 3,000,000,000: ", "(--n-nodes)"),
+        (["--replicates", "1000000000000"], "n_reps = 1,000,000,000,000: ", "(--replicates)"),
+        (["--n-nodes", "40000000", "--degree", "5000"], "n_nodes = ", "(--n-nodes)"),
     ],
 )
 def test_a_run_too_large_for_memory_is_refused_in_one_line(
-    tmp_path: Path, flags: list[str], setting: str
+    tmp_path: Path, flags: list[str], setting: str, flag: str
 ) -> None:
     line = one_error_line(spillover("simulate", *flags, "-q", "--out", "run", cwd=tmp_path))
     assert setting in line and "of memory, more than the" in line and "available" in line
+    assert line.endswith(f"available {flag}")  # the library names the setting, the CLI its flag
     assert not (tmp_path / "run").exists()
 
 
@@ -69,7 +70,7 @@ def test_a_dry_run_with_a_billion_samples_is_refused(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     line = one_error_line(proc)
-    assert "llm_samples" in line and "requests" in line
+    assert "llm.samples" in line and "requests" in line and line.endswith("(--llm-samples)")
 
 
 def test_a_sweep_grid_of_millions_of_cells_is_refused_before_expanding(tmp_path: Path) -> None:
@@ -104,8 +105,9 @@ def test_yaml_billion_laughs_is_refused(tmp_path: Path, doc: str) -> None:
 def test_the_estimate_names_the_setting_that_drives_it() -> None:
     config = SimulationConfig(n_nodes=500, n_rounds=50_000)
     estimate = estimate_run_bytes(config)
-    with pytest.raises(ConfigError, match=r"^n_rounds = 50,000 \(--rounds\): .* 1\.0 MiB"):
+    with pytest.raises(ConfigError, match=r"^n_rounds = 50,000: .* 1\.0 MiB") as exc:
         check_run_fits(config, available=1 << 20)
+    assert exc.value.params == ("n_rounds",)
     assert check_run_fits(config, available=estimate) == estimate
 
 

@@ -254,11 +254,11 @@ def has_loop_section(config_file: Path | None) -> bool:
 
 
 def _flag(key: str) -> str:
-    """The flag of ``spillover simulate`` that sets a config key."""
+    """The flag of ``spillover simulate`` that sets a config key (or names an option)."""
     from spillover.cli._simulate_options import FLAG_OF
     from spillover.config import param_name
 
-    return FLAG_OF[param_name(key)]
+    return FLAG_OF.get(param_name(key), "--" + key.replace("_", "-"))
 
 
 def simulate_loop(
