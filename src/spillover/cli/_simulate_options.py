@@ -18,7 +18,14 @@ from typing import Annotated, Any, Final, TypeVar
 
 import typer
 
-from spillover._vocab import CACHE_MODES, GRAPH_KINDS, POLICY_KINDS, VOCABULARIES
+from spillover._vocab import (
+    CACHE_MODES,
+    GRAPH_KINDS,
+    INVALID_RULES,
+    POLICY_KINDS,
+    PROBABILITY_SOURCES,
+    VOCABULARIES,
+)
 from spillover.config import FLAT_KEYS, param_name
 from spillover.exceptions import ConfigError
 
@@ -32,6 +39,11 @@ __all__ = [
 ]
 
 _LLM = "LLM agents"
+
+
+def _one_of(values: tuple[str, ...]) -> str:
+    """``("a", "b", "c")`` -> ``"a, b or c"``."""
+    return f"{', '.join(values[:-1])} or {values[-1]}"
 
 
 @dataclass(frozen=True)
@@ -179,7 +191,9 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "Samples per prompt without log-probabilities. \\[default: 10]",
         panel=_LLM,
     ),
-    _setting("llm_probability", str, "auto, logprobs or samples. \\[default: auto]", panel=_LLM),
+    _setting(
+        "llm_probability", str, f"{_one_of(PROBABILITY_SOURCES)}. \\[default: auto]", panel=_LLM
+    ),
     _setting(
         "llm_structured",
         str,
@@ -196,7 +210,8 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     _setting(
         "llm_invalid",
         str,
-        "An answer still malformed or refused after retries: fail or not_shared. \\[default: fail]",
+        f"An answer still malformed or refused after retries: {_one_of(INVALID_RULES)}. "
+        "\\[default: fail]",
         panel=_LLM,
     ),
     _setting(
