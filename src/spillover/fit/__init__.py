@@ -50,7 +50,9 @@ from spillover.fit._result import (
 )
 from spillover.fit._robust import (
     CLUSTER,
+    CLUSTERINGS,
     GOF_LEVEL,
+    MIN_REPLICATE_CLUSTERS,
     GoodnessOfFit,
     Sandwich,
     cluster_sandwich,
@@ -63,12 +65,14 @@ from spillover.fit._traits import TRAIT_BASES, TraitEffects, fit_trait_effects
 
 __all__ = [
     "CLUSTER",
+    "CLUSTERINGS",
     "CURVE_ESTIMATORS",
     "DOSE2_SPEC",
     "DOSE_SPEC",
     "ESTIMATORS",
     "GOF_LEVEL",
     "HAZARD_SYMBOLS",
+    "MIN_REPLICATE_CLUSTERS",
     "MODELS",
     "TRAIT_BASES",
     "AgentData",

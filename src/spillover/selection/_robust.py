@@ -22,15 +22,18 @@ from typing import Any, Final
 import numpy as np
 from scipy.stats import t as t_dist
 
-from spillover.fit import FitResult, dose2_design, si2_design, totals_by_persona_exposure
-from spillover.fit._robust import (
+from spillover.fit import (
     CLUSTERINGS,
     GOF_LEVEL,
     MIN_REPLICATE_CLUSTERS,
+    FitResult,
     GoodnessOfFit,
     cluster_sandwich,
+    dose2_design,
     goodness_of_fit,
     share_dz,
+    si2_design,
+    totals_by_persona_exposure,
 )
 from spillover.selection._verdict import TwoRatesVerdict
 from spillover.trajectories import ExposureTable
