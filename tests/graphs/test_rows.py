@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from spillover.graphs._rows import fill_rows, first_repeat, row_counts, swap_rows
+from spillover.graphs._rows import (
+    _sort_row,
+    copies_of,
+    fill_regular_rows,
+    first_repeat,
+    row_counts,
+    shuffle_stubs,
+    swap_rows,
+)
 
 
 def _keys(indptr: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -12,27 +21,76 @@ def _keys(indptr: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(n), np.diff(indptr)) * n + cols
 
 
+@pytest.mark.parametrize(
+    ("size", "dtype", "bit_generator"),
+    [
+        (0, np.int32, np.random.PCG64),
+        (1, np.int32, np.random.PCG64),
+        (2, np.int64, np.random.PCG64),
+        (257, np.int32, np.random.PCG64),  # one block and one swap more
+        (100_003, np.int32, np.random.PCG64),
+        (5_000, np.int64, np.random.MT19937),
+        (5_000, np.int32, np.random.Philox),
+    ],
+)
+def test_shuffle_stubs_is_numpys_shuffle(size: int, dtype: type, bit_generator: type) -> None:
+    # The same permutation and the same generator state afterwards (PCG64 keeps half of a
+    # 64-bit draw for the next 32-bit one), so whatever is drawn next is unchanged too.
+    for seed in range(3):
+        ours, numpys = (np.random.Generator(bit_generator(seed)) for _ in range(2))
+        ours.random(seed)  # an odd number of 32-bit halves used up before, for seed 1
+        numpys.random(seed)
+        stubs = np.arange(size, dtype=dtype) % 97
+        expected = stubs.copy()
+        shuffle_stubs(ours, stubs)
+        numpys.shuffle(expected)
+        np.testing.assert_array_equal(stubs, expected)
+        np.testing.assert_equal(ours.bit_generator.state, numpys.bit_generator.state)
+        np.testing.assert_array_equal(ours.integers(0, 2**62, 5), numpys.integers(0, 2**62, 5))
+
+
 def test_rows_of_a_pairing_are_its_sorted_directed_keys() -> None:
     rng = np.random.default_rng(3)
-    for n, k in [(7, 4), (50, 3), (200, 40)]:
+    for n, k in [(7, 4), (50, 3), (20, 1), (30, 2), (300, 8), (64, 9), (200, 40)]:
         stubs = np.repeat(np.arange(n, dtype=np.int32), k)
         rng.shuffle(stubs)
         u, v = stubs[0::2].astype(np.int64), stubs[1::2].astype(np.int64)
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        cols = np.empty(stubs.size, dtype=np.int32)
-        fill_rows(u, v, indptr, cols)
+        indptr = np.arange(0, n * k + 1, k, dtype=np.int64)
+        cols = np.full(stubs.size, -5, dtype=np.int32)
+        filled = np.zeros(n, dtype=np.uint8)
+        fill_regular_rows(stubs, k, cols, filled)
+        assert filled.tolist() == [k] * n
         expected = np.sort(np.concatenate((u * n + v, v * n + u)))
         np.testing.assert_array_equal(_keys(indptr, cols), expected)
         assert first_repeat(indptr, cols) == bool(np.any(expected[1:] == expected[:-1]))
 
 
+def test_rows_of_every_length_sort_like_numpy() -> None:
+    # Lengths up to 8 go through the sorting network, longer ones by insertion or np.sort.
+    rng = np.random.default_rng(5)
+    for length in [*range(1, 12), 33, 40]:
+        for _ in range(200):
+            cols = rng.integers(-1, 6, size=length + 4).astype(np.int32)
+            expected = cols.copy()
+            expected[2 : 2 + length] = np.sort(expected[2 : 2 + length])
+            _sort_row(cols, 2, 2 + length)
+            np.testing.assert_array_equal(cols, expected)
+
+
+def test_copies_are_the_edges_with_a_listed_key() -> None:
+    rng = np.random.default_rng(11)
+    n = 500
+    u, v = rng.integers(0, n, size=(2, 20_000))
+    undirected = np.minimum(u, v) * n + np.maximum(u, v)
+    for keys in (np.unique(undirected[rng.integers(0, u.size, 40)]), np.array([3, 10**6])):
+        expected = np.flatnonzero(np.isin(undirected, keys))
+        np.testing.assert_array_equal(copies_of(u, v, n, keys), expected)
+
+
 def test_counts_and_swaps_edit_rows_like_the_key_multiset() -> None:
     # Edges 0-1, 1-2 (twice), 2-3, 3-0: row 1 holds 2 twice, row 2 holds 1 twice.
-    u = np.array([0, 1, 2, 1, 3])
-    v = np.array([1, 2, 3, 2, 0])
-    indptr = np.zeros(5, dtype=np.int64)
-    cols = np.empty(10, dtype=np.int32)
-    fill_rows(u, v, indptr, cols)
+    indptr = np.array([0, 2, 5, 8, 10])
+    cols = np.array([1, 3, 0, 2, 2, 1, 1, 3, 0, 2], dtype=np.int32)
     assert row_counts(indptr, cols, np.array([1, 2, 0]), np.array([2, 1, 2])).tolist() == [2, 2, 0]
     # Swap the repeated edge (a, c) = (1, 2) with (x, y) = (3, 0): new edges (1, 3) and (2, 0).
     a, c, x, y = 1, 2, 3, 0
