@@ -63,6 +63,7 @@ def _worker(n: int, cfg: dict[str, Any]) -> dict[str, Any]:
     graph = random_regular(n, cfg["degree"], rng=cfg["seed"])
     graph_s = time.perf_counter() - start
     graph_peak = _peak_rss_kib()
+    print(f"graph built in {graph_s:.1f} s", file=sys.stderr, flush=True)
     seeds = np.sort(np.random.default_rng(cfg["seed"]).choice(n, cfg["n_seeds"], replace=False))
     policy = ConstantPolicy(alpha=0.0, beta=cfg["beta"])
     times, finals = [], []
@@ -110,8 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for n in args.sizes:
         print(f"[bench] {n:,} agents ...", file=sys.stderr, flush=True)
         command = [sys.executable, __file__, "--worker", str(n), "--config", json.dumps(cfg)]
-        done = subprocess.run(command, capture_output=True, text=True, check=False, env=os.environ)
-        sys.stderr.write(done.stderr)
+        # The worker's stderr (the estimate first, then its progress) goes straight through.
+        done = subprocess.run(
+            command, stdout=subprocess.PIPE, text=True, check=False, env=os.environ
+        )
         if done.returncode != 0 or not done.stdout.strip():
             rows.append({"n_nodes": n, "error": f"worker exited with code {done.returncode}"})
             continue
