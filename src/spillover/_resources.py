@@ -175,8 +175,8 @@ def estimate_memory(
     tables = 0
     if run_tables:
         # Curves per (replicate, round, persona); the histories of every replicate (one row
-        # per agent) and one replicate's history temporaries (per edge entry).
-        tables = 8 * reps * (rounds + 1) * N_PERSONAS + reps * 80 * n + 40 * entries
+        # per agent) and their working array (agent_histories: one int64 per agent).
+        tables = 8 * reps * (rounds + 1) * N_PERSONAS + reps * 80 * n + 8 * n
     return MemoryEstimate(n, entries, build, graph, engine, tables)
 
 
