@@ -149,3 +149,21 @@ def test_barabasi_albert_needs_an_even_degree(degree: int) -> None:
     with pytest.raises(ConfigError, match=rf"even number >= 2 .*barabasi-albert.*got {degree}$"):
         SimulationConfig(graph="barabasi-albert", degree=degree)
     assert SimulationConfig(graph="barabasi-albert", degree=4).degree == 4
+
+
+def test_dependency_versions_are_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    from spillover.io import _rundir
+
+    first = _rundir.dependency_versions()
+    assert first["python"] and first["numpy"] == metadata.version("numpy")
+
+    def refuse(name: str) -> str:
+        raise AssertionError(f"metadata read again for {name}")
+
+    monkeypatch.setattr(_rundir.metadata, "version", refuse)
+    again = _rundir.dependency_versions()
+    assert again == first
+    again["numpy"] = "changed"  # each caller gets its own copy
+    assert _rundir.dependency_versions() == first

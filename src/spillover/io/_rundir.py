@@ -10,6 +10,7 @@ complete.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -59,14 +60,23 @@ _DEPENDENCIES = ("numpy", "scipy", "numba", "pyarrow", "networkx", "matplotlib",
 
 
 def dependency_versions() -> dict[str, str]:
-    """Versions of Python, spillover and its main dependencies."""
+    """Versions of Python, spillover and its main dependencies.
+
+    Read once per process (installed versions do not change under a running process; a sweep
+    worker writes hundreds of manifests, and each lookup scans the installed distributions).
+    """
+    return dict(_installed_versions())
+
+
+@functools.cache
+def _installed_versions() -> tuple[tuple[str, str], ...]:
     versions = {"python": platform.python_version()}
     for name in ("spillover", *_DEPENDENCIES):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
-    return versions
+    return tuple(versions.items())
 
 
 def check_output_dir(
