@@ -406,3 +406,25 @@ def test_fit_pair_on_a_run_whose_graph_is_not_regular_is_one_error_line(
     assert "'pair' needs a k-regular graph" in errors[0]
     assert "is not regular (degrees " in errors[0] and "exposure-table models" in errors[0]
     assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_large_runs_print_their_memory_estimate_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spillover import SimulationConfig
+    from spillover._resources import estimate_run
+    from spillover.cli import _simulate
+
+    big = SimulationConfig(n_nodes=10_000_000, degree=8, n_reps=1)
+    line = _simulate.memory_line(big)
+    assert line is not None and line.startswith(estimate_run(big).describe())
+    assert "available" in line
+    assert _simulate.memory_line(SimulationConfig(n_nodes=1000)) is None
+
+    # Any run at or above the threshold prints the line first, before the graph is built.
+    monkeypatch.setattr(_simulate, "MEMORY_LINE_BYTES", 0)
+    argv = ["simulate", "--n-nodes", "200", "--degree", "4", "--rounds", "5", "--replicates", "1"]
+    assert _run([*argv, "--seed", "1", "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert "memory estimate for 200 agents and 400 edges" in err
+    assert err.index("memory estimate") < err.index("building a random-regular graph")

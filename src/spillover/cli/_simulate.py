@@ -217,6 +217,26 @@ def simulate_command(
             _simulate(cfg, out, force=force, quiet=quiet)
 
 
+#: Runs whose memory estimate reaches this print it before any work (``memory_line``).
+MEMORY_LINE_BYTES = 2**30
+
+
+def memory_line(cfg: SimulationConfig) -> str | None:
+    """The run's memory estimate and the memory available, for a run estimated at 1 GiB or
+    more (None for smaller runs and for edge lists, whose size is known only once read)."""
+    from spillover._resources import available_memory, estimate_run, format_bytes
+
+    if cfg.edge_list is not None:
+        return None
+    estimate = estimate_run(cfg)
+    if estimate.peak < MEMORY_LINE_BYTES:
+        return None
+    free = available_memory()
+    return estimate.describe() + (
+        f"; {format_bytes(free)} available" if free is not None else "; available memory unknown"
+    )
+
+
 def _dry_run(cfg: SimulationConfig) -> None:
     from spillover.exceptions import ConfigError
     from spillover.pipeline import plan_llm_run
@@ -232,6 +252,9 @@ def _simulate(cfg: SimulationConfig, out: Path, *, force: bool, quiet: bool) -> 
 
     check_output_dir(out, force=force, keep=(cfg.llm.cache,))
     if not quiet:
+        line = memory_line(cfg)
+        if line is not None:
+            err_console.print(line, markup=False, soft_wrap=True)
         err_console.print(f"building a {cfg.graph} graph of {cfg.n_nodes:,} agents ...")
     if cfg.policy == "llm":
         feed = cfg.llm.mode == "feed"
