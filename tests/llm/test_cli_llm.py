@@ -59,7 +59,7 @@ def test_simulate_with_llm_agents_writes_the_llm_record(
     assert llm["prompt_versions"] == {
         "persona": "persona-v1",
         "archetype": "archetype-v2",
-        "feed": "feed-v1",
+        "feed": "feed-v2",
     }
     acc = llm["accounting"]
     assert acc["requests"] == 160 and acc["cache_misses"] == 160 and acc["retries"] == 0
@@ -81,7 +81,17 @@ def test_feed_mode_writes_posts(standin: Start, tmp_path: Path) -> None:
     argv += llm_flags(server, "--llm-mode", "feed", "--llm-feed-cap", "3")
     assert run([*argv, "--out", str(out)]) == 0
     posts = pq.read_table(out / "posts.parquet")
-    assert posts.column_names == ["replicate", "round", "agent", "text"]
+    assert posts.column_names == [
+        "replicate",
+        "round",
+        "agent",
+        "text",
+        "post_status",
+        "copied",
+    ]
+    assert set(posts.column("post_status").to_pylist()) == {"ok"}
+    rounds, copied = posts.column("round").to_pylist(), posts.column("copied").to_pylist()
+    assert all(c == "news" for r, c in zip(rounds, copied, strict=True) if r == 0)
     adoptions = pq.read_table(out / "adoptions.parquet")
     assert posts.num_rows == adoptions.num_rows
     texts = posts.column("text").to_pylist()

@@ -17,8 +17,12 @@ Post texts: a seed posts the news item itself (:func:`spillover.events.render_po
 that shares through the offline channel posts its persona's offline post
 (``policy.offline_post``); an agent that shares from its feed posts what it wrote in its
 answer, or, when it wrote nothing (possible when the probability comes from log-probabilities
-and the sampled answer was "no"), reposts the newest post of its feed. Texts are data: they are
-escaped inside later prompts and never executed or rendered as markup.
+and the sampled answer was "no"), reposts the newest post of its feed; a decision whose post
+could not be read (status ``"no_text"`` in :class:`~spillover.policies.FeedAnswers`) is a share
+without text, shown in later feeds as the news item it shares. Every post carries its status
+and whether it copies the news item or a post of the feed verbatim
+(:func:`spillover.engine.copied_from`). Texts are data: they are escaped inside later prompts
+and never executed or rendered as markup.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 import numpy as np
 
 from spillover._rng import SeedLike, SeedRecord, seed_record
+from spillover.engine._copies import copied_from
 from spillover.engine._simulate import _check_count, _seed_sets
 from spillover.engine._uniform import decision_uniforms
 from spillover.exceptions import ConfigError, PolicyError
@@ -116,6 +121,8 @@ class _FeedRun:
     last_active: np.ndarray
     active: np.ndarray
     offline_posts: dict[int, str] = field(default_factory=dict)
+    #: Per replicate and sharer: (post status, copied flag) of its post.
+    flags_of: list[dict[int, tuple[str, str | None]]] = field(default_factory=list)
 
 
 def _offline_probabilities(policy: FeedPolicy, persona: np.ndarray, event: Event) -> np.ndarray:
@@ -172,6 +179,7 @@ def _start(
         post_of=[{} for _ in range(n_reps)],
         last_active=np.zeros(n_reps, dtype=np.int32),
         active=np.ones(n_reps, dtype=bool),
+        flags_of=[{} for _ in range(n_reps)],
     )
     for rep in range(n_reps):
         s = seed_sets[rep]
@@ -180,6 +188,7 @@ def _start(
         run.informed_by_persona[rep, 0] = np.bincount(persona[s], minlength=N_PERSONAS)
         for a in s.tolist():
             run.post_of[rep][a] = run.news
+            run.flags_of[rep][a] = ("ok", "news")
     return run
 
 
@@ -207,7 +216,8 @@ def _candidates(run: _FeedRun, t: int) -> tuple[list[_RepRound], list[FeedCandid
                     agent=agent,
                     persona=int(c[j]),
                     n_exposed=int(m[j]),
-                    posts=tuple(run.post_of[rep][int(v)] for v in nb[order]),
+                    # A share without text shows the news item it shares.
+                    posts=tuple(run.post_of[rep][int(v)] or run.news for v in nb[order]),
                     decision_key=run.keys[rep],
                 )
             )
@@ -230,6 +240,13 @@ def _feed_answers(
             f"{type(policy).__name__}.feed_decisions must return {len(candidates)} "
             "probabilities in [0, 1]"
         )
+    if len(answers.posts) != len(candidates) or (
+        answers.status and len(answers.status) != len(candidates)
+    ):
+        raise PolicyError(
+            f"{type(policy).__name__}.feed_decisions must return {len(candidates)} posts "
+            "(and as many post statuses, or none)"
+        )
     return answers, p_feed
 
 
@@ -239,14 +256,21 @@ def _post_text(
     k: int | None,
     candidates: list[FeedCandidate],
     answers: FeedAnswers,
-) -> str:
-    """What a sharer posts: its persona's offline post (no feed, ``k`` None), else what it
-    wrote in answer ``k``, or else a repost of the newest post of its feed."""
+) -> tuple[str, str, str | None]:
+    """What a sharer posts, its post status and copy flag: its persona's offline post (no
+    feed, ``k`` None), else what it wrote in answer ``k``, else nothing when its post could not
+    be read, or else a repost of the newest post of its feed."""
     if k is None:
         if persona not in run.offline_posts:
             run.offline_posts[persona] = run.policy.offline_post(persona, run.event)
-        return run.offline_posts[persona]
-    return answers.posts[k] or (candidates[k].posts[0] if candidates[k].posts else run.news)
+        text = run.offline_posts[persona]
+        return text, "ok", copied_from(text, run.news)
+    status = answers.status[k] if answers.status else "ok"
+    if status == "no_text":
+        return "", status, None
+    feed = candidates[k].posts
+    text = answers.posts[k] or (feed[0] if feed else run.news)
+    return text, status, copied_from(text, run.news, feed)
 
 
 def _advance(
@@ -270,7 +294,9 @@ def _advance(
     slot = {int(j): first + k for k, j in enumerate(fed.tolist())}
     for j in chosen.tolist():
         k = None if m[j] == 0 else slot[j]
-        run.post_of[rep][int(sus[j])] = _post_text(run, int(c[j]), k, candidates, answers)
+        text, status, copied = _post_text(run, int(c[j]), k, candidates, answers)
+        run.post_of[rep][int(sus[j])] = text
+        run.flags_of[rep][int(sus[j])] = (status, copied)
     run.adoption_round[rep, new] = t
     np.add.at(run.n_exposed[rep], _neighbours(run.indptr, run.indices, new), 1)
     informed = run.informed_by_persona
@@ -301,7 +327,13 @@ def _tables(run: _FeedRun, seed_sets: np.ndarray, record: SeedRecord, n: int) ->
         agents, rounds = agents[order], rounds[order]
         adoption_parts.append((np.full(agents.size, rep), agents, persona[agents], rounds))
         post_parts.append(
-            (np.full(agents.size, rep), rounds, agents, [run.post_of[rep][int(a)] for a in agents])
+            (
+                np.full(agents.size, rep),
+                rounds,
+                agents,
+                [run.post_of[rep][int(a)] for a in agents],
+                [run.flags_of[rep][int(a)] for a in agents],
+            )
         )
     exposures = ExposureTable(*(np.concatenate(cols) for cols in zip(*exposure_parts, strict=True)))
     adoptions = Adoptions(*(np.concatenate(cols) for cols in zip(*adoption_parts, strict=True)))
@@ -310,6 +342,8 @@ def _tables(run: _FeedRun, seed_sets: np.ndarray, record: SeedRecord, n: int) ->
         np.concatenate([p[1] for p in post_parts]),
         np.concatenate([p[2] for p in post_parts]),
         tuple(text for p in post_parts for text in p[3]),
+        post_status=tuple(flags[0] for p in post_parts for flags in p[4]),
+        copied=tuple(flags[1] for p in post_parts for flags in p[4]),
     )
     result = SimulationResult(
         curves=Curves(run.informed_by_persona, n_nodes=n),

@@ -207,7 +207,8 @@ def _columns_table(columns: dict[str, np.ndarray]) -> pa.Table:
 
 
 def _posts_table(columns: dict[str, Any]) -> pa.Table:
-    """``replicate, round, agent, text``: post texts are data, stored as plain strings."""
+    """``replicate, round, agent, text, post_status, copied``: post texts are data, stored as
+    plain strings; ``copied`` is null for a post that copies nothing."""
     import pyarrow as pa
 
     return pa.table(
@@ -216,6 +217,8 @@ def _posts_table(columns: dict[str, Any]) -> pa.Table:
             "round": pa.array(columns["round"]),
             "agent": pa.array(columns["agent"]),
             "text": pa.array(columns["text"], type=pa.string()),
+            "post_status": pa.array(columns["post_status"], type=pa.string()),
+            "copied": pa.array(columns["copied"], type=pa.string()),
         }
     )
 

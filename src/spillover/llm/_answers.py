@@ -11,6 +11,11 @@ that the cache and the policies see. Each completion becomes an
   ``invalid_retries`` times, with the next seed (``request.seed + 1``, ``+ 2``, ...), in a
   second wave once the first has arrived; an answer still invalid is returned as invalid, and
   the caller applies its rule;
+- except in **feed mode**, where the post is the part a token limit cuts: a feed answer whose
+  decision can be read but whose post cannot (cut at ``max_tokens``, or broken JSON after the
+  ``"share"`` value) is valid, with ``post`` None and ``post_error`` saying why, and a feed
+  answer cut at ``max_tokens`` is never asked again at the same limit (``truncated`` is set);
+  :class:`~spillover.policies.FeedLLMPolicy` asks both again once with twice the limit;
 - every answer leaves sanitised (:meth:`~spillover.llm.LLMResponse.sanitised`: credentials
   masked, texts bounded), whatever the server sent.
 
@@ -26,7 +31,12 @@ from spillover._redact import redact
 from spillover.exceptions import ConfigError, LLMError
 from spillover.llm._accounting import Accounting
 from spillover.llm._backend import ResponseCallback
-from spillover.llm._parse import MAX_POST_CHARS, parse_answer, share_probability_from_logprobs
+from spillover.llm._parse import (
+    MAX_POST_CHARS,
+    parse_answer,
+    read_decision,
+    share_probability_from_logprobs,
+)
 from spillover.llm._pool import Limiter, Outcome, RetryingPool
 from spillover.llm._retry import RetryPolicy
 from spillover.llm._transport import ChatTransport
@@ -112,7 +122,10 @@ class AnsweringBackend:
             i = todo[j]
             attempts[i] += outcome.attempts
             response = self._response(reqs[i], outcome, attempts[i])
-            if not response.valid and not last:
+            # A feed answer cut at max_tokens would be cut again at the same limit: the policy
+            # asks it again with more room instead.
+            cut_post = response.truncated and reqs[i].answer_format == "feed"
+            if not response.valid and not last and not cut_post:
                 self.accounting.add(invalid_retries=1)
                 again.append(i)
                 return
@@ -137,6 +150,7 @@ class AnsweringBackend:
         prompt_tokens, completion_tokens = completion.prompt_tokens, completion.completion_tokens
         self.accounting.add(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
         text = completion.text
+        truncated = completion.truncated
 
         def invalid(error: str | None) -> LLMResponse:
             return LLMResponse(
@@ -144,6 +158,7 @@ class AnsweringBackend:
                 share=None,
                 valid=False,
                 error=error,
+                truncated=truncated,
                 prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens,
                 attempts=attempts,
@@ -152,19 +167,26 @@ class AnsweringBackend:
         if completion.refusal:
             return invalid(f"refused: {redact(completion.refusal[:2000])[:80]!r}")
         parsed = parse_answer(text, req.answer_format, max_post_chars=self.max_post_chars)
-        if parsed.share is None:
+        share, span, post, post_error = parsed.share, parsed.span, parsed.post, None
+        if share is None:
             error = parsed.error
-            if completion.truncated:
+            if truncated:
                 error = f"truncated at max_tokens={req.max_tokens}: {error}"
-            return invalid(error)
+            decision = read_decision(text) if req.answer_format == "feed" else None
+            if decision is None:
+                return invalid(error)
+            # Feed mode: the decision stands, the post is lost (cut or malformed).
+            (share, span), post, post_error = decision, None, error
         probability = None
         if req.logprobs and completion.logprobs is not None:
-            probability = share_probability_from_logprobs(completion.logprobs, text, parsed.span)
+            probability = share_probability_from_logprobs(completion.logprobs, text, span)
         return LLMResponse(
             text=text,
-            share=parsed.share,
-            post=parsed.post,
+            share=share,
+            post=post,
             probability=probability,
+            truncated=truncated,
+            post_error=post_error,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             attempts=attempts,

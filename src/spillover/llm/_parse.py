@@ -26,6 +26,7 @@ __all__ = [
     "TokenLogprob",
     "clean_post",
     "parse_answer",
+    "read_decision",
     "share_probability_from_logprobs",
 ]
 
@@ -165,6 +166,21 @@ def parse_answer(
     if "{" in raw:
         return ParsedAnswer(None, error=f"malformed JSON answer: {_short(raw)}")
     return ParsedAnswer(None, error=f"no yes/no answer (refused or off-format): {_short(raw)}")
+
+
+def read_decision(text: str) -> tuple[bool, tuple[int, int]] | None:
+    """The yes/no value of a ``"share"`` key in a text that does not parse as a whole (a feed
+    answer cut inside its post, or with broken JSON after the decision), and its span; None
+    when the text holds no such value.
+
+    Only the decision is read: the post of such an answer is not trusted (it is cut or
+    malformed), so the caller keeps the decision and asks again for the post, or goes without.
+    """
+    match = _SHARE_VALUE.search(text)
+    if match is None:
+        return None
+    share = _as_share(match.group(1))
+    return (share, match.span(1)) if share is not None else None
 
 
 class TokenLogprob(Protocol):

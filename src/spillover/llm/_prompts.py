@@ -16,7 +16,8 @@ The feed differs by fidelity mode:
 
 The answer format is strict: a JSON object ``{"share": "yes"|"no"}``, plus ``"post"`` (the
 agent's own post when it shares) in feed mode; the same shape is sent as a JSON schema where the
-server accepts structured output.
+server accepts structured output. The feed-mode format is described in words, with no example
+post: a placeholder such as ``<your post>`` is what small models copy.
 
 **Data, not instructions.** The news text and the neighbours' posts are wrapped in
 ``<news>``/``<post>`` tags and told apart as data; ``&``, ``<`` and ``>`` inside them are
@@ -51,8 +52,9 @@ __all__ = [
 
 #: Version of the archetype-mode user template (v2: the news once, the feed after it).
 ARCHETYPE_VERSION: Final[str] = "archetype-v2"
-#: Version of the feed-mode user template.
-FEED_VERSION: Final[str] = "feed-v1"
+#: Version of the feed-mode user template (v2: the answer format in words, with no placeholder
+#: post a model could copy).
+FEED_VERSION: Final[str] = "feed-v2"
 
 _INTRO: Final[str] = (
     "A news item about an offline event is going around on the platform. The text between "
@@ -73,10 +75,12 @@ _ARCHETYPE_INTRO: Final[str] = (
 _ARCHETYPE_OFFLINE: Final[str] = (
     "None of the people you follow has posted it; you heard about it outside the platform."
 )
+# No example post and no placeholder: small models copied "<your post>" literally (feed-v1).
 _FEED_FORMAT: Final[str] = (
-    "If you share it, also write the post you publish with it (at most 280 characters, in "
-    'your own voice). Answer with only a JSON object and nothing else: {"share": "yes", '
-    '"post": "<your post>"} or {"share": "no", "post": ""}.'
+    'Answer with only a JSON object and nothing else. It has two keys: "share", whose value is '
+    '"yes" or "no"; and "post", whose value is the post you publish with the news item if you '
+    "share it, written by you in your own voice (at most 280 characters), or an empty string "
+    "if you do not share it."
 )
 
 

@@ -178,6 +178,12 @@ class LLMResponse:
         Whether ``text`` held a well-formed answer.
     error : str or None
         Why the answer is invalid (malformed, refused, truncated).
+    truncated : bool
+        The server cut the answer at ``max_tokens`` (``finish_reason == "length"``).
+    post_error : str or None
+        Feed mode: the decision was read but the post was not (a truncated or malformed
+        answer, e.g. ``{"share": "yes", "post": "cut her``); the response is valid, ``post``
+        is None, and this says why. None otherwise.
     prompt_tokens, completion_tokens : int
         Token usage reported by the server (0 when it reports none).
     attempts : int
@@ -192,6 +198,8 @@ class LLMResponse:
     probability: float | None = None
     valid: bool = True
     error: str | None = None
+    truncated: bool = False
+    post_error: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     attempts: int = 1
@@ -219,9 +227,10 @@ class LLMResponse:
         text = redact(self.text[: max_chars * 2])[:max_chars]
         error = None if self.error is None else redact(self.error[:2000])[:300]
         post = None if self.post is None else redact(self.post)
-        if (text, error, post) == (self.text, self.error, self.post):
+        post_error = None if self.post_error is None else redact(self.post_error[:2000])[:300]
+        if (text, error, post, post_error) == (self.text, self.error, self.post, self.post_error):
             return self
-        return replace(self, text=text, error=error, post=post)
+        return replace(self, text=text, error=error, post=post, post_error=post_error)
 
     def to_json(self) -> str:
         d = asdict(self)

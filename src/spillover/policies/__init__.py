@@ -10,7 +10,7 @@ from spillover.policies._default import (
 )
 from spillover.policies._llm import INVALID_RULES, LLM_MODES, PROBABILITY_SOURCES, LLMPolicy
 from spillover.policies._llm_archetype import ArchetypeLLMPolicy
-from spillover.policies._llm_feed import FeedAnswers, FeedCandidate, FeedLLMPolicy
+from spillover.policies._llm_feed import POST_STATUSES, FeedAnswers, FeedCandidate, FeedLLMPolicy
 from spillover.policies._parametric import (
     ConstantPolicy,
     PersonaPolicy,
@@ -42,6 +42,7 @@ __all__ = [
     "DEFAULT_EVENT_MULTIPLIERS",
     "INVALID_RULES",
     "LLM_MODES",
+    "POST_STATUSES",
     "PROBABILITY_SOURCES",
     "ArchetypeLLMPolicy",
     "ConstantPolicy",

@@ -5,13 +5,23 @@ Feed mode needs the posts an agent sees, so it runs on the round-by-round engine
 policy with ``feed_decisions``): every round, every susceptible agent with informed neighbours
 is a request of its own (:meth:`FeedLLMPolicy.feed_decisions`). Agents with an empty feed use
 the offline (bucket 0) answer of their persona, asked once per run.
+
+**Posts that do not fit.** A decision whose post was lost (the answer was cut at ``max_tokens``,
+or its JSON broke after the ``"share"`` value: ``post_error`` set by the backend), or whose
+answer was cut before any decision, is asked again **once** with twice the token limit: the
+same request otherwise, so the same seed (a server that honours seeds writes the same answer
+with room to finish it) and its own cache key (the limit is part of the key, so a resumed run
+reads both answers from the cache). Each decision gets a post status: ``"ok"``, ``"retried"``
+(the second answer is the one used), or ``"no_text"`` (still no post: the decision is kept and
+the agent, if it shares, shares without text). Only a decision that cannot be read at all, in
+either answer, or a refusal, is an invalid answer under the ``invalid`` rule.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
 import numpy as np
 
@@ -22,9 +32,16 @@ from spillover.policies._tabulated import TabulatedPolicy
 
 if TYPE_CHECKING:
     from spillover.events import Event
+    from spillover.llm import LLMRequest, LLMResponse
     from spillover.trajectories import ExposureTable
 
-__all__ = ["FeedAnswers", "FeedCandidate", "FeedLLMPolicy"]
+__all__ = ["POST_STATUSES", "FeedAnswers", "FeedCandidate", "FeedLLMPolicy"]
+
+#: What became of a decision's post: as written, written when asked again with twice the token
+#: limit, or never readable (the decision is kept; a share has no text).
+POST_STATUSES: Final[tuple[str, ...]] = ("ok", "retried", "no_text")
+#: How much more room a post that did not fit gets when asked again.
+REASK_TOKEN_FACTOR: Final[int] = 2
 
 
 @dataclass(frozen=True)
@@ -60,11 +77,15 @@ class FeedCandidate:
 class FeedAnswers:
     """Probabilities and post texts for a batch of feed candidates (same order).
 
-    ``posts[i]`` is the post the agent wrote in its answer ("" when it wrote none).
+    ``posts[i]`` is the post the agent wrote in its answer ("" when it wrote none);
+    ``status[i]`` one of :data:`POST_STATUSES` (empty: every post ``"ok"``). An agent that
+    shares with status ``"no_text"`` shares without text; one that shares with an empty post
+    otherwise reposts the newest post of its feed.
     """
 
     probability: np.ndarray
     posts: tuple[str, ...]
+    status: tuple[str, ...] = ()
 
 
 class FeedLLMPolicy(LLMPolicy):
@@ -76,6 +97,12 @@ class FeedLLMPolicy(LLMPolicy):
 
     mode: ClassVar[Literal["feed"]] = "feed"
     default_max_tokens: ClassVar[int] = 256
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Decisions asked again with twice the token limit, and those still without a post.
+        self.posts_reasked = 0
+        self.posts_without_text = 0
 
     def _key_messages(self, persona: int, bucket: int, event: Event) -> tuple[tuple[str, str], ...]:
         from spillover.llm import feed_messages
@@ -128,6 +155,7 @@ class FeedLLMPolicy(LLMPolicy):
         ]
         responses = self._complete(requests) if requests else []
         self.decisions_asked += len(requests)
+        responses, status = self._reask_posts(requests, responses)
         p = np.zeros(len(requests))
         posts: list[str] = []
         for i, (c, response) in enumerate(zip(candidates, responses, strict=True)):
@@ -159,7 +187,40 @@ class FeedLLMPolicy(LLMPolicy):
                 [reach * self._memo[(event.event_id, c.persona, 0)].probability for c in candidates]
             )
             p = 1.0 - (1.0 - alpha) * (1.0 - p)
-        return FeedAnswers(p, tuple(posts))
+        return FeedAnswers(p, tuple(posts), tuple(status))
+
+    def _reask_posts(
+        self, requests: list[LLMRequest], responses: list[LLMResponse]
+    ) -> tuple[list[LLMResponse], list[str]]:
+        """Ask once more, with twice the token limit, the decisions to share whose post was
+        lost and the answers cut before a decision (see the module docstring); the answers
+        to use and each decision's post status."""
+        responses = list(responses)
+        status = ["ok"] * len(responses)
+        todo = [
+            i
+            for i, r in enumerate(responses)
+            if (r.valid and r.share and r.post_error is not None) or (not r.valid and r.truncated)
+        ]
+        if not todo:
+            return responses, status
+        again = self._complete(
+            [
+                replace(requests[i], max_tokens=requests[i].max_tokens * REASK_TOKEN_FACTOR)
+                for i in todo
+            ]
+        )
+        self.posts_reasked += len(todo)
+        for i, second in zip(todo, again, strict=True):
+            if second.valid:
+                responses[i] = second
+                status[i] = "no_text" if second.share and second.post_error else "retried"
+            elif responses[i].valid:
+                status[i] = "no_text"  # the first decision stands, without its post
+            else:
+                responses[i] = second  # no decision in either answer: an invalid answer
+        self.posts_without_text += status.count("no_text")
+        return responses, status
 
     def offline_post(self, persona: int, event: Event) -> str:
         """The post of an agent with an empty feed that shares (from its bucket-0 answers)."""
@@ -168,6 +229,14 @@ class FeedLLMPolicy(LLMPolicy):
         self._resolve_keys([(persona, 0)], event)
         posts = self._memo[(event.event_id, persona, 0)].posts
         return posts[0] if posts else render_post(event)
+
+    def stats(self) -> dict[str, Any]:
+        """Those of :class:`LLMPolicy`, and the posts asked again and still without text."""
+        return {
+            **super().stats(),
+            "posts_reasked": self.posts_reasked,
+            "posts_without_text": self.posts_without_text,
+        }
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "feed_cap": self.feed_cap}

@@ -16,20 +16,45 @@ __all__ = ["Posts", "SimulationResult"]
 
 @dataclass(frozen=True)
 class Posts:
-    """The posts of a feed-mode run: ``replicate, round, agent, text``, one per sharer."""
+    """The posts of a feed-mode run: ``replicate, round, agent, text``, one per sharer, with
+    two flags per post.
+
+    Attributes
+    ----------
+    post_status : tuple of str
+        ``"ok"``, ``"retried"`` (the post came from the answer asked again with twice the
+        token limit) or ``"no_text"`` (no readable post even then: a share without text, whose
+        ``text`` is ""); all ``"ok"`` when not given.
+    copied : tuple of str or None
+        ``"news"`` when the post copies the news item verbatim, ``"post"`` when it copies a
+        post of the feed the agent saw, else None (:func:`spillover.engine.copied_from`);
+        all None when not given.
+    """
 
     replicate: np.ndarray
     round: np.ndarray
     agent: np.ndarray
     text: tuple[str, ...]
+    post_status: tuple[str, ...] = ()
+    copied: tuple[str | None, ...] = ()
 
     def __post_init__(self) -> None:
         for name, dtype in (("replicate", np.int32), ("round", np.int32), ("agent", np.int64)):
             arr = np.array(getattr(self, name), dtype=dtype)
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)
+        n = len(self.text)
         object.__setattr__(self, "text", tuple(str(t) for t in self.text))
-        if not (len(self.replicate) == len(self.round) == len(self.agent) == len(self.text)):
+        status = tuple(str(s) for s in self.post_status) if self.post_status else ("ok",) * n
+        copied: tuple[str | None, ...] = (None,) * n
+        if self.copied:
+            copied = tuple(None if c is None else str(c) for c in self.copied)
+        object.__setattr__(self, "post_status", status)
+        object.__setattr__(self, "copied", copied)
+        if not (
+            len(self.replicate) == len(self.round) == len(self.agent) == n == len(status)
+            and len(copied) == n
+        ):
             raise ConfigError("Posts: columns must have equal lengths")
 
     def __len__(self) -> int:
@@ -41,6 +66,8 @@ class Posts:
             "round": self.round,
             "agent": self.agent,
             "text": list(self.text),
+            "post_status": list(self.post_status),
+            "copied": list(self.copied),
         }
 
 
