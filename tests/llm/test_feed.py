@@ -91,7 +91,8 @@ def test_feed_engine_equals_the_numba_engine_for_a_table_policy(
 
 def test_llm_feed_mode_asks_once_per_decision(event: Event) -> None:
     graph = random_regular(120, 4, rng=4)
-    fake = FakeBackend(logprobs=False)
+    # Even odds: some agent can share in every round, so no replicate stops early.
+    fake = FakeBackend(lambda r: 0.5, logprobs=False)
     policy = LLMPolicy(fake, model="m", mode="feed", samples=3, feed_cap=2)
     feed = simulate_feed(graph, policy, n_rounds=4, n_reps=2, n_seeds=3, event=event, rng=1)
     result = feed.result

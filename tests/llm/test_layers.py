@@ -175,6 +175,29 @@ def test_logprobs_and_truncation_are_read_from_the_completion() -> None:
     assert not answer.valid and "truncated at max_tokens=16" in (answer.error or "")
 
 
+def test_a_feed_answer_cut_in_its_post_keeps_its_decision_and_is_not_asked_again() -> None:
+    feed = LLMRequest(model="m", messages=(("user", "q"),), answer_format="feed", logprobs=False)
+    cut = Scripted(lambda n, s: Completion('{"share": "yes", "post": "Just saw th', truncated=True))
+    backend, _ = stack(cut, invalid_retries=2)
+    (answer,) = backend.complete([feed])
+    assert answer.valid and answer.share is True and answer.post is None and answer.truncated
+    assert "truncated at max_tokens=16" in (answer.post_error or "")
+    assert len(cut.calls) == 1  # the same limit would cut it again: the policy asks with more
+    early = Scripted(lambda n, s: Completion('{"sha', truncated=True))
+    backend, _ = stack(early, invalid_retries=2)
+    (answer,) = backend.complete([feed])
+    assert not answer.valid and answer.truncated and len(early.calls) == 1
+    # Broken JSON after the decision, not cut: valid, the post lost; archetype answers as before.
+    broken = Scripted(lambda n, s: Completion('{"share": "no", "post": oops}'))
+    backend, _ = stack(broken, invalid_retries=2)
+    (answer,) = backend.complete([feed])
+    assert answer.valid and answer.share is False and "malformed" in (answer.post_error or "")
+    archetype = Scripted(lambda n, s: Completion('{"share": "ye', truncated=True))
+    backend, _ = stack(archetype, invalid_retries=2)
+    (answer,) = backend.complete([request()])
+    assert not answer.valid and len(archetype.calls) == 3
+
+
 def test_permanent_errors_and_a_transport_that_keeps_asking_to_send_again() -> None:
     rejected, _ = stack(Scripted(lambda n, s: LLMError("the server said 400")))
     with pytest.raises(LLMError, match="said 400") as info:

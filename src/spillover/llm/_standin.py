@@ -17,7 +17,9 @@
 Latency (fixed, plus a deterministic jitter per request that shuffles completion order) and
 faults are configurable (:class:`Faults`): 429 with ``Retry-After``, 500, hanging past the
 client's timeout, malformed JSON answers, refusals, an unreadable body, missing
-log-probabilities, rejecting ``response_format`` or ``logprobs`` with a 400, and the hostile
+log-probabilities, rejecting ``response_format`` or ``logprobs`` with a 400, feed posts too
+long for the request's ``max_tokens`` (every answer is cut at that limit, with
+``finish_reason`` "length", as a real server does), and the hostile
 ones: a non-JSON body or a refusal that quotes the request's key, a body dripped one byte per
 second, a connection reset after the request, and a huge answer. Each fault
 hits a deterministic fraction of distinct requests (model, messages, seed) on their first

@@ -90,8 +90,14 @@ class Faults:
         Answer with a valid answer followed by ``huge_body_chars`` characters of filler.
     reject_response_format, reject_logprobs : bool
         Answer 400 to any request with ``response_format`` / ``logprobs``.
+    long_posts : float
+        Feed mode: the share of requests (model, messages, seed; on every attempt, whatever
+        their ``max_tokens``) whose post, when the answer is "yes", runs to
+        ``long_post_tokens`` tokens (one per word). Like every answer of the stand-in, it is
+        cut at the request's ``max_tokens``, with ``finish_reason`` "length".
     fault_attempts : int
-        How many attempts of a request the faults above hit (then it is answered normally).
+        How many attempts of a request the faults above (but ``long_posts``) hit; then it is
+        answered normally.
     """
 
     rate_limit: float = 0.0
@@ -113,6 +119,8 @@ class Faults:
     huge_body_chars: int = 10_000_000
     reject_response_format: bool = False
     reject_logprobs: bool = False
+    long_posts: float = 0.0
+    long_post_tokens: int = 120
     fault_attempts: int = 1
 
 
@@ -192,11 +200,20 @@ async def answer(
             text = "".join(tokens)
         else:
             post = _post(cfg, messages, key, j) if (feed and yes) else ""
-            text, tokens = _json_answer(yes, post if feed else None)
+            long = bool(post) and f.long_posts > 0 and unit(key, j, "long_posts") < f.long_posts
+            if long:
+                post = " ".join([post, *["and"] * max(f.long_post_tokens - len(post.split()), 0)])
+            text, tokens = _json_answer(yes, post if feed else None, by_word=long)
+        finish = "stop"
+        limit = body.get("max_tokens")
+        if tokens is not None and isinstance(limit, int) and 0 < limit < len(tokens):
+            # As a server does: the answer stops at the token limit.
+            tokens, finish = tokens[:limit], "length"
+            text = "".join(tokens)
         completion_tokens += len(tokens) if tokens else max(1, len(text) // 4)
         choice: dict[str, Any] = {
             "index": j,
-            "finish_reason": "stop",
+            "finish_reason": finish,
             "message": {"role": "assistant", "content": text},
             "logprobs": None,
         }
@@ -248,7 +265,8 @@ def _is_feed(body: dict[str, Any]) -> bool:
     return bool(messages) and '"post"' in str(messages[-1].get("content", ""))
 
 
-def _json_answer(yes: bool, post: str | None) -> tuple[str, list[str]]:
+def _json_answer(yes: bool, post: str | None, *, by_word: bool = False) -> tuple[str, list[str]]:
+    """The JSON answer and its tokens: the post is one token, or one per word (``by_word``)."""
     value = "yes" if yes else "no"
     tokens = ['{"', "share", '":', ' "', value]
     if post is None:
@@ -257,7 +275,7 @@ def _json_answer(yes: bool, post: str | None) -> tuple[str, list[str]]:
         tokens += ['",', ' "', "post", '":', ' "']
         escaped = json.dumps(post)[1:-1]
         if escaped:
-            tokens.append(escaped)
+            tokens.extend(re.findall(r"\s*\S+", escaped) if by_word else [escaped])
         tokens.append('"}')
     return "".join(tokens), tokens
 

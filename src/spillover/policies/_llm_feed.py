@@ -153,9 +153,8 @@ class FeedLLMPolicy(LLMPolicy):
             )
             for c in candidates
         ]
-        responses = self._complete(requests) if requests else []
+        responses, status = self._answers(requests) if requests else ([], [])
         self.decisions_asked += len(requests)
-        responses, status = self._reask_posts(requests, responses)
         p = np.zeros(len(requests))
         posts: list[str] = []
         for i, (c, response) in enumerate(zip(candidates, responses, strict=True)):
@@ -189,13 +188,14 @@ class FeedLLMPolicy(LLMPolicy):
             p = 1.0 - (1.0 - alpha) * (1.0 - p)
         return FeedAnswers(p, tuple(posts), tuple(status))
 
-    def _reask_posts(
-        self, requests: list[LLMRequest], responses: list[LLMResponse]
-    ) -> tuple[list[LLMResponse], list[str]]:
-        """Ask once more, with twice the token limit, the decisions to share whose post was
-        lost and the answers cut before a decision (see the module docstring); the answers
-        to use and each decision's post status."""
-        responses = list(responses)
+    def _complete(self, requests: list[LLMRequest]) -> list[LLMResponse]:
+        # Key requests (the empty feed) get the same second chance as decisions.
+        return self._answers(requests)[0]
+
+    def _answers(self, requests: list[LLMRequest]) -> tuple[list[LLMResponse], list[str]]:
+        """The answers to ``requests``, those whose post did not fit asked once more with
+        twice the token limit (see the module docstring), and each one's post status."""
+        responses = super()._complete(requests)
         status = ["ok"] * len(responses)
         todo = [
             i
@@ -204,7 +204,7 @@ class FeedLLMPolicy(LLMPolicy):
         ]
         if not todo:
             return responses, status
-        again = self._complete(
+        again = super()._complete(
             [
                 replace(requests[i], max_tokens=requests[i].max_tokens * REASK_TOKEN_FACTOR)
                 for i in todo
