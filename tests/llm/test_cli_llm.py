@@ -102,6 +102,17 @@ def test_feed_mode_writes_posts(standin: Start, tmp_path: Path) -> None:
     )
     table = json.loads((out / "llm_table.json").read_text())
     assert "feed-mode run" in table["source"]["built_from"]
+    # The report shows the first posts by round, with persona and flags, escaped.
+    from spillover.personas import PERSONAS
+    from spillover.report import build_run_report
+
+    html = build_run_report(out, n_folds=0).read_text()
+    section = html.split("<h2>Posts (feed mode)</h2>", 1)[1].split("<h2>", 1)[0]
+    assert f"{posts.num_rows:,} posts" in section
+    rows = section.count("<tr><td class='num'>")
+    assert rows == min(5, sum(r > 0 for r in rounds))
+    assert "<script>" not in section and "&lt;script&gt;" in section
+    assert any(p.code in section for p in PERSONAS)
 
 
 def test_dry_run_counts_requests_and_sends_none(

@@ -30,6 +30,7 @@ def test_report_is_self_contained(report: Path) -> None:
     # no external resources: no http(s) URLs in src/href, no scripts
     assert not re.search(r"(src|href)\s*=\s*['\"]?(https?:)?//", html)
     assert "<script" not in html.lower()
+    assert "Posts (feed mode)" not in html  # only feed-mode runs show posts
     images = re.findall(r"<img [^>]*src=\"data:image/png;base64,", html)
     assert len(images) >= 4
     for name in ("si2", "si-persona", "pair", "Trait", "Akaike"):

@@ -21,6 +21,7 @@ from spillover.report._fit_figures import (
     plot_trait_effects,
 )
 from spillover.report._html import PageFigure, render_report
+from spillover.report._posts import read_feed_posts
 from spillover.selection import Analysis, analyse
 from spillover.trajectories import Adoptions, Curves
 
@@ -295,6 +296,8 @@ def build_run_report(
     """Fit every model the run supports and write ``report.html`` (and ``figures/*.png``).
 
     ``analysis`` skips the fitting when the caller has already fitted this run's data.
+    A feed-mode run (one with ``posts.parquet``) shows its first posts by round, with each
+    agent's persona and the posts' flags, and how many posts copy the news or a post.
     ``fit_rounds`` fits on rounds 0..R only and adds the forecast of the later rounds
     (a figure of the bands of the top models, and a table of every model's errors).
 
@@ -356,6 +359,7 @@ def build_run_report(
             figures=figures,
             persona_figures=persona_figures,
             forecast_figures=forecast_figures,
+            feed_posts=read_feed_posts(run),
         )
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

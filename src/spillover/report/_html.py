@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from spillover.io import GENERATOR_META
 from spillover.report._mpl import save_figure
+from spillover.report._posts import FeedPosts, feed_posts_section
 from spillover.selection import Analysis, ModelErrors, ModelGroup, RobustErrors
 
 if TYPE_CHECKING:
@@ -388,8 +389,9 @@ def render_report(
     persona_figures: Sequence[PageFigure] = (),
     notes: Sequence[str] = (),
     forecast_figures: Sequence[PageFigure] = (),
+    feed_posts: FeedPosts | None = None,
 ) -> str:
-    """The whole report as one HTML string."""
+    """The whole report as one HTML string (``feed_posts``: a feed-mode run's posts)."""
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         GENERATOR_META,
@@ -400,6 +402,7 @@ def render_report(
     ]
     if event_post:
         parts.append(f"<h2>The news item</h2><pre>{escape(event_post)}</pre>")
+    parts.append(feed_posts_section(feed_posts))
     parts.append("<h2>Spread and model predictions</h2>")
     parts.extend(f.html() for f in figures)
     parts.append("<h2>Model comparison</h2>")
