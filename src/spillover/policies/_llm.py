@@ -33,7 +33,9 @@ cannot change a result.
 **Invalid answers** (malformed or refused, after the backend's retries) follow ``invalid``:
 ``"fail"`` raises LLMError naming the request; ``"not_shared"`` counts the answer as a "no" (a
 sample that says no; in feed mode, a decision not to share). Invalid answers are counted in the
-run's manifest either way.
+run's manifest either way. In feed mode a post that did not fit (cut at ``max_tokens``, or
+broken after a readable decision) is not an invalid answer: :class:`FeedLLMPolicy` asks it again
+with twice the limit, then keeps the decision without the post.
 """
 
 from __future__ import annotations
