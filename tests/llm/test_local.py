@@ -196,6 +196,42 @@ def test_archetype_answer_from_logprobs_with_the_schema(server: LocalServer) -> 
 
 
 @pytest.mark.slow
+def test_a_feed_run_survives_posts_cut_by_the_token_limit(server: LocalServer) -> None:
+    # The real failure: a post cut at max_tokens stopped the run under llm_invalid "fail".
+    # At 12 tokens the bundled model's "yes" answer is cut inside its post; the decision
+    # stands, the post is asked again with 24 tokens, and the run completes.
+    from spillover.engine import simulate_feed
+    from spillover.graphs import watts_strogatz
+
+    backend = OpenAIBackend(server.base_url, api_key_env=None, concurrency=1, timeout_s=300)
+    policy = LLMPolicy(
+        backend, model=server.alias, mode="feed", max_tokens=12, temperature=0.0, buckets="0"
+    )
+    ring = watts_strogatz(6, 2, 0.0, rng=1)
+    feed = simulate_feed(
+        ring,
+        policy,
+        n_rounds=1,
+        n_seeds=1,
+        event=example_events()[0],
+        rng=1,
+        persona_of_node=[0] * 6,
+    )
+    stats = policy.stats()
+    assert stats["invalid_answers_used"] == 0 and stats["feed_decisions_asked"] == 2
+    assert set(stats["probability_sources"]) == {"logprobs"}
+    assert stats["posts_reasked"] >= 2  # both neighbours of the seed answered yes, cut
+    posts = feed.posts
+    seed = int(feed.result.seeds[0][0])
+    fed = {(seed + 1) % 6, (seed - 1) % 6}  # the others share offline, with their key's post
+    pairs = enumerate(zip(posts.round.tolist(), posts.agent.tolist(), strict=True))
+    written = [i for i, (r, a) in pairs if r == 1 and a in fed]
+    assert written, "a neighbour of the seed shares (p about 0.8 for this persona)"
+    assert all(posts.post_status[i] in ("retried", "no_text") for i in written)
+    assert all((posts.text[i] == "") == (posts.post_status[i] == "no_text") for i in written)
+
+
+@pytest.mark.slow
 def test_the_server_stops_and_frees_its_port() -> None:
     local = LocalServer()
     with local:
