@@ -34,7 +34,12 @@ def copies(post: str, source: str) -> bool:
         return False
     if a == b or (len(a) >= COPY_MIN_CHARS and a in b):
         return True
-    if len(a) < COPY_MIN_CHARS:
+    if len(a) < COPY_MIN_CHARS or len(b) < COPY_SHARE * len(a):
+        return False
+    # A common substring covering 80 % of the post holds at least one of its fifths whole:
+    # when none is in the source (the usual case of a post of its own), it is no copy.
+    q = len(a) // 5
+    if not any(a[i : i + q] in b for i in range(0, len(a) - q + 1, q)):
         return False
     match = SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
     return match.size >= COPY_SHARE * len(a)
