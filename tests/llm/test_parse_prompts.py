@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -23,6 +24,7 @@ from spillover.llm import (
     feed_messages,
     parse_answer,
     prompt_version,
+    read_decision,
     response_schema,
     share_probability_from_logprobs,
 )
@@ -203,6 +205,24 @@ def test_feed_prompts_show_the_posts_newest_first(event: Event) -> None:
     assert user.index("<post>\nnewest\n</post>") < user.index("<post>\nolder\n</post>")
     assert '"post"' in user
     assert "outside the platform" in feed_messages(PERSONAS[3], event, 0, ())[1][1]
+
+
+def test_the_feed_prompt_has_no_placeholder_to_copy(event: Event) -> None:
+    # feed-v1 showed '"post": "<your post>"', which small models wrote back literally.
+    user = feed_messages(PERSONAS[3], event, 1, ["a post"])[1][1]
+    outside = re.sub(r"<(news|post)>\n.*?\n</\1>", "", user, flags=re.DOTALL)
+    assert not re.findall(r"<(?!/?(?:news|post)>)[^>]*>", outside)  # only the data tags
+    assert '"post": "' not in user and "..." not in user
+    assert FEED_VERSION == "feed-v2"
+
+
+def test_response_keeps_truncation_and_the_post_error(event: Event) -> None:
+    r = LLMResponse(text='{"share": "yes", "post": "cu', share=True, truncated=True, post_error="x")
+    back = LLMResponse.from_json(r.to_json())
+    assert back.truncated and back.post_error == "x" and back.post is None
+    assert read_decision('{"share": "yes", "post": "cu') == (True, (11, 14))
+    assert read_decision('{"share": "no", "pos') == (False, (11, 13))
+    assert read_decision('{"sha') is None and read_decision("I would rather not") is None
 
 
 def test_data_cannot_break_out_of_its_tags(event: Event) -> None:

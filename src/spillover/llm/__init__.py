@@ -34,6 +34,7 @@ from spillover.llm._parse import (
     ParsedAnswer,
     clean_post,
     parse_answer,
+    read_decision,
     share_probability_from_logprobs,
 )
 from spillover.llm._pool import Outcome, RetryingPool
@@ -102,6 +103,7 @@ __all__ = [
     "model_file",
     "parse_answer",
     "prompt_version",
+    "read_decision",
     "read_gguf_metadata",
     "response_schema",
     "retry_after_seconds",
