@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from spillover.engine import copied_from, copies, simulate_feed
 from spillover.events import Event, render_post
-from spillover.exceptions import LLMError
+from spillover.exceptions import LLMError, PolicyError
 from spillover.graphs import random_regular
 from spillover.llm import (
     CachedBackend,
@@ -221,3 +222,13 @@ def test_copy_flags_of_known_posts(event: Event) -> None:
             saw_own = written["own"] in shown[f"r{r}/a{agent}"]
             flags["own after own" if saw_own else "own"].add(flag)
     assert flags == {"news": {"news"}, "own": {None}, "own after own": {"post"}}
+
+
+def test_a_feed_policy_must_return_known_post_statuses(event: Event) -> None:
+    class Odd(FeedLLMPolicy):
+        def feed_decisions(self, candidates: Any, event: Event | None) -> Any:
+            answers = super().feed_decisions(candidates, event)
+            return replace(answers, status=("lost",) * len(candidates))
+
+    with pytest.raises(PolicyError, match="each one of ok, retried, no_text"):
+        run_feed(Odd(FakeBackend(), model="m"), event)

@@ -39,7 +39,13 @@ from spillover.engine._simulate import _check_count, _seed_sets
 from spillover.engine._uniform import decision_uniforms
 from spillover.exceptions import ConfigError, PolicyError
 from spillover.personas import N_PERSONAS, assign_balanced, validate_assignment
-from spillover.policies import ExposureBatch, FeedAnswers, FeedCandidate, checked_probabilities
+from spillover.policies import (
+    POST_STATUSES,
+    ExposureBatch,
+    FeedAnswers,
+    FeedCandidate,
+    checked_probabilities,
+)
 from spillover.trajectories import Adoptions, Curves, ExposureTable, Posts, SimulationResult
 
 if TYPE_CHECKING:
@@ -240,12 +246,14 @@ def _feed_answers(
             f"{type(policy).__name__}.feed_decisions must return {len(candidates)} "
             "probabilities in [0, 1]"
         )
-    if len(answers.posts) != len(candidates) or (
-        answers.status and len(answers.status) != len(candidates)
+    if (
+        len(answers.posts) != len(candidates)
+        or (answers.status and len(answers.status) != len(candidates))
+        or not set(answers.status) <= set(POST_STATUSES)
     ):
         raise PolicyError(
             f"{type(policy).__name__}.feed_decisions must return {len(candidates)} posts "
-            "(and as many post statuses, or none)"
+            f"(and as many post statuses, each one of {', '.join(POST_STATUSES)}, or none)"
         )
     return answers, p_feed
 
