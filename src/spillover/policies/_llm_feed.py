@@ -44,6 +44,11 @@ POST_STATUSES: Final[tuple[str, ...]] = ("ok", "retried", "no_text")
 REASK_TOKEN_FACTOR: Final[int] = 2
 
 
+def _more_room(max_tokens: int) -> int:
+    """The token limit of a decision asked again (within what a request accepts)."""
+    return min(max_tokens * REASK_TOKEN_FACTOR, 1_000_000)
+
+
 @dataclass(frozen=True)
 class FeedCandidate:
     """One susceptible agent deciding in one round of a feed-mode run.
@@ -205,10 +210,7 @@ class FeedLLMPolicy(LLMPolicy):
         if not todo:
             return responses, status
         again = super()._complete(
-            [
-                replace(requests[i], max_tokens=requests[i].max_tokens * REASK_TOKEN_FACTOR)
-                for i in todo
-            ]
+            [replace(requests[i], max_tokens=_more_room(requests[i].max_tokens)) for i in todo]
         )
         self.posts_reasked += len(todo)
         for i, second in zip(todo, again, strict=True):
