@@ -21,10 +21,8 @@ from spillover.models import (
     Parameter,
     Params,
     batch_shape,
-    check_i0,
-    check_n_rounds,
-    iterate,
 )
+from spillover.models._curves import seeded_states
 
 __all__ = [
     "LOOP_MF_MAP",
@@ -123,8 +121,6 @@ LOOP_MF_MAP = MapModel(
     observe=_aware,
     equations=_MF_EQ,
     reference=_REF,
-    check=None,
-    per_class_state=False,
     step=_mf_step,
 )
 
@@ -147,8 +143,6 @@ LOOP_PAIR_MAP = MapModel(
         "[SE]' = [SS] r0 (1 - r0) + [SE] r1 stay_E; [SS]' = [SS] r0^2; E, P, Z as loop-mf"
     ),
     reference=_REF,
-    check=None,
-    per_class_state=False,
     step=_pair_step,
 )
 
@@ -178,36 +172,24 @@ def _pair_rhs(t: float, st: np.ndarray, p: Params) -> np.ndarray:
     return np.array([ds, -ds - join - p["g"] * e, join - p["d"] * part, join, dx, dy])
 
 
-LOOP_MF_ODE = OdeModel(
-    name="loop-mf",
-    state_names=LOOP_MF_MAP.state_names,
+LOOP_MF_ODE = OdeModel.on_states_of(
+    LOOP_MF_MAP,
     parameters=(*_HAZARDS, DEGREE),
-    start=_mf_start,
-    observe=_aware,
     equations=(
         "dS/dt = -S (a + k b E); dE/dt = S (a + k b E) - (e + k c P) E - g E; "
         "dP/dt = (e + k c P) E - d P; dZ/dt = (e + k c P) E"
     ),
-    reference=_REF,
-    check=None,
-    per_class_state=False,
     rhs=_mf_rhs,
 )
 
-LOOP_PAIR_ODE = OdeModel(
-    name="loop-pair",
-    state_names=LOOP_PAIR_MAP.state_names,
+LOOP_PAIR_ODE = OdeModel.on_states_of(
+    LOOP_PAIR_MAP,
     parameters=(*_HAZARDS, DEGREE),
-    start=_pair_start,
-    observe=_aware,
     equations=(
         "dS/dt = -a S - b [SE]; d[SE]/dt = a([SS] - [SE]) + b([SSE] - [ESE] - [SE]) "
         "- (e + k c P + g)[SE]; d[SS]/dt = -2 a [SS] - 2 b [SSE]; "
         "[SSE] = ((k-1)/k)[SS][SE]/S, [ESE] = ((k-1)/k)[SE]^2/S; E, P, Z as loop-mf"
     ),
-    reference=_REF,
-    check=None,
-    per_class_state=False,
     rhs=_pair_rhs,
 )
 
@@ -254,7 +236,5 @@ def coupled_map(
         "delta": delta,
         "degree": degree,
     }
-    p = m.validate(params)
-    n_rounds = check_n_rounds(m.name, n_rounds)
-    states = iterate(m, p, m.start(check_i0(m.name, i0), p), n_rounds)
+    _, states = seeded_states(m, params, i0, n_rounds)
     return CoupledCurves(*(np.asarray(states[..., j]) for j in range(4)))

@@ -76,12 +76,7 @@ class Parameter:
         """
         where = f"{model}: parameter {self.name!r}"
         rule = f"[{self.lower:g}, {self.upper:g}]" + (", a whole number" if self.integer else "")
-        if isinstance(value, bool | np.bool_ | str | bytes):
-            raise ConfigError(f"{where} must be a number in {rule}; got {value!r}")
-        try:
-            arr = np.array(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where} must be a number in {rule}; got {value!r}") from None
+        arr = _float_array(value, f"{where} must be a number in {rule}")
         if self.per_class and (arr.ndim < 1 or arr.shape[-1] < 1):
             raise ConfigError(
                 f"{where} must hold one value per class (an array with a last axis of length "
@@ -101,7 +96,7 @@ class Parameter:
         return arr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _ModelBase:
     name: str
     state_names: tuple[str, ...]
@@ -110,8 +105,8 @@ class _ModelBase:
     observe: ObserveFn
     equations: str
     reference: str
-    check: CheckFn | None
-    per_class_state: bool
+    check: CheckFn | None = None
+    per_class_state: bool = False
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -189,7 +184,7 @@ class _ModelBase:
         return np.asarray(self.observe(np.asarray(states, dtype=np.float64), p))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MapModel(_ModelBase):
     """A discrete-time model: one synchronous round of the engine per application of ``step``.
 
@@ -213,16 +208,19 @@ class MapModel(_ModelBase):
         The map, in plain text.
     reference : str
     check : callable or None
-        Cross-parameter rules, ``check(model_name, params)``, raising ConfigError.
+        Cross-parameter rules, ``check(model_name, params)``, raising ConfigError; ``None``
+        (the default) when the bounds say all.
     per_class_state : bool
         Whether the state holds one component per class (``state_names`` then names the
-        component generically) rather than one per name.
+        component generically) rather than one per name; ``False`` by default.
+
+    Every field is given by keyword.
     """
 
     step: StepFn
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OdeModel(_ModelBase):
     """A continuous-time model: ``d state / dt = rhs(t, state, params)``.
 
@@ -234,6 +232,48 @@ class OdeModel(_ModelBase):
 
     rhs: RhsFn
 
+    @classmethod
+    def on_states_of(
+        cls,
+        model: MapModel,
+        *,
+        parameters: tuple[Parameter, ...],
+        equations: str,
+        rhs: RhsFn,
+        reference: str | None = None,
+        start: StartFn | None = None,
+        check: CheckFn | None = None,
+    ) -> OdeModel:
+        """The ODE on the states of a map: its name, state names, ``observe`` and per-class
+        flag are ``model``'s, as are its ``start`` and reference unless given.
+
+        ``check`` is not taken from the map (it reads the map's parameter names); nor is
+        ``start`` where it reads them (the per-class models).
+        """
+        shared = {
+            f: getattr(model, f) for f in ("name", "state_names", "observe", "per_class_state")
+        }
+        return cls(
+            **shared,
+            parameters=parameters,
+            equations=equations,
+            rhs=rhs,
+            reference=model.reference if reference is None else reference,
+            start=model.start if start is None else start,
+            check=check,
+        )
+
+
+def _float_array(value: object, must: str) -> np.ndarray:
+    """``value`` as a new float64 array; ConfigError ``"{must}; got {value!r}"`` for a bool,
+    a string or what numpy cannot read as numbers."""
+    if isinstance(value, bool | np.bool_ | str | bytes):
+        raise ConfigError(f"{must}; got {value!r}")
+    try:
+        return np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{must}; got {value!r}") from None
+
 
 def check_i0(where: str, i0: ArrayLike) -> np.ndarray:
     """``i0`` as a float64 array, every value in the open interval (0, 1).
@@ -243,12 +283,7 @@ def check_i0(where: str, i0: ArrayLike) -> np.ndarray:
     ConfigError
     """
     rule = "the initial informed fraction n_seeds / n_nodes, in the open interval (0, 1)"
-    if isinstance(i0, bool | np.bool_ | str | bytes):
-        raise ConfigError(f"{where}: i0 must be {rule}; got {i0!r}")
-    try:
-        arr = np.array(i0, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: i0 must be {rule}; got {i0!r}") from None
+    arr = _float_array(i0, f"{where}: i0 must be {rule}")
     bad = ~((arr > 0.0) & (arr < 1.0))
     if bad.any():
         raise ConfigError(

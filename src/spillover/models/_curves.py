@@ -75,6 +75,21 @@ def iterate(model: MapModel, params: ParamsLike, y0: ArrayLike, n_rounds: int) -
     return states
 
 
+def seeded_states(
+    model: MapModel, params: ParamsLike, i0: ArrayLike, n_rounds: int
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The validated parameters and the states after rounds 0..n_rounds from a share ``i0``
+    informed at random (checked in that order: parameters, ``n_rounds``, ``i0``).
+
+    Raises
+    ------
+    ConfigError
+    """
+    p = model.validate(params)
+    n_rounds = check_n_rounds(model.name, n_rounds)
+    return p, iterate(model, p, model.start(check_i0(model.name, i0), p), n_rounds)
+
+
 def map_curve(model: MapModel, params: ParamsLike, i0: ArrayLike, n_rounds: int) -> np.ndarray:
     """Expected informed fraction after rounds 0..n_rounds, seeds placed at random.
 
@@ -92,10 +107,8 @@ def map_curve(model: MapModel, params: ParamsLike, i0: ArrayLike, n_rounds: int)
         ``batch`` is the broadcast shape of ``i0`` and the scalar parameters (``()`` for
         scalars).
     """
-    p = model.validate(params)
-    n_rounds = check_n_rounds(model.name, n_rounds)
-    y0 = model.start(check_i0(model.name, i0), p)
-    informed = np.array(model.observe(iterate(model, p, y0, n_rounds), p), dtype=np.float64)
+    p, states = seeded_states(model, params, i0, n_rounds)
+    informed = np.array(model.observe(states, p), dtype=np.float64)
     informed.flags.writeable = False
     return informed
 
@@ -141,14 +154,8 @@ def si2_map(
     ----------
     alpha : float or array_like
         Per-round probability of sharing through the offline channel, in [0, 1].
-    beta : float or array_like
-        Per-round probability of sharing per informed neighbour, in [0, 1].
-    degree : int or array_like
-        k, >= 1.
-    i0 : float or array_like
-        Initial informed fraction ``n_seeds / n_nodes``, in (0, 1).
-    n_rounds : int
-        Last round, >= 0.
+    beta, degree, i0, n_rounds
+        As for :func:`si_map`.
 
     Returns
     -------
@@ -264,9 +271,7 @@ def persona_map(
         "weight_by_class": weight_by_class,
         "degree": degree,
     }
-    p = PERSONA_MAP.validate(params)
-    n_rounds = check_n_rounds(PERSONA_MAP.name, n_rounds)
-    states = iterate(PERSONA_MAP, p, PERSONA_MAP.start(check_i0(PERSONA_MAP.name, i0), p), n_rounds)
+    p, states = seeded_states(PERSONA_MAP, params, i0, n_rounds)
     informed = np.array(PERSONA_MAP.observe(states, p), dtype=np.float64)
     by_class = 1.0 - states
     informed.flags.writeable = False
@@ -327,9 +332,7 @@ def pair_map_state(
     ConfigError
     """
     params = {"alpha": alpha, "beta": beta, "degree": degree}
-    p = PAIR_MAP.validate(params)
-    n_rounds = check_n_rounds(PAIR_MAP.name, n_rounds)
-    states = iterate(PAIR_MAP, p, PAIR_MAP.start(check_i0(PAIR_MAP.name, i0), p), n_rounds)
+    _, states = seeded_states(PAIR_MAP, params, i0, n_rounds)
     return PairState(states[..., 0], states[..., 1], states[..., 2])
 
 
@@ -338,18 +341,8 @@ def pair_map(
 ) -> np.ndarray:
     """Pair approximation of the synchronous SI rounds on a k-regular graph.
 
-    The informed fraction ``1 - S`` of :func:`pair_map_state`; it tracks the engine on random
-    k-regular graphs where the homogeneous :func:`si2_map` runs ahead.
-
-    Parameters
-    ----------
-    alpha, beta : float or array_like
-        Per-round probabilities, in [0, 1].
-    degree : int or array_like
-        k, >= 1.
-    i0 : float or array_like
-        Initial informed fraction, in (0, 1).
-    n_rounds : int
+    The informed fraction ``1 - S`` of :func:`pair_map_state` (parameters as there); it tracks
+    the engine on random k-regular graphs where the homogeneous :func:`si2_map` runs ahead.
 
     Returns
     -------

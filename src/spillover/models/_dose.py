@@ -115,7 +115,6 @@ DOSE2_MAP = MapModel(
         "Phys. Rev. Lett. 92:218701 (dose-response contagion); mean field on a k-regular graph"
     ),
     check=_check_k,
-    per_class_state=False,
     step=_dose2_step,
 )
 
@@ -127,19 +126,14 @@ def _dose2_rhs(t: float, y: np.ndarray, p: Params) -> np.ndarray:
     return np.array([(1.0 - i) * (p["a"] + online)])
 
 
-DOSE2_ODE = OdeModel(
-    name="si-dose2",
-    state_names=("informed",),
+DOSE2_ODE = OdeModel.on_states_of(
+    DOSE2_MAP,
     parameters=(_A, _B_FIRST, _B_FURTHER, DEGREE),
-    start=informed_start,
-    observe=informed_observe,
     equations=(
         "di/dt = (1 - i)(a + b_first P(m >= 1) + b_further E[max(m - 1, 0)]), m ~ Binomial(k, i): "
         "P(m >= 1) = 1 - (1 - i)^k, E[max(m - 1, 0)] = k i - 1 + (1 - i)^k"
     ),
-    reference=DOSE2_MAP.reference,
     check=_check_k,
-    per_class_state=False,
     rhs=_dose2_rhs,
 )
 
@@ -167,7 +161,6 @@ DOSE_MAP = MapModel(
     ),
     reference=DOSE2_MAP.reference,
     check=_check_k,
-    per_class_state=False,
     step=_dose_step,
 )
 
@@ -178,15 +171,10 @@ def _dose_rhs(t: float, y: np.ndarray, p: Params) -> np.ndarray:
     return np.array([(1.0 - y[0]) * (p["a"] + float(np.sum(w * g)))])
 
 
-DOSE_ODE = OdeModel(
-    name="si-dose",
-    state_names=("informed",),
+DOSE_ODE = OdeModel.on_states_of(
+    DOSE_MAP,
     parameters=(_A, _G_M, DEGREE),
-    start=_dose_start,
-    observe=informed_observe,
     equations="di/dt = (1 - i)(a + E[g_m[min(m, M)]]), m ~ Binomial(k, i), g_m[0] = 0",
-    reference=DOSE2_MAP.reference,
     check=_check_k,
-    per_class_state=False,
     rhs=_dose_rhs,
 )

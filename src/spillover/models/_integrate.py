@@ -89,13 +89,16 @@ class _RhsRaised(Exception):
         self.error = error
 
 
-def _check_t_eval(model: str, t_eval: ArrayLike) -> np.ndarray:
+def _floats(value: ArrayLike, must: str) -> np.ndarray:
+    """``value`` as a new float64 array; IntegrationError ``"{must}; got {value!r}"``."""
     try:
-        t = np.array(t_eval, dtype=np.float64)
+        return np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise IntegrationError(
-            f"{model}: t_eval must be a 1-d array of times; got {t_eval!r}"
-        ) from None
+        raise IntegrationError(f"{must}; got {value!r}") from None
+
+
+def _check_t_eval(model: str, t_eval: ArrayLike) -> np.ndarray:
+    t = _floats(t_eval, f"{model}: t_eval must be a 1-d array of times")
     if t.ndim != 1 or t.size < 1 or not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0.0):
         raise IntegrationError(
             f"{model}: t_eval must be a non-empty 1-d array of finite, strictly increasing "
@@ -128,12 +131,7 @@ def _check_params(model: OdeModel, params: ParamsLike) -> dict[str, np.ndarray]:
 
 def _check_y0(model: OdeModel, y0: ArrayLike, n_states: int) -> np.ndarray:
     """``y0`` as a finite float array of the model's ``n_states`` states."""
-    try:
-        y_start = np.array(y0, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise IntegrationError(
-            f"{model.name}: y0 must be an array of numbers; got {y0!r}"
-        ) from None
+    y_start = _floats(y0, f"{model.name}: y0 must be an array of numbers")
     if y_start.shape != (n_states,) or not np.all(np.isfinite(y_start)):
         raise IntegrationError(
             f"{model.name}: y0 must be a finite array of shape ({n_states},) "

@@ -79,8 +79,6 @@ SI_MAP = MapModel(
     observe=informed_observe,
     equations="i[t+1] = i[t] + (1 - i[t]) * (1 - (1 - beta * i[t]) ** k)",
     reference="Kiss, Miller & Simon (2017), Mathematics of Epidemics on Networks, ch. 4",
-    check=None,
-    per_class_state=False,
     step=_si_step,
 )
 
@@ -95,8 +93,6 @@ SI2_MAP = MapModel(
         "Bass (1969), A new product growth for model consumer durables, Management Science "
         "15(5):215-227 (two channels); discrete-time mean field on a k-regular graph"
     ),
-    check=None,
-    per_class_state=False,
     step=_si2_step,
 )
 
@@ -123,8 +119,6 @@ GROUPS2_MAP = MapModel(
         "s_1[0] = share_1 (1 - i0), s_2[0] = (1 - share_1)(1 - i0)"
     ),
     reference="Kiss, Miller & Simon (2017), Mathematics of Epidemics on Networks, ch. 4",
-    check=None,
-    per_class_state=False,
     step=_groups2_step,
 )
 
@@ -187,7 +181,5 @@ PAIR_MAP = MapModel(
         "Keeling (1999), The effects of local spatial structure on epidemiological invasions, "
         "Proc. R. Soc. B 266:859-867 (pair closure); discrete synchronous rounds: docs/models.md"
     ),
-    check=None,
-    per_class_state=False,
     step=_pair_step,
 )

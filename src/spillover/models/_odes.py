@@ -13,19 +13,13 @@ import math
 import numpy as np
 
 from spillover.models._base import OdeModel, Parameter, Params
+from spillover.models._maps import GROUPS2_MAP, PAIR_MAP, PERSONA_MAP, SI2_MAP, SI_MAP
 from spillover.models._states import (
     DEGREE,
     SHARE_1,
     WEIGHT_BY_CLASS,
     PersonaCheck,
     PersonaStart,
-    groups2_observe,
-    groups2_start,
-    informed_observe,
-    informed_start,
-    pair_observe,
-    pair_start,
-    persona_observe,
     persona_weights,
 )
 
@@ -55,32 +49,18 @@ def _si2_rhs(t: float, y: np.ndarray, p: Params) -> np.ndarray:
     return np.array([(1.0 - i) * (p["a"] + p["degree"] * p["b"] * i)])
 
 
-SI_ODE = OdeModel(
-    name="si",
-    state_names=("informed",),
-    parameters=(_B, DEGREE),
-    start=informed_start,
-    observe=informed_observe,
-    equations="di/dt = k b i (1 - i)  (logistic)",
-    reference="Kiss, Miller & Simon (2017), Mathematics of Epidemics on Networks, ch. 4",
-    check=None,
-    per_class_state=False,
-    rhs=_si_rhs,
+SI_ODE = OdeModel.on_states_of(
+    SI_MAP, parameters=(_B, DEGREE), equations="di/dt = k b i (1 - i)  (logistic)", rhs=_si_rhs
 )
 
-SI2_ODE = OdeModel(
-    name="si2",
-    state_names=("informed",),
+SI2_ODE = OdeModel.on_states_of(
+    SI2_MAP,
     parameters=(_A, _B, DEGREE),
-    start=informed_start,
-    observe=informed_observe,
     equations="di/dt = (1 - i)(a + k b i)  (Bass: innovation a, imitation k b)",
     reference=(
         "Bass (1969), A new product growth for model consumer durables, Management Science "
         "15(5):215-227"
     ),
-    check=None,
-    per_class_state=False,
     rhs=_si2_rhs,
 )
 
@@ -91,16 +71,10 @@ def _groups2_rhs(t: float, y: np.ndarray, p: Params) -> np.ndarray:
     return np.array([-y[0] * (p["a"] + k * p["b_1"] * i), -y[1] * (p["a"] + k * p["b_2"] * i)])
 
 
-GROUPS2_ODE = OdeModel(
-    name="si-groups2",
-    state_names=("susceptible_1", "susceptible_2"),
+GROUPS2_ODE = OdeModel.on_states_of(
+    GROUPS2_MAP,
     parameters=(_A, _B_1, _B_2, SHARE_1, DEGREE),
-    start=groups2_start,
-    observe=groups2_observe,
     equations="i = 1 - s_1 - s_2;  ds_g/dt = -s_g (a + k b_g i)",
-    reference="Kiss, Miller & Simon (2017), Mathematics of Epidemics on Networks, ch. 4",
-    check=None,
-    per_class_state=False,
     rhs=_groups2_rhs,
 )
 
@@ -110,18 +84,14 @@ def _persona_rhs(t: float, y: np.ndarray, p: Params) -> np.ndarray:
     return np.asarray(-y * (p["a_c"] + p["degree"] * p["b_c"] * i))
 
 
-PERSONA_ODE = OdeModel(
-    name="si-persona",
-    state_names=("susceptible_by_class",),
+PERSONA_ODE = OdeModel.on_states_of(
+    PERSONA_MAP,
     parameters=(_A_C, _B_C, WEIGHT_BY_CLASS, DEGREE),
     start=PersonaStart(offline="a_c", online="b_c"),
-    observe=persona_observe,
     equations=(
         "w_c = weight_c / sum(weight);  i = 1 - sum_c w_c s_c;  ds_c/dt = -s_c (a_c + k b_c i)"
     ),
-    reference="Kiss, Miller & Simon (2017), Mathematics of Epidemics on Networks, ch. 4",
     check=PersonaCheck(offline="a_c", online="b_c"),
-    per_class_state=True,
     rhs=_persona_rhs,
 )
 
@@ -142,12 +112,9 @@ def _pair_rhs(t: float, y: np.ndarray, p: Params) -> np.ndarray:
     )
 
 
-PAIR_ODE = OdeModel(
-    name="pair",
-    state_names=("susceptible", "si_pairs", "ss_pairs"),
+PAIR_ODE = OdeModel.on_states_of(
+    PAIR_MAP,
     parameters=(_A, _B, DEGREE),
-    start=pair_start,
-    observe=pair_observe,
     equations=(
         "per node: dS/dt = -a S - b [SI]; "
         "d[SI]/dt = a([SS] - [SI]) + b([SSI] - [ISI] - [SI]); "
@@ -158,7 +125,5 @@ PAIR_ODE = OdeModel(
         "Keeling (1999), The effects of local spatial structure on epidemiological invasions, "
         "Proc. R. Soc. B 266:859-867; Kiss, Miller & Simon (2017), system (4.11) with gamma = 0"
     ),
-    check=None,
-    per_class_state=False,
     rhs=_pair_rhs,
 )
