@@ -11,6 +11,7 @@ import pytest
 from spillover.exceptions import ConfigError, IntegrationError
 from spillover.models import (
     GROUPS2_ODE,
+    MAP_MODELS,
     METHODS,
     ODE_MODELS,
     PAIR_MAP,
@@ -345,3 +346,44 @@ def test_initial_state_rejects_bad_i0() -> None:
     for i0 in (0.0, 1.0, 1.5, -0.1, float("nan")):
         with pytest.raises(ConfigError, match="i0 must be"):
             PAIR_ODE.initial_state(i0, PAIR)
+
+
+# --- declaring an ODE on a map's states -------------------------------------------------------
+
+
+def test_on_states_of_takes_the_map_states_and_not_its_check() -> None:
+    persona = MAP_MODELS["si-persona"]
+    assert persona.check is not None
+
+    def rhs(t: float, y: np.ndarray, p: Params) -> np.ndarray:
+        return -y
+
+    ode = OdeModel.on_states_of(persona, parameters=(), equations="dy/dt = -y", rhs=rhs)
+    for field in ("name", "state_names", "start", "observe", "per_class_state", "reference"):
+        assert getattr(ode, field) == getattr(persona, field)
+    assert ode.check is None and ode.rhs is rhs and ode.parameters == ()
+    start = ODE_MODELS["si-persona"].start
+    other = OdeModel.on_states_of(
+        persona, parameters=(), equations="", rhs=rhs, reference="R", start=start
+    )
+    assert other.reference == "R" and other.start is start
+    for name, map_model in MAP_MODELS.items():
+        for field in ("state_names", "observe", "per_class_state"):
+            assert getattr(ODE_MODELS[name], field) == getattr(map_model, field)
+
+
+def test_model_fields_are_keywords_with_defaults_for_check_and_per_class_state() -> None:
+    model = _blow_up_model()
+    with pytest.raises(TypeError):
+        OdeModel(*(getattr(model, f.name) for f in dataclasses.fields(model)))  # type: ignore[misc]
+    short = OdeModel(
+        name="y",
+        state_names=("y",),
+        parameters=(),
+        start=model.start,
+        observe=model.observe,
+        equations="",
+        reference="",
+        rhs=model.rhs,
+    )
+    assert short.check is None and short.per_class_state is False
