@@ -18,7 +18,9 @@ All from the deterministic models (``loop-mf``, ``loop-pair``); derivations in d
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.optimize import brentq
@@ -85,36 +87,22 @@ class CriticalRange:
         return self.low is not None and self.high is not None and self.low <= eta <= self.high
 
 
+def _hawkes_events(participating: np.ndarray, rate: float, n_nodes: int) -> np.ndarray:
+    """Expected events a cascade emits under the ``hawkes`` rule: ``rate n sum_{t>=1} P[t]``."""
+    return np.asarray(rate * n_nodes * participating[..., 1:].sum(axis=-1))
+
+
 def _score(
-    eta: np.ndarray,
-    *,
-    beta: float,
-    gamma: float,
-    delta: float,
-    kappa: float,
-    degree: int,
-    i0: float,
-    n_rounds: int,
-    rule: EmissionRule,
-    n_nodes: int,
-    closure: str,
+    eta: np.ndarray, rates: Mapping[str, Any], *, rule: EmissionRule, n_nodes: int, closure: str
 ) -> np.ndarray:
-    """Positive where an outburst is predicted: peak share - threshold, or R_loop - 1."""
-    curves = coupled_map(
-        closure,
-        beta=beta,
-        eta=eta,
-        delta=delta,
-        gamma=gamma,
-        kappa=kappa,
-        degree=degree,
-        i0=i0,
-        n_rounds=n_rounds,
-    )
+    """Positive where an outburst is predicted: peak share - threshold, or R_loop - 1.
+
+    ``rates`` holds the other keyword arguments of :func:`coupled_map`.
+    """
+    participating = coupled_map(closure, eta=eta, **rates).participating
     if rule.mode == "threshold":
-        return np.asarray(curves.participating.max(axis=-1) - rule.threshold)
-    events = rule.rate * n_nodes * curves.participating[..., 1:].sum(axis=-1)
-    return np.asarray(events - 1.0)
+        return np.asarray(participating.max(axis=-1) - rule.threshold)
+    return np.asarray(_hawkes_events(participating, rule.rate, n_nodes) - 1.0)
 
 
 def critical_range(
@@ -137,7 +125,7 @@ def critical_range(
     predicted set is not one interval, the outermost ends are returned.
     """
     _check_closure(closure)
-    kw = {
+    rates = {
         "beta": beta,
         "gamma": gamma,
         "delta": delta,
@@ -145,18 +133,15 @@ def critical_range(
         "degree": degree,
         "i0": i0,
         "n_rounds": n_rounds,
-        "rule": rule,
-        "n_nodes": n_nodes,
-        "closure": closure,
     }
     grid = np.linspace(1e-4, 1.0, n_grid)
-    score = _score(grid, **kw)  # type: ignore[arg-type]
+    score = _score(grid, rates, rule=rule, n_nodes=n_nodes, closure=closure)
     inside = np.flatnonzero(score >= 0.0)
     if inside.size == 0:
         return CriticalRange(None, None, closure)
 
     def f(x: float) -> float:
-        return float(_score(np.array(x), **kw))  # type: ignore[arg-type]
+        return float(_score(np.array(x), rates, rule=rule, n_nodes=n_nodes, closure=closure))
 
     first, last = int(inside[0]), int(inside[-1])
     low = float(grid[0]) if first == 0 else float(brentq(f, grid[first - 1], grid[first]))
@@ -192,4 +177,4 @@ def loop_reproductive_number(
         i0=i0,
         n_rounds=n_rounds,
     )
-    return float(rate * n_nodes * curves.participating[1:].sum())
+    return float(_hawkes_events(curves.participating, rate, n_nodes))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -70,8 +70,8 @@ class CoupledRates:
 
 
 @dataclass(frozen=True)
-class CascadeArrays:
-    """The arrays of one cascade (see :func:`spillover.loop._kernel.run_cascade`)."""
+class _RoundStatistics:
+    """The per-round arrays of a cascade, one cascade's or stacked over replicates."""
 
     counts: np.ndarray
     flows: np.ndarray
@@ -79,6 +79,16 @@ class CascadeArrays:
     share_done: np.ndarray
     join_at_risk: np.ndarray
     join_done: np.ndarray
+
+
+#: The names of the per-round arrays, in the kernel's order.
+_ROUND_STATISTICS = tuple(f.name for f in fields(_RoundStatistics))
+
+
+@dataclass(frozen=True)
+class CascadeArrays(_RoundStatistics):
+    """The arrays of one cascade (see :func:`spillover.loop._kernel.run_cascade`)."""
+
     engaged_round: np.ndarray
     joined_round: np.ndarray
     left_round: np.ndarray
@@ -96,15 +106,16 @@ def run_one(
     """One cascade from the given seed agents with the given decision key."""
     k1 = int(graph.max_degree) + 1
     t1 = n_rounds + 1
-    counts = np.zeros((t1, len(STATE_NAMES)), dtype=np.int64)
-    flows = np.zeros((t1, len(FLOW_NAMES)), dtype=np.int64)
-    share_at_risk = np.zeros((t1, k1), dtype=np.int64)
-    share_done = np.zeros((t1, k1), dtype=np.int64)
-    join_at_risk = np.zeros((t1, k1), dtype=np.int64)
-    join_done = np.zeros((t1, k1), dtype=np.int64)
-    engaged_round = np.full(graph.n_nodes, -1, dtype=np.int32)
-    joined_round = np.full(graph.n_nodes, -1, dtype=np.int32)
-    left_round = np.full(graph.n_nodes, -1, dtype=np.int32)
+    # The kernel's output arrays, in its argument order (that of CascadeArrays' fields).
+    arrays: dict[str, Any] = {
+        "counts": np.zeros((t1, len(STATE_NAMES)), dtype=np.int64),
+        "flows": np.zeros((t1, len(FLOW_NAMES)), dtype=np.int64),
+        **{name: np.zeros((t1, k1), dtype=np.int64) for name in _ROUND_STATISTICS[2:]},
+        **{
+            name: np.full(graph.n_nodes, -1, dtype=np.int32)
+            for name in ("engaged_round", "joined_round", "left_round")
+        },
+    }
     last = run_cascade(
         np.ascontiguousarray(graph.indptr, dtype=np.int64),
         np.ascontiguousarray(graph.indices),
@@ -112,37 +123,15 @@ def run_one(
         np.ascontiguousarray(seeds, dtype=np.int64),
         n_rounds,
         np.uint64(key),
-        counts,
-        flows,
-        share_at_risk,
-        share_done,
-        join_at_risk,
-        join_done,
-        engaged_round,
-        joined_round,
-        left_round,
+        *arrays.values(),
     )
-    out = CascadeArrays(
-        counts=counts,
-        flows=flows,
-        share_at_risk=share_at_risk,
-        share_done=share_done,
-        join_at_risk=join_at_risk,
-        join_done=join_done,
-        engaged_round=engaged_round,
-        joined_round=joined_round,
-        left_round=left_round,
-        last_active=int(last),
-    )
-    for arr in (counts, flows, share_at_risk, share_done, join_at_risk, join_done):
+    for arr in arrays.values():
         arr.flags.writeable = False
-    for rounds in (engaged_round, joined_round, left_round):
-        rounds.flags.writeable = False
-    return out
+    return CascadeArrays(**arrays, last_active=int(last))
 
 
 @dataclass(frozen=True)
-class CoupledResult:
+class CoupledResult(_RoundStatistics):
     """``n_reps`` replicates of one coupled run.
 
     Attributes
@@ -161,12 +150,6 @@ class CoupledResult:
     seed_record : SeedRecord
     """
 
-    counts: np.ndarray
-    flows: np.ndarray
-    share_at_risk: np.ndarray
-    share_done: np.ndarray
-    join_at_risk: np.ndarray
-    join_done: np.ndarray
     seeds: np.ndarray
     rates: CoupledRates
     n_nodes: int
@@ -234,21 +217,14 @@ def simulate_coupled(
         parts.append(run_one(graph, rates, chosen, n_rounds, key))
         seed_sets.append(np.asarray(chosen, dtype=np.int64))
 
-    def stack(name: str) -> np.ndarray:
-        arr = np.stack([getattr(p, name) for p in parts])
+    def stack(arrays: list[np.ndarray]) -> np.ndarray:
+        arr = np.stack(arrays)
         arr.flags.writeable = False
         return arr
 
-    seed_arr = np.stack(seed_sets)
-    seed_arr.flags.writeable = False
     return CoupledResult(
-        counts=stack("counts"),
-        flows=stack("flows"),
-        share_at_risk=stack("share_at_risk"),
-        share_done=stack("share_done"),
-        join_at_risk=stack("join_at_risk"),
-        join_done=stack("join_done"),
-        seeds=seed_arr,
+        **{name: stack([getattr(p, name) for p in parts]) for name in _ROUND_STATISTICS},
+        seeds=stack(seed_sets),
         rates=rates,
         n_nodes=n,
         seed_record=record,
