@@ -34,7 +34,7 @@ from spillover.fit._base import AgentData, ExposureEstimator, checked_exposures
 from spillover.fit._estimators import _HazardEstimator
 from spillover.fit._hazard import HazardFit, fit_hazards, hazard_loglik
 from spillover.fit._persona import totals_by_persona_exposure
-from spillover.fit._result import FitResult, FitStatus, ParamValue
+from spillover.fit._result import FitStatus, ParamValue
 from spillover.fit._spec import ModelSpec
 from spillover.models import DOSE2_MAP, DOSE2_ODE, DOSE_MAP, DOSE_ODE
 from spillover.personas import N_PERSONAS
@@ -103,7 +103,20 @@ def levels_for(
     return ExposureBuckets(tuple(sorted({0, *(given.lower[int(b)] for b in used)})))
 
 
-class SIDoseEstimator(_HazardEstimator):
+class _LevelledEstimator(ExposureEstimator):
+    """An estimator with one online rate per exposure level: ``buckets`` set the levels."""
+
+    def __init__(
+        self,
+        *,
+        buckets: ExposureBuckets | str | Sequence[int] | None = None,
+        intervals: bool = True,
+    ) -> None:
+        super().__init__(intervals=intervals)
+        self.buckets = buckets
+
+
+class SIDoseEstimator(_HazardEstimator, _LevelledEstimator):
     """``si-dose``: offline rate alpha and a free online rate per exposure level.
 
     Parameters
@@ -124,15 +137,6 @@ class SIDoseEstimator(_HazardEstimator):
 
     name = "si-dose"
     _rates_attr = "level_rates_"  # held-out scores use one rate per level
-
-    def __init__(
-        self,
-        *,
-        buckets: ExposureBuckets | str | Sequence[int] | None = None,
-        intervals: bool = True,
-    ) -> None:
-        super().__init__(intervals=intervals)
-        self.buckets = buckets
 
     def fit(self, exposures: AgentData) -> SIDoseEstimator:
         table = checked_exposures(self.name, exposures)
@@ -249,7 +253,7 @@ def fit_per_persona(
     return loglik, n_params, fits
 
 
-class SIDosePersonaEstimator(ExposureEstimator):
+class SIDosePersonaEstimator(_LevelledEstimator):
     """``si-dose-persona``: ``si-dose`` separately for each of the 32 personas.
 
     ``theta_["alpha_c"]`` and ``theta_["online_<label>_c"]`` are tuples of 32 values in catalog
@@ -259,15 +263,6 @@ class SIDosePersonaEstimator(ExposureEstimator):
     """
 
     name: ClassVar[str] = "si-dose-persona"
-
-    def __init__(
-        self,
-        *,
-        buckets: ExposureBuckets | str | Sequence[int] | None = None,
-        intervals: bool = True,
-    ) -> None:
-        super().__init__(intervals=intervals)
-        self.buckets = buckets
 
     def fit(self, exposures: AgentData) -> SIDosePersonaEstimator:
         table = checked_exposures(self.name, exposures)
@@ -322,21 +317,17 @@ class SIDosePersonaEstimator(ExposureEstimator):
                 out[f"{names[j]}_c"] = tuple(float(x) for x in values[j])
             return out
 
-        rates_all = -np.expm1(-hazards)
         self.hazards_ = hazards
-        self.theta_ = dict(pack(rates_all))
-        self.stderr_ = dict(pack(se))
-        self.loglik_ = float(loglik)
-        self.n_obs_ = int(at_risk.sum())
-        self.result_ = FitResult(
-            model=self.name,
-            params=self.theta_,
-            stderr=self.stderr_,
-            loglik=self.loglik_,
+        theta = pack(-np.expm1(-hazards))
+        self._set_result(
+            list(theta),
+            theta.values(),
+            pack(se).values(),
+            loglik,
+            int(at_risk.sum()),
+            status,
+            "; ".join(notes),
             n_params=n_params,
-            n_obs=self.n_obs_,
-            status=status,
-            message="; ".join(notes),
         )
         return self
 
@@ -367,7 +358,6 @@ DOSE2_SPEC = ModelSpec(
     ode=DOSE2_ODE,
     params=("alpha", "beta_first", "beta_further"),
     estimator=SIDose2Estimator,
-    data=("exposures",),
 )
 
 DOSE_SPEC = ModelSpec(
@@ -377,5 +367,4 @@ DOSE_SPEC = ModelSpec(
     ode=DOSE_ODE,
     params=("alpha", "online_m"),
     estimator=SIDoseEstimator,
-    data=("exposures",),
 )

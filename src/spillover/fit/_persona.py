@@ -137,7 +137,6 @@ PERSONA_SPEC = ModelSpec(
     ode=PERSONA_ODE,
     params=("alpha_c", "beta_c"),
     estimator=SIPersonaEstimator,
-    data=("exposures",),
     overlays=(Overlay("si-persona rates, mean field per persona", "si-persona"),),
     trait_effects=True,
 )
