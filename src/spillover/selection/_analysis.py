@@ -90,6 +90,17 @@ CRITERION_FORMULAS: Mapping[str, str] = {
     ),
 }
 
+#: The fields of a model's comparison row that ``fit --json`` adds to its fit, in order.
+_FROM_COMPARISON = (
+    "qaic",
+    "qaicc",
+    "qbic",
+    "delta_aic",
+    "delta_bic",
+    "akaike_weight",
+    "held_out_loglik",
+)
+
 
 @dataclass(frozen=True)
 class ModelGroup:
@@ -199,13 +210,7 @@ class Analysis:
                 doc.update(
                     data=group.data,
                     ranked_by=group.criterion_name(self.criterion),
-                    qaic=row.qaic,
-                    qaicc=row.qaicc,
-                    qbic=row.qbic,
-                    delta_aic=row.delta_aic,
-                    delta_bic=row.delta_bic,
-                    akaike_weight=row.akaike_weight,
-                    held_out_loglik=row.held_out_loglik,
+                    **{name: getattr(row, name) for name in _FROM_COMPARISON},
                     effective_params=list(group.effective_params(result.model)),
                 )
                 if self.robust is not None and group.data == "exposures":

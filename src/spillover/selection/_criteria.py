@@ -114,6 +114,10 @@ class ComparisonRow:
         return quasi if quasi is not None else float(getattr(self, criterion))
 
 
+#: The fields a comparison row copies from its fit.
+_FROM_FIT = ("model", "n_params", "loglik", "aic", "aicc", "bic")
+
+
 def compare(
     results: Sequence[FitResult],
     held_out: dict[str, float] | None = None,
@@ -151,12 +155,7 @@ def compare(
     best_bic = floor(ranked_bic)
     rows = [
         ComparisonRow(
-            model=r.model,
-            n_params=r.n_params,
-            loglik=r.loglik,
-            aic=r.aic,
-            aicc=r.aicc,
-            bic=r.bic,
+            **{name: getattr(r, name) for name in _FROM_FIT},
             delta_aic=a - best_aic,
             delta_bic=b - best_bic,
             akaike_weight=float(w),
