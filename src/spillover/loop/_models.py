@@ -21,8 +21,8 @@ from spillover.models import (
     Parameter,
     Params,
     batch_shape,
+    seeded_states,
 )
-from spillover.models._curves import seeded_states
 
 __all__ = [
     "LOOP_MF_MAP",

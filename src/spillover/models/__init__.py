@@ -37,6 +37,7 @@ from spillover.models._curves import (
     pair_map,
     pair_map_state,
     persona_map,
+    seeded_states,
     si2_map,
     si_map,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "pair_map_state",
     "persona_map",
     "probability_to_hazard",
+    "seeded_states",
     "si2_map",
     "si_map",
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "pair_map",
     "pair_map_state",
     "persona_map",
+    "seeded_states",
     "si2_map",
     "si_map",
 ]
