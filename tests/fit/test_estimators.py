@@ -173,3 +173,15 @@ def test_persona_outside_the_catalog_is_refused() -> None:
         ExposureTable(
             replicate=[0], round=[1], persona=[40000], n_exposed=[0], at_risk=[1], shared=[0]
         )
+
+
+def test_log_hazard_effect_is_the_wald_record_of_a_log_hazard_ratio() -> None:
+    import math
+
+    from spillover.fit import log_hazard_effect
+
+    doc = log_hazard_effect(0.5, 0.1)
+    assert list(doc) == ["log_hazard_ratio", "stderr", "ci_low", "ci_high", "hazard_ratio"]
+    assert doc["ci_low"] == 0.5 - 1.959963984540054 * 0.1
+    assert doc["ci_high"] == 0.5 + 1.959963984540054 * 0.1
+    assert doc["hazard_ratio"] == math.exp(0.5) and doc["stderr"] == 0.1

@@ -61,7 +61,7 @@ from spillover.fit._robust import (
 )
 from spillover.fit._sindy import DiscoveredEquation, discover_equation
 from spillover.fit._spec import HAZARD_SYMBOLS, ModelSpec, Overlay, spread_starts
-from spillover.fit._traits import TRAIT_BASES, TraitEffects, fit_trait_effects
+from spillover.fit._traits import TRAIT_BASES, TraitEffects, fit_trait_effects, log_hazard_effect
 
 __all__ = [
     "CLUSTER",
@@ -119,6 +119,7 @@ __all__ = [
     "hazard_loglik",
     "information_criteria",
     "levels_for",
+    "log_hazard_effect",
     "offline_design",
     "predict_curve",
     "profile_interval",

@@ -52,7 +52,7 @@ from spillover.fit._robust import (
 from spillover.personas import TRAITS, trait_matrix
 from spillover.trajectories import ExposureTable
 
-__all__ = ["TRAIT_BASES", "TraitEffects", "fit_trait_effects"]
+__all__ = ["TRAIT_BASES", "TraitEffects", "fit_trait_effects", "log_hazard_effect"]
 
 _Z95 = 1.959963984540054
 #: A log hazard coefficient beyond this (a hazard ratio of e^20) has run off to infinity.
@@ -186,11 +186,7 @@ class TraitEffects:
                         "channel": channel,
                         "trait": term,
                         "term": term,
-                        "log_hazard_ratio": b,
-                        "stderr": se,
-                        "ci_low": b - _Z95 * se,
-                        "ci_high": b + _Z95 * se,
-                        "hazard_ratio": math.exp(b),
+                        **log_hazard_effect(b, se),
                         "base": self.base,
                         "se_kind": self.se_kind,
                         "stderr_sandwich": rse,
@@ -200,6 +196,19 @@ class TraitEffects:
                     }
                 )
         return out
+
+
+def log_hazard_effect(b: float, se: float) -> dict[str, float]:
+    """A log hazard ratio ``b`` and its standard error ``se`` as an effect's record:
+    ``log_hazard_ratio``, ``stderr``, the 95 % Wald interval ``ci_low``, ``ci_high`` and the
+    ``hazard_ratio`` exp(b)."""
+    return {
+        "log_hazard_ratio": b,
+        "stderr": se,
+        "ci_low": b - _Z95 * se,
+        "ci_high": b + _Z95 * se,
+        "hazard_ratio": math.exp(b),
+    }
 
 
 def _event_index(

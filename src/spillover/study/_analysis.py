@@ -22,8 +22,6 @@ from spillover.study._verdict import two_rates_verdict
 
 __all__ = ["analyse_cells", "effects_summary", "mean_field_errors", "rates_by_event_type"]
 
-_Z95 = 1.959963984540054
-
 
 def _p_two_sided(z: float) -> float | None:
     if not math.isfinite(z):
@@ -178,15 +176,13 @@ def rates_by_event_type(spec: StudySpec, analyses: dict[Any, Any]) -> list[dict[
 
 
 def _effect_row(channel: str, term: str, b: float, se: float) -> dict[str, Any]:
+    from spillover.fit import log_hazard_effect
+
     z = b / se if se > 0 and math.isfinite(se) else math.nan
     return {
         "channel": channel,
         "term": term,
-        "log_hazard_ratio": b,
-        "stderr": se,
-        "ci_low": b - _Z95 * se,
-        "ci_high": b + _Z95 * se,
-        "hazard_ratio": math.exp(b),
+        **log_hazard_effect(b, se),
         "z": z,
         "p_value": _p_two_sided(z),
     }
