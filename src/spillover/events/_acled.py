@@ -63,6 +63,15 @@ ACLED_REQUIRED_COLUMNS: Final[tuple[str, ...]] = (
     "notes",
 )
 
+# Event fields copied from a required column as they stand: field -> column.
+_AS_GIVEN: Final[dict[str, str]] = {
+    "event_id": "event_id_cnty",
+    "country": "country",
+    "event_type": "event_type",
+    "sub_event_type": "sub_event_type",
+    "summary": "notes",
+}
+
 # Optional columns that feed an Event field when present.
 _OPTIONAL_USED: Final[tuple[str, ...]] = ("actor2", "admin1", "location")
 
@@ -282,14 +291,10 @@ def _event_from_row(
         actors += (value["actor2"],)
     try:
         return Event(
-            event_id=value["event_id_cnty"],
+            **{field: value[column] for field, column in _AS_GIVEN.items()},
             date=date,
-            country=value["country"],
-            event_type=value["event_type"],
-            sub_event_type=value["sub_event_type"],
             actors=actors,
             fatalities=fatalities,
-            summary=value["notes"],
             admin1=value.get("admin1", ""),
             location=value.get("location", ""),
         )
