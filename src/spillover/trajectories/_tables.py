@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 import numpy as np
@@ -41,20 +41,26 @@ def _frozen_column(name: str, values: object, dtype: type) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Columns:
-    """Equal-length integer columns; subclasses list them in ``_columns``."""
+    """Equal-length integer columns; subclasses declare each as a field with its integer dtype
+    in the metadata, ``field(metadata={"dtype": np.int32})``."""
 
-    _columns: ClassVar[tuple[tuple[str, type], ...]] = ()
     _table: ClassVar[str] = "table"
+
+    @classmethod
+    def _columns(cls) -> tuple[tuple[str, type], ...]:
+        """``(name, dtype)`` of the columns, in contract order (that of the fields)."""
+        return tuple((f.name, f.metadata["dtype"]) for f in fields(cls) if "dtype" in f.metadata)
 
     def __post_init__(self) -> None:
         lengths = set()
-        for name, dtype in self._columns:
+        columns = self._columns()
+        for name, dtype in columns:
             col = _frozen_column(name, getattr(self, name), dtype)
             object.__setattr__(self, name, col)
             lengths.add(col.shape[0])
         if len(lengths) > 1:
             raise ConfigError(f"{self._table}: columns must have equal lengths; got {lengths}")
-        for name, _ in self._columns:
+        for name, _ in columns:
             col = getattr(self, name)
             if col.size and col.min() < 0:
                 row = int(np.argmin(col))
@@ -69,11 +75,11 @@ class _Columns:
                 )
 
     def __len__(self) -> int:
-        return int(getattr(self, self._columns[0][0]).shape[0])
+        return int(getattr(self, self._columns()[0][0]).shape[0])
 
     def columns(self) -> dict[str, np.ndarray]:
         """The columns by name, in contract order."""
-        return {name: getattr(self, name) for name, _ in self._columns}
+        return {name: getattr(self, name) for name, _ in self._columns()}
 
 
 @dataclass(frozen=True)
@@ -85,21 +91,13 @@ class ExposureTable(_Columns):
     in that round. Rows with ``at_risk == 0`` are omitted.
     """
 
-    replicate: np.ndarray
-    round: np.ndarray
-    persona: np.ndarray
-    n_exposed: np.ndarray
-    at_risk: np.ndarray
-    shared: np.ndarray
+    replicate: np.ndarray = field(metadata={"dtype": np.int32})
+    round: np.ndarray = field(metadata={"dtype": np.int32})
+    persona: np.ndarray = field(metadata={"dtype": np.int16})
+    n_exposed: np.ndarray = field(metadata={"dtype": np.int32})
+    at_risk: np.ndarray = field(metadata={"dtype": np.int64})
+    shared: np.ndarray = field(metadata={"dtype": np.int64})
 
-    _columns: ClassVar[tuple[tuple[str, type], ...]] = (
-        ("replicate", np.int32),
-        ("round", np.int32),
-        ("persona", np.int16),
-        ("n_exposed", np.int32),
-        ("at_risk", np.int64),
-        ("shared", np.int64),
-    )
     _table: ClassVar[str] = "exposures"
 
     def __post_init__(self) -> None:
@@ -127,17 +125,11 @@ class ExposureTable(_Columns):
 class Adoptions(_Columns):
     """Every agent that shared: ``replicate, agent, persona, round`` (seeds at round 0)."""
 
-    replicate: np.ndarray
-    agent: np.ndarray
-    persona: np.ndarray
-    round: np.ndarray
+    replicate: np.ndarray = field(metadata={"dtype": np.int32})
+    agent: np.ndarray = field(metadata={"dtype": np.int64})
+    persona: np.ndarray = field(metadata={"dtype": np.int16})
+    round: np.ndarray = field(metadata={"dtype": np.int32})
 
-    _columns: ClassVar[tuple[tuple[str, type], ...]] = (
-        ("replicate", np.int32),
-        ("agent", np.int64),
-        ("persona", np.int16),
-        ("round", np.int32),
-    )
     _table: ClassVar[str] = "adoptions"
 
 
@@ -201,23 +193,14 @@ class AgentHistories(_Columns):
     needs them, and the pooled exposure table is not enough.
     """
 
-    replicate: np.ndarray
-    agent: np.ndarray
-    persona: np.ndarray
-    rounds_at_risk: np.ndarray
-    exposure_rounds: np.ndarray
-    exposed_at_share: np.ndarray
-    shared: np.ndarray
+    replicate: np.ndarray = field(metadata={"dtype": np.int32})
+    agent: np.ndarray = field(metadata={"dtype": np.int64})
+    persona: np.ndarray = field(metadata={"dtype": np.int16})
+    rounds_at_risk: np.ndarray = field(metadata={"dtype": np.int32})
+    exposure_rounds: np.ndarray = field(metadata={"dtype": np.int64})
+    exposed_at_share: np.ndarray = field(metadata={"dtype": np.int32})
+    shared: np.ndarray = field(metadata={"dtype": np.int8})
 
-    _columns: ClassVar[tuple[tuple[str, type], ...]] = (
-        ("replicate", np.int32),
-        ("agent", np.int64),
-        ("persona", np.int16),
-        ("rounds_at_risk", np.int32),
-        ("exposure_rounds", np.int64),
-        ("exposed_at_share", np.int32),
-        ("shared", np.int8),
-    )
     _table: ClassVar[str] = "agents"
 
     def __post_init__(self) -> None:
