@@ -13,7 +13,7 @@ gives the same cascades, events and bytes, whatever else changes.
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -66,13 +66,8 @@ class LoopSettings:
             )
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "n_rounds": self.n_rounds,
-            "n_seeds": self.n_seeds,
-            "generations": self.generations,
-            "max_cascades": self.max_cascades,
-            "emission": self.emission.to_dict(),
-        }
+        """Every field by name, the emission rule as its own dict."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)

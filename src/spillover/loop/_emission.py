@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Final
 
 import numpy as np
@@ -82,12 +82,8 @@ class EmissionRule:
             raise ConfigError(f"emission rate must be a finite number >= 0; got {r!r}")
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "mode": self.mode,
-            "threshold": self.threshold,
-            "rate": self.rate,
-            "riot_level": self.riot_level,
-        }
+        """Every field by name."""
+        return asdict(self)
 
 
 def emission_rounds(

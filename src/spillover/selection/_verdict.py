@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 import numpy as np
@@ -92,16 +92,8 @@ class Evidence:
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "test": self.test,
-            "null": self.null,
-            "alternative": self.alternative,
-            "statistic": self.statistic,
-            "df": self.df,
-            "p_value": self.p_value,
-            "reject": self.reject,
-            "note": self.note,
-        }
+        """Every field by name."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
