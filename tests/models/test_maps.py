@@ -357,3 +357,21 @@ def test_rate_conversions_reject_impossible_values() -> None:
         hazard_to_probability(-1.0)
     with pytest.raises(ConfigError, match="dt"):
         hazard_to_probability(1.0, dt=-1.0)
+
+
+def test_seeded_states_are_the_states_behind_map_curve() -> None:
+    from spillover.models import MAP_MODELS, map_curve, seeded_states
+
+    model = MAP_MODELS["pair"]
+    params = {"alpha": 0.01, "beta": 0.05, "degree": 8}
+    p, states = seeded_states(model, params, 0.01, 20)
+    assert states.shape == (21, 3) and not states.flags.writeable
+    assert set(p) == set(params) and float(p["degree"]) == 8.0
+    np.testing.assert_array_equal(model.observe(states, p), map_curve(model, params, 0.01, 20))
+    # Checked in order: parameters, then n_rounds, then i0.
+    with pytest.raises(ConfigError, match="beta"):
+        seeded_states(model, {**params, "beta": 2.0}, 0.0, -1)
+    with pytest.raises(ConfigError, match="n_rounds"):
+        seeded_states(model, params, 0.0, -1)
+    with pytest.raises(ConfigError, match="i0"):
+        seeded_states(model, params, 0.0, 5)
