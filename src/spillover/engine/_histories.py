@@ -97,7 +97,7 @@ def agent_histories(graph: Graph, result: SimulationResult) -> AgentHistories:
     n = graph.n_nodes
     adoptions = (result.adoptions.replicate, result.adoptions.agent, result.adoptions.round)
     size = _count_rows(n, result.n_rounds, result.n_reps, adoptions)
-    dtypes = dict(AgentHistories._columns)
+    dtypes = dict(AgentHistories._columns())
     names = ("replicate", "agent", "rounds_at_risk", "exposure_rounds", "exposed_at_share")
     columns: dict[str, np.ndarray] = {
         name: np.empty(size, dtype=dtypes[name]) for name in (*names, "shared")
