@@ -45,6 +45,7 @@ from spillover.fit._hazard import fit_hazards
 from spillover.fit._robust import (
     CLUSTER,
     GoodnessOfFit,
+    Sandwich,
     cluster_sandwich,
     goodness_of_fit,
     share_dz,
@@ -260,14 +261,7 @@ def fit_trait_effects(
         raise ConfigError(f"unknown trait-model base {base!r}; known: {', '.join(TRAIT_BASES)}")
     exposures = checked_exposures("trait effects", exposures)
     labels, event_idx = _event_index(exposures, event_types)
-    width = int(exposures.n_exposed.max()) + 1
-    key = (event_idx * 32 + exposures.persona.astype(np.int64)) * width + exposures.n_exposed
-    keys, inverse = np.unique(key, return_inverse=True)
-    a = np.bincount(inverse, weights=exposures.at_risk).astype(np.float64)
-    s = np.bincount(inverse, weights=exposures.shared).astype(np.float64)
-    m = (keys % width).astype(np.float64)
-    persona = (keys // width) % 32
-    event = keys // width // 32
+    inverse, a, s, m, persona, event = _cells(exposures, event_idx)
     if np.unique(persona).size < 6:
         raise FitError(
             f"trait effects need rows for at least 6 personas; got {np.unique(persona).size}"
@@ -304,11 +298,7 @@ def fit_trait_effects(
         channel_cols = channel_cols[:, ~runaway]
     ll, _, hess, jac, z = _loglik(theta, design, channel_cols, a, s)
     info = -hess
-    try:
-        cov = np.linalg.inv(info)
-        se = np.sqrt(np.where(np.diag(cov) > 0, np.diag(cov), np.nan))
-    except np.linalg.LinAlgError:
-        se = np.full(theta.size, np.nan)
+    se = _model_stderr(info)
     gof = goodness_of_fit(
         a,
         s,
@@ -321,11 +311,7 @@ def fit_trait_effects(
             else "a free share probability per (event type, persona, m) cell"
         ),
     )
-    dz_rows, _ = share_dz(z[inverse], exposures.at_risk, exposures.shared)
-    cluster_rep = event_idx * (int(exposures.replicate.max()) + 1) + exposures.replicate
-    sandwich = cluster_sandwich(
-        dz_rows[:, None] * jac[inverse], cluster_rep, exposures.persona, info
-    )
+    sandwich = _sandwich(exposures, event_idx, inverse, z, jac, info)
     robust = np.sqrt(
         np.where(np.diag(sandwich.covariance) > 0, np.diag(sandwich.covariance), np.nan)
     )
@@ -357,6 +343,44 @@ def fit_trait_effects(
         dispersion=sandwich.dispersion,
         dropped=dropped,
     )
+
+
+def _cells(
+    exposures: ExposureTable, event_idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The table pooled into (event, persona, m) cells: each row's cell, and per cell the
+    agent-rounds at risk, the shares, m, the persona and the event index."""
+    width = int(exposures.n_exposed.max()) + 1
+    key = (event_idx * 32 + exposures.persona.astype(np.int64)) * width + exposures.n_exposed
+    keys, inverse = np.unique(key, return_inverse=True)
+    a = np.bincount(inverse, weights=exposures.at_risk).astype(np.float64)
+    s = np.bincount(inverse, weights=exposures.shared).astype(np.float64)
+    m = (keys % width).astype(np.float64)
+    return inverse, a, s, m, (keys // width) % 32, keys // width // 32
+
+
+def _model_stderr(info: np.ndarray) -> np.ndarray:
+    """Standard errors from the observed information (NaN where it is singular)."""
+    try:
+        cov = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        return np.full(info.shape[0], np.nan)
+    return np.sqrt(np.where(np.diag(cov) > 0, np.diag(cov), np.nan))
+
+
+def _sandwich(
+    exposures: ExposureTable,
+    event_idx: np.ndarray,
+    inverse: np.ndarray,
+    z: np.ndarray,
+    jac: np.ndarray,
+    info: np.ndarray,
+) -> Sandwich:
+    """The trait model's sandwich covariance (:func:`cluster_sandwich` of the rows' scores,
+    clusters from the (event, replicate) pair and the persona)."""
+    dz_rows, _ = share_dz(z[inverse], exposures.at_risk, exposures.shared)
+    cluster_rep = event_idx * (int(exposures.replicate.max()) + 1) + exposures.replicate
+    return cluster_sandwich(dz_rows[:, None] * jac[inverse], cluster_rep, exposures.persona, info)
 
 
 def _loglik(
