@@ -56,6 +56,12 @@ def main() -> None:
     ap.add_argument("--n-nodes", type=int, default=2000)
     ap.add_argument("--replicates", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--redraw", choices=("shrunk", "jeffreys"), default="shrunk")
+    ap.add_argument(
+        "--mle",
+        action="store_true",
+        help="intervals around the maximum-likelihood estimate (no denoised estimate)",
+    )
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
@@ -66,6 +72,8 @@ def main() -> None:
     shares: dict[str, list[float]] = {"alpha": [], "beta": []}
     ratio: dict[str, list[float]] = {"alpha": [], "beta": []}
     estimates: dict[str, list[float]] = {"alpha": [], "beta": []}
+    denoised: dict[str, list[float]] = {"alpha": [], "beta": []}
+    se_total: dict[str, list[float]] = {"alpha": [], "beta": []}
     intervals: dict[str, dict[str, list[tuple[float, float]]]] = {
         kind: {"alpha": [], "beta": []} for kind in ("engine", "total")
     }
@@ -79,7 +87,7 @@ def main() -> None:
                 range(DEGREE + 2),
                 {"built_from": "benchmark: sampled answers of a known table"},
                 None,
-                {"*": np.full(truth.shape, args.samples)},
+                answer_samples={"*": np.full(truth.shape, args.samples)},
             )
             path = table.save(Path(tmp) / f"table{r}.json")
             config = SimulationConfig(
@@ -98,7 +106,13 @@ def main() -> None:
             base = analyse(
                 exposures=out.result.exposures, agents=out.agents, models=["si2"], n_folds=0
             )
-            noisy = llm_noise_fit(run_dir, base, n_tables=args.tables)
+            noisy = llm_noise_fit(
+                run_dir,
+                base,
+                n_tables=args.tables,
+                redraw=args.redraw,
+                denoised=not args.mle,
+            )
             assert noisy.llm_noise is not None
             degenerate += len(noisy.llm_noise.degenerate_cells)
             for kind, analysis in (("engine", base), ("total", noisy)):
@@ -117,6 +131,8 @@ def main() -> None:
                 value = fit.params[name]
                 assert isinstance(value, float)
                 estimates[name].append(value)
+                denoised[name].append(float(per[name].get("denoised", value)))
+                se_total[name].append(float(per[name]["se"]))
             print(f"repetition {r + 1}/{args.repetitions} ({time.perf_counter() - t0:.0f} s)")
     n = args.repetitions
     doc: dict[str, object] = {
@@ -145,6 +161,10 @@ def main() -> None:
             "median_se_total_over_se_engine": float(np.median(ratio[name])),
             "sd_of_estimates_across_tables": spread,
             "mean_estimate": float(np.mean(estimates[name])),
+            "mean_denoised_estimate": float(np.mean(denoised[name])),
+            "sd_of_denoised_estimates": float(np.std(denoised[name], ddof=1)),
+            "median_se_total": float(np.median(se_total[name])),
+            "rms_se_total": float(np.sqrt(np.mean(np.square(se_total[name])))),
         }
     print(json.dumps(doc, indent=1))
     if args.json is not None:

@@ -451,6 +451,8 @@ def llm_noise_fit(
     n_tables: int,
     fit_rounds: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    redraw: str = "shrunk",
+    denoised: bool = True,
 ) -> Analysis:
     """``analysis`` of an LLM run with the noise of its sampled answers in the intervals.
 
@@ -465,13 +467,25 @@ def llm_noise_fit(
     with_llm_noise`). Curve models keep their engine-only SEs. ``fit_rounds`` (the
     analysis's ``--fit-rounds``) refits each replay on its rounds 0..R only, as the analysis
     was fitted.
+
+    ``redraw`` is how the sampled cells are redrawn (:func:`spillover.selection.
+    redraw_probabilities`: ``"shrunk"``, each cell's empirical Bayes estimate within its
+    bucket, or ``"jeffreys"``). With ``bias_correct`` the run is also replayed once with the
+    table the cells are drawn from (the bootstrap world's truth) and the intervals are
+    centred on the bias-corrected estimate (``theta_hat - (mean(theta*) - theta_centre)``).
     """
     from pathlib import Path
 
     from spillover.exceptions import FitError
     from spillover.fit import get_model
     from spillover.io import read_manifest
-    from spillover.selection import bootstrap_tables, flag_untrusted, llm_noise_of, with_llm_noise
+    from spillover.selection import (
+        bootstrap_tables,
+        flag_untrusted,
+        llm_noise_of,
+        redraw_centre,
+        with_llm_noise,
+    )
 
     path = Path(run_dir) / "llm_table.json"
     if not path.is_file():
@@ -498,8 +512,13 @@ def llm_noise_fit(
     record = SeedRecord.from_dict(read_manifest(run_dir)["seed"])
     names = [r.model for r in results if r.params]
     specs = {name: get_model(name) for name in names}
-    draws = bootstrap_tables(table, n_tables, record.generator("llm_noise"))
+    draws = bootstrap_tables(table, n_tables, record.generator("llm_noise"), redraw)
+    if denoised:
+        draws = [redraw_centre(t, redraw) for t in draws]
+    if denoised:
+        draws = [redraw_centre(table, redraw), *draws]
     refits: dict[str, list[FitResult]] = {name: [] for name in names}
+    centre: dict[str, FitResult] | None = {} if denoised else None
     for i, (exposures, histories) in enumerate(_replays(run_dir, draws)):
         kept: AgentHistories | None = histories
         if fit_rounds is not None:
@@ -512,12 +531,19 @@ def llm_noise_fit(
         for name, spec in specs.items():
             try:
                 data = spec.agent_data(exposures, kept)
-                refits[name].append(spec.make_estimator().fit(data).result_)
+                fitted = spec.make_estimator().fit(data).result_
             except FitError:
-                pass
-        if progress is not None:
-            progress(i + 1, n_tables)
-    new_results, noise = with_llm_noise(results, refits, replace(noise, notes=()), n_tables)
+                continue
+            if centre is not None and i == 0:
+                centre[name] = fitted
+            else:
+                refits[name].append(fitted)
+        done = i if centre is not None else i + 1
+        if progress is not None and done > 0:
+            progress(done, n_tables)
+    new_results, noise = with_llm_noise(
+        results, refits, replace(noise, notes=(), redraw=redraw), n_tables, centre
+    )
     noise = replace(noise, notes=tuple(notes) + noise.notes)
     old = groups[at]
     groups[at] = replace(old, results=tuple(new_results))

@@ -132,11 +132,26 @@ def test_degenerate_sampled_cells_are_flagged_and_bootstrapped(
     (si2,) = on["models"]
     assert on["llm_noise"]["bootstrap_tables"] == 6
     for name in ("alpha", "beta"):
-        assert si2["se_llm"][name] > 0  # degenerate offline cells vary too (Jeffreys)
+        # The offline cells (a few "yes" in 320 answers) are redrawn from their pooled share, not
+        # per cell: at the stand-in's tiny offline reach the replays may meet no offline
+        # share at all, so alpha's spread can be 0; beta's is not.
+        assert si2["se_llm"][name] >= 0 and si2["se_llm"]["beta"] > 0
         total = np.hypot(si2["se_engine"][name], si2["se_llm"][name])
         assert si2["se"][name] == pytest.approx(total)
-        assert 0 < si2["llm_share"][name] < 1
+    assert 0 < si2["llm_share"]["beta"] < 1
     assert si2["stderr"]["beta"] == pytest.approx(si2["se"]["beta"])
+    # The intervals are around the fit of the run replayed with the shrunk table.
+    from spillover.fit import get_model
+    from spillover.selection import redraw_centre
+
+    assert on["llm_noise"]["redraw"] == "shrunk"
+    assert on["llm_noise"]["estimate_shown"].endswith("around the denoised estimate")
+    (replayed,) = replay_exposures(run_dir, [redraw_centre(table)])
+    spec = get_model("si2")
+    centre = spec.make_estimator().fit(spec.agent_data(replayed, None)).result_
+    for name in ("alpha", "beta"):
+        assert si2["denoised"][name] == pytest.approx(centre.params[name])
+        assert si2["ci_low"][name] <= si2["denoised"][name] <= si2["ci_high"][name]
     assert si2["ci_high"]["beta"] - si2["ci_low"]["beta"] > (
         off["models"][0]["ci_high"]["beta"] - off["models"][0]["ci_low"]["beta"]
     )
@@ -145,6 +160,7 @@ def test_degenerate_sampled_cells_are_flagged_and_bootstrapped(
     text = capsys.readouterr().out
     assert "sampled cell(s) estimated at exactly 0 or 1" in text
     assert "are totals, sqrt(se_engine² + se_llm²)" in text
+    assert "The intervals are around the denoised estimate" in text
 
 
 def test_llm_noise_is_a_no_op_for_a_log_probability_table(
@@ -221,7 +237,7 @@ def test_report_shows_the_answers_sources_flags_and_variance_shares(
     assert "refitted 3 of 3 bootstrap tables" in capsys.readouterr().err
     page = (run_dir / "report.html").read_text()
     assert "3 bootstrap tables of those answers" in page
-    assert "<th>se (LLM answers)</th>" in page
+    assert "<th>se (LLM answers)</th>" in page and "<th>denoised estimate</th>" in page
     # One row per bootstrapped parameter of every agent-level model, si2's among them.
     assert "<tr><td>si2</td><td>alpha</td>" in page and "<tr><td>si2</td><td>beta</td>" in page
 
@@ -238,3 +254,72 @@ def test_report_of_a_log_probability_run_says_so_and_bad_llm_noise_is_refused(
     assert cli(["report", str(run_dir), "--llm-noise", "-2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "--llm-noise" in err[0]
+
+
+def sampled_table(k: np.ndarray, n: int = 10) -> TabulatedPolicy:
+    """A table of k "yes" out of n sampled answers per cell (32 personas x 3 buckets)."""
+    return TabulatedPolicy(
+        {"*": k / n}, range(3), {}, None, answer_samples={"*": np.full(k.shape, n)}
+    )
+
+
+def test_shrunk_redraw_pools_a_bucket_whose_personas_differ_only_by_sampling() -> None:
+    from spillover.selection import bootstrap_tables, redraw_probabilities
+
+    k = np.zeros((32, 3))
+    k[:4, 0] = 1  # 4 of 32 offline cells answered "yes" once: as one rate sampled 320 times
+    k[:, 1] = 3  # every persona the same
+    k[:16, 2], k[16:, 2] = 0, 10  # two kinds of personas: far beyond sampling noise
+    table = sampled_table(k)
+    shrunk = redraw_probabilities(table)["*"]
+    # A bucket with no spread beyond the binomial one: every cell gets the pooled share
+    # (Jeffreys-smoothed over the bucket's 320 answers), 0/10 cells included.
+    np.testing.assert_allclose(shrunk[:, 0], (4 + 0.5) / (320 + 1))
+    np.testing.assert_allclose(shrunk[:, 1], (96 + 0.5) / (320 + 1))
+    # Real differences between personas are kept (almost: shrunk a little to the mean).
+    assert shrunk[:16, 2].max() < 0.05 and shrunk[16:, 2].min() > 0.95
+    jeffreys = redraw_probabilities(table, "jeffreys")["*"]
+    np.testing.assert_allclose(jeffreys, (k + 0.5) / 11)
+    # The bootstrap draws from those probabilities: 400 tables of the offline bucket.
+    draws = np.array(
+        [t.probabilities["*"][:, 0] for t in bootstrap_tables(table, 400, np.random.default_rng(1))]
+    )
+    assert abs(draws.mean() - shrunk[0, 0]) < 0.004  # Jeffreys per cell would give 0.059
+    with pytest.raises(ValueError, match="redraw must be one of"):
+        redraw_probabilities(table, "uniform")
+
+
+def test_denoised_interval_is_around_the_denoised_fit_on_the_arcsine_scale() -> None:
+    from spillover.fit import FitResult
+    from spillover.selection import llm_noise_of, with_llm_noise
+
+    def fit(alpha: float) -> FitResult:
+        return FitResult(
+            "si", {"alpha": alpha}, {"alpha": 0.001}, -1.0, 1, 10, "converged",
+            ci_low={"alpha": alpha - 0.002}, ci_high={"alpha": alpha + 0.002},
+        )  # fmt: skip
+
+    mle, centre = fit(0.013), fit(0.02)
+    refits = [fit(a) for a in (0.012, 0.016, 0.02, 0.024, 0.028)]
+    noise = llm_noise_of(sampled_table(np.ones((32, 3))))
+    (plain,), _ = with_llm_noise([mle], {"si": refits}, noise, 5)
+    (out,), got = with_llm_noise([mle], {"si": refits}, noise, 5, {"si": centre})
+    assert got.denoised and not _.denoised
+    assert got.params["si"]["alpha"]["denoised"] == 0.02
+    assert "denoised" not in _.params["si"]["alpha"]
+    assert got.to_dict()["estimate_shown"].endswith("around the denoised estimate")
+    assert got.model_fields("si")["denoised"] == {"alpha": 0.02}
+    # Same SEs; the interval moves to the denoised estimate, symmetric on arcsin(sqrt(p)).
+    assert out.stderr == plain.stderr and out.params == mle.params
+    lo, hi = out.ci_low["alpha"], out.ci_high["alpha"]
+    assert isinstance(lo, float) and isinstance(hi, float)
+    t = np.arcsin(np.sqrt([lo, 0.02, hi]))
+    assert t[1] - t[0] == pytest.approx(t[2] - t[1], rel=0.02)
+    assert hi - 0.02 > 0.02 - lo  # asymmetric on the probability scale: longer upwards
+    assert plain.ci_low["alpha"] < 0.013 < plain.ci_high["alpha"]
+    spread = float(np.std(np.arcsin(np.sqrt([r.params["alpha"] for r in refits])), ddof=1))
+    engine = float(np.arcsin(np.sqrt(0.015)) - np.arcsin(np.sqrt(0.013)))
+    assert t[2] - t[1] == pytest.approx(np.hypot(engine, 1.959964 * spread), rel=1e-6)
+    # Without a centre fit of that model the interval stays around the estimate, with a note.
+    (back,), noted = with_llm_noise([mle], {"si": refits}, noise, 5, {})
+    assert back.ci_low == plain.ci_low and "denoised table failed" in " ".join(noted.notes)

@@ -335,6 +335,13 @@ def _llm_noise_lines(analysis: Analysis) -> list[str]:
             "run's seed); the LLM answers' share of the variance: "
             + "; ".join(shares)
             + ". --json has se_engine, se_llm and se per parameter."
+            + (
+                " The intervals are around the denoised estimate (the run replayed with each "
+                "bucket's sampled answers shrunk to their pooled share where the personas do "
+                "not differ beyond sampling noise; --json: denoised), not the estimate shown."
+                if noise.denoised
+                else ""
+            )
         )
     elif noise.sample_cells:
         lines.append(

@@ -315,7 +315,9 @@ def _llm_noise_section(analysis: Analysis) -> str:
             f"<td class='num'>{_se_text(v['se_engine'])}</td>"
             f"<td class='num'>{_se_text(v['se_llm'])}</td>"
             f"<td class='num'>{_se_text(v['se'])}</td>"
-            f"<td class='num'>{_share_text(v['llm_share'])}</td></tr>"
+            f"<td class='num'>{_share_text(v['llm_share'])}</td>"
+            + (f"<td class='num'>{_se_text(v.get('denoised'))}</td>" if noise.denoised else "")
+            + "</tr>"
             for model, per in noise.params.items()
             for name, v in per.items()
         )
@@ -323,11 +325,26 @@ def _llm_noise_section(analysis: Analysis) -> str:
             f"<p>The agent-level intervals above include the noise of the sampled answers: "
             f"{noise.n_tables} bootstrap tables of those answers, each re-simulated with the "
             "run's own graph, personas and seed and refitted; se = sqrt(se_engine² + "
-            "se_llm²). Curve models keep the engine's SEs.</p>"
+            "se_llm²). Curve models keep the engine's SEs."
+            + (
+                " The intervals are around the <em>denoised</em> estimate: the fit of the run "
+                "replayed with each bucket's sampled answers shrunk to their pooled share "
+                "where the personas differ no more than sampling would make them (the "
+                "estimates shown are the run's own maximum likelihood ones, which the "
+                "answers' noise can bias: pooled rates come out low when the personas' "
+                "sampled rates differ by chance)."
+                if noise.denoised
+                else ""
+            )
+            + "</p>"
             + _wrap(
                 "<table><tr><th>model</th><th>parameter</th><th>se (engine)</th>"
                 "<th>se (LLM answers)</th><th>se (total, shown)</th>"
-                "<th>LLM answers' share of the variance</th></tr>" + rows + "</table>"
+                "<th>LLM answers' share of the variance</th>"
+                + ("<th>denoised estimate</th>" if noise.denoised else "")
+                + "</tr>"
+                + rows
+                + "</table>"
             )
         )
     elif noise.sample_cells:

@@ -20,10 +20,13 @@ from spillover.selection._forecast import Forecast, fit_window, forecast_models
 from spillover.selection._holdout import held_out_loglik, replicate_folds
 from spillover.selection._llm_noise import (
     DEFAULT_LLM_NOISE_TABLES,
+    REDRAWS,
     LLMNoise,
     bootstrap_tables,
     flag_untrusted,
     llm_noise_of,
+    redraw_centre,
+    redraw_probabilities,
     with_llm_noise,
 )
 from spillover.selection._robust import (
@@ -47,6 +50,7 @@ __all__ = [
     "N_OBS",
     "POOLED_DESIGNS",
     "READINGS",
+    "REDRAWS",
     "Analysis",
     "ComparisonRow",
     "Criterion",
@@ -71,6 +75,8 @@ __all__ = [
     "heterogeneity_reasons",
     "heterogeneity_test",
     "llm_noise_of",
+    "redraw_centre",
+    "redraw_probabilities",
     "replicate_folds",
     "robust_errors",
     "two_rates_verdict",

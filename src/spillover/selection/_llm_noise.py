@@ -32,10 +32,13 @@ from spillover.policies import TabulatedPolicy
 
 __all__ = [
     "DEFAULT_LLM_NOISE_TABLES",
+    "REDRAWS",
     "LLMNoise",
     "bootstrap_tables",
     "flag_untrusted",
     "llm_noise_of",
+    "redraw_centre",
+    "redraw_probabilities",
     "with_llm_noise",
 ]
 
@@ -63,8 +66,15 @@ class LLMNoise:
     n_tables : int
         Bootstrap tables drawn (0: no bootstrap).
     params : mapping
-        Model -> parameter -> ``{"se_engine", "se_llm", "se", "llm_share"}`` (vectors as lists).
+        Model -> parameter -> ``{"se_engine", "se_llm", "se", "llm_share"}`` (vectors as lists),
+        with ``"denoised"`` (the estimate the interval is around) for a denoised bootstrap.
     notes : tuple of str
+    redraw : {"shrunk", "jeffreys"}
+        How the bootstrap redrew the sampled cells (:func:`redraw_probabilities`).
+    denoised : bool
+        Whether the intervals are around the denoised estimate (the fit of the run replayed
+        with the table the bootstrap drew from) rather than the maximum-likelihood one
+        (:func:`with_llm_noise`).
     """
 
     sample_cells: int
@@ -75,6 +85,8 @@ class LLMNoise:
     n_tables: int = 0
     params: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    redraw: str = "shrunk"
+    denoised: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,16 +96,37 @@ class LLMNoise:
             "degenerate_cells": [dict(c) for c in self.degenerate_cells],
             "untrusted": dict(self.untrusted),
             "bootstrap_tables": self.n_tables,
-            "method": (
-                "parametric bootstrap of the sampled cells, p* ~ Binomial(n, (k + 1/2) / (n + 1))"
-                " / n, the run re-simulated with its own seed for each table and refitted; "
-                "se = sqrt(se_engine^2 + se_llm^2)"
-                if self.n_tables
-                else None
+            "method": self._method() if self.n_tables else None,
+            "redraw": self.redraw if self.n_tables else None,
+            "estimate_shown": (
+                None
+                if not self.n_tables
+                else "params: maximum likelihood; intervals around the denoised estimate"
+                if self.denoised
+                else "params: maximum likelihood; intervals around it"
             ),
             "params": {m: {p: dict(v) for p, v in d.items()} for m, d in self.params.items()},
             "notes": list(self.notes),
         }
+
+    def _method(self) -> str:
+        cells = (
+            "p~ the cell's empirical Bayes estimate (shrunk to its bucket's pooled share)"
+            if self.redraw == "shrunk"
+            else "p~ = (k + 1/2) / (n + 1)"
+        )
+        text = (
+            f"parametric bootstrap of the sampled cells, p* ~ Binomial(n, p~) / n with {cells},"
+            " the run re-simulated with its own seed for each table and refitted; "
+            "se = sqrt(se_engine^2 + se_llm^2)"
+        )
+        if self.denoised:
+            text += (
+                "; the refits are of the runs replayed with each bootstrap table's own p~ "
+                "table, and the interval is around the fit of the run replayed with the p~ "
+                "table (params.denoised), on the arcsine-square-root scale"
+            )
+        return text
 
     def model_fields(self, model: str) -> dict[str, Any]:
         """``se_engine``, ``se_llm``, ``se`` and ``llm_share`` per parameter of one model's
@@ -101,8 +134,10 @@ class LLMNoise:
         got = self.params.get(model)
         if not got:
             return {}
-        keys = ("se_engine", "se_llm", "se", "llm_share")
-        return {k: {p: v[k] for p, v in got.items()} for k in keys}
+        keys = ("se_engine", "se_llm", "se", "llm_share", "denoised")
+        return {
+            k: {p: v[k] for p, v in got.items()} for k in keys if all(k in v for v in got.values())
+        }
 
 
 def llm_noise_of(table: TabulatedPolicy) -> LLMNoise:
@@ -152,13 +187,82 @@ def flag_untrusted(noise: LLMNoise, results: Sequence[FitResult]) -> LLMNoise:
     return replace(noise, untrusted=flagged)
 
 
+#: How :func:`bootstrap_tables` redraws a sampled cell: ``"shrunk"`` from the cell's empirical
+#: Bayes estimate (the default), ``"jeffreys"`` from its own Jeffreys posterior mean.
+REDRAWS = ("shrunk", "jeffreys")
+
+
+def _shrunk_column(k: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Empirical Bayes estimates of one bucket's sampled cells (k "yes" out of n each).
+
+    The personas' probabilities in the bucket are taken as draws from a Beta distribution
+    whose mean ``mu = (sum k + 1/2) / (sum n + 1)`` and variance ``tau^2`` (method of
+    moments: the spread of ``k / n`` across cells less its binomial part) are estimated from
+    the cells; each cell's estimate is its posterior mean ``(k + mu s) / (n + s)`` with
+    ``s = mu (1 - mu) / tau^2 - 1``. With no spread beyond the binomial one (``tau^2 = 0``, or
+    a single cell) every cell gets ``mu``.
+    """
+    mu = float((k.sum() + 0.5) / (n.sum() + 1.0))
+    inverse = float(np.mean(1.0 / n))
+    if k.size < 2 or inverse >= 1.0:  # one cell, or single answers: no spread to read
+        return np.full(k.shape, mu)
+    # E var(k / n) = tau^2 (1 - E 1/n) + mu (1 - mu) E 1/n for Beta-distributed rates.
+    tau2 = (float(np.var(k / n, ddof=1)) - mu * (1.0 - mu) * inverse) / (1.0 - inverse)
+    if not tau2 > 0.0:
+        return np.full(k.shape, mu)
+    s = max(mu * (1.0 - mu) / tau2 - 1.0, 0.0)
+    return np.asarray((k + mu * s) / (n + s), dtype=np.float64)
+
+
+def redraw_probabilities(table: TabulatedPolicy, redraw: str = "shrunk") -> dict[str, np.ndarray]:
+    """Per event, the probabilities the bootstrap draws each sampled cell's answers from.
+
+    ``"shrunk"``: per exposure bucket, the empirical Bayes estimate of each persona's cell
+    (:func:`_shrunk_column`): where the personas' answers differ no more than n samples of one
+    probability would, every cell of the bucket gets the bucket's pooled share, so a cell
+    answered "no" n times out of n is redrawn from its bucket's rate rather than from a
+    per-cell guess. ``"jeffreys"``: each cell's own ``(k + 1/2) / (n + 1)``. Cells not from
+    samples keep their value (NaN where the table has none).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``redraw``.
+    """
+    if redraw not in REDRAWS:
+        raise ValueError(f"redraw must be one of {REDRAWS}; got {redraw!r}")
+    out = {}
+    for event_id, values in table.probabilities.items():
+        n = table.samples_of(event_id)
+        sampled = (n > 0) & ~np.isnan(values)
+        new = np.array(values, dtype=np.float64)
+        k = np.rint(np.where(sampled, values, 0.0) * np.maximum(n, 0))
+        if redraw == "jeffreys":
+            new[sampled] = (k[sampled] + 0.5) / (n[sampled] + 1.0)
+        else:
+            for b in range(values.shape[1]):
+                rows = sampled[:, b]
+                if rows.any():
+                    new[rows, b] = _shrunk_column(k[rows, b], n[rows, b].astype(np.float64))
+        out[event_id] = new
+    return out
+
+
+def redraw_centre(table: TabulatedPolicy, redraw: str = "shrunk") -> TabulatedPolicy:
+    """The table of :func:`redraw_probabilities`: the bootstrap world's true table, whose
+    re-simulated fit is the centre the bootstrap's bias is measured from."""
+    return table.with_probabilities(redraw_probabilities(table, redraw))
+
+
 def bootstrap_tables(
-    table: TabulatedPolicy, n_tables: int, rng: np.random.Generator
+    table: TabulatedPolicy, n_tables: int, rng: np.random.Generator, redraw: str = "shrunk"
 ) -> list[TabulatedPolicy]:
     """``n_tables`` tables whose sampled cells are redrawn, ``Binomial(n, p~) / n`` with
-    ``p~ = (k + 1/2) / (n + 1)`` (k = the cell's "yes" count); other cells are kept."""
+    ``p~`` from :func:`redraw_probabilities` (``redraw`` ``"shrunk"``: the cell's empirical
+    Bayes estimate; ``"jeffreys"``: ``(k + 1/2) / (n + 1)``); other cells are kept."""
     out = []
     cells = {k: table.samples_of(k) for k in table.probabilities}
+    centre = redraw_probabilities(table, redraw)
     for _ in range(n_tables):
         drawn = {}
         for event_id, values in table.probabilities.items():
@@ -167,9 +271,7 @@ def bootstrap_tables(
             new = np.array(values, dtype=np.float64)
             if sampled.any():
                 nn = n[sampled]
-                k = np.rint(values[sampled] * nn)
-                p_tilde = (k + 0.5) / (nn + 1.0)
-                new[sampled] = rng.binomial(nn, p_tilde) / nn
+                new[sampled] = rng.binomial(nn, centre[event_id][sampled]) / nn
             drawn[event_id] = new
         out.append(table.with_probabilities(drawn))
     return out
@@ -183,11 +285,40 @@ def _plain(x: np.ndarray, vector: bool) -> float | list[float]:
     return [float(v) for v in x] if vector else float(x[0])
 
 
+def _arcsine(x: np.ndarray) -> np.ndarray:
+    return np.asarray(np.arcsin(np.sqrt(np.clip(x, 0.0, 1.0))), dtype=np.float64)
+
+
+def _denoised_interval(
+    est: np.ndarray, lo: np.ndarray, hi: np.ndarray, at: np.ndarray, draws: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The interval around the denoised estimate ``at`` on the arcsine-square-root scale.
+
+    On ``t = arcsin(sqrt(p))`` a rate's sampling spread hardly depends on its level (the
+    variance-stabilising transform of a binomial share), so the spread of the bootstrap
+    refits, measured at the estimated rate, holds at the true one too; on the probability
+    scale a rate estimated from a handful of "yes" answers (an offline rate of 0.02 from 320
+    answers) would get too short an interval whenever it comes out low. Each side combines
+    the engine's half-width (the engine interval of ``est`` on that scale) with ``1.96 x`` the
+    refits' standard deviation there.
+    """
+    with np.errstate(invalid="ignore"):
+        se_t = np.nanstd(_arcsine(draws), axis=0, ddof=1)
+    t_est, t_at = _arcsine(est), _arcsine(at)
+    half_lo = np.nan_to_num(t_est - _arcsine(lo))
+    half_hi = np.nan_to_num(_arcsine(hi) - t_est)
+    wide = _Z * np.nan_to_num(se_t)
+    t_lo = np.clip(t_at - np.sqrt(half_lo**2 + wide**2), 0.0, np.pi / 2)
+    t_hi = np.clip(t_at + np.sqrt(half_hi**2 + wide**2), 0.0, np.pi / 2)
+    return np.sin(t_lo) ** 2, np.sin(t_hi) ** 2
+
+
 def with_llm_noise(
     results: Sequence[FitResult],
     refits: Mapping[str, Sequence[FitResult]],
     noise: LLMNoise,
     n_tables: int,
+    centre: Mapping[str, FitResult] | None = None,
 ) -> tuple[list[FitResult], LLMNoise]:
     """The fits with total standard errors and intervals, and the noise record.
 
@@ -196,6 +327,13 @@ def with_llm_noise(
     ``se = sqrt(se_engine^2 + se_llm^2)``, and each side of the engine's interval is widened
     to ``sqrt(half_width^2 + (1.96 se_llm)^2)`` (clipped to [0, 1]), which keeps a profile
     interval's asymmetry and is the Wald interval of ``se`` otherwise.
+
+    ``centre[model]``, the model's fit to the run re-simulated with the table the bootstrap
+    drew from (:func:`redraw_centre`), is the bootstrap world's truth: ``bias_llm =
+    mean(refits) - centre`` is the bias the answers' noise puts into the estimate (pooling
+    personas whose sampled rates differ, the faster ones leave the risk set first), and the
+    interval is moved by ``-bias_llm``, i.e. centred on ``bias_corrected = theta_hat -
+    bias_llm``. The estimate itself (``params``) stays the maximum likelihood one.
     """
     out: list[FitResult] = []
     params: dict[str, dict[str, dict[str, Any]]] = {}
@@ -210,6 +348,12 @@ def with_llm_noise(
         if len(fits) < n_tables:
             notes.append(
                 f"{result.model}: {n_tables - len(fits)} of {n_tables} bootstrap refits failed"
+            )
+        ref = centre.get(result.model) if centre is not None else None
+        if centre is not None and ref is None:
+            notes.append(
+                f"{result.model}: the refit of the denoised table failed; its intervals are "
+                "around the maximum-likelihood estimate"
             )
         stderr: dict[str, Any] = dict(result.stderr)
         low: dict[str, Any] = dict(result.ci_low)
@@ -241,9 +385,13 @@ def with_llm_noise(
             total = np.sqrt(se_eng**2 + se_llm**2)
             with np.errstate(invalid="ignore", divide="ignore"):
                 share = np.where(total > 0, se_llm**2 / total**2, 0.0)
-            wide = _Z * se_llm
-            new_lo = np.clip(est - np.sqrt((est - lo) ** 2 + wide**2), 0.0, 1.0)
-            new_hi = np.clip(est + np.sqrt((hi - est) ** 2 + wide**2), 0.0, 1.0)
+            at = _as_array(ref.params.get(name, math.nan)) if ref is not None else est[:0]
+            if at.size == est.size and np.isfinite(at).all():
+                new_lo, new_hi = _denoised_interval(est, lo, hi, at, draws)
+            else:
+                wide = _Z * se_llm
+                new_lo = np.clip(est - np.sqrt((est - lo) ** 2 + wide**2), 0.0, 1.0)
+                new_hi = np.clip(est + np.sqrt((hi - est) ** 2 + wide**2), 0.0, 1.0)
             stderr[name] = tuple(float(x) for x in total) if vector else float(total[0])
             low[name] = tuple(float(x) for x in new_lo) if vector else float(new_lo[0])
             high[name] = tuple(float(x) for x in new_hi) if vector else float(new_hi[0])
@@ -253,6 +401,9 @@ def with_llm_noise(
                 "se": _plain(total, vector),
                 "llm_share": _plain(share, vector),
             }
+            if at.size == est.size and np.isfinite(at).all():
+                per[name]["denoised"] = _plain(at, vector)
         params[result.model] = per
         out.append(replace(result, stderr=stderr, ci_low=low, ci_high=high))
-    return out, replace(noise, n_tables=n_tables, params=params, notes=tuple(notes))
+    done = replace(noise, n_tables=n_tables, params=params, notes=tuple(notes))
+    return out, replace(done, denoised=centre is not None)
