@@ -470,9 +470,12 @@ def llm_noise_fit(
 
     ``redraw`` is how the sampled cells are redrawn (:func:`spillover.selection.
     redraw_probabilities`: ``"shrunk"``, each cell's empirical Bayes estimate within its
-    bucket, or ``"jeffreys"``). With ``bias_correct`` the run is also replayed once with the
-    table the cells are drawn from (the bootstrap world's truth) and the intervals are
-    centred on the bias-corrected estimate (``theta_hat - (mean(theta*) - theta_centre)``).
+    bucket, or ``"jeffreys"``, each cell's own). With ``denoised`` (the default) the run is
+    also replayed with that shrunk table, whose fit (the *denoised* estimate) the intervals
+    are around, and each bootstrap replay uses its redrawn table's own shrunk table, so the
+    refits are draws of the denoised estimator itself; ``denoised=False`` keeps the
+    intervals around the run's maximum-likelihood estimate (a pooled fit of sampled answers
+    is biased low: the personas whose sampled rates came out high leave the risk set first).
     """
     from pathlib import Path
 

@@ -289,6 +289,19 @@ def test_shrunk_redraw_pools_a_bucket_whose_personas_differ_only_by_sampling() -
         redraw_probabilities(table, "uniform")
 
 
+def test_shrinkage_keeps_only_persona_differences_beyond_sampling() -> None:
+    from spillover.selection import redraw_probabilities
+
+    k = np.zeros((32, 3))
+    # 2/10, 1/10, 1/10 and 29 x 0/10: the moment estimate of the personas' spread is positive,
+    # but one rate sampled 320 times gives such columns often: pooled.
+    k[:3, 0] = (2, 1, 1)
+    k[:2, 1] = (5, 5)  # two personas at 5/10 among 0/10s: not one rate; kept apart
+    shrunk = redraw_probabilities(sampled_table(k))["*"]
+    np.testing.assert_allclose(shrunk[:, 0], 4.5 / 321)
+    assert shrunk[:2, 1].min() > 0.2 and shrunk[2:, 1].max() < 0.02
+
+
 def test_denoised_interval_is_around_the_denoised_fit_on_the_arcsine_scale() -> None:
     from spillover.fit import FitResult
     from spillover.selection import llm_noise_of, with_llm_noise
@@ -319,7 +332,10 @@ def test_denoised_interval_is_around_the_denoised_fit_on_the_arcsine_scale() -> 
     assert plain.ci_low["alpha"] < 0.013 < plain.ci_high["alpha"]
     spread = float(np.std(np.arcsin(np.sqrt([r.params["alpha"] for r in refits])), ddof=1))
     engine = float(np.arcsin(np.sqrt(0.015)) - np.arcsin(np.sqrt(0.013)))
-    assert t[2] - t[1] == pytest.approx(np.hypot(engine, 1.959964 * spread), rel=1e-6)
+    from scipy.stats import t as student
+
+    wide = student.ppf(0.975, 4) * spread  # Student's t on 5 - 1 degrees of freedom
+    assert t[2] - t[1] == pytest.approx(np.hypot(engine, wide), rel=1e-6)
     # Without a centre fit of that model the interval stays around the estimate, with a note.
     (back,), noted = with_llm_noise([mle], {"si": refits}, noise, 5, {})
     assert back.ci_low == plain.ci_low and "denoised table failed" in " ".join(noted.notes)

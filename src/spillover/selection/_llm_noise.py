@@ -8,11 +8,15 @@ other estimates. The engine's standard errors know nothing of that. This module
 - summarises where the cells came from (:func:`llm_noise_of`) and flags sampled cells
   estimated at exactly 0 or 1, and the fits that may rest on them (:func:`flag_untrusted`);
 - draws bootstrap tables (:func:`bootstrap_tables`): ``p*_cell ~ Binomial(n, p~) / n`` with
-  ``p~ = (k + 1/2) / (n + 1)``, the Jeffreys posterior mean of the cell's k "yes" out of n, so
-  that a cell at 0/n or n/n still varies; log-probability and unknown cells are kept as they
-  are;
+  ``p~`` the cell's empirical Bayes estimate within its bucket (:func:`redraw_probabilities`:
+  the personas' rates in a bucket as Beta draws, so that a bucket whose cells differ no more
+  than sampling would make them is redrawn from its pooled share, a 0/n cell included), or
+  the cell's own Jeffreys ``(k + 1/2) / (n + 1)``; log-probability and unknown cells are kept
+  as they are;
 - combines the spread of the refits across those tables with the engine's standard errors
-  (:func:`with_llm_noise`): ``se = sqrt(se_engine^2 + var_llm)``.
+  (:func:`with_llm_noise`): ``se = sqrt(se_engine^2 + var_llm)``, and, given the fit of the
+  run replayed with the table of ``p~`` (the *denoised* estimate), puts the interval around
+  it on the arcsine-square-root scale.
 
 The re-simulation itself (same graph, personas and seed as the original run: common random
 numbers, so the spread isolates the answers' noise) is :func:`spillover.pipeline.llm_noise_fit`.
@@ -192,6 +196,12 @@ def flag_untrusted(noise: LLMNoise, results: Sequence[FitResult]) -> LLMNoise:
 REDRAWS = ("shrunk", "jeffreys")
 
 
+#: Level of the test of a bucket's cells against one shared rate (:func:`_shrunk_column`), and
+#: the columns drawn under that rate to calibrate it (a fixed stream: the result repeats).
+HOMOGENEITY_LEVEL = 0.05
+_NULL_DRAWS = 400
+
+
 def _shrunk_column(k: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Empirical Bayes estimates of one bucket's sampled cells (k "yes" out of n each).
 
@@ -199,8 +209,12 @@ def _shrunk_column(k: np.ndarray, n: np.ndarray) -> np.ndarray:
     whose mean ``mu = (sum k + 1/2) / (sum n + 1)`` and variance ``tau^2`` (method of
     moments: the spread of ``k / n`` across cells less its binomial part) are estimated from
     the cells; each cell's estimate is its posterior mean ``(k + mu s) / (n + s)`` with
-    ``s = mu (1 - mu) / tau^2 - 1``. With no spread beyond the binomial one (``tau^2 = 0``, or
-    a single cell) every cell gets ``mu``.
+    ``s = mu (1 - mu) / tau^2 - 1``. Every cell gets ``mu`` when the spread is no larger than
+    the binomial one, for a single cell, and when the spread is not significant at
+    :data:`HOMOGENEITY_LEVEL` against columns drawn at one rate ``mu`` (a parametric test: with
+    a few "yes" among many answers the moment estimate of ``tau^2`` is positive half the time
+    under one rate, and shrinking by it would make the denoised estimate a jumpy function of
+    the answers).
     """
     mu = float((k.sum() + 0.5) / (n.sum() + 1.0))
     inverse = float(np.mean(1.0 / n))
@@ -209,6 +223,10 @@ def _shrunk_column(k: np.ndarray, n: np.ndarray) -> np.ndarray:
     # E var(k / n) = tau^2 (1 - E 1/n) + mu (1 - mu) E 1/n for Beta-distributed rates.
     tau2 = (float(np.var(k / n, ddof=1)) - mu * (1.0 - mu) * inverse) / (1.0 - inverse)
     if not tau2 > 0.0:
+        return np.full(k.shape, mu)
+    null = np.random.default_rng(0).binomial(n.astype(np.int64), mu, size=(_NULL_DRAWS, k.size))
+    spread = float(np.var(k / n, ddof=1))
+    if float(np.mean(np.var(null / n, axis=1, ddof=1) >= spread)) > HOMOGENEITY_LEVEL:
         return np.full(k.shape, mu)
     s = max(mu * (1.0 - mu) / tau2 - 1.0, 0.0)
     return np.asarray((k + mu * s) / (n + s), dtype=np.float64)
@@ -299,15 +317,19 @@ def _denoised_interval(
     refits, measured at the estimated rate, holds at the true one too; on the probability
     scale a rate estimated from a handful of "yes" answers (an offline rate of 0.02 from 320
     answers) would get too short an interval whenever it comes out low. Each side combines
-    the engine's half-width (the engine interval of ``est`` on that scale) with ``1.96 x`` the
-    refits' standard deviation there.
+    the engine's half-width (the engine interval of ``est`` on that scale) with the refits'
+    standard deviation there times Student's t quantile on B - 1 degrees of freedom (the
+    deviation is itself estimated from the B refits: 2.06 for B = 25).
     """
+    from scipy.stats import t as student
+
     with np.errstate(invalid="ignore"):
         se_t = np.nanstd(_arcsine(draws), axis=0, ddof=1)
+    dof = np.maximum(np.isfinite(draws).sum(axis=0) - 1, 1)
     t_est, t_at = _arcsine(est), _arcsine(at)
     half_lo = np.nan_to_num(t_est - _arcsine(lo))
     half_hi = np.nan_to_num(_arcsine(hi) - t_est)
-    wide = _Z * np.nan_to_num(se_t)
+    wide = student.ppf(0.975, dof) * np.nan_to_num(se_t)
     t_lo = np.clip(t_at - np.sqrt(half_lo**2 + wide**2), 0.0, np.pi / 2)
     t_hi = np.clip(t_at + np.sqrt(half_hi**2 + wide**2), 0.0, np.pi / 2)
     return np.sin(t_lo) ** 2, np.sin(t_hi) ** 2
