@@ -390,8 +390,8 @@ def plan_llm_run(config: SimulationConfig) -> dict[str, Any]:
     dict
         ``keys``, ``first_pass``, ``worst_case`` and ``cached`` (see
         :meth:`spillover.policies.LLMPolicy.planned_requests`), and in feed mode
-        ``feed_decisions_max``: at most one request per susceptible agent with an informed
-        neighbour per round and replicate.
+        ``feed_decisions_max``: at most two requests per susceptible agent-round (the
+        decision, asked only with an informed neighbour, and one re-ask of a cut answer).
     """
     from spillover.exceptions import ConfigError
     from spillover.io import read_persona_assignment

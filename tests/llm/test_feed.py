@@ -198,7 +198,7 @@ def test_the_two_modes_are_two_policies(event: Event) -> None:
         ArchetypeLLMPolicy(FakeBackend(), model="m", mode="feed")
     # What a run asks, by mode: keys, decisions, what is asked ahead, the replay table.
     assert archetype.key_buckets(8) == [0, 1, 2, 3, 4] and feed.key_buckets(8) == [0]
-    assert archetype.decision_requests(500) is None and feed.decision_requests(500) == 500
+    assert archetype.decision_requests(500) is None and feed.decision_requests(500) == 1000
     assert feed.ask_ahead(event, 8, [0, 1]) is False
     assert archetype.ask_ahead(event, 2, [0, 1]) is True
     assert archetype.stats()["keys_answered"] == 2 * 3  # personas x buckets of m = 0..2

@@ -90,6 +90,11 @@ def test_a_post_that_never_fits_is_a_share_without_text(standin: Start, event: E
     users = [r["messages"][-1]["content"] for r in server.chat_requests()]
     assert not any("<post>\n\n</post>" in u for u in users)
     assert any(u.count("<post>") > 0 for u in users)
+    # The dry run's bound holds with the re-asks: decisions and their re-asks together stay
+    # within decision_requests of the susceptible agent-rounds (3 rounds x 37 agents).
+    stats = policy.stats()
+    asked = stats["feed_decisions_asked"] + stats["posts_reasked"]
+    assert stats["posts_reasked"] > 0 and asked <= policy.decision_requests(3 * 37)
 
 
 def test_a_broken_post_is_asked_again_and_the_retry_used(standin: Start, event: Event) -> None:

@@ -128,8 +128,9 @@ def _print_plan(plan: dict[str, Any], cfg: SimulationConfig) -> None:
     if "feed_decisions_max" in plan:
         out_console.print(
             "  feed decisions: at most "
-            f"{plan['feed_decisions_max']:,} more requests (one per susceptible agent with an "
-            "informed neighbour, per round and replicate)"
+            f"{plan['feed_decisions_max']:,} more requests (per round and replicate, one per "
+            "susceptible agent with an informed neighbour, and one re-ask of each answer cut "
+            "before its decision or whose post did not fit)"
         )
     out_console.print("no request was sent.")
 

@@ -121,8 +121,10 @@ class FeedLLMPolicy(LLMPolicy):
         return [0]
 
     def decision_requests(self, agent_rounds: int) -> int | None:
-        """One request per susceptible agent-round at most (each with an informed neighbour)."""
-        return agent_rounds
+        """Two requests per susceptible agent-round at most: its decision (asked only with an
+        informed neighbour) and one re-ask, with twice the token limit, when the answer was cut
+        before its decision or its post did not fit."""
+        return 2 * agent_rounds
 
     def _check_buckets(self, bucket: np.ndarray) -> None:
         if np.any(bucket > 0):
