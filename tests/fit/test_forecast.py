@@ -35,7 +35,7 @@ def _curves(counts: np.ndarray, n_nodes: int) -> Curves:
 
 @pytest.mark.parametrize("bad", [0, -1, 12, 13, True, 2.5, "3"])
 def test_fit_rounds_outside_1_to_last_minus_1_is_refused_naming_the_option(bad: object) -> None:
-    with pytest.raises(ConfigError, match=r"--fit-rounds must be an integer from 1 to 11"):
+    with pytest.raises(ConfigError, match=r"fit_rounds must be an integer from 1 to 11"):
         check_fit_rounds(bad, 12)
 
 

@@ -110,10 +110,10 @@ def test_the_analysis_repeats_exactly(run: tuple[SimulationResult, object]) -> N
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"fit_rounds": 0}, "--fit-rounds must be an integer from 1 to 23"),
-        ({"fit_rounds": 24}, "--fit-rounds must be an integer from 1 to 23"),
+        ({"fit_rounds": 0}, "fit_rounds must be an integer from 1 to 23"),
+        ({"fit_rounds": 24}, "fit_rounds must be an integer from 1 to 23"),
         ({"fit_rounds": 5, "curves": None}, "the input does not hold"),
-        ({"fit_rounds": 5, "degree": None}, "pass --degree K"),
+        ({"fit_rounds": 5, "degree": None}, "needs the graph's degree: give degree"),
     ],
 )
 def test_bad_fit_rounds_are_refused(

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from spillover.cli._app import app
 from spillover.cli._console import err_console, out_console
+from spillover.cli._simulate_options import FIT_FLAG_OF, flags_on_errors
 
 if TYPE_CHECKING:  # the fits load when a fit runs, not when the command line starts
     from spillover.fit import FitResult, TraitEffects
@@ -354,6 +355,7 @@ def _llm_noise_lines(analysis: Analysis) -> list[str]:
 
 
 @app.command("fit")
+@flags_on_errors(FIT_FLAG_OF)
 def fit_command(
     input_path: Annotated[
         Path,

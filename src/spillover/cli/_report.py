@@ -9,11 +9,13 @@ import typer
 
 from spillover.cli._app import app
 from spillover.cli._console import err_console, out_console
+from spillover.cli._simulate_options import FIT_FLAG_OF, flags_on_errors
 
 __all__ = ["report_command"]
 
 
 @app.command("report")
+@flags_on_errors(FIT_FLAG_OF)
 def report_command(
     run: Annotated[Path, typer.Argument(metavar="RUN", help="A run directory or a sweep folder.")],
     out: Annotated[

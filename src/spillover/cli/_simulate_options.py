@@ -272,13 +272,24 @@ def config_overrides(options: Mapping[str, object]) -> dict[str, object]:
     return {s.key: _normal(s, options[s.name]) for s in SETTINGS if s.name in options}
 
 
+#: The flags of ``spillover fit`` and ``spillover report`` for the parameters their library
+#: errors name (``spillover.fit``, ``spillover.selection``).
+FIT_FLAG_OF: Final[dict[str, str]] = {
+    "fit_rounds": "--fit-rounds",
+    "degree": "--degree",
+    "models": "--model",
+}
+
+
 @contextlib.contextmanager
-def flags_on_errors() -> Iterator[None]:
-    """A ConfigError raised inside names, after its message, the flags of its parameters."""
+def flags_on_errors(flag_of: Mapping[str, str] | None = None) -> Iterator[None]:
+    """A ConfigError raised inside names, after its message, the flags of its parameters
+    (:data:`FLAG_OF`, ``spillover simulate``'s, unless ``flag_of`` is given)."""
+    table = FLAG_OF if flag_of is None else flag_of
     try:
         yield
     except ConfigError as exc:
-        flags = [FLAG_OF[p] for p in exc.params if p in FLAG_OF]
+        flags = [table[p] for p in exc.params if p in table]
         if not flags:
             raise
         error = type(exc)(f"{exc} ({', '.join(dict.fromkeys(flags))})", params=exc.params)

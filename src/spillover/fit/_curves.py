@@ -82,7 +82,9 @@ class CurveEstimator(Estimator):
                 f"curve models: {', '.join(CURVE_ESTIMATORS)}"
             )
         if isinstance(self.degree, bool) or not isinstance(self.degree, int) or self.degree < 1:
-            raise ConfigError(f"degree must be an integer >= 1 (--degree); got {self.degree!r}")
+            raise ConfigError(
+                f"degree must be an integer >= 1; got {self.degree!r}", params=("degree",)
+            )
         if not isinstance(curves, Curves):
             raise ConfigError(f"expected Curves; got {type(curves).__name__}")
         if curves.n_rounds < 1:

@@ -56,7 +56,7 @@ def check_fit_rounds(fit_rounds: object, last_round: int) -> int:
     Raises
     ------
     ConfigError
-        Naming ``--fit-rounds``, the rule and the value received.
+        Naming ``fit_rounds`` (in ``params`` too), the rule and the value received.
     """
     rule = (
         f"an integer from 1 to {last_round - 1} (the run's last round is {last_round}; "
@@ -64,13 +64,14 @@ def check_fit_rounds(fit_rounds: object, last_round: int) -> int:
     )
     if last_round < 2:
         raise ConfigError(
-            f"--fit-rounds needs a run of at least 2 rounds to hold one out; the input's last "
-            f"round is {last_round}"
+            f"fit_rounds needs a run of at least 2 rounds to hold one out; the input's last "
+            f"round is {last_round}",
+            params=("fit_rounds",),
         )
     if isinstance(fit_rounds, bool) or not isinstance(fit_rounds, int | np.integer):
-        raise ConfigError(f"--fit-rounds must be {rule}; got {fit_rounds!r}")
+        raise ConfigError(f"fit_rounds must be {rule}; got {fit_rounds!r}", params=("fit_rounds",))
     if not 1 <= int(fit_rounds) < last_round:
-        raise ConfigError(f"--fit-rounds must be {rule}; got {fit_rounds}")
+        raise ConfigError(f"fit_rounds must be {rule}; got {fit_rounds}", params=("fit_rounds",))
     return int(fit_rounds)
 
 

@@ -345,7 +345,7 @@ def analyse(
         agents = None
         if any("agents" in get_model(name).data for name in agent_models):
             notes.append(
-                "agent histories cover every round and cannot be cut at --fit-rounds: "
+                "agent histories cover every round and cannot be cut at fit_rounds: "
                 "models that prefer them are fitted to the exposure table"
             )
     # Equation discovery runs whenever curves are there, unless a model list leaves it out.
@@ -430,13 +430,15 @@ def _traits(
 def _checked_fit_rounds(fit_rounds: int, curves: Curves | None, degree: int | None) -> int:
     if curves is None:
         raise ConfigError(
-            "--fit-rounds forecasts the informed curves, which the input does not hold: "
-            "fit the run folder or its curves.parquet"
+            "fit_rounds forecasts the informed curves, which the input does not hold: "
+            "fit the run folder or its curves.parquet",
+            params=("fit_rounds",),
         )
     if degree is None:
         raise ConfigError(
-            "--fit-rounds forecasts with the models' maps on a k-regular graph and needs "
-            "the graph's degree: pass --degree K"
+            "fit_rounds forecasts with the models' maps on a k-regular graph and needs "
+            "the graph's degree: give degree",
+            params=("fit_rounds", "degree"),
         )
     return check_fit_rounds(fit_rounds, curves.n_rounds)
 
@@ -494,7 +496,9 @@ def _chosen_models(
     irregular = _irregular(graph)
     if models is None:
         if curves is not None and degree is None and exposures is None:
-            raise ConfigError("curve models need the graph's degree: pass --degree K")
+            raise ConfigError(
+                "curve models need the graph's degree: give degree", params=("degree",)
+            )
         for name in _curve_candidates(exposures, curves):
             if name in irregular:
                 notes.append(f"{name} skipped: {irregular[name]}")
@@ -515,7 +519,8 @@ def _chosen_models(
             raise ConfigError(
                 f"model(s) {', '.join(only_curves)} are fitted to the informed curves, "
                 "which an exposure table does not hold: fit the run folder or its "
-                "curves.parquet (with --degree K)"
+                "curves.parquet (with the graph's degree)",
+                params=("models", "degree"),
             )
         raise ConfigError(
             f"model(s) {', '.join(curve_models)} need an exposure table or curves; "
@@ -524,13 +529,15 @@ def _chosen_models(
     refused = [m for m in curve_models if m in irregular]
     if refused:
         raise ConfigError(
-            f"{irregular[refused[0]]}: fit the exposure-table models instead (leave out "
-            f"--model {refused[0]}), or simulate the run on a random-regular graph"
+            f"{irregular[refused[0]]}: fit the exposure-table models instead (leave "
+            f"{refused[0]} out of models), or simulate the run on a random-regular graph",
+            params=("models",),
         )
     if curve_models and degree is None:
         raise ConfigError(
             f"model(s) {', '.join(curve_models)} are fitted to curves and need the "
-            "graph's degree: pass --degree K"
+            "graph's degree: give degree",
+            params=("degree",),
         )
     return agent_models, curve_models
 
