@@ -108,27 +108,65 @@ def _choice(name: str, value: object) -> None:
         )
 
 
-def _check_url(value: object) -> None:
+def _check_url(value: object, which: str = "") -> None:
+    """One server URL (``which``: `` (the 2nd)`` when it is one of several)."""
     from urllib.parse import urlsplit
 
     where = ("llm.base_url",)
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(
-            f"llm.base_url must be a URL such as http://localhost:11434/v1; got {shown(value)}",
+            f"llm.base_url{which} must be a URL such as http://localhost:11434/v1; "
+            f"got {shown(value)}",
             params=where,
         )
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"llm.base_url must start with http:// or https:// and name a host; got {shown(value)}",
+            f"llm.base_url{which} must start with http:// or https:// and name a host; "
+            f"got {shown(value)}",
             params=where,
         )
     if parts.username is not None or parts.password is not None:
         raise ConfigError(
-            "llm.base_url must not hold credentials (user:password@); put the API key in the "
-            "environment variable named by llm.api_key_env",
+            f"llm.base_url{which} must not hold credentials (user:password@); put the API key "
+            "in the environment variable named by llm.api_key_env",
             params=where,
         )
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _check_urls(value: object) -> None:
+    """``llm.base_url``: one URL, or a tuple of several (replicas of one model), each checked,
+    none twice."""
+    if not isinstance(value, tuple):
+        _check_url(value)
+        return
+    for n, url in enumerate(value, 1):
+        _check_url(url, f" (the {_ordinal(n)} of {len(value)})")
+    seen = [u.strip().rstrip("/") for u in value]
+    if len(set(seen)) < len(seen):
+        twice = next(u for u in seen if seen.count(u) > 1)
+        raise ConfigError(
+            f"llm.base_url names the server {shown(twice)} twice (replicas are distinct servers)",
+            params=("llm.base_url",),
+        )
+
+
+def _base_urls(value: object) -> object:
+    """A list or tuple of URLs as the config keeps it: one URL as a string, several as a
+    tuple; anything else unchanged (and refused by the checks)."""
+    if isinstance(value, list | tuple):
+        if not value:
+            raise ConfigError(
+                "llm.base_url must name at least one server; got an empty list",
+                params=("llm.base_url",),
+            )
+        return value[0] if len(value) == 1 else tuple(value)
+    return value
 
 
 def _check_buckets(buckets: object) -> None:
@@ -220,7 +258,7 @@ def _check_policy_settings(config: SimulationConfig) -> None:
                         "with the bundled model",
                         params=(f"llm.{name}", "llm.local"),
                     )
-            _check_url(llm.base_url)
+            _check_urls(llm.base_url)
         if llm.model is not None and (not isinstance(llm.model, str) or not llm.model.strip()):
             raise ConfigError(
                 f"llm.model must name a model; got {shown(llm.model)}", params=("llm.model",)
@@ -273,8 +311,10 @@ class LLMConfig:
 
     Attributes
     ----------
-    base_url : str or None
-        OpenAI-compatible API root, e.g. ``http://localhost:11434/v1``.
+    base_url : str, tuple of str, or None
+        OpenAI-compatible API root, e.g. ``http://localhost:11434/v1``; several (a list or
+        tuple): replicas of one model, balanced by load, one cache (the first names the
+        server in cache keys). One URL is kept as a string, several as a tuple.
     local : bool
         Serve the model with the embedded llama.cpp server (on 127.0.0.1, started and stopped
         by the run) instead of ``base_url``.
@@ -292,7 +332,8 @@ class LLMConfig:
     api_key_env : str
         Name of the environment variable holding the API key (read at run time, never stored).
     concurrency : int
-        Most requests in flight.
+        Most requests in flight per server (with replicas, per replica), at most the slots a
+        llama.cpp server reports (``/props``).
     timeout_s : float
         Timeout of one request.
     max_retries : int
@@ -322,7 +363,7 @@ class LLMConfig:
     cache_mode : {"read_write", "read_only", "refresh", "off"}
     """
 
-    base_url: str | None = None
+    base_url: str | tuple[str, ...] | None = None
     local: bool = False
     gguf: str | None = None
     local_slots: int = 1
@@ -348,6 +389,7 @@ class LLMConfig:
     cache_mode: CacheMode = "read_write"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "base_url", _base_urls(self.base_url))
         _check_llm(self)
 
     @property

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from spillover._redact import redact, redact_tree
+from spillover._redact import redact_tree
 from spillover._resources import check_llm_work, check_run_fits
 from spillover._rng import SeedLike, SeedRecord, seed_record
 from spillover.config import DEFAULT_OFFLINE_REACH, SimulationConfig
@@ -365,10 +365,17 @@ def _llm_record(
     config: SimulationConfig, policy: LLMPolicy, event: Event, result: SimulationResult
 ) -> tuple[dict[str, Any], TabulatedPolicy]:
     """The manifest's ``llm`` entry (no secrets) and the replayable table of the answers."""
+    from spillover.llm._openai import normalise_base_url
+
     accounting = policy.backend.accounting
     doc = {
         **policy.provenance(),
-        "base_url": policy.backend.identity,
+        # One server: who answers (its URL, or the embedded model's hash); replicas: their URLs.
+        "base_url": (
+            [normalise_base_url(u) for u in config.llm.base_url]
+            if isinstance(config.llm.base_url, tuple)
+            else policy.backend.identity
+        ),
         "api_key_env": config.llm.api_key_env,
         "cache": config.llm.cache,
         "cache_mode": config.llm.cache_mode if config.llm.cache is not None else "off",
@@ -395,6 +402,7 @@ def plan_llm_run(config: SimulationConfig) -> dict[str, Any]:
     """
     from spillover.exceptions import ConfigError
     from spillover.io import read_persona_assignment
+    from spillover.llm._openai import shown_urls
 
     if config.policy != "llm":
         raise ConfigError(
@@ -424,7 +432,7 @@ def plan_llm_run(config: SimulationConfig) -> dict[str, Any]:
         policy.close()
     plan["model"] = policy.model
     plan["base_url"] = (
-        redact(str(config.llm.base_url))
+        shown_urls(config.llm.base_url or "")
         if local is None
         else f"embedded server ({local.model.name})"
     )

@@ -140,10 +140,13 @@ def print_llm_summary(run: RunOutput) -> None:
         return
     acc = run.llm["accounting"]
     local = run.llm.get("local_server")
+    servers = run.llm["base_url"]
     where = (
         f"the embedded server ({local['model_file']['name']})"
         if local is not None
-        else run.llm["base_url"]
+        else servers
+        if isinstance(servers, str)
+        else f"{', '.join(servers)} ({len(servers)} replicas)"
     )
     line = (
         f"LLM {run.llm['model']} at {where}: {acc['requests']:,} requests, "

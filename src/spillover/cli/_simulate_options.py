@@ -117,8 +117,9 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     ),
     _setting(
         "llm_base_url",
-        str,
-        "OpenAI-compatible API root (implies --policy llm), e.g. http://localhost:11434/v1.",
+        list[str],
+        "OpenAI-compatible API root (implies --policy llm), e.g. http://localhost:11434/v1; "
+        "give it again for each replica of the model (requests balanced by load, one cache).",
         panel=_LLM,
     ),
     _setting(
@@ -269,7 +270,10 @@ def _normal(setting: Setting, value: object) -> object:
 
 def config_overrides(options: Mapping[str, object]) -> dict[str, object]:
     """The config keys the flags set (``None``: not given, the file or default decides)."""
-    return {s.key: _normal(s, options[s.name]) for s in SETTINGS if s.name in options}
+    out = {s.key: _normal(s, options[s.name]) for s in SETTINGS if s.name in options}
+    if out.get("llm_base_url") == []:  # a repeatable flag not given
+        out["llm_base_url"] = None
+    return out
 
 
 #: The flags of ``spillover fit`` and ``spillover report`` for the parameters their library

@@ -56,8 +56,10 @@ def _llm_schema() -> Any:
     definitions: dict[str, Any] = {
         name: (hints[name] | None, None) for name in (*LLM_FIELDS, "policy_table")
     }
-    # Buckets may be written as a list of integers as well as "0,1,2".
+    # Buckets may be written as a list of integers as well as "0,1,2", and several servers
+    # (replicas of one model) as a list of URLs.
     definitions["llm_buckets"] = (str | list[int] | None, None)
+    definitions["llm_base_url"] = (str | list[str] | None, None)
     return create_model(
         "LLMSettings", __config__=ConfigDict(extra="forbid", strict=True), **definitions
     )
@@ -180,7 +182,8 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     those of its :class:`~spillover.config.LLMConfig`), at the top level or
     in a ``[simulate]`` table (TOML) / ``simulate:`` mapping (YAML). LLM settings may also sit in
     an ``[llm]`` section (``base_url``, ``model``, ``mode``, ``api_key_env``, ``concurrency``,
-    ..., ``cache``, ``cache_mode``), at the top level or inside ``[simulate]``. Relative paths
+    ..., ``cache``, ``cache_mode``), at the top level or inside ``[simulate]``; ``base_url``
+    may be a list of URLs (replicas of one model). Relative paths
     (``edge_list``, ``events``, ``personas``, ``cache``, ``policy_table``) are resolved against
     the file's folder.
 

@@ -34,9 +34,9 @@ def build_backend(
     Parameters
     ----------
     config : SimulationConfig
-        Uses ``llm.base_url``, ``llm.api_key_env``, ``llm.concurrency``, ``llm.timeout_s``,
-        ``llm.max_retries``, ``llm.structured``, ``llm.invalid_retries``, ``llm.cache`` and
-        ``llm.cache_mode``.
+        Uses ``llm.base_url`` (one server, or a tuple of replicas), ``llm.api_key_env``,
+        ``llm.concurrency``, ``llm.timeout_s``, ``llm.max_retries``, ``llm.structured``,
+        ``llm.invalid_retries``, ``llm.cache`` and ``llm.cache_mode``.
     limiter : object with acquire/release, optional
         A sweep-wide bound on requests in flight.
     transport : httpx.AsyncBaseTransport, optional
@@ -47,6 +47,7 @@ def build_backend(
     **retry
         Further :class:`RetryPolicy` fields (``backoff_base_s``, ...).
     """
+    base_url: str | tuple[str, ...]
     if local is not None:
         # A server not started yet (a dry run) still has its identity; nothing is sent then.
         base_url = local.base_url if local.running else "http://127.0.0.1/v1"

@@ -27,6 +27,7 @@ import json
 import math
 import os
 import ssl
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
@@ -46,7 +47,14 @@ if TYPE_CHECKING:
     import httpx
     import openai
 
-__all__ = ["NO_KEY", "OpenAIBackend", "OpenAITransport", "normalise_base_url"]
+__all__ = [
+    "NO_KEY",
+    "OpenAIBackend",
+    "OpenAITransport",
+    "normalise_base_url",
+    "props_url",
+    "shown_urls",
+]
 
 #: Sent as the key when the key variable is unset (local servers ignore it).
 NO_KEY: Final[str] = "sk-no-key-required"
@@ -71,6 +79,21 @@ def normalise_base_url(base_url: str) -> str:
             "environment variable named by llm_api_key_env"
         )
     return url
+
+
+def shown_urls(base_url: str | Sequence[str]) -> str:
+    """Servers as messages show them, redacted: ``URL``, or ``URL1, URL2 (2 replicas)``."""
+    if isinstance(base_url, str):
+        return redact(base_url)
+    urls = list(base_url)
+    return f"{', '.join(redact(u) for u in urls)} ({len(urls)} replicas)"
+
+
+def props_url(base_url: str) -> str:
+    """Where llama.cpp's server describes itself: ``/props`` at the root of the API
+    (``http://host:8080/v1`` -> ``http://host:8080/props``)."""
+    root = base_url[: -len("/v1")] if base_url.endswith("/v1") else base_url
+    return f"{root}/props"
 
 
 class OpenAITransport:
@@ -192,6 +215,27 @@ class OpenAITransport:
             http_client=http_client,  # type: ignore[arg-type]
         )
 
+    async def server_slots(self, connection: openai.AsyncOpenAI) -> int | None:
+        """The requests the server works on at once, if it says: llama.cpp's ``GET /props``
+        (``total_slots``, at the server's root, beside ``/v1``); None when it does not say
+        (OpenAI, vLLM: no such route). Raises TransientFailure when it cannot answer now."""
+        import openai
+
+        try:
+            raw = await connection.get(
+                props_url(self.base_url), cast_to=bytes, options={"timeout": 5.0}
+            )
+        except (openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError):
+            raise TransientFailure(f"{self.base_url}/props did not answer") from None
+        except openai.APIError:
+            return None  # 404 and the like: this server does not report its slots
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            return None
+        n = doc.get("total_slots") if isinstance(doc, dict) else None
+        return n if isinstance(n, int) and not isinstance(n, bool) and n >= 1 else None
+
     def _body(self, req: LLMRequest, seed: int) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": req.model,
@@ -303,8 +347,10 @@ class OpenAIBackend(AnsweringBackend):
 
     Parameters
     ----------
-    base_url : str
-        The API root (see :class:`OpenAITransport`).
+    base_url : str, or a sequence of them
+        The API root (see :class:`OpenAITransport`); several: replicas of one model (vLLM or
+        llama.cpp servers), balanced by load, named in cache keys by the first (or by
+        ``identity``).
     timeout_s : float
         Timeout of one HTTP request, seconds: it bounds the whole request (connecting,
         sending, waiting and reading the answer), not each read.
@@ -319,7 +365,7 @@ class OpenAIBackend(AnsweringBackend):
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         *,
         timeout_s: float = 60.0,
         invalid_retries: int = 2,
@@ -327,21 +373,34 @@ class OpenAIBackend(AnsweringBackend):
         **options: Any,
     ) -> None:
         chat = {name: options.pop(name) for name in _TRANSPORT_OPTIONS if name in options}
-        self._chat = OpenAITransport(base_url, timeout_s=timeout_s, **chat)
-        pool = RetryingPool(self._chat, timeout_s=timeout_s, **options)
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        if not urls:
+            raise ConfigError("llm_base_url must name at least one server")
+        self._replicas = [OpenAITransport(url, timeout_s=timeout_s, **chat) for url in urls]
+        if len({t.base_url for t in self._replicas}) < len(urls):
+            raise ConfigError("llm_base_url names the same server twice")
+        self._chat = self._replicas[0]
+        pool = RetryingPool(self._replicas, timeout_s=timeout_s, **options)
         super().__init__(pool, invalid_retries=invalid_retries, max_post_chars=max_post_chars)
 
     @property
     def base_url(self) -> str:
+        """The (first) server's API root."""
         return self._chat.base_url
+
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        """Every replica's API root."""
+        return tuple(t.base_url for t in self._replicas)
 
     @property
     def api_key_env(self) -> str | None:
         return self._chat.api_key_env
 
     def __repr__(self) -> str:
+        where = redact(self.base_url) if len(self._replicas) == 1 else redact(str(self.base_urls))
         return (
-            f"OpenAIBackend(base_url={redact(self.base_url)!r}, api_key_env={self.api_key_env!r}, "
+            f"OpenAIBackend(base_url={where!r}, api_key_env={self.api_key_env!r}, "
             f"concurrency={self.pool.concurrency})"
         )
 

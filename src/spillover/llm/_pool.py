@@ -3,9 +3,13 @@
 The layer between a :class:`~spillover.llm.ChatTransport` (one request, one HTTP call) and the
 answer parsing of :class:`~spillover.llm.AnsweringBackend`:
 
-- **bounded concurrency**: at most ``concurrency`` calls in flight (a pool of workers, one
-  transport connection each), and optionally a sweep-wide ``limiter`` shared with other
+- **bounded concurrency**: at most ``concurrency`` calls in flight per server (a pool of
+  workers, one transport connection each), fewer where the server reports fewer slots
+  (llama.cpp's ``/props``), and optionally a sweep-wide ``limiter`` shared with other
   processes, held around every HTTP call;
+- **replicas**: given several transports (servers of the same model), each HTTP attempt goes
+  to the least loaded one, and a failed one is set aside while the others take its requests
+  (:mod:`spillover.llm._replicas`);
 - **a deadline** per call (``timeout_s``): it bounds the whole call (connecting, sending,
   waiting and reading), so a server that drips bytes times out too;
 - **retries** of transient failures only (:class:`~spillover.llm.TransientFailure` and the
@@ -33,6 +37,7 @@ from typing import Any, Final, Protocol
 from spillover._redact import redact
 from spillover.exceptions import ConfigError, LLMError, SpilloverError, TransientLLMError
 from spillover.llm._accounting import Accounting
+from spillover.llm._replicas import Replicas
 from spillover.llm._retry import RetryPolicy
 from spillover.llm._transport import (
     ChatTransport,
@@ -86,9 +91,11 @@ class RetryingPool:
 
     Parameters
     ----------
-    transport : ChatTransport
+    transport : ChatTransport, or a sequence of them
+        The server; several: replicas of one model, balanced by load (the first names them in
+        cache keys, :attr:`identity`).
     concurrency : int
-        Most calls in flight at once.
+        Most calls in flight at once per server (at most the slots a server reports).
     timeout_s : float
         Deadline of one HTTP call, seconds (the whole call, not each read).
     retry : RetryPolicy, optional
@@ -107,7 +114,7 @@ class RetryingPool:
 
     def __init__(
         self,
-        transport: ChatTransport,
+        transport: ChatTransport | Sequence[ChatTransport],
         *,
         concurrency: int = 8,
         timeout_s: float = 60.0,
@@ -126,7 +133,11 @@ class RetryingPool:
             or not timeout_s > 0
         ):
             raise ConfigError(f"llm_timeout_s must be a number > 0; got {timeout_s!r}")
-        self.transport = transport
+        transports = tuple(transport) if isinstance(transport, Sequence) else (transport,)
+        self.replicas = Replicas(transports, concurrency)
+        self.transports = transports
+        #: The first server (the only one without replicas).
+        self.transport = transports[0]
         self.concurrency = concurrency
         self.timeout_s = float(timeout_s)
         self.retry = retry if retry is not None else RetryPolicy()
@@ -141,18 +152,25 @@ class RetryingPool:
 
     @property
     def identity(self) -> str:
-        return self.transport.identity
+        return self.replicas.identity
 
     def __repr__(self) -> str:
-        return f"RetryingPool({self.transport!r}, concurrency={self.concurrency})"
+        shown = self.transport if len(self.transports) == 1 else list(self.transports)
+        return f"RetryingPool({shown!r}, concurrency={self.concurrency})"
 
     def describe(self) -> dict[str, Any]:
-        return {
+        doc = {
             **self.transport.describe(),
             "concurrency": self.concurrency,
             "timeout_s": self.timeout_s,
             "max_retries": self.retry.max_retries,
         }
+        if len(self.transports) > 1:
+            doc["base_url"] = [redact(t.base_url) for t in self.transports]
+            doc["replicas"] = self.replicas.describe()
+        elif self.replicas[0].slots is not None:
+            doc["server_slots"] = self.replicas[0].slots
+        return doc
 
     # -- a batch ---------------------------------------------------------------------------
 
@@ -241,9 +259,21 @@ class RetryingPool:
         results: list[Outcome | None] = [None] * len(calls)
         errors: list[BaseException] = []
         pending = iter(range(len(calls)))
+        await self.replicas.probe()
+        self.replicas.begin()
 
-        async def worker() -> None:
-            async with self.transport.connect() as connection:
+        async def worker(w: int) -> None:
+            async with contextlib.AsyncExitStack() as stack:
+                connections: dict[int, Any] = {}
+
+                async def connection(r: int) -> Any:
+                    # Opened when first needed: the home replica's at once, others on use.
+                    if r not in connections:
+                        transport = self.transports[r]
+                        connections[r] = await stack.enter_async_context(transport.connect())
+                    return connections[r]
+
+                await connection(self.replicas.home(w))
                 while not errors:
                     i = next(pending, None)
                     if i is None:
@@ -258,13 +288,13 @@ class RetryingPool:
                         errors.append(exc)
                         return
 
-        n_workers = min(self.concurrency, len(calls))
+        n_workers = min(self.replicas.total, len(calls))
         if self._limiter is not None:
             self._limiter_pool = concurrent.futures.ThreadPoolExecutor(
                 max_workers=n_workers, thread_name_prefix="spillover-llm-limiter"
             )
         try:
-            await asyncio.gather(*(worker() for _ in range(n_workers)))
+            await asyncio.gather(*(worker(w) for w in range(n_workers)))
         finally:
             if self._limiter_pool is not None:
                 self._limiter_pool.shutdown(wait=False, cancel_futures=True)
@@ -277,51 +307,78 @@ class RetryingPool:
 
     # -- one call --------------------------------------------------------------------------
 
-    async def _call(self, connection: Any, request: LLMRequest, seed: int) -> Outcome:
+    async def _call(
+        self, connection: Callable[[int], Awaitable[Any]], request: LLMRequest, seed: int
+    ) -> Outcome:
+        """One call, retried: each attempt on the replica :class:`Replicas` chooses (another
+        than the one that just failed, when one is up), through ``connection(replica)``."""
         attempt = 0
         again = 0
+        last: int | None = None
         while True:
-            self.accounting.add(http_attempts=1)
+            r = await self.replicas.acquire(avoid=last)
+            transport = self.transports[r]
+            failed = answered = False
+            wait = 0.0
             try:
+                conn = await connection(r)
+                self.accounting.add(http_attempts=1)
                 async with self._slot():
                     completion = await asyncio.wait_for(
-                        self.transport.send(connection, request, seed=seed), self.timeout_s
+                        transport.send(conn, request, seed=seed), self.timeout_s
                     )
+                answered = True
                 return Outcome(completion, None, attempt + 1)
             except SendAgain:
                 again += 1
                 if again > _MAX_SEND_AGAIN:
                     self.accounting.add(failures=1)
                     raise LLMError(
-                        f"the transport for {self.transport.base_url} kept asking to send a "
+                        f"the transport for {transport.base_url} kept asking to send a "
                         "request again"
                     ) from None
             except MalformedReply as exc:
+                answered = True
                 return Outcome(None, str(exc), attempt + 1)
             except LLMError:
                 self.accounting.add(failures=1)
                 raise
             except (TransientFailure, TimeoutError) as exc:
-                if isinstance(exc, TransientFailure):
-                    what, asked = exc.reason, exc.retry_after
-                else:
-                    what = (
-                        f"no complete answer within {self.timeout_s:g} s (the timeout bounds "
-                        "the whole request)"
-                    )
-                    asked = None
-                if attempt >= self.retry.max_retries:
-                    self.accounting.add(failures=1)
-                    raise TransientLLMError(
-                        f"the LLM server at {self.transport.base_url} failed after "
-                        f"{attempt + 1} attempt(s): {redact(what)}"
-                    ) from None
-                wait = self.retry.delay(attempt, asked, self._rng)
-                if asked is not None:
-                    self._announce_wait(asked)
-                self.accounting.add(retries=1)
+                failed = True
+                wait = self._after_failure(exc, attempt, transport, r)
                 attempt += 1
+            finally:
+                self.replicas.release(r, failed=failed, answered=answered)
+            last = r
+            if wait > 0:
                 await self._sleep(wait)
+
+    def _after_failure(
+        self, exc: TransientFailure | TimeoutError, attempt: int, transport: ChatTransport, r: int
+    ) -> float:
+        """The wait before the next attempt of a call that failed transiently on replica ``r``
+        (none when another replica is up); raises when the retries are spent."""
+        if isinstance(exc, TransientFailure):
+            what, asked = exc.reason, exc.retry_after
+        else:
+            what = (
+                f"no complete answer within {self.timeout_s:g} s (the timeout bounds the "
+                "whole request)"
+            )
+            asked = None
+        if attempt >= self.retry.max_retries:
+            self.accounting.add(failures=1)
+            raise TransientLLMError(
+                f"the LLM server at {transport.base_url} failed after "
+                f"{attempt + 1} attempt(s): {redact(what)}"
+            ) from None
+        self.accounting.add(retries=1)
+        if self.replicas.up_besides(r):
+            return 0.0  # sent again at once, to another replica
+        wait = self.retry.delay(attempt, asked, self._rng)
+        if asked is not None:
+            self._announce_wait(asked)
+        return wait
 
     @contextlib.asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:

@@ -1,7 +1,7 @@
 """A stand-in OpenAI-compatible server for tests and benchmarks (loopback only).
 
-:class:`StandinServer` serves ``POST /v1/chat/completions`` and ``GET /v1/models`` on
-``127.0.0.1`` (it refuses any other address) from a thread-per-connection
+:class:`StandinServer` serves ``POST /v1/chat/completions`` and ``GET /v1/models`` (and, given
+``slots``, llama.cpp's ``GET /props`` with ``total_slots``) on ``127.0.0.1`` (it refuses any other address) from a thread-per-connection
 :class:`http.server.ThreadingHTTPServer`. Answers are deterministic functions of the request:
 
 - the share probability ``p`` comes from ``probability(messages)``; the default reads the
@@ -91,6 +91,9 @@ class StandinServer:
         Feed-mode posts carry markup and an injection attempt (to test escaping).
     plain_answers : bool
         Answer in prose ("Yes." / "No, ...") instead of JSON when no schema is sent.
+    slots : int, optional
+        Serve ``GET /props`` saying ``{"total_slots": slots}``, as llama.cpp's server does
+        (404 without it, as OpenAI and vLLM).
     port : int
         0 picks a free port.
     max_lifetime_s : float
@@ -110,6 +113,7 @@ class StandinServer:
         host: str = _HOST,
         port: int = 0,
         max_lifetime_s: float = 300.0,
+        slots: int | None = None,
     ) -> None:
         if host != _HOST:
             raise ValueError(f"the stand-in server binds only to {_HOST}; got {host!r}")
@@ -122,6 +126,7 @@ class StandinServer:
             hostile_posts=hostile_posts,
             plain_answers=plain_answers,
         )
+        self.slots = slots
         self.log: list[dict[str, Any]] = []
         #: Requests waiting out their latency now, and the most at once so far.
         self.in_flight = 0
@@ -279,6 +284,10 @@ class StandinServer:
         if method == "GET" and route.endswith("/models"):
             self._record({"_path": path, "_auth": auth})
             body = {"object": "list", "data": [{"id": self.config.model, "object": "model"}]}
+            return 200, json.dumps(body).encode(), {}
+        if method == "GET" and route == "/props" and self.slots is not None:
+            self._record({"_path": path, "_auth": auth})
+            body = {"total_slots": self.slots, "model_alias": self.config.model}
             return 200, json.dumps(body).encode(), {}
         if method != "POST" or not route.endswith("/chat/completions"):
             return 404, error_body("not found"), {}

@@ -29,7 +29,7 @@ def _cell_requests(
     """(first-pass requests, worst-case requests, server identity, max tokens, model, server
     as shown, decision requests at most, given ``agent_rounds`` susceptible agent-rounds) of
     one cell."""
-    from spillover._redact import redact
+    from spillover.llm._openai import shown_urls
     from spillover.pipeline import build_policy, local_server
 
     # The embedded server is described, not started: its identity and model name key the
@@ -53,7 +53,7 @@ def _cell_requests(
         identity = str(policy.backend.identity)
         max_tokens = first[0].max_tokens if first else 0
         where = (
-            redact(str(config.llm.base_url))
+            shown_urls(config.llm.base_url or "")
             if local is None
             else f"the embedded server ({local.model.name})"
         )
