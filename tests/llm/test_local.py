@@ -260,3 +260,40 @@ def test_the_shipped_table_of_the_bundled_model_replays_and_names_its_model() ->
     batch = ExposureBatch(persona=np.arange(32), n_exposed=np.zeros(32, dtype=np.int64))
     alpha = table.share_probability(batch, events["VEL0001"])
     assert np.all((alpha > 0) & (alpha <= 0.01))  # reach x P(share | met offline)
+
+
+@pytest.mark.slow
+def test_two_embedded_servers_as_replicas_answer_as_one(server: LocalServer) -> None:
+    """Two llama.cpp servers of the bundled model: both answer, as the one alone does."""
+    from spillover.llm import LLMRequest
+    from spillover.llm._local import local_identity
+
+    reqs = [
+        LLMRequest(
+            model=server.alias,
+            messages=(("system", "Answer yes or no."), ("user", f"Is {n} an even number?")),
+            max_tokens=8,
+        )
+        for n in range(6)
+    ]
+    alone = OpenAIBackend(
+        server.base_url, api_key_env=None, identity=server.identity, timeout_s=300
+    ).complete(reqs)
+    with LocalServer(threads=1) as other:
+        assert other.identity == server.identity == local_identity(server.model)
+        pair = OpenAIBackend(
+            [server.base_url, other.base_url],
+            api_key_env=None,
+            identity=server.identity,
+            concurrency=4,
+            timeout_s=300,
+        )
+        both = pair.complete(reqs)
+        doc = pair.describe()
+    assert [r["server_slots"] for r in doc["replicas"]] == [1, 1]  # from /props
+    assert all(r["http_attempts"] > 0 for r in doc["replicas"])
+    assert [(r.text, r.share) for r in both] == [(r.text, r.share) for r in alone]
+    for a, b in zip(alone, both, strict=True):
+        assert (a.probability is None) == (b.probability is None)
+        if a.probability is not None:
+            assert b.probability == pytest.approx(a.probability, abs=1e-6)

@@ -70,11 +70,12 @@ def _setting(
     short: str | None = None,
     negative: bool = False,
     panel: str | None = None,
+    metavar: str | None = None,
 ) -> Setting:
     flag = "--" + name.replace("_", "-")
     decl = f"{flag}/--no-{flag[2:]}" if negative else flag
     decls = (decl, short) if short else (decl,)
-    option = typer.Option(*decls, help=help, rich_help_panel=panel)
+    option = typer.Option(*decls, help=help, rich_help_panel=panel, metavar=metavar)
     return Setting(name, key or name, flag, Annotated[kind | None, option])
 
 
@@ -121,6 +122,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "OpenAI-compatible API root (implies --policy llm), e.g. http://localhost:11434/v1; "
         "give it again for each replica of the model (requests balanced by load, one cache).",
         panel=_LLM,
+        metavar="<str>",
     ),
     _setting(
         "llm_local",

@@ -201,7 +201,7 @@ class AnsweringBackend:
 
 
 def transport_backend(
-    transport: ChatTransport,
+    transport: ChatTransport | Sequence[ChatTransport],
     *,
     concurrency: int = 8,
     timeout_s: float = 60.0,
@@ -217,7 +217,8 @@ def transport_backend(
     """The backend stack over ``transport``: answers parsed and asked again
     (:class:`AnsweringBackend`) over retries and bounded concurrency (:class:`RetryingPool`).
 
-    The parameters are those of the two layers; wrap the result in a
+    The parameters are those of the two layers (several transports: replicas of one model,
+    balanced by :class:`RetryingPool`); wrap the result in a
     :class:`~spillover.llm.CachedBackend` to keep the answers.
     """
     pool = RetryingPool(

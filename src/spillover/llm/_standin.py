@@ -1,8 +1,9 @@
 """A stand-in OpenAI-compatible server for tests and benchmarks (loopback only).
 
 :class:`StandinServer` serves ``POST /v1/chat/completions`` and ``GET /v1/models`` (and, given
-``slots``, llama.cpp's ``GET /props`` with ``total_slots``) on ``127.0.0.1`` (it refuses any other address) from a thread-per-connection
-:class:`http.server.ThreadingHTTPServer`. Answers are deterministic functions of the request:
+``slots``, llama.cpp's ``GET /props`` with ``total_slots``) on ``127.0.0.1`` (it refuses any
+other address) from a thread-per-connection :class:`http.server.ThreadingHTTPServer`. Answers
+are deterministic functions of the request:
 
 - the share probability ``p`` comes from ``probability(messages)``; the default reads the
   persona (a hash of the system prompt gives an offline rate alpha and an online rate beta) and
@@ -15,7 +16,7 @@
 - ``n`` choices, ``response_format`` (JSON schema) and ``seed`` are honoured.
 
 Latency (fixed, plus a deterministic jitter per request that shuffles completion order) and
-faults are configurable (:class:`Faults`): 429 with ``Retry-After``, 500, hanging past the
+faults are configurable (:class:`Faults`): 429 with ``Retry-After``, 500, 503, hanging past the
 client's timeout, malformed JSON answers, refusals, an unreadable body, missing
 log-probabilities, rejecting ``response_format`` or ``logprobs`` with a 400, feed posts too
 long for the request's ``max_tokens`` (every answer is cut at that limit, with
@@ -70,6 +71,7 @@ _REASONS: Final[dict[int, str]] = {
     404: "Not Found",
     429: "Too Many Requests",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 
 
@@ -287,8 +289,8 @@ class StandinServer:
             return 200, json.dumps(body).encode(), {}
         if method == "GET" and route == "/props" and self.slots is not None:
             self._record({"_path": path, "_auth": auth})
-            body = {"total_slots": self.slots, "model_alias": self.config.model}
-            return 200, json.dumps(body).encode(), {}
+            props = {"total_slots": self.slots, "model_alias": self.config.model}
+            return 200, json.dumps(props).encode(), {}
         if method != "POST" or not route.endswith("/chat/completions"):
             return 404, error_body("not found"), {}
         try:

@@ -65,6 +65,8 @@ class Faults:
         The ``Retry-After`` header value of those 429s (None: no header).
     server_error : float
         Answer HTTP 500.
+    unavailable : float
+        Answer HTTP 503 (as a server still loading its model, or overloaded, does).
     timeout : float
         Hang for ``hang_s`` before answering (past the client's timeout).
     malformed : float
@@ -103,6 +105,7 @@ class Faults:
     rate_limit: float = 0.0
     retry_after: str | None = "0.05"
     server_error: float = 0.0
+    unavailable: float = 0.0
     timeout: float = 0.0
     hang_s: float = 2.0
     malformed: float = 0.0
@@ -157,6 +160,8 @@ async def answer(
         return 429, error_body("rate limit reached, slow down"), headers
     if hit("server_error", f.server_error):
         return 500, error_body("internal server error"), {}
+    if hit("unavailable", f.unavailable):
+        return 503, error_body("service unavailable"), {}
     if hit("timeout", f.timeout):
         await asyncio.sleep(f.hang_s)
         return HANG_UP, b"", {}
