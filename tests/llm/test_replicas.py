@@ -279,3 +279,52 @@ def test_dry_run_names_the_replicas(standin: Start, capsys: pytest.CaptureFixtur
     assert run(argv) == 0
     out = capsys.readouterr().out
     assert f"{a.url}, {b.url} (2 replicas)" in out and not a.log and not b.log
+
+
+# -- adaptive concurrency -------------------------------------------------------------------------
+
+
+def test_the_limit_halves_on_overload_once_per_cut_and_grows_while_latency_holds() -> None:
+    from spillover.llm._replicas import Replica
+
+    r = Replica(Dummy("a"), 8)
+    assert r.allowed == 8
+    r.adapt(1.0, overloaded=True, started=0.0, latency=None)
+    assert r.allowed == 4 and r.halvings == 1
+    r.adapt(1.1, overloaded=True, started=0.5, latency=None)  # sent before the cut: no cut
+    assert r.allowed == 4 and r.halvings == 1
+    r.adapt(2.0, overloaded=True, started=1.5, latency=None)
+    assert r.allowed == 2
+    for _ in range(3):
+        r.adapt(3.0, overloaded=False, started=2.5, latency=0.1)
+    assert r.allowed == 3  # 2 + 1/2 + 1/2.5 + 1/2.9 > 3
+    before = r.limit
+    r.adapt(3.0, overloaded=False, started=2.5, latency=0.5)  # slower than 2x the fastest
+    assert r.limit == before
+    for _ in range(200):
+        r.adapt(3.0, overloaded=False, started=2.5, latency=0.1)
+    assert r.allowed == 8  # never above the configured concurrency
+    known = Replica(Dummy("b"), 8, slots=2)
+    known.adapt(1.0, overloaded=True, started=0.0, latency=None)
+    assert known.allowed == 2 and known.halvings == 0  # the server said how many
+
+
+def test_rate_limits_and_timeouts_halve_the_requests_in_flight(standin: Start) -> None:
+    reqs = requests(40)
+    clean = OpenAIBackend(standin().url).complete(reqs)
+    limited = standin(latency_s=0.01, faults=Faults(rate_limit=0.3, retry_after="0"))
+    backend = OpenAIBackend(limited.url, concurrency=8)
+    out = backend.complete(reqs)
+    assert answers(out) == answers(clean)
+    doc = backend.describe()
+    assert doc["concurrency_halvings"] >= 1 and 1 <= doc["concurrency_limit"] <= 8
+    slow = standin(latency_s=0.01, faults=Faults(timeout=0.2, hang_s=0.6))
+    backend = OpenAIBackend(slow.url, concurrency=8, timeout_s=0.3)
+    out = backend.complete(reqs)
+    assert answers(out) == answers(clean) and backend.accounting.retries >= 1
+    assert backend.describe()["concurrency_halvings"] >= 1
+    # Fault-free runs keep the configured concurrency, and their manifests as they were.
+    steady = standin(latency_s=0.02)
+    backend = OpenAIBackend(steady.url, concurrency=5)
+    backend.complete(reqs)
+    assert steady.max_in_flight == 5 and "concurrency_halvings" not in backend.describe()

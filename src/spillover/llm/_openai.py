@@ -280,7 +280,9 @@ class OpenAITransport:
         ) as exc:
             headers = exc.response.headers if isinstance(exc, openai.APIStatusError) else None
             raise TransientFailure(
-                self._redact(_transient_reason(exc)), retry_after=retry_after_seconds(headers)
+                self._redact(_transient_reason(exc)),
+                retry_after=retry_after_seconds(headers),
+                overloaded=isinstance(exc, openai.RateLimitError | openai.APITimeoutError),
             ) from None
         except openai.APIStatusError as exc:
             hint = ""

@@ -5,7 +5,8 @@ answer parsing of :class:`~spillover.llm.AnsweringBackend`:
 
 - **bounded concurrency**: at most ``concurrency`` calls in flight per server (a pool of
   workers, one transport connection each), fewer where the server reports fewer slots
-  (llama.cpp's ``/props``), and optionally a sweep-wide ``limiter`` shared with other
+  (llama.cpp's ``/props``), else an adaptive limit (halved on 429s and timeouts, grown back
+  while latency holds), and optionally a sweep-wide ``limiter`` shared with other
   processes, held around every HTTP call;
 - **replicas**: given several transports (servers of the same model), each HTTP attempt goes
   to the least loaded one, and a failed one is set aside while the others take its requests
@@ -168,8 +169,13 @@ class RetryingPool:
         if len(self.transports) > 1:
             doc["base_url"] = [redact(t.base_url) for t in self.transports]
             doc["replicas"] = self.replicas.describe()
-        elif self.replicas[0].slots is not None:
-            doc["server_slots"] = self.replicas[0].slots
+        else:
+            only = self.replicas[0]
+            if only.slots is not None:
+                doc["server_slots"] = only.slots
+            if only.halvings:
+                doc["concurrency_halvings"] = only.halvings
+                doc["concurrency_limit"] = only.allowed
         return doc
 
     # -- a batch ---------------------------------------------------------------------------
@@ -318,15 +324,19 @@ class RetryingPool:
         while True:
             r = await self.replicas.acquire(avoid=last)
             transport = self.transports[r]
-            failed = answered = False
+            failed = answered = overloaded = False
             wait = 0.0
+            started: float | None = None
+            latency: float | None = None
             try:
                 conn = await connection(r)
                 self.accounting.add(http_attempts=1)
                 async with self._slot():
+                    started = self.replicas.clock()
                     completion = await asyncio.wait_for(
                         transport.send(conn, request, seed=seed), self.timeout_s
                     )
+                    latency = self.replicas.clock() - started
                 answered = True
                 return Outcome(completion, None, attempt + 1)
             except SendAgain:
@@ -345,10 +355,18 @@ class RetryingPool:
                 raise
             except (TransientFailure, TimeoutError) as exc:
                 failed = True
+                overloaded = isinstance(exc, TimeoutError) or exc.overloaded
                 wait = self._after_failure(exc, attempt, transport, r)
                 attempt += 1
             finally:
-                self.replicas.release(r, failed=failed, answered=answered)
+                self.replicas.release(
+                    r,
+                    failed=failed,
+                    answered=answered,
+                    overloaded=overloaded,
+                    started=started,
+                    latency=latency,
+                )
             last = r
             if wait > 0:
                 await self._sleep(wait)

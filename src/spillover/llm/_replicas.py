@@ -16,6 +16,12 @@ HTTP attempt the replica with the lowest load (requests in flight over its cap):
   failed request is sent again at once to another replica when one is up. When every replica
   is set aside, the one that comes back first is used (and the pool backs off as for one
   server).
+- **adaptive concurrency** where the server does not report its slots: the requests a replica
+  may have in flight start at the configured concurrency, are halved by a sign of overload
+  (a 429, a timeout) on a request sent since the last cut, and grow back by about one per
+  round trip (``1 / limit`` per answer) while the answers come within twice the fastest
+  latency seen there. Requests beyond the limit wait for a place before they are sent, so
+  no request is abandoned for being queued inside an overloaded server.
 
 Which replica answers never changes an answer: requests carry their seed, and the cache keys
 name the model's server by the first replica (:attr:`Replicas.identity`).
@@ -24,6 +30,7 @@ name the model's server by the first replica (:attr:`Replicas.identity`).
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,11 +64,38 @@ class Replica:
     failures: int = 0  #: transient failures it gave
     streak: int = 0  #: transient failures in a row
     down_until: float = 0.0  #: set aside until then (monotonic clock)
+    limit: float = 0.0  #: adaptive limit on requests in flight (without reported slots)
+    halvings: int = 0  #: times the limit was halved
+    last_cut: float = -math.inf  #: when it last was
+    fastest: float = math.inf  #: the shortest answer time seen, seconds
+
+    def __post_init__(self) -> None:
+        self.limit = float(self.concurrency)
 
     @property
     def cap(self) -> int:
         """Most requests in flight: the configured concurrency, at most the server's slots."""
         return min(self.concurrency, self.slots) if self.slots else self.concurrency
+
+    @property
+    def allowed(self) -> int:
+        """Requests it may have in flight now: the server's slots where it reports them,
+        else the adaptive limit."""
+        return self.cap if self.slots else max(1, min(self.cap, int(self.limit)))
+
+    def adapt(self, now: float, *, overloaded: bool, started: float, latency: float | None) -> None:
+        """Halve the limit on overload (once per cut), grow it while latency holds."""
+        if self.slots:
+            return
+        if overloaded:
+            if started >= self.last_cut:
+                self.limit = max(1.0, self.limit / 2)
+                self.halvings += 1
+                self.last_cut = now
+        elif latency is not None:
+            self.fastest = min(self.fastest, latency)
+            if latency <= 2 * self.fastest and self.limit < self.cap:
+                self.limit = min(float(self.cap), self.limit + 1 / self.limit)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -70,6 +104,8 @@ class Replica:
             "concurrency": self.cap,
             "http_attempts": self.sent,
             "transient_failures": self.failures,
+            "concurrency_halvings": self.halvings,
+            "concurrency_limit": self.allowed,
         }
 
 
@@ -174,7 +210,7 @@ class Replicas:
 
     def _pick(self, avoid: int | None) -> int | None:
         now = self._clock()
-        free = [i for i, r in enumerate(self.replicas) if r.in_flight < r.cap]
+        free = [i for i, r in enumerate(self.replicas) if r.in_flight < r.allowed]
         up = [i for i in free if self.replicas[i].down_until <= now]
         if not up:
             if not free or any(r.down_until <= now for r in self.replicas):
@@ -182,21 +218,37 @@ class Replicas:
             # Every replica is set aside: the one that comes back first.
             up = [min(free, key=lambda i: self.replicas[i].down_until)]
         others = [i for i in up if i != avoid] or up
-        return min(others, key=lambda i: (self.replicas[i].in_flight / self.replicas[i].cap, i))
+        return min(others, key=lambda i: (self.replicas[i].in_flight / self.replicas[i].allowed, i))
 
-    def release(self, i: int, *, failed: bool = False, answered: bool = False) -> None:
-        """The attempt on replica ``i`` ended: ``failed`` transiently (it is set aside for a
-        while), or ``answered`` (it is up again)."""
+    def clock(self) -> float:
+        return self._clock()
+
+    def release(
+        self,
+        i: int,
+        *,
+        failed: bool = False,
+        answered: bool = False,
+        overloaded: bool = False,
+        started: float | None = None,
+        latency: float | None = None,
+    ) -> None:
+        """The attempt on replica ``i`` (sent at ``started``, by :meth:`clock`) ended:
+        ``failed`` transiently (it is set aside for a while; ``overloaded``: its limit is
+        halved), or ``answered`` after ``latency`` seconds (it is up again)."""
         replica = self.replicas[i]
         replica.in_flight -= 1
+        now = self._clock()
         if failed:
             replica.failures += 1
             replica.streak += 1
             cooldown = min(MAX_COOLDOWN_S, COOLDOWN_S * 2 ** (replica.streak - 1))
-            replica.down_until = self._clock() + cooldown
+            replica.down_until = now + cooldown
         elif answered:
             replica.streak = 0
             replica.down_until = 0.0
+        if started is not None and (overloaded or answered):
+            replica.adapt(now, overloaded=overloaded, started=started, latency=latency)
         if self._changed is not None:
             self._changed.set()
 

@@ -16,7 +16,8 @@ into a :class:`Completion`. The layers above it are shared by every transport
 How a transport reports what went wrong decides what the pool does:
 
 - :class:`TransientFailure` (rate limit, 5xx, connection error, a timeout of its own): retried
-  after a wait (the server's ``retry_after`` when it gave one);
+  after a wait (the server's ``retry_after`` when it gave one); ``overloaded`` (a rate limit,
+  a timeout) also halves the pool's adaptive concurrency for that server;
 - :class:`SendAgain`: the server refused an optional feature (structured output,
   log-probabilities), the transport has stopped asking for it: sent again at once, not counted
   as a retry;
@@ -92,12 +93,18 @@ class TransientFailure(Exception):
         What happened, for the error raised when the retries run out.
     retry_after : float, optional
         The wait the server asked for, seconds (``Retry-After``).
+    overloaded : bool
+        The server is asking for less (a rate limit, a timeout): with adaptive concurrency
+        the pool halves the requests it keeps in flight there.
     """
 
-    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, *, retry_after: float | None = None, overloaded: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.overloaded = overloaded
 
 
 class SendAgain(Exception):
