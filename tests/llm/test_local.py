@@ -12,6 +12,7 @@ import struct
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -265,35 +266,29 @@ def test_the_shipped_table_of_the_bundled_model_replays_and_names_its_model() ->
 @pytest.mark.slow
 def test_two_embedded_servers_as_replicas_answer_as_one(server: LocalServer) -> None:
     """Two llama.cpp servers of the bundled model: both answer, as the one alone does."""
-    from spillover.llm import LLMRequest
+    import numpy as np
+
     from spillover.llm._local import local_identity
 
-    reqs = [
-        LLMRequest(
-            model=server.alias,
-            messages=(("system", "Answer yes or no."), ("user", f"Is {n} an even number?")),
-            max_tokens=8,
-        )
-        for n in range(6)
-    ]
-    alone = OpenAIBackend(
-        server.base_url, api_key_env=None, identity=server.identity, timeout_s=300
-    ).complete(reqs)
-    with LocalServer(threads=1) as other:
+    def table(backend: OpenAIBackend) -> dict[str, Any]:
+        policy = LLMPolicy(backend, model=server.alias, buckets="0,1", probability="logprobs")
+        out = policy.tabulate(example_events()[:1], personas=[0, 1, 2]).probabilities
+        assert policy.stats()["probability_sources"] == {"logprobs": 6}
+        return {k: v[:3] for k, v in out.items()}  # the personas asked
+
+    options: dict[str, Any] = {"api_key_env": None, "identity": server.identity, "timeout_s": 300}
+    alone = table(OpenAIBackend(server.base_url, **options))
+    with LocalServer(threads=server.threads) as other:  # the same arithmetic
         assert other.identity == server.identity == local_identity(server.model)
-        pair = OpenAIBackend(
-            [server.base_url, other.base_url],
-            api_key_env=None,
-            identity=server.identity,
-            concurrency=4,
-            timeout_s=300,
-        )
-        both = pair.complete(reqs)
+        pair = OpenAIBackend([server.base_url, other.base_url], concurrency=4, **options)
+        both = table(pair)
         doc = pair.describe()
     assert [r["server_slots"] for r in doc["replicas"]] == [1, 1]  # from /props
     assert all(r["http_attempts"] > 0 for r in doc["replicas"])
-    assert [(r.text, r.share) for r in both] == [(r.text, r.share) for r in alone]
-    for a, b in zip(alone, both, strict=True):
-        assert (a.probability is None) == (b.probability is None)
-        if a.probability is not None:
-            assert b.probability == pytest.approx(a.probability, abs=1e-6)
+    assert both.keys() == alone.keys()
+    # llama.cpp reuses the prompt cache of its slot, so an answer's arithmetic (and its
+    # probability, by ~0.01) depends on the prompt the slot held before: one server sending
+    # the same requests in another order differs as much (docs/llm.md).
+    for key, rows in alone.items():
+        gap = float(np.max(np.abs(both[key] - rows)))
+        assert gap < 0.05, (key, gap)

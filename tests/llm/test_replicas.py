@@ -168,7 +168,9 @@ def test_a_replica_that_fails_or_dies_is_routed_around(standin: Start) -> None:
     assert len(d.chat_requests()) < 20 <= len(c.chat_requests())
 
 
-def test_a_run_with_replicas_writes_what_one_server_writes(standin: Start, tmp_path: Path) -> None:
+def test_a_run_with_replicas_writes_what_one_server_writes(
+    standin: Start, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     a, b = standin(latency_s=0.002), standin(latency_s=0.002)
     one, two = tmp_path / "one", tmp_path / "two"
     cache_one, cache_two = tmp_path / "one.sqlite", tmp_path / "two.sqlite"
@@ -178,6 +180,7 @@ def test_a_run_with_replicas_writes_what_one_server_writes(standin: Start, tmp_p
     a.reset_log()
     argv2 = [*argv, "--llm-base-url", b.url, "--cache", str(cache_two), "--out", str(two)]
     assert run(argv2) == 0
+    assert f"at {a.url}, {b.url} (2 replicas): " in capsys.readouterr().out
     assert a.chat_requests() and b.chat_requests()
     assert len(a.chat_requests()) + len(b.chat_requests()) == n_single
     for name in TABLES:

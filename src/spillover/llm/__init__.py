@@ -6,7 +6,8 @@ inside :class:`OpenAITransport`'s methods, so importing this package stays light
 - :class:`LLMBackend` (the seam), :class:`OpenAIBackend`, :class:`FakeBackend`;
 - the layers of a backend, thinnest first: a :class:`ChatTransport` sends one request to one
   server API and returns its :class:`Completion` (:class:`OpenAITransport`);
-  :class:`RetryingPool` sends batches through it with bounded concurrency and retries;
+  :class:`RetryingPool` sends batches through it (or through replicas of one model, balanced by
+  load) with bounded concurrency (at most a llama.cpp server's slots, else adaptive) and retries;
   :class:`AnsweringBackend` parses the answers and asks invalid ones again;
   :func:`transport_backend` stacks them over any transport (:class:`OpenAIBackend` is that
   stack over :class:`OpenAITransport`);
