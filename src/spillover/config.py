@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Final
 
 from spillover._redact import shown
+from spillover._urls import base_urls, check_urls
 from spillover._vocab import (
     CACHE_MODES,
     GRAPH_KINDS,
@@ -106,67 +107,6 @@ def _choice(name: str, value: object) -> None:
         raise ConfigError(
             f"{name} must be one of {', '.join(allowed)}; got {shown(value)}", params=(name,)
         )
-
-
-def _check_url(value: object, which: str = "") -> None:
-    """One server URL (``which``: `` (the 2nd)`` when it is one of several)."""
-    from urllib.parse import urlsplit
-
-    where = ("llm.base_url",)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(
-            f"llm.base_url{which} must be a URL such as http://localhost:11434/v1; "
-            f"got {shown(value)}",
-            params=where,
-        )
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"llm.base_url{which} must start with http:// or https:// and name a host; "
-            f"got {shown(value)}",
-            params=where,
-        )
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError(
-            f"llm.base_url{which} must not hold credentials (user:password@); put the API key "
-            "in the environment variable named by llm.api_key_env",
-            params=where,
-        )
-
-
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def _check_urls(value: object) -> None:
-    """``llm.base_url``: one URL, or a tuple of several (replicas of one model), each checked,
-    none twice."""
-    if not isinstance(value, tuple):
-        _check_url(value)
-        return
-    for n, url in enumerate(value, 1):
-        _check_url(url, f" (the {_ordinal(n)} of {len(value)})")
-    seen = [u.strip().rstrip("/") for u in value]
-    if len(set(seen)) < len(seen):
-        twice = next(u for u in seen if seen.count(u) > 1)
-        raise ConfigError(
-            f"llm.base_url names the server {shown(twice)} twice (replicas are distinct servers)",
-            params=("llm.base_url",),
-        )
-
-
-def _base_urls(value: object) -> object:
-    """A list or tuple of URLs as the config keeps it: one URL as a string, several as a
-    tuple; anything else unchanged (and refused by the checks)."""
-    if isinstance(value, list | tuple):
-        if not value:
-            raise ConfigError(
-                "llm.base_url must name at least one server; got an empty list",
-                params=("llm.base_url",),
-            )
-        return value[0] if len(value) == 1 else tuple(value)
-    return value
 
 
 def _check_buckets(buckets: object) -> None:
@@ -258,7 +198,7 @@ def _check_policy_settings(config: SimulationConfig) -> None:
                         "with the bundled model",
                         params=(f"llm.{name}", "llm.local"),
                     )
-            _check_urls(llm.base_url)
+            check_urls(llm.base_url)
         if llm.model is not None and (not isinstance(llm.model, str) or not llm.model.strip()):
             raise ConfigError(
                 f"llm.model must name a model; got {shown(llm.model)}", params=("llm.model",)
@@ -389,7 +329,7 @@ class LLMConfig:
     cache_mode: CacheMode = "read_write"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "base_url", _base_urls(self.base_url))
+        object.__setattr__(self, "base_url", base_urls(self.base_url))
         _check_llm(self)
 
     @property

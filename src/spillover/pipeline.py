@@ -365,7 +365,7 @@ def _llm_record(
     config: SimulationConfig, policy: LLMPolicy, event: Event, result: SimulationResult
 ) -> tuple[dict[str, Any], TabulatedPolicy]:
     """The manifest's ``llm`` entry (no secrets) and the replayable table of the answers."""
-    from spillover.llm._openai import normalise_base_url
+    from spillover.llm import normalise_base_url
 
     accounting = policy.backend.accounting
     doc = {
@@ -402,7 +402,7 @@ def plan_llm_run(config: SimulationConfig) -> dict[str, Any]:
     """
     from spillover.exceptions import ConfigError
     from spillover.io import read_persona_assignment
-    from spillover.llm._openai import shown_urls
+    from spillover.llm import shown_urls
 
     if config.policy != "llm":
         raise ConfigError(

@@ -30,7 +30,14 @@ from spillover.llm._cache import CACHE_MODES, CachedBackend, CacheMode, SQLiteSt
 from spillover.llm._fake import FakeBackend
 from spillover.llm._gguf import ModelFile, bundled_gguf, model_file, read_gguf_metadata
 from spillover.llm._local import LOCAL_HOST, LocalServer
-from spillover.llm._openai import NO_KEY, OpenAIBackend, OpenAITransport
+from spillover.llm._openai import (
+    NO_KEY,
+    OpenAIBackend,
+    OpenAITransport,
+    normalise_base_url,
+    props_url,
+    shown_urls,
+)
 from spillover.llm._parse import (
     ParsedAnswer,
     clean_post,
@@ -102,12 +109,15 @@ __all__ = [
     "escape_data",
     "feed_messages",
     "model_file",
+    "normalise_base_url",
     "parse_answer",
     "prompt_version",
+    "props_url",
     "read_decision",
     "read_gguf_metadata",
     "response_schema",
     "retry_after_seconds",
     "share_probability_from_logprobs",
+    "shown_urls",
     "transport_backend",
 ]

@@ -29,7 +29,7 @@ def _cell_requests(
     """(first-pass requests, worst-case requests, server identity, max tokens, model, server
     as shown, decision requests at most, given ``agent_rounds`` susceptible agent-rounds) of
     one cell."""
-    from spillover.llm._openai import shown_urls
+    from spillover.llm import shown_urls
     from spillover.pipeline import build_policy, local_server
 
     # The embedded server is described, not started: its identity and model name key the
