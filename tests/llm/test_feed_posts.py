@@ -237,3 +237,48 @@ def test_a_feed_policy_must_return_known_post_statuses(event: Event) -> None:
 
     with pytest.raises(PolicyError, match="each one of ok, retried, no_text"):
         run_feed(Odd(FakeBackend(), model="m"), event)
+
+
+class FlipsWhenAskedAgain:
+    """A backend whose answers asked again (twice the limit) say "no": a server that does not
+    repeat itself for the same seed."""
+
+    def __init__(self, inner: OpenAIBackend) -> None:
+        self.inner = inner
+        self.identity = inner.identity
+        self.accounting = inner.accounting
+
+    def complete(
+        self, requests: Sequence[LLMRequest], *, on_response: ResponseCallback | None = None
+    ) -> list[LLMResponse]:
+        answers = self.inner.complete(requests, on_response=on_response)
+        return [
+            replace(a, share=False, post=None, post_error=None, probability=0.0)
+            if r.max_tokens == 2 * LIMIT and a.valid
+            else a
+            for r, a in zip(requests, answers, strict=True)
+        ]
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def describe(self) -> dict[str, Any]:
+        return self.inner.describe()
+
+
+def test_asking_again_never_turns_a_share_into_a_no(standin: Start, event: Event) -> None:
+    faults = Faults(long_posts=1.0, long_post_tokens=40)
+    honest = run_feed(feed_policy(backend(standin(probability=half, faults=faults))), event)
+    flipping = feed_policy(FlipsWhenAskedAgain(backend(standin(probability=half, faults=faults))))
+    flipped = run_feed(flipping, event)
+    # The same agents share in the same rounds: the first decision stands.
+    assert list(flipped.agent) == list(honest.agent) and list(flipped.round) == list(honest.round)
+    assert "retried" in honest.post_status and flipping.stats()["posts_reasked"] > 0
+    # Only the post is lost where the second answer did not give one.
+    # Only the post is lost: every decision asked again kept its first answer, without text.
+    stats = flipping.stats()
+    assert stats["posts_without_text"] == stats["posts_reasked"]
+    assert "retried" not in flipped.post_status
+    assert all(
+        t == "" for t, st in zip(flipped.text, flipped.post_status, strict=True) if st == "no_text"
+    )

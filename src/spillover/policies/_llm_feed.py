@@ -11,9 +11,12 @@ or its JSON broke after the ``"share"`` value: ``post_error`` set by the backend
 answer was cut before any decision, is asked again **once** with twice the token limit: the
 same request otherwise, so the same seed (a server that honours seeds writes the same answer
 with room to finish it) and its own cache key (the limit is part of the key, so a resumed run
-reads both answers from the cache). Each decision gets a post status: ``"ok"``, ``"retried"``
-(the second answer is the one used), or ``"no_text"`` (still no post: the decision is kept and
-the agent, if it shares, shares without text). Only a decision that cannot be read at all, in
+reads both answers from the cache). A decision read in the first answer stands, whatever the
+second says (a server that does not repeat itself must not turn shares into "no"); only its
+post comes from the second. Each decision gets a post status: ``"ok"``, ``"retried"`` (the post
+of the second answer, or the second answer itself when the first had no decision), or
+``"no_text"`` (still no post: the decision is kept and the agent, if it shares, shares without
+text). Only a decision that cannot be read at all, in
 either answer, or a refusal, is an invalid answer under the ``invalid`` rule.
 """
 
@@ -216,11 +219,19 @@ class FeedLLMPolicy(LLMPolicy):
         )
         self.posts_reasked += len(todo)
         for i, second in zip(todo, again, strict=True):
-            if second.valid:
-                responses[i] = second
+            first = responses[i]
+            if first.valid:
+                # The first decision stands whatever the second answer decides (a server
+                # that does not repeat itself must not turn a share into a "no" only because
+                # its post was cut): only the post is taken, from a second "yes" that fits.
+                if second.valid and second.share and second.post_error is None:
+                    responses[i] = replace(first, post=second.post, post_error=None)
+                    status[i] = "retried"
+                else:
+                    status[i] = "no_text"
+            elif second.valid:
+                responses[i] = second  # the first answer was cut before its decision
                 status[i] = "no_text" if second.share and second.post_error else "retried"
-            elif responses[i].valid:
-                status[i] = "no_text"  # the first decision stands, without its post
             else:
                 responses[i] = second  # no decision in either answer: an invalid answer
         self.posts_without_text += status.count("no_text")
