@@ -126,6 +126,18 @@ def test_goodness_of_fit_matches_the_formulas() -> None:
     assert exact.statistic == pytest.approx(0.0, abs=1e-9) and exact.fits
     doc = json.loads(json.dumps(gof.to_dict()))
     assert doc["df"] == 2 and "fits" in doc["summary"]
+    # A cell the model puts at probability 0 where nobody shared (an m = 0 cell without an
+    # offline channel) carries no information: it is not a degree of freedom.
+    with_zero = goodness_of_fit(
+        np.append(nk, 50.0), np.append(sk, 0.0), np.append(pk, 0.0), 1, model="m"
+    )
+    assert with_zero.df == 2 and with_zero.n_cells == 3
+    assert with_zero.statistic == pytest.approx(dev)
+    # ... but somebody sharing there is a misfit no model with p = 0 survives.
+    misfit = goodness_of_fit(
+        np.append(nk, 50.0), np.append(sk, 1.0), np.append(pk, 0.0), 1, model="m"
+    )
+    assert misfit.df == 3 and not misfit.fits
 
 
 def test_cluster_sandwich_matches_a_hand_computation() -> None:

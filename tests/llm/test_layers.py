@@ -220,3 +220,12 @@ def test_secrets_in_a_reply_are_masked_before_they_leave(canary_key: str) -> Non
     refusing, _ = stack(Scripted(lambda n, s: Completion("", refusal=f"key {canary_key}")))
     (answer,) = refusing.complete([request()])
     assert canary_key not in (answer.error or "")
+
+
+def test_an_unexpected_error_leaves_the_layer_redacted(canary_key: str) -> None:
+    # A bug in a transport (an error no rule expects) quoting a URL with the key in it.
+    url = f"http://scripted.test/v1?api_key={canary_key}"
+    broken, _ = stack(Scripted(lambda n, s: RuntimeError(f"cannot parse {url}")))
+    with pytest.raises(LLMError, match="unexpected error in the LLM layer: RuntimeError") as info:
+        broken.complete([request()])
+    assert canary_key not in str(info.value) and info.value.__cause__ is None

@@ -134,12 +134,15 @@ def goodness_of_fit(
     """The deviance and Pearson tests of fitted cell probabilities ``p_model``.
 
     ``at_risk``, ``shared`` and ``p_model`` are per cell (cells without agents at risk are
-    ignored); ``n_params`` is the model's free parameters.
+    ignored, and so are cells the model gives probability 0 where nobody shared, such as m = 0
+    cells of a model without an offline channel: they can neither add deviance nor count as a
+    degree of freedom); ``n_params`` is the model's free parameters.
     """
     n = np.asarray(at_risk, dtype=np.float64)
     s = np.asarray(shared, dtype=np.float64)
-    p = np.clip(np.asarray(p_model, dtype=np.float64), 1e-300, 1.0)
-    keep = n > 0
+    raw = np.asarray(p_model, dtype=np.float64)
+    p = np.clip(raw, 1e-300, 1.0)
+    keep = (n > 0) & ~((raw <= 0.0) & (s == 0))
     n, s, p = n[keep], s[keep], p[keep]
     f = n - s
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -232,9 +232,16 @@ class RetryingPool:
             self.accounting.add(wall_s=time.perf_counter() - t0)
         if "error" in box:
             error = box["error"]
+            # The boundary of the LLM layer: no error leaves it unredacted, not even one
+            # that no rule expected (its text could quote a URL with a key in it).
+            if isinstance(error, ConfigError):
+                raise type(error)(redact(str(error)), params=error.params) from None
             if isinstance(error, SpilloverError):
-                # The boundary of the LLM layer: no error leaves it unredacted.
                 raise type(error)(redact(str(error))) from None
+            if isinstance(error, Exception):
+                raise LLMError(
+                    redact(f"unexpected error in the LLM layer: {type(error).__name__}: {error}")
+                ) from None
             raise error
         result: list[Outcome] = box["result"]
         return result

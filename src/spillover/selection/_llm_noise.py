@@ -350,12 +350,16 @@ def with_llm_noise(
     to ``sqrt(half_width^2 + (1.96 se_llm)^2)`` (clipped to [0, 1]), which keeps a profile
     interval's asymmetry and is the Wald interval of ``se`` otherwise.
 
-    ``centre[model]``, the model's fit to the run re-simulated with the table the bootstrap
-    drew from (:func:`redraw_centre`), is the bootstrap world's truth: ``bias_llm =
-    mean(refits) - centre`` is the bias the answers' noise puts into the estimate (pooling
-    personas whose sampled rates differ, the faster ones leave the risk set first), and the
-    interval is moved by ``-bias_llm``, i.e. centred on ``bias_corrected = theta_hat -
-    bias_llm``. The estimate itself (``params``) stays the maximum likelihood one.
+    ``centre[model]``, the model's fit to the run re-simulated with the denoised table the
+    bootstrap drew from (:func:`redraw_centre`), is the **denoised estimate**: the interval is
+    built around it on the arcsine-square-root scale (:func:`_denoised_interval`) instead of
+    around the maximum-likelihood estimate, whose sampled cells carry the bias of pooling
+    personas whose sampled rates differ (the faster ones leave the risk set first). The
+    estimate itself (``params``) stays the maximum-likelihood one; ``denoised`` (per
+    parameter) is the interval's centre, and the total ``se`` (``stderr``) is that of the
+    denoised estimator (``se_llm`` is the spread of the refits of denoised tables), so
+    ``params +/- 1.96 stderr`` is not the interval shown: read the interval, or ``denoised``
+    with ``se``.
     """
     out: list[FitResult] = []
     params: dict[str, dict[str, dict[str, Any]]] = {}
