@@ -269,3 +269,23 @@ def test_a_plot_without_matplotlib_names_the_report_extra(tmp_path: Path) -> Non
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("MISSING ") and "spillover[report]" in proc.stdout
+
+
+def test_a_barely_identified_trait_effect_is_shown_not_a_crash() -> None:
+    # A standard error of 1,000 on the log scale: exp of its interval's end overflows.
+    import math
+    from dataclasses import replace
+
+    from spillover.fit import hazard_ratio
+    from spillover.report import plot_trait_effects
+    from spillover.report._html import _traits_table
+    from spillover.selection import Analysis
+
+    wide = replace(_traits(), stderr=np.full((2, 6), 1000.0))
+    assert hazard_ratio(1960.0) == math.inf and hazard_ratio(0.0) == 1.0
+    figure = plot_trait_effects(wide)
+    assert all(ax.get_xscale() == "log" for ax in figure.axes)
+    highs = [ax.get_xlim()[1] for ax in figure.axes]
+    assert max(highs) < 1e4  # intervals cut at a factor e^5 each way, not drawn to exp(1960)
+    page = _traits_table(Analysis(groups=(), trait_effects=wide))
+    assert "[0.000, inf]" in page

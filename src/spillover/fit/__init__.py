@@ -61,7 +61,13 @@ from spillover.fit._robust import (
 )
 from spillover.fit._sindy import DiscoveredEquation, discover_equation
 from spillover.fit._spec import HAZARD_SYMBOLS, ModelSpec, Overlay, spread_starts
-from spillover.fit._traits import TRAIT_BASES, TraitEffects, fit_trait_effects, log_hazard_effect
+from spillover.fit._traits import (
+    TRAIT_BASES,
+    TraitEffects,
+    fit_trait_effects,
+    hazard_ratio,
+    log_hazard_effect,
+)
 
 __all__ = [
     "CLUSTER",
@@ -117,6 +123,7 @@ __all__ = [
     "groups2_agents_loglik",
     "groups2_loglik",
     "hazard_loglik",
+    "hazard_ratio",
     "information_criteria",
     "levels_for",
     "log_hazard_effect",

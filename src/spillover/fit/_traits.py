@@ -53,7 +53,7 @@ from spillover.fit._robust import (
 from spillover.personas import TRAITS, trait_matrix
 from spillover.trajectories import ExposureTable
 
-__all__ = ["TRAIT_BASES", "TraitEffects", "fit_trait_effects", "log_hazard_effect"]
+__all__ = ["TRAIT_BASES", "TraitEffects", "fit_trait_effects", "hazard_ratio", "log_hazard_effect"]
 
 _Z95 = 1.959963984540054
 #: A log hazard coefficient beyond this (a hazard ratio of e^20) has run off to infinity.
@@ -199,6 +199,11 @@ class TraitEffects:
         return out
 
 
+def hazard_ratio(log_ratio: float) -> float:
+    """``exp(log_ratio)``, infinite where it overflows (the end of a very wide interval)."""
+    return math.inf if log_ratio > 709.0 else math.exp(log_ratio)
+
+
 def log_hazard_effect(b: float, se: float) -> dict[str, float]:
     """A log hazard ratio ``b`` and its standard error ``se`` as an effect's record:
     ``log_hazard_ratio``, ``stderr``, the 95 % Wald interval ``ci_low``, ``ci_high`` and the
@@ -208,7 +213,7 @@ def log_hazard_effect(b: float, se: float) -> dict[str, float]:
         "stderr": se,
         "ci_low": b - _Z95 * se,
         "ci_high": b + _Z95 * se,
-        "hazard_ratio": math.exp(b),
+        "hazard_ratio": hazard_ratio(b),
     }
 
 

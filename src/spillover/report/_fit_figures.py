@@ -157,6 +157,10 @@ def plot_persona_rates(
     return fig
 
 
+#: Half-widths of drawn trait intervals, on the log scale, are cut here.
+_MAX_LOG_HALF_WIDTH = 5.0
+
+
 def plot_trait_effects(
     traits: TraitEffects,
     truth: dict[str, Sequence[float]] | None = None,
@@ -172,10 +176,13 @@ def plot_trait_effects(
     for i, (ax, channel) in enumerate(zip(axes, traits.channels, strict=True)):
         coef = traits.coef[i, 1:]
         se = shown[i, 1:]
+        # On a log axis; an interval wider than a factor e^5 (about 150) each way, an effect
+        # the data barely identify, is cut there rather than drawn to exp(700).
+        half = np.minimum(1.96 * se, _MAX_LOG_HALF_WIDTH)
         ax.errorbar(
             np.exp(coef),
             y,
-            xerr=[np.exp(coef) - np.exp(coef - 1.96 * se), np.exp(coef + 1.96 * se) - np.exp(coef)],
+            xerr=[np.exp(coef) - np.exp(coef - half), np.exp(coef + half) - np.exp(coef)],
             fmt="o",
             color="tab:blue",
             capsize=3,
@@ -191,6 +198,7 @@ def plot_trait_effects(
                 label="generating",
             )
         ax.axvline(1.0, color="gray", lw=1)
+        ax.set_xscale("log")
         ax.set_title(
             f"{channel} ({'offline' if channel == 'alpha' else 'online'}), {traits.base} base"
         )

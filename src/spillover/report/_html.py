@@ -13,6 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spillover.fit import hazard_ratio
 from spillover.io import GENERATOR_META
 from spillover.report._mpl import save_figure
 from spillover.report._posts import FeedPosts, feed_posts_section
@@ -209,8 +210,8 @@ def _traits_table(analysis: Analysis) -> str:
         lo, hi, se = r[f"ci_low{suffix}"], r[f"ci_high{suffix}"], r[f"stderr{suffix}"]
         rows.append(
             f"<tr><td>{escape(r['channel'])}</td><td>{escape(r['trait'])}</td>"
-            f"<td class='num'>{math.exp(r['log_hazard_ratio']):.3f}</td>"
-            f"<td class='num'>[{math.exp(lo):.3f}, {math.exp(hi):.3f}]</td>"
+            f"<td class='num'>{hazard_ratio(r['log_hazard_ratio']):.3f}</td>"
+            f"<td class='num'>[{hazard_ratio(lo):.3f}, {hazard_ratio(hi):.3f}]</td>"
             f"<td class='num'>{r['log_hazard_ratio']:.3f} ± {se:.3f}</td></tr>"
         )
     warn = "" if traits.fits is not False else " <strong>(on a model that does not fit)</strong>"

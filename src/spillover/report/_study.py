@@ -16,6 +16,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from spillover.fit import hazard_ratio
 from spillover.io import GENERATOR_META
 from spillover.report._html import _CSS, PageFigure, _kv_table
 
@@ -285,10 +286,11 @@ def _effects_table(rows: list[dict[str, Any]], label: str) -> str:
                 r["channel"],
                 r[label],
                 _fmt(r["hazard_ratio"], ".3f"),
-                f"[{_fmt(math.exp(r['ci_low']), '.3f')}, {_fmt(math.exp(r['ci_high']), '.3f')}]",
+                f"[{_fmt(hazard_ratio(r['ci_low']), '.3f')}, "
+                f"{_fmt(hazard_ratio(r['ci_high']), '.3f')}]",
                 f"{_fmt(r['log_hazard_ratio'], '.3f')} ± {_fmt(r['stderr'], '.3f')}",
                 _fmt(r["p_value"], ".3g"),
-                "n/a" if r.get("truth") is None else _fmt(math.exp(r["truth"]), ".3f"),
+                "n/a" if r.get("truth") is None else _fmt(hazard_ratio(r["truth"]), ".3f"),
             ]
             for r in rows
         ],

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from spillover.fit import hazard_ratio
 from spillover.report._mpl import new_figure
 
 if TYPE_CHECKING:
@@ -113,12 +114,12 @@ def plot_effects(rows: Sequence[dict[str, Any]], *, label: str, title: str) -> F
             if not sel:
                 continue
             r = sel[0]
-            lo, hi = math.exp(r["ci_low"]), math.exp(r["ci_high"])
+            lo, hi = hazard_ratio(r["ci_low"]), hazard_ratio(r["ci_high"])
             if math.isfinite(lo + hi):
                 ax.plot([lo, hi], [i, i], color="tab:purple", lw=2)
             ax.plot([r["hazard_ratio"]], [i], "o", color="tab:purple")
             if r.get("truth") is not None and math.isfinite(r["truth"]):
-                ax.plot([math.exp(r["truth"])], [i], "x", color="black", ms=8)
+                ax.plot([hazard_ratio(r["truth"])], [i], "x", color="black", ms=8)
         ax.axvline(1.0, color="0.5", lw=1)
         ax.set_xscale("log")
         ax.set_yticks(range(len(terms)), terms if channel == "alpha" else [""] * len(terms))
