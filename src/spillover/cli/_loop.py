@@ -9,7 +9,6 @@ a loop run directory.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ import typer
 
 from spillover.cli._app import app
 from spillover.cli._console import err_console, out_console
+from spillover.loop._config import LOOP_KEYS
 
 __all__ = [
     "LOOP_KEYS",
@@ -27,30 +27,6 @@ __all__ = [
     "resolve_loop_settings",
     "simulate_loop",
 ]
-
-#: Keys of the ``[loop]`` config section, with their defaults.
-LOOP_KEYS: dict[str, Any] = {
-    "n_nodes": 5000,
-    "degree": 6,
-    "n_rounds": 80,
-    "n_reps": 1,
-    "n_seeds": 10,
-    "alpha": 0.0,
-    "beta": 0.1,
-    "gamma": 0.1,
-    "eta": 0.12,
-    "kappa": 0.0,
-    "delta": 0.2,
-    "emission": "threshold",
-    "threshold": 0.05,
-    "event_rate": 0.0005,
-    "riot_level": 0.15,
-    "generations": 3,
-    "max_cascades": 50,
-    "events": None,
-    "event_id": None,
-    "seed": None,
-}
 
 #: The ``spillover simulate`` settings a loop run takes; the coupling rates, the emission rule
 #: and the caps come from the ``[loop]`` section (or their defaults).
@@ -67,28 +43,12 @@ SIMULATE_LOOP_KEYS = (
     "seed",
 )
 
-_INT_KEYS = {"n_nodes", "degree", "n_rounds", "n_reps", "n_seeds", "generations", "max_cascades"}
-_STR_KEYS = {"emission", "events", "event_id"}
-
-
-def _check_value(key: str, value: Any, where: str) -> Any:
-    from spillover.exceptions import ConfigError
-
-    if key in _INT_KEYS or key == "seed":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: {key} must be an integer; got {value!r}")
-    elif key in _STR_KEYS:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: {key} must be a string; got {type(value).__name__}")
-    elif isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{where}: {key} must be a number; got {value!r}")
-    return value
-
 
 def resolve_loop_settings(config_file: Path | None, flags: dict[str, Any]) -> dict[str, Any]:
     """Defaults, then the file's ``[loop]`` section, then the flags that were given."""
     from spillover.exceptions import ConfigError
     from spillover.io import load_settings_document
+    from spillover.loop._config import check_loop_value
 
     values = dict(LOOP_KEYS)
     if config_file is not None:
@@ -97,51 +57,12 @@ def resolve_loop_settings(config_file: Path | None, flags: dict[str, Any]) -> di
         if not isinstance(section, dict):
             raise ConfigError(f"{config_file}: no [loop] section (a table of loop settings)")
         for key, value in section.items():
-            if key not in LOOP_KEYS:
-                # Named without its value: it may be something pasted by mistake.
-                raise ConfigError(f"{config_file}: loop.{key}: unknown setting")
-            values[key] = _check_value(key, value, f"{config_file}: loop")
+            # Named without its value: it may be something pasted by mistake.
+            values[key] = check_loop_value(key, value, f"{config_file}: loop")
         if values["events"] is not None and not Path(values["events"]).is_absolute():
             values["events"] = str(config_file.parent / values["events"])
     values.update({k: v for k, v in flags.items() if v is not None})
     return values
-
-
-def _build(values: dict[str, Any]) -> tuple[Any, Any, Any]:
-    from spillover.loop import CoupledRates, EmissionRule, LoopSettings
-
-    rates = CoupledRates(
-        alpha=values["alpha"],
-        beta=values["beta"],
-        gamma=values["gamma"],
-        eta=values["eta"],
-        kappa=values["kappa"],
-        delta=values["delta"],
-    )
-    rule = EmissionRule(
-        mode=values["emission"],
-        threshold=values["threshold"],
-        rate=values["event_rate"],
-        riot_level=values["riot_level"],
-    )
-    settings = LoopSettings(
-        n_rounds=values["n_rounds"],
-        n_seeds=values["n_seeds"],
-        generations=values["generations"],
-        max_cascades=values["max_cascades"],
-        emission=rule,
-    )
-    return rates, rule, settings
-
-
-def _root_event(values: dict[str, Any]) -> Any:
-    from spillover.events import select_events
-    from spillover.io import example_events, read_events
-
-    events = example_events() if values["events"] is None else read_events(values["events"])
-    if values["event_id"] is None:
-        return events[0]
-    return select_events(events, event_id=values["event_id"])[0]
 
 
 @app.command("loop")
@@ -214,32 +135,28 @@ def run_and_write(values: dict[str, Any], out: Path, *, force: bool) -> None:
     """Run a chained loop from resolved settings and write its run directory: the one code
     path of ``spillover loop`` and ``spillover simulate --loop``."""
     from spillover._rng import seed_record
-    from spillover.graphs import random_regular
     from spillover.io import check_output_dir, write_loop_dir
-    from spillover.loop import run_loop
+    from spillover.loop._config import build_loop, loop_root_event, run_loop_values
 
-    rates, _, settings = _build(values)
-    root = _root_event(values)
+    build_loop(values)  # bad settings fail before the output folder is checked
+    loop_root_event(values)
     check_output_dir(out, force=force)
     record = seed_record(values["seed"])
-    t0 = time.perf_counter()
-    graph = random_regular(values["n_nodes"], values["degree"], rng=record.generator("graph"))
-    t1 = time.perf_counter()
-    result = run_loop(graph, rates, root, settings, n_reps=values["n_reps"], rng=record)
-    t2 = time.perf_counter()
+    result, graph, timings = run_loop_values(values, record)
     values = {**values, "seed": record.entropy}
     write_loop_dir(
         result,
         graph,
         out,
         config=values,
-        timings={"graph_s": t1 - t0, "simulate_s": t2 - t1},
+        timings=timings,
         force=force,
     )
     n_events = len(result.events)
     out_console.print(
         f"[bold]{out}[/bold]: {values['n_reps']} loop(s), {len(result.cascades)} cascades, "
-        f"{n_events} offline events; graph {t1 - t0:.2f} s, engine {t2 - t1:.3f} s"
+        f"{n_events} offline events; graph {timings['graph_s']:.2f} s, "
+        f"engine {timings['simulate_s']:.3f} s"
     )
 
 

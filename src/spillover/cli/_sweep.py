@@ -100,6 +100,8 @@ def _settings(
     if workers is not None:
         changes["workers"] = workers
     if models:
+        if spec.is_loop:
+            raise ConfigError("--model does not apply to a loop sweep: its cells fit the coupling")
         changes["models"] = tuple(models)
     if changes:
         settings = dataclasses.replace(settings, **changes)
@@ -120,7 +122,8 @@ def _print_plan(spec: SweepSpec, out: Path) -> None:
     from rich.table import Table
 
     s = spec.settings
-    table = Table(title=f"{spec.n_cells} cells x {spec.base.get('n_reps', 10)} replicates")
+    values = spec.loop if spec.loop is not None else spec.base
+    table = Table(title=f"{spec.n_cells} cells x {values.get('n_reps', 10)} replicates")
     table.add_column("cell", justify="right")
     for key in spec.keys:
         table.add_column(key)
@@ -129,7 +132,8 @@ def _print_plan(spec: SweepSpec, out: Path) -> None:
     out_console.print(table)
     where = s.scheduler if s.executor_kind == "dask" else f"{s.workers or 'all'} workers"
     out_console.print(
-        f"executor {s.executor_kind} ({where}); models {', '.join(s.models)}; "
+        f"executor {s.executor_kind} ({where}); "
+        f"{'loop cells (coupling fit)' if spec.is_loop else 'models ' + ', '.join(s.models)}; "
         f"root seed {spec.seed if spec.seed is not None else 'fresh entropy'}; out {out}"
     )
 
@@ -152,7 +156,8 @@ def _print_summary(spec: SweepSpec, summary: SweepSummary) -> None:
         )
     if summary.complete:
         out_console.print(
-            f'query it: spillover query {summary.path} "SELECT * FROM fits LIMIT 10"',
+            f"query it: spillover query {summary.path} "
+            f'"SELECT * FROM {"coupling" if spec.is_loop else "fits"} LIMIT 10"',
             markup=False,
         )
 
@@ -209,7 +214,9 @@ def sweep_command(
 
     Each cell writes a run directory under OUT/cells/. The sweep writes
     OUT/sweep.json and a Parquet dataset OUT/dataset/{curves,exposures,fits}/
-    with the swept parameters as columns: `spillover query OUT "SQL"`.
+    with the swept parameters as columns: `spillover query OUT "SQL"`. A file with a
+    \\[loop] section (the keys of `spillover loop --config`) sweeps chained coupled runs:
+    dataset OUT/dataset/{coupling,outbreaks,cascades}/ (docs/loop.md).
 
     Rerunning the same command skips complete cells and retries failed ones.
     Exit code 1 when some cells failed, 2 on bad input.

@@ -6,6 +6,7 @@ import csv
 import io
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,9 +79,15 @@ def write_loop_dir(
     config: dict[str, Any],
     timings: dict[str, float],
     force: bool = False,
+    extra: dict[str, Any] | None = None,
+    attach: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write a chained run atomically: the tables of :mod:`spillover.loop`, ``events.csv``
-    (ACLED layout) and, last, ``manifest.json``; return the folder."""
+    (ACLED layout) and, last, ``manifest.json``; return the folder.
+
+    ``attach(staging)`` may add files once the tables are written (a sweep cell's
+    ``fits.json``); ``extra`` entries are added to the manifest (a sweep cell's ``sweep`` and
+    ``command``), after ``attach`` so that timings it records are kept."""
     from spillover.loop import (
         cascade_columns,
         engagement_columns,
@@ -94,6 +101,8 @@ def write_loop_dir(
         for name, build in zip(LOOP_TABLES, builders, strict=True):
             write_table(_table(build(result)), staging / name)
         (staging / "events.csv").write_text(_acled_csv(result), encoding="utf-8")
+        if attach is not None:
+            attach(staging)
         doc = {
             "status": "complete",
             "kind": "loop",
@@ -112,6 +121,7 @@ def write_loop_dir(
                 "generations": max(c.generation for c in result.cascades),
             },
             "timings": {k: round(v, 6) for k, v in timings.items()},
+            **(extra or {}),
         }
         write_json(doc, staging / MANIFEST)
     return Path(out)

@@ -376,6 +376,10 @@ def build_sweep_report(
     from spillover.sweeps import fit_sweep, load_sweep
 
     sweep = load_sweep(sweep_dir)
+    if sweep.is_loop:
+        from spillover.report._loop_sweep import build_loop_sweep_report
+
+        return build_loop_sweep_report(sweep, out)
     root = Path(sweep_dir)
     target = Path(out) if out is not None else root / "report.html"
     fits = fit_sweep(sweep)

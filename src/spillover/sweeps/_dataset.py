@@ -264,20 +264,26 @@ def write_cell_partitions(
     *,
     only_missing: bool = False,
     refresh: Sequence[str] = (),
+    loop: bool = False,
 ) -> list[str]:
-    """Write the three partitions of a complete cell; return the tables written.
+    """Write the partitions of a complete cell (``TABLES``, or ``LOOP_DATASET_TABLES`` for a
+    cell of a loop sweep); return the tables written.
 
     With ``only_missing``, partitions already there are kept, except the tables named in
     ``refresh`` (the fits, when the models asked for changed).
     """
     import pyarrow.parquet as pq
 
+    from spillover.sweeps._loop_dataset import LOOP_DATASET_TABLES, loop_cell_table
+
     written: list[str] = []
-    for table_name in TABLES:
+    for table_name in LOOP_DATASET_TABLES if loop else TABLES:
         path = partition_path(sweep, table_name, cell)
         if only_missing and path.is_file() and table_name not in refresh:
             continue
-        if table_name == "fits":
+        if loop:
+            table = loop_cell_table(run_dir, table_name)
+        elif table_name == "fits":
             table = fits_table(cell_fits(run_dir, models))
         else:
             source = run_dir / f"{table_name}.parquet"
@@ -294,7 +300,9 @@ def write_cell_partitions(
 
 def remove_cell_partitions(sweep: Path, cell: int) -> None:
     """Drop a cell's partitions (a cell that is not complete has none)."""
-    for table_name in TABLES:
+    from spillover.sweeps._loop_dataset import LOOP_DATASET_TABLES
+
+    for table_name in dict.fromkeys((*TABLES, *LOOP_DATASET_TABLES)):
         path = partition_path(sweep, table_name, cell)
         path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # not empty, or already gone

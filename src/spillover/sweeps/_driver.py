@@ -313,6 +313,7 @@ def _plan(spec: SweepSpec, root: Path, model_names: tuple[str, ...], force: bool
                     model_names,
                     only_missing=True,
                     refresh=refresh,
+                    loop=spec.is_loop,
                 )
             except Exception:  # an unreadable run directory: run the cell again
                 complete = False
@@ -431,6 +432,7 @@ def _cell_tasks(
             sweep=str(root),
             command=tuple(argv),
             limiter=limiter,
+            kind="loop" if spec.is_loop else "si",
         )
         for cell in plan.pending
     ]
@@ -450,6 +452,7 @@ def _finish_cell(
     root: Path,
     plan: _Plan,
     model_names: tuple[str, ...],
+    loop: bool = False,
 ) -> CellOutcome:
     """Record one finished cell: write its partitions when it completed (a cell whose partitions
     cannot be written counts as failed) and update its record; return the outcome it counts as."""
@@ -463,6 +466,7 @@ def _finish_cell(
                 record["params"],
                 plan.types,
                 model_names,
+                loop=loop,
             )
         except Exception as exc:
             remove_cell_partitions(root, outcome.cell)
@@ -490,6 +494,7 @@ def _run_pending(
     journal: _Journal,
     model_names: tuple[str, ...],
     progress: SweepProgress | None,
+    loop: bool = False,
 ) -> tuple[int, list[tuple[int, str]]]:
     """The worker loop: run the tasks, saving ``sweep.json`` after each finished cell; return
     the number of cells run and the failures as (cell, error)."""
@@ -498,7 +503,7 @@ def _run_pending(
     invocation = journal.invocation
     for result in run_executor.map(run_cell, tasks, on_error=_on_error):
         ran += 1
-        outcome = _finish_cell(result, root, plan, model_names)
+        outcome = _finish_cell(result, root, plan, model_names, loop=loop)
         if outcome.status == "failed":
             failures.append((outcome.cell, outcome.error or "failed"))
             invocation["failed"] += 1
@@ -547,7 +552,12 @@ def run_sweep(
     """
     t_start = time.perf_counter()
     root = Path(out).absolute()
-    model_names = check_models(tuple(models) if models is not None else spec.settings.models)
+    if spec.is_loop:
+        if models:
+            raise ConfigError("models do not apply to a loop sweep: its cells fit the coupling")
+        model_names: tuple[str, ...] = ()  # a loop cell fits the coupling rates
+    else:
+        model_names = check_models(tuple(models) if models is not None else spec.settings.models)
     argv = list(command) if command is not None else [Path(sys.argv[0]).name, *sys.argv[1:]]
     _prepare_folder(root)
     owned = executor is None
@@ -568,7 +578,7 @@ def run_sweep(
             if progress is not None:
                 progress.start(spec.n_cells, plan.skipped)
             ran, failures = _run_pending(
-                run_executor, tasks, root, plan, journal, model_names, progress
+                run_executor, tasks, root, plan, journal, model_names, progress, spec.is_loop
             )
             n_complete = sum(r["status"] == "complete" for r in plan.records)
             final = "complete" if n_complete == len(plan.records) else "incomplete"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from spillover._extras import require_extra
 from spillover.exceptions import ConfigError
 from spillover.sweeps._dataset import TABLES, fits_table, param_types, param_value
+from spillover.sweeps._loop_dataset import LOOP_DATASET_TABLES, loop_empty_schema
 from spillover.sweeps._store import read_sweep_manifest
 
 if TYPE_CHECKING:
@@ -87,7 +88,8 @@ def connect_sweep(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
     doc = read_sweep_manifest(root)
     params = param_types([(k, v) for k, v in doc["grid"]])
     con = duckdb.connect(":memory:")
-    for table in TABLES:
+    tables = LOOP_DATASET_TABLES if "loop" in doc else TABLES
+    for table in tables:
         folder = root / "dataset" / table
         if any(folder.glob("cell=*/*.parquet")):
             pattern = _sql_string(str(folder / "*" / "*.parquet"))
@@ -97,7 +99,8 @@ def connect_sweep(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
                 "hive_types = {'cell': INTEGER})"
             )
         else:
-            empty = _empty_schema(table, params).empty_table()
+            schema = loop_empty_schema if "loop" in doc else _empty_schema
+            empty = schema(table, params).empty_table()
             con.register(f"_{table}_empty", empty)
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM _{table}_empty")
     con.register("_cells_arrow", _cells_table(doc, params))
@@ -105,7 +108,7 @@ def connect_sweep(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
     # Tables written next to the sweep (a study's results): one view per file, by its stem.
     for extra in sorted((root / "tables").glob("*.parquet")):
         name = extra.stem
-        if name.isidentifier() and name not in (*TABLES, "cells"):
+        if name.isidentifier() and name not in (*tables, "cells"):
             con.execute(
                 f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_sql_string(str(extra))})"
             )

@@ -34,6 +34,7 @@ __all__ = [
     "CellOutcome",
     "CellTask",
     "fits_document",
+    "loop_fits_document",
     "run_cell",
     "simulate_config",
 ]
@@ -61,6 +62,8 @@ class CellTask:
         The driver's command line (recorded in the manifest instead of the worker's).
     limiter : Limiter or None
         The sweep-wide LLM limiter, when the sweep has one.
+    kind : {"si", "loop"}
+        ``loop``: ``config`` holds ``[loop]`` values and the cell is a chained coupled run.
     """
 
     cell: int
@@ -71,6 +74,7 @@ class CellTask:
     sweep: str = ""
     command: tuple[str, ...] = ()
     limiter: Limiter | None = None
+    kind: Literal["si", "loop"] = "si"
 
     @property
     def seed(self) -> SeedRecord:
@@ -178,7 +182,70 @@ def run_cell(task: CellTask) -> CellOutcome:
     on the folder while this process may still write into it.
     """
     with writer_lock(task.sweep) if task.sweep else contextlib.nullcontext():
+        if task.kind == "loop":
+            return _run_loop_cell(task)
         return _run_cell(task)
+
+
+def loop_fits_document(tables: dict[str, Any]) -> dict[str, Any]:
+    """A loop cell's ``fits.json``: what ``spillover fit CELL_DIR --json`` prints for it."""
+    from spillover.io import json_safe
+    from spillover.loop import fit_coupling
+
+    fit = fit_coupling(tables["offline"], tables["joins"], tables["engagement"])
+    document: dict[str, Any] = json_safe({"kind": "loop", **fit.to_dict()})
+    return document
+
+
+def _run_loop_cell(task: CellTask) -> CellOutcome:
+    """A loop cell: the chained run of ``spillover loop`` seeded ``SeedRecord(root, (cell,))``,
+    written as ``spillover loop`` writes it, with the coupling fit in ``fits.json``."""
+    from spillover.io import read_loop_tables, write_json, write_loop_dir
+    from spillover.loop._config import run_loop_values
+
+    t0 = time.perf_counter()
+    worker = _worker_name()
+    try:
+        record = task.seed
+        result, graph, timings = run_loop_values(task.config, record)
+        extra: dict[str, Any] = {
+            "sweep": {
+                "path": task.sweep,
+                "cell": task.cell,
+                "params": task.params,
+                "spawn_key": list(record.spawn_key),
+                "worker": worker,
+            },
+        }
+        if task.command:
+            extra["command"] = list(task.command)
+
+        def attach(folder: Path) -> None:
+            t_fit = time.perf_counter()
+            write_json(loop_fits_document(read_loop_tables(folder)), folder / "fits.json")
+            timings["fit_s"] = time.perf_counter() - t_fit
+
+        write_loop_dir(
+            result,
+            graph,
+            task.out,
+            config=dict(task.config),
+            timings=timings,
+            force=True,
+            extra=extra,
+            attach=attach,
+        )
+    except Exception as exc:
+        return CellOutcome.failure(
+            task.cell, exc, elapsed_s=time.perf_counter() - t0, worker=worker
+        )
+    return CellOutcome(
+        cell=task.cell,
+        status="complete",
+        elapsed_s=time.perf_counter() - t0,
+        timings={k: round(v, 6) for k, v in timings.items()},
+        worker=worker,
+    )
 
 
 def _run_cell(task: CellTask) -> CellOutcome:

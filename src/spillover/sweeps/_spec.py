@@ -61,7 +61,7 @@ EXECUTOR_KINDS: Final[tuple[str, ...]] = ("serial", "process", "dask")
 #: configuration has such a key).
 PATH_KEYS: Final[tuple[str, ...]] = ("edge_list", "events", "personas", "policy_table", "cache")
 
-_TOP_KEYS: Final[frozenset[str]] = frozenset({"seed", "base", "grid", "sweep"})
+_TOP_KEYS: Final[frozenset[str]] = frozenset({"seed", "base", "grid", "sweep", "loop"})
 _SETTING_KEYS: Final[frozenset[str]] = frozenset(
     {"executor", "workers", "scheduler", "models", "llm_concurrency", "out"}
 )
@@ -224,6 +224,9 @@ class SweepSpec:
     folder : str or None
         Folder against which relative paths (edge lists, events, persona files, the LLM cache)
         are resolved; the sweep file's folder.
+    loop : mapping or None
+        A loop sweep's ``[loop]`` values (the keys of ``spillover loop --config``): then every
+        cell is a chained coupled run, ``base`` is empty and the grid sweeps ``[loop]`` keys.
     """
 
     base: Mapping[str, Any]
@@ -232,8 +235,12 @@ class SweepSpec:
     settings: SweepSettings = field(default_factory=SweepSettings)
     source: str | None = None
     folder: str | None = None
+    loop: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        if self.loop is not None:
+            _check_loop_spec(self)
+            return
         folder = Path(self.folder) if self.folder is not None else None
         if self.seed is not None and (
             isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0
@@ -312,9 +319,22 @@ class SweepSpec:
         for cell, combo in enumerate(itertools.product(*(v for _, v in self.grid))):
             yield cell, dict(zip(self.keys, combo, strict=True))
 
+    @property
+    def is_loop(self) -> bool:
+        """Whether the cells are chained coupled runs (a ``[loop]`` sweep)."""
+        return self.loop is not None
+
     def cell_values(self, cell: int, *, seed: int) -> dict[str, Any]:
-        """Every SimulationConfig value of one cell (base, then its swept values, then seed)."""
+        """Every SimulationConfig value of one cell (base, then its swept values, then seed);
+        for a loop sweep, every ``[loop]`` value (defaults, ``[loop]``, swept values, seed)."""
         folder = Path(self.folder) if self.folder is not None else None
+        if self.loop is not None:
+            from spillover.loop._config import LOOP_KEYS
+
+            values = {**LOOP_KEYS, **self.loop, **self.cell_params(cell), "seed": seed}
+            if isinstance(values["events"], str) and folder is not None:
+                values["events"] = str((folder / values["events"]).absolute())
+            return values
         values = dict(self.base)
         values.update(_resolve_paths(self.cell_params(cell), folder))
         values["seed"] = seed
@@ -329,9 +349,13 @@ class SweepSpec:
 
     def fingerprint(self) -> dict[str, Any]:
         """What defines the sweep's results (not how it runs): compared when resuming."""
-        plain: dict[str, Any] = _plain(
-            {"base": dict(self.base), "grid": [[k, list(v)] for k, v in self.grid]}
-        )
+        doc: dict[str, Any] = {
+            "base": dict(self.base),
+            "grid": [[k, list(v)] for k, v in self.grid],
+        }
+        if self.loop is not None:
+            doc["loop"] = dict(self.loop)
+        plain: dict[str, Any] = _plain(doc)
         return plain
 
     def to_dict(self) -> dict[str, Any]:
@@ -349,6 +373,65 @@ class SweepSpec:
                 "llm_concurrency": s.llm_concurrency,
             },
         }
+
+
+def _check_grid_shape(key: str, values: Any) -> None:
+    if isinstance(values, str | bytes) or not isinstance(values, list | tuple):
+        raise ConfigError(f"grid.{key}: expected a list of values")
+    if not values:
+        raise ConfigError(f"grid.{key}: needs at least one value")
+
+
+def _check_loop_spec(spec: SweepSpec) -> None:
+    """Validate a loop sweep: ``[loop]`` and grid keys and types, then every cell's rates,
+    emission rule and root event, before anything runs. Messages name keys, never values."""
+    from spillover.loop._config import build_loop, check_loop_value, loop_root_event
+
+    if spec.seed is not None and (
+        isinstance(spec.seed, bool) or not isinstance(spec.seed, int) or spec.seed < 0
+    ):
+        raise ConfigError("seed must be an integer >= 0")
+    if spec.base:
+        raise ConfigError(
+            "a loop sweep holds its settings in [loop]; [base] (simulate parameters) does not "
+            "apply to the coupled model"
+        )
+    loop = dict(spec.loop or {})
+    if "seed" in loop:
+        raise ConfigError(
+            "loop.seed: the seed of a sweep is its root seed, given at the top level "
+            "(`seed = N`); each cell is seeded from it"
+        )
+    for key, value in loop.items():
+        check_loop_value(key, value, "loop")
+    object.__setattr__(spec, "loop", MappingProxyType(loop))
+    grid: list[tuple[str, tuple[Any, ...]]] = []
+    for key, given in spec.grid:
+        if key == "seed":
+            raise ConfigError("grid.seed: cells are seeded from the root seed and their index")
+        if key in (k for k, _ in grid):
+            raise ConfigError(f"grid.{key}: given twice")
+        _check_grid_shape(key, given)
+        checked = tuple(check_loop_value(key, v, "grid") for v in given)
+        plain = [json.dumps(v) for v in checked]
+        if len(set(plain)) < len(plain):
+            raise ConfigError(f"grid.{key}: values must be distinct (use n_reps for replicates)")
+        grid.append((key, checked))
+    object.__setattr__(spec, "grid", tuple(grid))
+    if spec.n_cells > MAX_SWEEP_CELLS:
+        raise ConfigError(
+            f"grid: {spec.n_cells:,} cells, more than the {MAX_SWEEP_CELLS:,} a sweep may hold"
+        )
+    roots: set[tuple[Any, Any]] = set()
+    for cell in range(spec.n_cells):
+        values = spec.cell_values(cell, seed=0)
+        try:
+            build_loop(values)
+            if (values["events"], values["event_id"]) not in roots:
+                loop_root_event(values)
+                roots.add((values["events"], values["event_id"]))
+        except ConfigError as exc:
+            raise ConfigError(f"cell {cell} ({', '.join(spec.keys)}): {exc}") from None
 
 
 def _settings(raw: Any, where: str, folder: Path) -> SweepSettings:
@@ -399,7 +482,8 @@ def read_sweep_config(path: str | os.PathLike[str]) -> SweepSpec:
     if unknown:
         raise ConfigError(
             f"{p}: unknown top-level key(s) {', '.join(map(repr, unknown))}; expected seed, "
-            "[base] (simulate parameters), [grid] (parameter -> list of values), [sweep]"
+            "[base] (simulate parameters) or [loop] (loop settings), [grid] (parameter -> "
+            "list of values), [sweep]"
         )
     base = raw.get("base", {})
     grid = raw.get("grid", {})
@@ -409,6 +493,14 @@ def read_sweep_config(path: str | os.PathLike[str]) -> SweepSpec:
         raise ConfigError(f"{p}: [grid] must map at least one parameter to a list of values")
     seed = raw.get("seed")
     folder = p.parent.absolute()
+    loop = raw.get("loop")
+    if loop is not None and not isinstance(loop, dict):
+        raise ConfigError(f"{p}: [loop] must be a table of loop settings")
+    if loop is not None and isinstance(raw.get("sweep"), dict) and "models" in raw["sweep"]:
+        raise ConfigError(
+            f"{p}: sweep.models does not apply to a loop sweep: its cells fit the coupling "
+            "rates (fit_coupling)"
+        )
     try:
         return SweepSpec(
             base=base,
@@ -417,6 +509,7 @@ def read_sweep_config(path: str | os.PathLike[str]) -> SweepSpec:
             settings=_settings(raw.get("sweep"), str(p), folder),
             source=str(p),
             folder=str(folder),
+            loop=loop,
         )
     except ConfigError as exc:
         raise ConfigError(f"{p}: {exc}") from None

@@ -183,6 +183,9 @@ class SweepCell:
     elapsed_s: float | None = None
 
 
+TABLE_NAMES: Final[tuple[str, ...]] = ("curves", "exposures", "fits", "cells")
+
+
 @dataclass(frozen=True)
 class Sweep:
     """A sweep folder, read back (see :func:`load_sweep`).
@@ -230,6 +233,16 @@ class Sweep:
     def failed_cells(self) -> tuple[SweepCell, ...]:
         return tuple(c for c in self.cells if c.status == "failed")
 
+    @property
+    def is_loop(self) -> bool:
+        """Whether the cells are chained coupled runs (a sweep file with a ``[loop]`` section)."""
+        return "loop" in self.manifest
+
+    @property
+    def loop(self) -> Mapping[str, Any]:
+        """A loop sweep's ``[loop]`` values (empty for an SI sweep)."""
+        return MappingProxyType(dict(self.manifest.get("loop") or {}))
+
     def dataset_path(self, table: str) -> Path:
         """Folder of one dataset table (``curves``, ``exposures`` or ``fits``)."""
         return self.path / "dataset" / table
@@ -240,10 +253,12 @@ class Sweep:
         Runs the same SQL views as ``spillover query``: ``curves``, ``exposures``, ``fits``
         or ``cells``.
         """
+        from spillover.sweeps._loop_dataset import LOOP_DATASET_TABLES
         from spillover.sweeps._query import query_sweep
 
-        if table not in ("curves", "exposures", "fits", "cells"):
-            raise RunDirError(f"table must be one of curves, exposures, fits, cells; got {table!r}")
+        names = (*LOOP_DATASET_TABLES, "cells") if self.is_loop else TABLE_NAMES
+        if table not in names:
+            raise RunDirError(f"table must be one of {', '.join(names)}; got {table!r}")
         return query_sweep(self.path, f"SELECT * FROM {table} ORDER BY cell")
 
 

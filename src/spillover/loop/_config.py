@@ -1,0 +1,135 @@
+"""The settings of a chained loop run as plain values: the keys of a ``[loop]`` section, their
+checks, and the run they describe (shared by ``spillover loop`` and loop sweeps)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from spillover.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from spillover._rng import SeedRecord
+    from spillover.events import Event
+    from spillover.graphs import Graph
+    from spillover.loop._chain import LoopResult, LoopSettings
+    from spillover.loop._simulate import CoupledRates
+
+__all__ = ["LOOP_KEYS", "build_loop", "check_loop_value", "loop_root_event", "run_loop_values"]
+
+#: Keys of the ``[loop]`` config section, with their defaults.
+LOOP_KEYS: Final[dict[str, Any]] = {
+    "n_nodes": 5000,
+    "degree": 6,
+    "n_rounds": 80,
+    "n_reps": 1,
+    "n_seeds": 10,
+    "alpha": 0.0,
+    "beta": 0.1,
+    "gamma": 0.1,
+    "eta": 0.12,
+    "kappa": 0.0,
+    "delta": 0.2,
+    "emission": "threshold",
+    "threshold": 0.05,
+    "event_rate": 0.0005,
+    "riot_level": 0.15,
+    "generations": 3,
+    "max_cascades": 50,
+    "events": None,
+    "event_id": None,
+    "seed": None,
+}
+
+_INT_KEYS: Final = {
+    "n_nodes",
+    "degree",
+    "n_rounds",
+    "n_reps",
+    "n_seeds",
+    "generations",
+    "max_cascades",
+    "seed",
+}
+_STR_KEYS: Final = {"emission", "events", "event_id"}
+
+
+def check_loop_value(key: str, value: Any, where: str) -> Any:
+    """Check the type of one ``[loop]`` value; ConfigError naming the key and the type found
+    (never the value: a file may hold something pasted by mistake)."""
+    if key not in LOOP_KEYS:
+        raise ConfigError(f"{where}.{key}: unknown setting")
+    if key in _INT_KEYS:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        expected = "an integer"
+    elif key in _STR_KEYS:
+        ok = isinstance(value, str)
+        expected = "a string"
+    else:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        expected = "a number"
+    if not ok:
+        raise ConfigError(f"{where}.{key} must be {expected}; got {type(value).__name__}")
+    return value
+
+
+def build_loop(values: Mapping[str, Any]) -> tuple[CoupledRates, LoopSettings]:
+    """The rates and loop settings of resolved ``[loop]`` values (validated by their types)."""
+    from spillover.loop._chain import LoopSettings
+    from spillover.loop._emission import EmissionRule
+    from spillover.loop._simulate import CoupledRates
+
+    rates = CoupledRates(
+        alpha=values["alpha"],
+        beta=values["beta"],
+        gamma=values["gamma"],
+        eta=values["eta"],
+        kappa=values["kappa"],
+        delta=values["delta"],
+    )
+    rule = EmissionRule(
+        mode=values["emission"],
+        threshold=values["threshold"],
+        rate=values["event_rate"],
+        riot_level=values["riot_level"],
+    )
+    settings = LoopSettings(
+        n_rounds=values["n_rounds"],
+        n_seeds=values["n_seeds"],
+        generations=values["generations"],
+        max_cascades=values["max_cascades"],
+        emission=rule,
+    )
+    return rates, settings
+
+
+def loop_root_event(values: Mapping[str, Any]) -> Event:
+    """The root event: ``event_id`` of ``events`` (the bundled examples when None), or the
+    first event."""
+    from spillover.events import select_events
+    from spillover.io import example_events, read_events
+
+    events = example_events() if values["events"] is None else read_events(values["events"])
+    if values["event_id"] is None:
+        return events[0]
+    return select_events(events, event_id=values["event_id"])[0]
+
+
+def run_loop_values(
+    values: Mapping[str, Any], record: SeedRecord
+) -> tuple[LoopResult, Graph, dict[str, float]]:
+    """Run the chained loop that resolved ``[loop]`` values describe, seeded by ``record``:
+    the graph from its ``graph`` stream, the cascades as :func:`spillover.loop.run_loop`.
+    Returns the result, the graph and the timings (``graph_s``, ``simulate_s``)."""
+    from spillover.graphs import random_regular
+    from spillover.loop._chain import run_loop
+
+    rates, settings = build_loop(values)
+    root = loop_root_event(values)
+    t0 = time.perf_counter()
+    graph = random_regular(values["n_nodes"], values["degree"], rng=record.generator("graph"))
+    t1 = time.perf_counter()
+    result = run_loop(graph, rates, root, settings, n_reps=values["n_reps"], rng=record)
+    t2 = time.perf_counter()
+    return result, graph, {"graph_s": t1 - t0, "simulate_s": t2 - t1}

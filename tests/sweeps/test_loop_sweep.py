@@ -1,0 +1,207 @@
+"""Loop sweeps: a sweep file with a [loop] section runs chained coupled cells, seeded, written,
+resumed and validated as SI cells are; the dataset holds each cell's coupling fit and outbreak
+size, and does not depend on the executor."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from spillover._rng import SeedRecord
+from spillover.cli import main
+from spillover.exceptions import ConfigError
+from spillover.io import read_loop_tables
+from spillover.sweeps import (
+    SerialExecutor,
+    load_sweep,
+    make_executor,
+    query_sweep,
+    read_sweep_config,
+    run_sweep,
+)
+
+LOOP_SWEEP = """\
+seed = 21
+[sweep]
+executor = "serial"
+[loop]
+n_nodes = 300
+n_rounds = 25
+n_reps = 2
+n_seeds = 5
+generations = 1
+max_cascades = 4
+[grid]
+eta = [0.05, 0.15]
+degree = [4, 6]
+"""
+
+SECRET = "sk-live-DO-NOT-PRINT-0123456789"
+
+
+def _run(argv: list[str]) -> int:
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def _snapshot(sweep: Path) -> dict[str, Any]:
+    """Dataset rows and the bytes of every table a cell wrote (manifests hold clocks)."""
+    tables = {
+        name: query_sweep(sweep, f"SELECT * FROM {name} ORDER BY ALL").to_pylist()
+        for name in ("coupling", "outbreaks", "cascades")
+    }
+    files = {}
+    for path in sorted((sweep / "cells").glob("cell-*/*")):
+        if path.suffix in (".parquet", ".csv") or path.name == "fits.json":
+            files[str(path.relative_to(sweep))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    for path in sorted((sweep / "dataset").glob("*/cell=*/*.parquet")):
+        files[str(path.relative_to(sweep))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {"tables": tables, "files": files}
+
+
+@pytest.fixture(scope="module")
+def loop_reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("loop-sweep")
+    path = folder / "sweep.toml"
+    path.write_text(LOOP_SWEEP, encoding="utf-8")
+    out = folder / "serial"
+    summary = run_sweep(read_sweep_config(path), out, executor=SerialExecutor())
+    assert summary.ok and summary.complete == 4
+    return path, out
+
+
+def test_a_loop_sweep_writes_loop_cells_and_its_dataset(loop_reference: tuple[Path, Path]) -> None:
+    path, out = loop_reference
+    spec = read_sweep_config(path)
+    assert spec.is_loop and spec.keys == ("eta", "degree") and spec.n_cells == 4
+    sweep = load_sweep(out)
+    assert sweep.is_loop and sweep.loop["n_nodes"] == 300 and sweep.models == ()
+    for cell, params in spec.iter_cells():
+        run = out / f"cells/cell-{cell:05d}"
+        manifest = json.loads((run / "manifest.json").read_text())
+        assert manifest["kind"] == "loop" and manifest["sweep"]["cell"] == cell
+        assert manifest["seed"] == {"entropy": 21, "spawn_key": [cell]}
+        assert manifest["rates"]["eta"] == params["eta"]
+        assert manifest["graph"]["max_degree"] == params["degree"]
+        assert (run / "events.csv").is_file()
+    coupling = query_sweep(
+        out, "SELECT cell, eta, degree, estimate, low, high FROM coupling WHERE rate = 'eta'"
+    ).to_pylist()
+    assert [r["cell"] for r in coupling] == [0, 1, 2, 3]
+    for r in coupling:  # the fitted online-to-offline rate covers the swept one
+        assert r["low"] <= r["eta"] <= r["high"]
+    sizes = query_sweep(
+        out, "SELECT cell, count(*) AS n, min(offline_size) AS lo FROM outbreaks GROUP BY cell"
+    ).to_pylist()
+    assert all(r["n"] == 2 and r["lo"] > 0 for r in sizes)
+
+
+def test_a_loop_cell_is_spillover_loop_seeded_by_the_root_seed_and_cell(
+    loop_reference: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spillover.loop import offline_columns
+    from spillover.loop._config import run_loop_values
+
+    path, out = loop_reference
+    spec = read_sweep_config(path)
+    result, _, _ = run_loop_values(spec.cell_values(3, seed=21), SeedRecord(21, (3,)))
+    tables = read_loop_tables(out / "cells/cell-00003")
+    for name, column in offline_columns(result).items():
+        np.testing.assert_array_equal(np.asarray(column), tables["offline"][name])
+    # The cell's fits.json is what `spillover fit CELL --json` prints.
+    assert _run(["fit", str(out / "cells/cell-00003"), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((out / "cells/cell-00003/fits.json").read_text())
+    assert printed["kind"] == "loop" and "eta" in printed["rates"]
+
+
+def test_serial_and_two_processes_give_the_same_bytes(
+    loop_reference: tuple[Path, Path], tmp_path: Path
+) -> None:
+    path, serial = loop_reference
+    executor = make_executor("process", workers=2)
+    try:
+        summary = run_sweep(read_sweep_config(path), tmp_path / "procs", executor=executor)
+    finally:
+        executor.close()
+    assert summary.ok and summary.ran == 4
+    assert _snapshot(tmp_path / "procs") == _snapshot(serial)
+
+
+def test_a_killed_cell_is_run_again_on_resume(
+    loop_reference: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    path, serial = loop_reference
+    out = tmp_path / "resumed"
+    shutil.copytree(serial, out)
+    # What a worker killed while writing cell 2 leaves: its staging folder, no manifest.
+    (out / "cells/cell-00002/manifest.json").unlink()
+    (out / "cells/.cell-00002.partial-999").mkdir()
+    doc = json.loads((out / "sweep.json").read_text())
+    doc["status"] = "running"
+    (out / "sweep.json").write_text(json.dumps(doc))
+    spec = read_sweep_config(path)
+    summary = run_sweep(spec, out, executor=SerialExecutor())
+    assert (summary.skipped, summary.ran, summary.complete) == (3, 1, 4)
+    assert not (out / "cells/.cell-00002.partial-999").exists()
+    assert _snapshot(out) == _snapshot(serial)
+    # A complete loop sweep run again runs nothing.
+    again = run_sweep(spec, out, executor=SerialExecutor())
+    assert (again.skipped, again.ran) == (4, 0)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("[loop]\n", f'[loop]\ncolour = "{SECRET}"\n'), "loop.colour: unknown setting"),
+        (("eta = [0.05, 0.15]", f'eta = [0.05, "{SECRET}"]'), "grid.eta must be a number"),
+        (("eta = [0.05, 0.15]", "colours = [1, 2]"), "grid.colours: unknown setting"),
+        (("n_seeds = 5", f'n_seeds = "{SECRET}"'), "loop.n_seeds must be an integer"),
+        (("eta = [0.05, 0.15]", "eta = [0.05, 1.5]"), "cell 2 (eta, degree): coupled rate 'eta'"),
+        (("[loop]\n", "[loop]\nseed = 3\n"), "loop.seed: the seed of a sweep is its root seed"),
+        (("[sweep]\n", '[sweep]\nmodels = ["si"]\n'), "sweep.models does not apply"),
+        (("[loop]\n", "[base]\nn_nodes = 10\n[loop]\n"), "[base] (simulate parameters) does"),
+    ],
+)
+def test_bad_loop_settings_give_one_error_line_and_exit_2(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    edit: tuple[str, str],
+    message: str,
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(LOOP_SWEEP.replace(*edit), encoding="utf-8")
+    with pytest.raises(ConfigError):
+        read_sweep_config(path)
+    out = tmp_path / "out"
+    assert _run(["sweep", str(path), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), text
+    assert message in " ".join(text.split())
+    assert SECRET not in text
+    assert not out.exists()  # nothing ran
+
+
+def test_the_report_of_a_loop_sweep(loop_reference: tuple[Path, Path], tmp_path: Path) -> None:
+    import shutil
+
+    _, serial = loop_reference
+    out = tmp_path / "sweep"
+    shutil.copytree(serial, out)
+    assert _run(["report", str(out)]) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "loop sweep report" in page and "offline size (mean)" in page
+    assert (out / "figures/outbreak_across.png").stat().st_size > 1000
+    assert page.count("<tr>") >= 5  # header and one row per cell
