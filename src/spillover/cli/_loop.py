@@ -215,28 +215,34 @@ def simulate_loop(
 
 
 def fit_loop_run(path: Path, as_json: bool) -> None:
-    """``spillover fit`` on a loop run: the coupling (and online) rates with 95% intervals."""
+    """``spillover fit`` on a loop run: the coupling (and online) rates with 95% intervals,
+    fitted by the registry's coupled entries (``loop-mf``, ``loop-pair``)."""
     from rich.table import Table
 
     from spillover.io import dumps_json, read_loop_tables
-    from spillover.loop import fit_coupling
+    from spillover.loop import coupled_fit_document
 
     tables = read_loop_tables(path)
     if not as_json:
         err_console.print(f"fitting the coupling rates of {path} ...")
-    fit = fit_coupling(tables["offline"], tables["joins"], tables["engagement"])
+    doc = coupled_fit_document(tables)
     if as_json:
-        typer.echo(dumps_json({"kind": "loop", **fit.to_dict()}, indent=2))
+        typer.echo(dumps_json(doc, indent=2))
         return
-    table = Table(title=f"coupled model: rates of {path}", title_justify="left")
-    for col in ("rate", "estimate", f"{fit.level:.0%} interval", "trials", "events"):
+    models = ", ".join(doc["models"])
+    table = Table(title=f"coupled models ({models}): rates of {path}", title_justify="left")
+    for col in ("rate", "estimate", f"{doc['level']:.0%} interval", "trials", "events"):
         table.add_column(col, justify="left" if col == "rate" else "right")
-    for name, r in fit.rates.items():
+
+    def num(value: float | None) -> str:
+        return "nan" if value is None else f"{value:.4g}"
+
+    for name, r in doc["rates"].items():
         table.add_row(
             name,
-            f"{r.estimate:.4g}",
-            f"[{r.low:.4g}, {r.high:.4g}]",
-            f"{r.n_trials:,}",
-            f"{r.n_events:,}",
+            num(r["estimate"]),
+            f"[{num(r['low'])}, {num(r['high'])}]",
+            f"{r['n_trials']:,}",
+            f"{r['n_events']:,}",
         )
     out_console.print(table)

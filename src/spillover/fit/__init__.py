@@ -31,6 +31,7 @@ from spillover.fit._groups import SIGroups2Estimator, groups2_agents_loglik, gro
 from spillover.fit._hazard import HazardFit, fit_hazards, hazard_loglik, profile_interval
 from spillover.fit._persona import SIPersonaEstimator, totals_by_persona_exposure
 from spillover.fit._registry import (
+    COUPLED_MODELS,
     CURVE_ESTIMATORS,
     ESTIMATORS,
     MODELS,
@@ -60,7 +61,14 @@ from spillover.fit._robust import (
     share_dz,
 )
 from spillover.fit._sindy import DiscoveredEquation, discover_equation
-from spillover.fit._spec import HAZARD_SYMBOLS, ModelSpec, Overlay, spread_starts
+from spillover.fit._spec import (
+    HAZARD_SYMBOLS,
+    MODEL_KINDS,
+    ModelKind,
+    ModelSpec,
+    Overlay,
+    spread_starts,
+)
 from spillover.fit._traits import (
     TRAIT_BASES,
     TraitEffects,
@@ -72,6 +80,7 @@ from spillover.fit._traits import (
 __all__ = [
     "CLUSTER",
     "CLUSTERINGS",
+    "COUPLED_MODELS",
     "CURVE_ESTIMATORS",
     "DOSE2_SPEC",
     "DOSE_SPEC",
@@ -80,6 +89,7 @@ __all__ = [
     "HAZARD_SYMBOLS",
     "MIN_REPLICATE_CLUSTERS",
     "MODELS",
+    "MODEL_KINDS",
     "TRAIT_BASES",
     "AgentData",
     "CurveEstimator",
@@ -90,6 +100,7 @@ __all__ = [
     "FitStatus",
     "GoodnessOfFit",
     "HazardFit",
+    "ModelKind",
     "ModelSpec",
     "Overlay",
     "ParamValue",

@@ -328,6 +328,10 @@ def forecast_curve(
         refuses.
     """
     spec = get_model(model)
+    if spec.kind != "spread":
+        raise ConfigError(
+            f"model {model!r} is a coupled model; forecast_curve forecasts SI runs' curves"
+        )
     if not isinstance(curves, Curves):
         raise ConfigError(f"forecast_curve expects Curves; got {type(curves).__name__}")
     last = curves.n_rounds

@@ -1,5 +1,10 @@
 """The model registry: one :class:`ModelSpec` per model name, read by every consumer.
 
+Entries are of two kinds (``ModelSpec.kind``): ``spread`` models of SI runs, listed in
+:data:`MODELS` (and :data:`ESTIMATORS`, :data:`CURVE_ESTIMATORS`, :func:`sweep_models`), and
+``coupled`` models of the online-offline loop (``loop-mf``, ``loop-pair``), listed in
+:data:`COUPLED_MODELS` only; :func:`get_model` finds both.
+
 ``spillover fit``, selection, the report's overlays, curve fits and sweep defaults all look
 models up here. The built-in specs are defined next to their estimators (``_estimators.py``,
 ``_groups.py``, ``_persona.py``, ``_pair.py``, ``_dose.py``) and listed in :data:`_BUILTIN`
@@ -21,9 +26,11 @@ from spillover.fit._pair import PAIR_SPEC
 from spillover.fit._persona import PERSONA_SPEC
 from spillover.fit._result import FitResult
 from spillover.fit._spec import ModelSpec
+from spillover.models._coupled import LOOP_MF_MAP, LOOP_MF_ODE, LOOP_PAIR_MAP, LOOP_PAIR_ODE
 from spillover.trajectories import ExposureTable
 
 __all__ = [
+    "COUPLED_MODELS",
     "CURVE_ESTIMATORS",
     "ESTIMATORS",
     "MODELS",
@@ -35,6 +42,27 @@ __all__ = [
     "unregister_model",
 ]
 
+_COUPLED_PARAMS = ("alpha", "beta", "gamma", "eta", "kappa", "delta")
+
+#: The coupled online-offline models of docs/loop.md, fitted by ``fit_coupling`` on a loop run.
+LOOP_MF_SPEC = ModelSpec(
+    name="loop-mf",
+    description="coupled online-offline loop, homogeneous mean field (docs/loop.md)",
+    map=LOOP_MF_MAP,
+    ode=LOOP_MF_ODE,
+    params=_COUPLED_PARAMS,
+    kind="coupled",
+)
+LOOP_PAIR_SPEC = ModelSpec(
+    name="loop-pair",
+    description="coupled online-offline loop, pair closure (docs/loop.md)",
+    map=LOOP_PAIR_MAP,
+    ode=LOOP_PAIR_ODE,
+    params=_COUPLED_PARAMS,
+    kind="coupled",
+    needs_regular=True,
+)
+
 _BUILTIN: tuple[ModelSpec, ...] = (
     SI_SPEC,
     SI2_SPEC,
@@ -43,6 +71,8 @@ _BUILTIN: tuple[ModelSpec, ...] = (
     PAIR_SPEC,
     DOSE2_SPEC,
     DOSE_SPEC,
+    LOOP_MF_SPEC,
+    LOOP_PAIR_SPEC,
 )
 _SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in _BUILTIN}
 
@@ -76,12 +106,21 @@ class _View(Mapping[str, T]):
         return f"{type(self).__name__}({list(self)})"
 
 
-#: Every registered model by name, in report order.
-MODELS: Mapping[str, ModelSpec] = _View(lambda spec: spec)
+#: Every registered spread (SI) model by name, in report order: what ``spillover fit``,
+#: selection, the report and sweeps apply to SI runs.
+MODELS: Mapping[str, ModelSpec] = _View(lambda spec: spec if spec.kind == "spread" else None)
+#: The registered coupled models (``loop-mf``, ``loop-pair``), fitted on loop runs.
+COUPLED_MODELS: Mapping[str, ModelSpec] = _View(
+    lambda spec: spec if spec.kind == "coupled" else None
+)
 #: Agent-level models (fitted on an exposure table or agent histories) -> estimator class.
-ESTIMATORS: Mapping[str, type[ExposureEstimator]] = _View(lambda spec: spec.estimator)
+ESTIMATORS: Mapping[str, type[ExposureEstimator]] = _View(
+    lambda spec: spec.estimator if spec.kind == "spread" else None
+)
 #: Models that can be fitted to curves alone (all need the graph's degree) -> their spec.
-CURVE_ESTIMATORS: Mapping[str, ModelSpec] = _View(lambda s: s if s.curve_fit else None)
+CURVE_ESTIMATORS: Mapping[str, ModelSpec] = _View(
+    lambda s: s if s.curve_fit and s.kind == "spread" else None
+)
 
 
 def get_model(name: str) -> ModelSpec:
@@ -123,7 +162,9 @@ def unregister_model(name: str) -> None:
 
 def sweep_models() -> tuple[str, ...]:
     """The models a sweep fits on every cell when its file names none."""
-    return tuple(name for name, spec in _SPECS.items() if spec.sweep_default)
+    return tuple(
+        name for name, spec in _SPECS.items() if spec.sweep_default and spec.kind == "spread"
+    )
 
 
 def check_model_names(models: Sequence[str], known: Sequence[str]) -> tuple[str, ...]:

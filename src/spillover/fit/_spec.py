@@ -24,7 +24,9 @@ from spillover.trajectories import AgentHistories, ExposureTable
 
 __all__ = [
     "HAZARD_SYMBOLS",
+    "MODEL_KINDS",
     "DataKind",
+    "ModelKind",
     "ModelSpec",
     "Overlay",
     "spread_starts",
@@ -47,7 +49,17 @@ HAZARD_SYMBOLS: Mapping[str, str] = {
     "beta_first": "b_first",
     "beta_further": "b_further",
     "online_m": "g_m",
+    "gamma": "g",
+    "eta": "e",
+    "kappa": "c",
+    "delta": "d",
 }
+
+#: What a model describes: ``spread`` models an SI run (its exposure table or informed
+#: curve); ``coupled`` models the online-offline loop of a ``spillover loop`` run
+#: (docs/loop.md), fitted by :func:`spillover.loop.fit_coupling` on that run's tables.
+ModelKind = Literal["spread", "coupled"]
+MODEL_KINDS: tuple[str, ...] = ("spread", "coupled")
 
 _WEIGHTS = "weight_by_class"
 
@@ -121,6 +133,12 @@ class ModelSpec:
         Parameters that a curve fit estimates as *effective* rates rather than per-contact
         ones: a homogeneous mean field's online rates absorb the neighbour correlations its map
         leaves out (docs/models.md), so fitted to curves they are not the per-neighbour beta.
+    kind : {"spread", "coupled"}
+        ``spread`` (the default): an SI model, applied by every consumer of the registry to SI
+        runs. ``coupled``: a model of the online-offline loop (``loop-mf``, ``loop-pair``),
+        listed in :data:`COUPLED_MODELS` and not in :data:`MODELS`; it has no estimator, no
+        curve fit and is never a sweep default; :meth:`fit_coupled` fits it on a loop run's
+        tables and :meth:`predict_curves` gives its four curves.
     """
 
     name: str
@@ -137,6 +155,7 @@ class ModelSpec:
     sweep_default: bool = False
     needs_regular: bool = False
     effective_curve_rates: tuple[str, ...] = ()
+    kind: ModelKind = "spread"
     _map_extra: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -168,7 +187,29 @@ class ModelSpec:
                 f"model {self.name!r}: effective_curve_rates {stray} are not among its params "
                 f"{list(self.params)}"
             )
-        if self.estimator is None and not self.curve_fit:
+        if self.kind not in MODEL_KINDS:
+            raise ConfigError(
+                f"model {self.name!r}: kind must be one of {', '.join(MODEL_KINDS)}; "
+                f"got {self.kind!r}"
+            )
+        if self.kind == "coupled":
+            spread_only = [
+                name
+                for name, on in (
+                    ("estimator", self.estimator is not None),
+                    ("curve_fit", self.curve_fit),
+                    ("overlays", bool(self.overlays)),
+                    ("sweep_default", self.sweep_default),
+                    ("trait_effects", self.trait_effects),
+                )
+                if on
+            ]
+            if spread_only:
+                raise ConfigError(
+                    f"model {self.name!r}: a coupled model is fitted by fit_coupling on a loop "
+                    f"run; {', '.join(spread_only)} apply to spread models only"
+                )
+        elif self.estimator is None and not self.curve_fit:
             raise ConfigError(f"model {self.name!r} has neither an estimator nor a curve fit")
         object.__setattr__(self, "_map_extra", extra)
 
@@ -262,7 +303,8 @@ class ModelSpec:
         n_rounds: int,
         weights: ArrayLike | None = None,
     ) -> np.ndarray:
-        """Expected informed fraction after rounds 0..n_rounds, from the model's map.
+        """Expected informed fraction after rounds 0..n_rounds, from the model's map (for a
+        coupled model: the aware fraction ``1 - S``, agents that ever engaged online).
 
         Parameters
         ----------
@@ -288,6 +330,49 @@ class ModelSpec:
             self.map, self.map_params(params, degree=degree, weights=weights), i0, n_rounds
         )
 
+    def predict_curves(
+        self, params: Mapping[str, Any], *, degree: ArrayLike, i0: ArrayLike, n_rounds: int
+    ) -> Any:
+        """A coupled model's expected unaware, engaged, participating and ever-participated
+        fractions after rounds 0..n_rounds (:class:`spillover.loop.CoupledCurves`), from an
+        engaged share ``i0`` of seeds; ``params`` as for :meth:`predict`.
+
+        Raises
+        ------
+        ConfigError
+            For a spread model, or as :meth:`map_params`.
+        """
+        from spillover.models._coupled import coupled_map
+
+        if self.kind != "coupled":
+            raise ConfigError(f"model {self.name!r} is a spread model: use predict")
+        mapped = self.map_params(params, degree=degree)
+        return coupled_map(self.name, i0=i0, n_rounds=n_rounds, **mapped)
+
+    def fit_coupled(self, tables: Mapping[str, Any], *, level: float = 0.95) -> Any:
+        """Fit a coupled model's rates on a loop run's tables (``offline``, and ``joins`` and
+        ``engagement`` when present, as :func:`spillover.io.read_loop_tables` returns them):
+        :func:`spillover.loop.fit_coupling`, a :class:`spillover.loop.CouplingFit`.
+
+        Both coupled models share the rates, so they share the fit: the rates are per-round
+        probabilities of the agents' own transitions, fitted from the counts, not through
+        either closure.
+
+        Raises
+        ------
+        ConfigError
+            For a spread model.
+        """
+        from spillover.loop import fit_coupling
+
+        if self.kind != "coupled":
+            raise ConfigError(
+                f"model {self.name!r} is a spread model: fit it on an SI run (make_estimator)"
+            )
+        return fit_coupling(
+            tables["offline"], tables.get("joins"), tables.get("engagement"), level=level
+        )
+
     def make_estimator(self, **kwargs: Any) -> ExposureEstimator:
         """A new, unfitted agent-level estimator (``kwargs`` go to its ``__init__``).
 
@@ -296,6 +381,10 @@ class ModelSpec:
         ConfigError
             When the model has no agent-level estimator.
         """
+        if self.kind == "coupled":
+            raise ConfigError(
+                f"model {self.name!r} is a coupled model: fit it on a loop run (fit_coupled)"
+            )
         if self.estimator is None:
             raise ConfigError(
                 f"model {self.name!r} is fitted to curves only (it has no agent-level estimator)"

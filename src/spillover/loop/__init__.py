@@ -18,7 +18,7 @@ from spillover.loop._analysis import (
 )
 from spillover.loop._chain import Cascade, EmittedEvent, LoopResult, LoopSettings, run_loop
 from spillover.loop._emission import EMISSION_MODES, FICTIONAL_PLACES, EmissionRule
-from spillover.loop._fit import CouplingFit, RateEstimate, fit_coupling
+from spillover.loop._fit import CouplingFit, RateEstimate, coupled_fit_document, fit_coupling
 from spillover.loop._kernel import FLOW_NAMES, STATE_NAMES
 from spillover.loop._models import (
     LOOP_MF_MAP,
@@ -62,6 +62,7 @@ __all__ = [
     "OutbreakSweep",
     "RateEstimate",
     "cascade_columns",
+    "coupled_fit_document",
     "coupled_map",
     "critical_eta",
     "critical_range",

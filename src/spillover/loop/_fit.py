@@ -26,7 +26,7 @@ import numpy as np
 from spillover.exceptions import FitError
 from spillover.fit import fit_hazards, profile_interval
 
-__all__ = ["CouplingFit", "RateEstimate", "fit_coupling"]
+__all__ = ["CouplingFit", "RateEstimate", "coupled_fit_document", "fit_coupling"]
 
 _OFFLINE_NEEDED = (
     "replicate",
@@ -175,3 +175,17 @@ def fit_coupling(
             level,
         )
     return CouplingFit(rates=rates, level=level)
+
+
+def coupled_fit_document(tables: Mapping[str, Any], *, level: float = 0.95) -> dict[str, Any]:
+    """``spillover fit RUN --json`` of a loop run (and a loop sweep cell's ``fits.json``):
+    ``{"kind": "loop", "models": [...], "level", "rates"}``, the rates fitted by the
+    registry's coupled entries (``models`` names them; they share one fit of the rates) on
+    the run's tables (:func:`spillover.io.read_loop_tables`)."""
+    from spillover.fit import COUPLED_MODELS, get_model
+    from spillover.io import json_safe
+
+    names = list(COUPLED_MODELS)
+    fit = get_model(names[0]).fit_coupled(tables, level=level)
+    document: dict[str, Any] = json_safe({"kind": "loop", "models": names, **fit.to_dict()})
+    return document

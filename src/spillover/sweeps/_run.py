@@ -189,12 +189,9 @@ def run_cell(task: CellTask) -> CellOutcome:
 
 def loop_fits_document(tables: dict[str, Any]) -> dict[str, Any]:
     """A loop cell's ``fits.json``: what ``spillover fit CELL_DIR --json`` prints for it."""
-    from spillover.io import json_safe
-    from spillover.loop import fit_coupling
+    from spillover.loop import coupled_fit_document
 
-    fit = fit_coupling(tables["offline"], tables["joins"], tables["engagement"])
-    document: dict[str, Any] = json_safe({"kind": "loop", **fit.to_dict()})
-    return document
+    return coupled_fit_document(tables)
 
 
 def _run_loop_cell(task: CellTask) -> CellOutcome:
