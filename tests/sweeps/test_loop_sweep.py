@@ -205,3 +205,9 @@ def test_the_report_of_a_loop_sweep(loop_reference: tuple[Path, Path], tmp_path:
     assert "loop sweep report" in page and "offline size (mean)" in page
     assert (out / "figures/outbreak_across.png").stat().st_size > 1000
     assert page.count("<tr>") >= 5  # header and one row per cell
+
+
+def test_the_example_loop_sweep_file_is_valid() -> None:
+    path = Path(__file__).parents[2] / "examples" / "loop-sweep.toml"
+    spec = read_sweep_config(path)
+    assert spec.is_loop and spec.keys == ("eta", "degree") and spec.n_cells == 12

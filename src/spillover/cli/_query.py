@@ -64,7 +64,8 @@ def query_command(
         int, typer.Option("--max-rows", min=1, help="Rows shown in the table view.")
     ] = 200,
 ) -> None:
-    """Run SQL (DuckDB) over a sweep: views curves, exposures, fits and cells.
+    """Run SQL (DuckDB) over a sweep: views curves, exposures, fits and cells (a loop sweep:
+    coupling, outbreaks, cascades and cells).
 
     Every view has a `cell` column and one column per swept parameter, e.g.
 

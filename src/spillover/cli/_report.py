@@ -48,7 +48,8 @@ def report_command(
     """Fit every model the run supports and write an HTML report with figures.
 
     For a sweep folder: si and si2 fitted per cell, a figure of the fitted rates across each
-    swept parameter, and the table of fits.
+    swept parameter, and the table of fits. For a loop sweep: the table of cells (coupling
+    rates, offline outbreak size) and a figure of outbreak size against the swept rate.
 
     The page has no external resources (figures are embedded); the figures are also written
     as PNG files next to it, in figures/.

@@ -32,10 +32,31 @@ def _x_key(sweep: Sweep) -> str:
     return sweep.keys[0]
 
 
+def _pair_curve(sweep: Sweep, x_key: str, label: dict[str, Any], xs: np.ndarray) -> Any:
+    """The pair closure's final offline size at the group's settings over ``xs`` of the swept
+    rate (the registry's ``loop-pair`` entry), or None when the x key is not a rate."""
+    from spillover.fit import get_model
+    from spillover.loop._config import LOOP_KEYS
+
+    if x_key not in _RATES:
+        return None
+    values = {**LOOP_KEYS, **sweep.loop, **label}
+    params = {k: values[k] for k in _RATES}
+    params[x_key] = xs
+    curves = get_model("loop-pair").predict_curves(
+        params,
+        degree=values["degree"],
+        i0=values["n_seeds"] / values["n_nodes"],
+        n_rounds=values["n_rounds"],
+    )
+    return curves.ever_participated[..., -1]
+
+
 def plot_outbreak_across(sweep: Sweep, outbreaks: dict[str, list[Any]]) -> Figure:
     """Offline outbreak size (share ever participating in the root cascade) against the swept
     rate: median and 5-95% band over the loop replicates of each cell, one line per value of
-    the other swept keys."""
+    the other swept keys, and the pair closure's prediction (dashed) when the swept key is a
+    rate."""
     x_key = _x_key(sweep)
     others = [k for k in sweep.keys if k != x_key]
     fig = new_figure((6.4, 4.0), dpi=110)
@@ -55,10 +76,16 @@ def plot_outbreak_across(sweep: Sweep, outbreaks: dict[str, list[Any]]) -> Figur
         name = ", ".join(f"{k} = {v}" for k, v in zip(others, label, strict=True)) or "cells"
         (line,) = ax.plot(xs, mid, "o-", ms=3.5, lw=1.2, label=name)
         ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.2)
+        grid = np.linspace(float(xs.min()), float(xs.max()), 120)
+        pair = _pair_curve(sweep, x_key, dict(zip(others, label, strict=True)), grid)
+        if pair is not None:
+            ax.plot(grid, pair, ls="--", lw=1.0, color=line.get_color())
     ax.set_xlabel(f"{x_key} (swept)")
     ax.set_ylabel("offline outbreak size (root cascade)")
     ax.set_ylim(bottom=0)
     if groups:
+        if x_key in _RATES:
+            ax.plot([], [], ls="--", lw=1.0, color="grey", label="pair closure (loop-pair)")
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
@@ -105,7 +132,8 @@ def build_loop_sweep_report(sweep: Sweep, out: str | os.PathLike[str] | None = N
             plot_outbreak_across(sweep, outbreaks),
             staging / "outbreak_across.png",
             f"Offline outbreak size of the root cascade against {_x_key(sweep)}: median and "
-            "5-95% band over each cell's loop replicates.",
+            "5-95% band over each cell's loop replicates; dashed: the pair closure's "
+            "prediction at the cells' settings (when a rate is swept).",
             "offline outbreak size across the sweep",
         )
         header: Sequence[str] = [
