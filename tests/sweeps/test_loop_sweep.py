@@ -211,3 +211,23 @@ def test_the_example_loop_sweep_file_is_valid() -> None:
     path = Path(__file__).parents[2] / "examples" / "loop-sweep.toml"
     spec = read_sweep_config(path)
     assert spec.is_loop and spec.keys == ("eta", "degree") and spec.n_cells == 12
+
+
+def test_spillover_fit_of_a_loop_sweep_lists_each_cells_coupling(
+    loop_reference: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spillover.sweeps import fit_sweep
+
+    _, out = loop_reference
+    capsys.readouterr()
+    assert _run(["fit", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["kind"] == "loop" and doc["models"] == ["loop-mf", "loop-pair"]
+    etas = [r for r in doc["coupling"] if r["rate"] == "eta"]
+    assert [r["cell"] for r in etas] == [0, 1, 2, 3]
+    cell1 = json.loads((out / "cells/cell-00001/fits.json").read_text())
+    assert etas[1]["estimate"] == cell1["rates"]["eta"]["estimate"]
+    assert _run(["fit", str(out)]) == 0
+    assert "coupling rates per cell" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="is a loop sweep"):
+        fit_sweep(out)

@@ -17,6 +17,7 @@ from spillover.cli._simulate_options import FIT_FLAG_OF, flags_on_errors
 if TYPE_CHECKING:  # the fits load when a fit runs, not when the command line starts
     from spillover.fit import FitResult, TraitEffects
     from spillover.selection import Analysis, Forecast, ModelErrors, ModelGroup, RobustErrors
+    from spillover.sweeps import Sweep
 
 __all__ = ["fit_command", "format_params", "print_analysis"]
 
@@ -508,12 +509,45 @@ def _is_loop(path: Path) -> bool:
     return bool(is_loop_run(path))
 
 
+def _fit_loop_sweep(sweep: Sweep, as_json: bool) -> None:
+    """``spillover fit`` on a loop sweep: every cell's coupling fit (the dataset's
+    ``coupling`` table, written from the cells' ``fits.json``)."""
+    from spillover.fit import COUPLED_MODELS
+    from spillover.io import dumps_json
+
+    rows = sweep.read_table("coupling").to_pylist()
+    if as_json:
+        doc = {"sweep": str(sweep.path), "kind": "loop", "models": list(COUPLED_MODELS)}
+        typer.echo(dumps_json({**doc, "coupling": rows}, indent=2, default=str))
+        return
+
+    def num(value: float | None) -> str:
+        return "nan" if value is None else _fmt(value)
+
+    keys = list(sweep.keys)
+    out = Table(title=f"coupling rates per cell of {sweep.path}", title_justify="left")
+    for col in ("cell", *keys, "rate", "estimate", "95% interval"):
+        out.add_column(col, justify="left" if col == "rate" else "right")
+    for row in rows:
+        out.add_row(
+            str(row["cell"]),
+            *(str(row[k]) for k in keys),
+            row["rate"],
+            num(row["estimate"]),
+            f"[{num(row['low'])}, {num(row['high'])}]",
+        )
+    out_console.print(out)
+
+
 def _fit_sweep(path: Path, models: list[str], criterion: str, as_json: bool) -> None:
     """One fit per complete cell of a sweep: a table, or the rows as JSON."""
     from spillover.io import dumps_json
     from spillover.sweeps import fit_sweep, load_sweep
 
     sweep = load_sweep(path)
+    if sweep.is_loop:
+        _fit_loop_sweep(sweep, as_json)
+        return
     if not as_json:
         err_console.print(f"fitting {len(sweep.complete_cells())} cells of {path} ...")
     table = fit_sweep(sweep, models, criterion=criterion)  # type: ignore[arg-type]

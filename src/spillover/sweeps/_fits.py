@@ -122,6 +122,11 @@ def fit_sweep(
     if criterion not in CRITERIA:
         raise ConfigError(f"criterion must be one of {', '.join(CRITERIA)}; got {criterion!r}")
     sweep = path if isinstance(path, Sweep) else load_sweep(path)
+    if sweep.is_loop:
+        raise ConfigError(
+            f"{sweep.path} is a loop sweep: its cells hold no SI exposure tables; its coupling "
+            "fits are the dataset's coupling table (Sweep.read_table('coupling'))"
+        )
     names = check_models(sweep_models() if models is None else models)
     types = param_types(sweep.grid)
     parts: list[pa.Table] = []
