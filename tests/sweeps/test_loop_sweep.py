@@ -231,3 +231,65 @@ def test_spillover_fit_of_a_loop_sweep_lists_each_cells_coupling(
     assert "coupling rates per cell" in capsys.readouterr().out
     with pytest.raises(ConfigError, match="is a loop sweep"):
         fit_sweep(out)
+
+
+KILLABLE_LOOP = """\
+seed = 8
+[loop]
+n_nodes = 20000
+n_rounds = 100
+n_reps = 4
+n_seeds = 20
+generations = 1
+max_cascades = 3
+[grid]
+eta = [0.04, 0.06, 0.08, 0.1, 0.12, 0.14]
+degree = [6, 8]
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_loop_sweep_resumes_to_the_same_result(tmp_path: Path) -> None:
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "killable.toml"
+    path.write_text(KILLABLE_LOOP, encoding="utf-8")
+    spec = read_sweep_config(path)
+    out = tmp_path / "killed"
+
+    def complete() -> int:
+        n = 0
+        for manifest in (out / "cells").glob("cell-*/manifest.json"):
+            with contextlib.suppress(OSError, json.JSONDecodeError):  # being written
+                n += json.loads(manifest.read_text()).get("status") == "complete"
+        return n
+
+    code = "import sys; from spillover.cli import main; sys.argv[0] = 'spillover'; main()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "sweep", str(path), "--out", str(out), "--executor", "serial"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while complete() < 2:
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+            assert time.monotonic() < deadline, "the sweep made no progress"
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    done = complete()
+    assert 2 <= done < spec.n_cells, "the kill must land midway"
+    summary = run_sweep(spec, out, executor=SerialExecutor())
+    assert summary.ok and summary.skipped == done and summary.ran == spec.n_cells - done
+    reference = tmp_path / "reference"
+    run_sweep(spec, reference, executor=SerialExecutor())
+    assert _snapshot(out) == _snapshot(reference)
