@@ -523,6 +523,11 @@ def read_study(path: str | os.PathLike[str]) -> StudySpec:
     try:
         if not isinstance(raw, dict):
             raise ConfigError("expected a table with [events], [design] and [policy]")
+        if "loop" in raw:
+            raise ConfigError(
+                "[loop]: a study does not take loop settings (its design, fits and verdict are "
+                "those of SI runs); sweep the loop with `spillover sweep` (docs/loop.md)"
+            )
         _unknown("study", raw, _TOP)
         for name in ("events", "design", "policy"):
             if name not in raw:
