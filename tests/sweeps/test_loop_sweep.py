@@ -169,6 +169,8 @@ def test_a_killed_cell_is_run_again_on_resume(
         (("n_seeds = 5", f'n_seeds = "{SECRET}"'), "loop.n_seeds must be an integer"),
         (("eta = [0.05, 0.15]", "eta = [0.05, 1.5]"), "cell 2 (eta, degree): coupled rate 'eta'"),
         (("[loop]\n", "[loop]\nseed = 3\n"), "loop.seed: the seed of a sweep is its root seed"),
+        (("[loop]\n", f'[loop]\nemission = "{SECRET}"\n'), "emission mode must be one of"),
+        (("[loop]\n", f'[loop]\nevent_id = "{SECRET}"\n'), "cell 0 (eta, degree)"),
         (("[sweep]\n", '[sweep]\nmodels = ["si"]\n'), "sweep.models does not apply"),
         (("[loop]\n", "[base]\nn_nodes = 10\n[loop]\n"), "[base] (simulate parameters) does"),
     ],

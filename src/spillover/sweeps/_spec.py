@@ -431,7 +431,12 @@ def _check_loop_spec(spec: SweepSpec) -> None:
                 loop_root_event(values)
                 roots.add((values["events"], values["event_id"]))
         except ConfigError as exc:
-            raise ConfigError(f"cell {cell} ({', '.join(spec.keys)}): {exc}") from None
+            message = str(exc)
+            for key in ("emission", "event_id"):  # strings that are not paths: never echoed
+                if isinstance(values[key], str) and values[key]:
+                    message = message.replace(repr(values[key]), "***")
+                    message = message.replace(values[key], "***")
+            raise ConfigError(f"cell {cell} ({', '.join(spec.keys)}): {message}") from None
 
 
 def _settings(raw: Any, where: str, folder: Path) -> SweepSettings:
