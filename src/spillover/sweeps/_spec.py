@@ -25,6 +25,10 @@ A sweep file (TOML or YAML) looks like::
 Cells are numbered in row-major order of the grid as written: the first key varies slowest, the
 last key fastest (``itertools.product``). With the grid above, cell 0 is (degree 4, beta 0.02),
 cell 1 is (degree 4, beta 0.05), cell 2 is (degree 8, beta 0.02), and so on.
+
+A ``[loop]`` section instead of ``[base]`` (the keys of ``spillover loop --config``) makes a
+loop sweep: every cell is a chained coupled run and ``[grid]`` sweeps ``[loop]`` keys
+(docs/sweeps.md, "Loop sweeps").
 """
 
 from __future__ import annotations
