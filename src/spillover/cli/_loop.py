@@ -1,7 +1,8 @@
 """``spillover loop``: a chained coupled run (online spread -> offline events -> online ...).
 
 Settings come from flags and/or a config file whose ``[loop]`` table (TOML) or ``loop:``
-mapping (YAML) holds the keys of :data:`LOOP_KEYS`; flags win. ``spillover simulate --loop N``
+mapping (YAML) holds the keys of :data:`spillover.loop.LOOP_KEYS`; flags win.
+``spillover simulate --loop N``
 (or ``simulate --config FILE`` with a ``[loop]`` section) is routed here by
 :func:`simulate_loop` and writes the same run. Also the hooks that let ``spillover fit`` read
 a loop run directory.
@@ -16,10 +17,8 @@ import typer
 
 from spillover.cli._app import app
 from spillover.cli._console import err_console, out_console
-from spillover.loop._config import LOOP_KEYS
 
 __all__ = [
-    "LOOP_KEYS",
     "SIMULATE_LOOP_KEYS",
     "fit_loop_run",
     "has_loop_section",
@@ -48,7 +47,7 @@ def resolve_loop_settings(config_file: Path | None, flags: dict[str, Any]) -> di
     """Defaults, then the file's ``[loop]`` section, then the flags that were given."""
     from spillover.exceptions import ConfigError
     from spillover.io import load_settings_document
-    from spillover.loop._config import check_loop_value
+    from spillover.loop import LOOP_KEYS, check_loop_value
 
     values = dict(LOOP_KEYS)
     if config_file is not None:
@@ -136,7 +135,7 @@ def run_and_write(values: dict[str, Any], out: Path, *, force: bool) -> None:
     path of ``spillover loop`` and ``spillover simulate --loop``."""
     from spillover._rng import seed_record
     from spillover.io import check_output_dir, write_loop_dir
-    from spillover.loop._config import build_loop, loop_root_event, run_loop_values
+    from spillover.loop import build_loop, loop_root_event, run_loop_values
 
     build_loop(values)  # bad settings fail before the output folder is checked
     loop_root_event(values)

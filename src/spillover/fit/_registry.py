@@ -26,7 +26,7 @@ from spillover.fit._pair import PAIR_SPEC
 from spillover.fit._persona import PERSONA_SPEC
 from spillover.fit._result import FitResult
 from spillover.fit._spec import ModelSpec
-from spillover.models._coupled import LOOP_MF_MAP, LOOP_MF_ODE, LOOP_PAIR_MAP, LOOP_PAIR_ODE
+from spillover.models import LOOP_MF_MAP, LOOP_MF_ODE, LOOP_PAIR_MAP, LOOP_PAIR_ODE
 from spillover.trajectories import ExposureTable
 
 __all__ = [

@@ -342,7 +342,7 @@ class ModelSpec:
         ConfigError
             For a spread model, or as :meth:`map_params`.
         """
-        from spillover.models._coupled import coupled_map
+        from spillover.models import coupled_map
 
         if self.kind != "coupled":
             raise ConfigError(f"model {self.name!r} is a spread model: use predict")

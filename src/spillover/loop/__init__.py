@@ -17,6 +17,13 @@ from spillover.loop._analysis import (
     online_reproductive_number,
 )
 from spillover.loop._chain import Cascade, EmittedEvent, LoopResult, LoopSettings, run_loop
+from spillover.loop._config import (
+    LOOP_KEYS,
+    build_loop,
+    check_loop_value,
+    loop_root_event,
+    run_loop_values,
+)
 from spillover.loop._emission import EMISSION_MODES, FICTIONAL_PLACES, EmissionRule
 from spillover.loop._fit import CouplingFit, RateEstimate, coupled_fit_document, fit_coupling
 from spillover.loop._kernel import FLOW_NAMES, STATE_NAMES
@@ -43,6 +50,7 @@ __all__ = [
     "EMISSION_MODES",
     "FICTIONAL_PLACES",
     "FLOW_NAMES",
+    "LOOP_KEYS",
     "LOOP_MF_MAP",
     "LOOP_MF_ODE",
     "LOOP_PAIR_MAP",
@@ -61,7 +69,9 @@ __all__ = [
     "LoopSettings",
     "OutbreakSweep",
     "RateEstimate",
+    "build_loop",
     "cascade_columns",
+    "check_loop_value",
     "coupled_fit_document",
     "coupled_map",
     "critical_eta",
@@ -71,9 +81,11 @@ __all__ = [
     "fit_coupling",
     "joins_columns",
     "loop_reproductive_number",
+    "loop_root_event",
     "offline_columns",
     "online_reproductive_number",
     "outbreak_sweep",
     "run_loop",
+    "run_loop_values",
     "simulate_coupled",
 ]

@@ -1,7 +1,7 @@
-"""The coupled models' maps and ODEs, defined in :mod:`spillover.models._coupled` (below the
-model registry, which holds them as entries of kind ``coupled``)."""
+"""The coupled models' maps and ODEs, defined in :mod:`spillover.models` (below the model
+registry, which holds them as entries of kind ``coupled``)."""
 
-from spillover.models._coupled import (
+from spillover.models import (
     LOOP_MF_MAP,
     LOOP_MF_ODE,
     LOOP_PAIR_MAP,

@@ -28,6 +28,14 @@ from spillover.models._base import (
     check_i0,
     check_n_rounds,
 )
+from spillover.models._coupled import (
+    LOOP_MF_MAP,
+    LOOP_MF_ODE,
+    LOOP_PAIR_MAP,
+    LOOP_PAIR_ODE,
+    CoupledCurves,
+    coupled_map,
+)
 from spillover.models._curves import (
     PairState,
     PersonaCurves,
@@ -65,6 +73,10 @@ __all__ = [
     "DOSE_ODE",
     "GROUPS2_MAP",
     "GROUPS2_ODE",
+    "LOOP_MF_MAP",
+    "LOOP_MF_ODE",
+    "LOOP_PAIR_MAP",
+    "LOOP_PAIR_ODE",
     "MAP_MODELS",
     "METHODS",
     "ODE_MODELS",
@@ -76,6 +88,7 @@ __all__ = [
     "SI2_ODE",
     "SI_MAP",
     "SI_ODE",
+    "CoupledCurves",
     "MapModel",
     "OdeModel",
     "PairState",
@@ -87,6 +100,7 @@ __all__ = [
     "batch_shape",
     "check_i0",
     "check_n_rounds",
+    "coupled_map",
     "exposure_weights",
     "groups2_map",
     "hazard_to_probability",

@@ -14,15 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from spillover.models import (
-    DEGREE,
-    MapModel,
-    OdeModel,
-    Parameter,
-    Params,
-    batch_shape,
-    seeded_states,
-)
+from spillover.models._base import MapModel, OdeModel, Parameter, Params
+from spillover.models._curves import seeded_states
+from spillover.models._states import DEGREE, batch_shape
 
 __all__ = [
     "LOOP_MF_MAP",

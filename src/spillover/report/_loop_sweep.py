@@ -36,7 +36,7 @@ def _pair_curve(sweep: Sweep, x_key: str, label: dict[str, Any], xs: np.ndarray)
     """The pair closure's final offline size at the group's settings over ``xs`` of the swept
     rate (the registry's ``loop-pair`` entry), or None when the x key is not a rate."""
     from spillover.fit import get_model
-    from spillover.loop._config import LOOP_KEYS
+    from spillover.loop import LOOP_KEYS
 
     if x_key not in _RATES:
         return None

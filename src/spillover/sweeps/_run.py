@@ -198,7 +198,7 @@ def _run_loop_cell(task: CellTask) -> CellOutcome:
     """A loop cell: the chained run of ``spillover loop`` seeded ``SeedRecord(root, (cell,))``,
     written as ``spillover loop`` writes it, with the coupling fit in ``fits.json``."""
     from spillover.io import read_loop_tables, write_json, write_loop_dir
-    from spillover.loop._config import run_loop_values
+    from spillover.loop import run_loop_values
 
     t0 = time.perf_counter()
     worker = _worker_name()

@@ -333,7 +333,7 @@ class SweepSpec:
         for a loop sweep, every ``[loop]`` value (defaults, ``[loop]``, swept values, seed)."""
         folder = Path(self.folder) if self.folder is not None else None
         if self.loop is not None:
-            from spillover.loop._config import LOOP_KEYS
+            from spillover.loop import LOOP_KEYS
 
             values = {**LOOP_KEYS, **self.loop, **self.cell_params(cell), "seed": seed}
             if isinstance(values["events"], str) and folder is not None:
@@ -389,7 +389,7 @@ def _check_grid_shape(key: str, values: Any) -> None:
 def _check_loop_spec(spec: SweepSpec) -> None:
     """Validate a loop sweep: ``[loop]`` and grid keys and types, then every cell's rates,
     emission rule and root event, before anything runs. Messages name keys, never values."""
-    from spillover.loop._config import build_loop, check_loop_value, loop_root_event
+    from spillover.loop import build_loop, check_loop_value, loop_root_event
 
     if spec.seed is not None and (
         isinstance(spec.seed, bool) or not isinstance(spec.seed, int) or spec.seed < 0
