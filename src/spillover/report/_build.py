@@ -152,14 +152,11 @@ def _read_adoptions(run: Path) -> Adoptions:
     """The run's adoptions table."""
     from spillover.io import read_table
 
+    table = read_table(run / "adoptions.parquet")
     return Adoptions(
         **{
             name: column.to_numpy()
-            for name, column in zip(
-                read_table(run / "adoptions.parquet").column_names,
-                read_table(run / "adoptions.parquet").columns,
-                strict=True,
-            )
+            for name, column in zip(table.column_names, table.columns, strict=True)
         }
     )
 
@@ -367,6 +364,18 @@ def build_run_report(
     return _publish(staging, html, target)
 
 
+def sweep_summary(sweep: Any, root: Path) -> list[tuple[str, Any]]:
+    """The summary rows of a sweep's report page: folder, cells, complete cells, root seed
+    and grid."""
+    return [
+        ("sweep", str(root)),
+        ("cells", len(sweep.cells)),
+        ("complete", len(sweep.complete_cells())),
+        ("root seed", sweep.seed),
+        ("grid", ", ".join(f"{k} = {list(v)}" for k, v in sweep.grid)),
+    ]
+
+
 def build_sweep_report(
     sweep_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None
 ) -> Path:
@@ -409,13 +418,7 @@ def build_sweep_report(
         ]
         html = render_table_page(
             title=f"spillover sweep report: {root.name}",
-            summary=[
-                ("sweep", str(root)),
-                ("cells", len(sweep.cells)),
-                ("complete", len(sweep.complete_cells())),
-                ("root seed", sweep.seed),
-                ("grid", ", ".join(f"{k} = {list(v)}" for k, v in sweep.grid)),
-            ],
+            summary=sweep_summary(sweep, root),
             figures=[figure],
             header=["cell", *keys, "model", "param", "estimate", "se", "best (BIC)", "status"],
             rows=rows,

@@ -119,7 +119,7 @@ def _cell_rows(
 
 def build_loop_sweep_report(sweep: Sweep, out: str | os.PathLike[str] | None = None) -> Path:
     """``report.html`` of a loop sweep (``spillover report SWEEP``)."""
-    from spillover.report._build import _figure_staging, _publish
+    from spillover.report._build import _figure_staging, _publish, sweep_summary
     from spillover.report._html import PageFigure, render_table_page
 
     root = sweep.path
@@ -149,11 +149,7 @@ def build_loop_sweep_report(sweep: Sweep, out: str | os.PathLike[str] | None = N
         html = render_table_page(
             title=f"spillover loop sweep report: {root.name}",
             summary=[
-                ("sweep", str(root)),
-                ("cells", len(sweep.cells)),
-                ("complete", len(sweep.complete_cells())),
-                ("root seed", sweep.seed),
-                ("grid", ", ".join(f"{k} = {list(v)}" for k, v in sweep.grid)),
+                *sweep_summary(sweep, root),
                 ("loop settings", ", ".join(f"{k} = {v}" for k, v in sweep.loop.items())),
             ],
             figures=[figure],

@@ -194,6 +194,23 @@ def loop_fits_document(tables: dict[str, Any]) -> dict[str, Any]:
     return coupled_fit_document(tables)
 
 
+def _cell_entries(task: CellTask, worker: str) -> dict[str, Any]:
+    """The manifest entries of a sweep cell: ``sweep`` (folder, cell, swept values, spawn key,
+    worker) and, when the sweep recorded it, ``command``."""
+    extra: dict[str, Any] = {
+        "sweep": {
+            "path": task.sweep,
+            "cell": task.cell,
+            "params": task.params,
+            "spawn_key": list(task.seed.spawn_key),
+            "worker": worker,
+        },
+    }
+    if task.command:
+        extra["command"] = list(task.command)
+    return extra
+
+
 def _run_loop_cell(task: CellTask) -> CellOutcome:
     """A loop cell: the chained run of ``spillover loop`` seeded ``SeedRecord(root, (cell,))``,
     written as ``spillover loop`` writes it, with the coupling fit in ``fits.json``."""
@@ -205,17 +222,7 @@ def _run_loop_cell(task: CellTask) -> CellOutcome:
     try:
         record = task.seed
         result, graph, timings = run_loop_values(task.config, record)
-        extra: dict[str, Any] = {
-            "sweep": {
-                "path": task.sweep,
-                "cell": task.cell,
-                "params": task.params,
-                "spawn_key": list(record.spawn_key),
-                "worker": worker,
-            },
-        }
-        if task.command:
-            extra["command"] = list(task.command)
+        extra = _cell_entries(task, worker)
 
         def attach(folder: Path) -> None:
             t_fit = time.perf_counter()
@@ -270,18 +277,7 @@ def _run_cell(task: CellTask) -> CellOutcome:
         def attach(folder: Path) -> None:
             write_json(fits, folder / "fits.json")
 
-        extra: dict[str, Any] = {
-            "fits": fits,
-            "sweep": {
-                "path": task.sweep,
-                "cell": task.cell,
-                "params": task.params,
-                "spawn_key": list(record.spawn_key),
-                "worker": worker,
-            },
-        }
-        if task.command:
-            extra["command"] = list(task.command)
+        extra: dict[str, Any] = {"fits": fits, **_cell_entries(task, worker)}
         run_timings = dict(run.timings, fit_s=fit_s)
         # A previous run of the cell is replaced by its marker: what spillover wrote goes,
         # anything else in the folder fails the cell instead.
