@@ -7,11 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from spillover.fit import SI2Estimator
+from spillover.fit import SI2Estimator, SIDosePersonaEstimator
 from spillover.fit._dose import (
     SIDose2Estimator,
     SIDoseEstimator,
-    SIDosePersonaEstimator,
     levels_for,
 )
 from spillover.trajectories import ExposureTable

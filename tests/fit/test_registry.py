@@ -17,6 +17,7 @@ from spillover.fit import (
     FitResult,
     ModelSpec,
     SI2Estimator,
+    default_models,
     get_model,
     register_model,
     spread_starts,
@@ -60,7 +61,10 @@ def _curves(alpha: float, beta: float, degree: int, n_nodes: int, n_rounds: int)
 
 
 def test_every_model_has_one_spec_binding_map_ode_and_fit() -> None:
-    assert list(MODELS) == ["si", "si2", "si-groups2", "si-persona", "pair", "si-dose2", "si-dose"]
+    defaults = ["si", "si2", "si-groups2", "si-persona", "pair", "si-dose2", "si-dose"]
+    assert list(MODELS) == [*defaults, "si-dose-persona"]
+    # si-dose-persona is fitted when named: the models fitted by default are unchanged
+    assert list(default_models()) == defaults
     for name, spec in MODELS.items():
         assert spec.name == name
         assert spec.map is MAP_MODELS[name]
@@ -68,7 +72,15 @@ def test_every_model_has_one_spec_binding_map_ode_and_fit() -> None:
         # the fitted names are parameters of the map: one vocabulary
         assert set(spec.params) <= set(spec.map.param_names)
         assert set(spec.bounds) == set(spec.params)
-    assert list(ESTIMATORS) == ["si", "si2", "si-groups2", "si-persona", "si-dose2", "si-dose"]
+    assert list(ESTIMATORS) == [
+        "si",
+        "si2",
+        "si-groups2",
+        "si-persona",
+        "si-dose2",
+        "si-dose",
+        "si-dose-persona",
+    ]
     assert ESTIMATORS["si2"] is SI2Estimator
     assert list(CURVE_ESTIMATORS) == ["si", "si2", "si-groups2", "pair"]
     assert sweep_models() == ("si", "si2")
@@ -137,6 +149,8 @@ def test_ode_hazards_are_derived_from_the_probabilities() -> None:
         assert s.ode is not None
         vectors = {p.name for p in s.map.parameters if p.per_class}
         values = {p: (np.full(4, 0.01) if p in vectors else 0.01) for p in s.params}
+        if s.data_params is not None:  # fitted names from the data (si-dose-persona)
+            values = {n: np.full(4, 0.01) for n in ("alpha_c", "online_1_c", "online_2+_c")}
         weights = np.ones(4) if s.per_class else None
         derived = s.ode_params(values, degree=8, weights=weights)
         assert set(derived) == set(s.ode.param_names)

@@ -288,6 +288,7 @@ def test_map_models_are_listed_by_their_design_names() -> None:
         "pair",
         "si-dose2",
         "si-dose",
+        "si-dose-persona",
     }
     assert MAP_MODELS["si"] is SI_MAP
 

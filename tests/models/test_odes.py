@@ -283,6 +283,7 @@ def test_ode_models_are_listed_by_their_design_names() -> None:
         "pair",
         "si-dose2",
         "si-dose",
+        "si-dose-persona",
     }
     for model in ODE_MODELS.values():
         assert model.equations and model.reference

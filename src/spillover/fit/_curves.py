@@ -192,5 +192,5 @@ def predict_curve(
     rates); the model's own are taken. Equivalent to ``get_model(model).predict(...)``.
     """
     spec = get_model(model)
-    own = {p: params[p] for p in spec.params}
+    own = spec.own_params(params)
     return np.asarray(spec.predict(own, degree=degree, i0=i0, n_rounds=n_rounds), dtype=np.float64)

@@ -15,7 +15,8 @@ log-likelihood, projected Newton, profile intervals; :mod:`spillover.fit._hazard
 - ``si-dose2``: the exposure reading of "two rates": the first informed neighbour and each
   further one, ``p(m) = 1 - (1 - alpha)(1 - beta_first)(1 - beta_further)^(m - 1)`` for
   m >= 1. ``si2`` is ``beta_first = beta_further``.
-- ``si-dose-persona``: ``si-dose`` for each persona (the likelihood separates by persona).
+- ``si-dose-persona``: ``si-dose`` for each persona (the likelihood separates by persona), with
+  parameters named from the run's levels: :mod:`spillover.fit._dose_persona`.
 
 ``g_j >= 0`` says that an informed neighbour never lowers the chance of sharing; an estimate
 on that bound is reported as such (status ``bound``).
@@ -25,19 +26,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import ClassVar
 
 import numpy as np
 
-from spillover.exceptions import ConfigError
 from spillover.fit._base import AgentData, ExposureEstimator, checked_exposures
 from spillover.fit._estimators import _HazardEstimator
-from spillover.fit._hazard import HazardFit, fit_hazards, hazard_loglik
+from spillover.fit._hazard import HazardFit, fit_hazards
 from spillover.fit._persona import totals_by_persona_exposure
 from spillover.fit._result import FitStatus, ParamValue
 from spillover.fit._spec import ModelSpec
 from spillover.models import DOSE2_MAP, DOSE2_ODE, DOSE_MAP, DOSE_ODE
-from spillover.personas import N_PERSONAS
 from spillover.policies import ExposureBuckets
 from spillover.trajectories import ExposureTable
 
@@ -47,7 +45,6 @@ __all__ = [
     "DesignFn",
     "SIDose2Estimator",
     "SIDoseEstimator",
-    "SIDosePersonaEstimator",
     "dose2_design",
     "dose_design",
     "fit_per_persona",
@@ -251,103 +248,6 @@ def fit_per_persona(
         loglik += fit.loglik
         n_params += rank
     return loglik, n_params, fits
-
-
-class SIDosePersonaEstimator(_LevelledEstimator):
-    """``si-dose-persona``: ``si-dose`` separately for each of the 32 personas.
-
-    ``theta_["alpha_c"]`` and ``theta_["online_<label>_c"]`` are tuples of 32 values in catalog
-    order (NaN for a persona without agents at risk at that level). Intervals are Wald
-    intervals from the observed information (profiling 32 x levels rates would cost more than
-    every other fit together); ``intervals`` is accepted for the common signature.
-    """
-
-    name: ClassVar[str] = "si-dose-persona"
-
-    def fit(self, exposures: AgentData) -> SIDosePersonaEstimator:
-        table = checked_exposures(self.name, exposures)
-        levels = self.levels_ = levels_for(table, self.buckets)
-        n_levels = len(levels)
-        persona, m, at_risk, shared = totals_by_persona_exposure(table)
-        hazards = np.full((n_levels, N_PERSONAS), math.nan)
-        se = np.full((n_levels, N_PERSONAS), math.nan)
-        loglik, n_params = 0.0, 0
-        bound: list[str] = []
-        notes: list[str] = []
-        failed: list[int] = []
-        ridge: list[int] = []
-        names = ["alpha", *(f"online_{lab}" for lab in levels.labels()[1:])]
-        for c in range(N_PERSONAS):
-            rows = (persona == c) & (at_risk > 0)
-            if not rows.any():
-                continue
-            design = dose_design(m[rows], levels)
-            a, s = at_risk[rows].astype(np.float64), shared[rows].astype(np.float64)
-            fit, rank, _ = fit_used_columns(design, a, s)
-            used = design.any(axis=0)
-            loglik += fit.loglik
-            n_params += rank
-            if not fit.converged:
-                failed.append(c)
-            if not fit.identifiable:
-                ridge.append(c)
-            rates = -np.expm1(-fit.hazards)
-            sd = np.sqrt(np.diag(fit.covariance)) * (1.0 - rates)
-            for j in np.flatnonzero(used):
-                hazards[j, c] = fit.hazards[j]
-                se[j, c] = sd[j]
-                if fit.at_bound[j]:
-                    bound.append(f"{names[j]}_{c}")
-        status: FitStatus = "converged"
-        if ridge:
-            status = "not-identified"
-            notes.append(f"rates not separately identifiable for persona(s) {ridge}")
-        if bound:
-            if status == "converged":
-                status = "bound"
-            shown = ", ".join(bound[:8]) + (f" and {len(bound) - 8} more" if len(bound) > 8 else "")
-            notes.append(f"estimates on the bound 0: {shown}")
-        if failed:
-            status = "failed"
-            notes.append(f"no convergence for persona(s) {failed}")
-
-        def pack(values: np.ndarray) -> dict[str, tuple[float, ...]]:
-            out = {"alpha_c": tuple(float(x) for x in values[0])}
-            for j in range(1, n_levels):
-                out[f"{names[j]}_c"] = tuple(float(x) for x in values[j])
-            return out
-
-        self.hazards_ = hazards
-        theta = pack(-np.expm1(-hazards))
-        self._set_result(
-            list(theta),
-            theta.values(),
-            pack(se).values(),
-            loglik,
-            int(at_risk.sum()),
-            status,
-            "; ".join(notes),
-            n_params=n_params,
-        )
-        return self
-
-    def loglik(self, exposures: AgentData) -> float:
-        """Held-out log-likelihood; a level unseen for a persona in training scores -inf."""
-        hazards = self._fitted("hazards_")
-        exposures = checked_exposures(self.name, exposures)
-        persona, m, at_risk, shared = totals_by_persona_exposure(exposures)
-        level = self.levels_.index(m)
-        if level.max(initial=0) >= hazards.shape[0]:
-            raise ConfigError("held-out exposures beyond the fitted levels")
-        h0 = hazards[0, persona]
-        g = np.where(level > 0, hazards[level, persona], 0.0)
-        z = h0 + g
-        if np.isnan(z).any():
-            return -math.inf
-        ll, _, _ = hazard_loglik(
-            np.ones(1), z[:, None], at_risk.astype(np.float64), shared.astype(np.float64)
-        )
-        return ll
 
 
 DOSE2_SPEC = ModelSpec(

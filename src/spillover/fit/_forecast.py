@@ -340,14 +340,19 @@ def forecast_curve(
         raise ConfigError(f"level must be a number in (0, 1); got {level!r}")
     if isinstance(n_draws, bool) or not isinstance(n_draws, int) or n_draws < 2:
         raise ConfigError(f"n_draws must be an integer >= 2; got {n_draws!r}")
-    own = {p: params[p] for p in spec.params}
+    own = spec.own_params(params)
     point = spec.map_params(own, degree=degree, weights=weights)
     informed = curves.informed
     n_nodes = curves.n_nodes
     i0 = float(informed[:, 0].mean()) / n_nodes
     predicted = np.asarray(spec.predict(own, degree=degree, i0=i0, n_rounds=last, weights=weights))
     gen = _stream(rng, model)
-    draws, how = _draw(spec.params, spec.bounds, point, stderr, covariance, n_draws, gen)
+    errors = stderr
+    if stderr is not None and spec.data_params is not None:
+        # Standard errors of fitted names that are not the map's: arranged as the rates are.
+        given = {p: stderr[p] for p in own if p in stderr}
+        errors = spec.map_rates(given, weights) if set(given) == set(own) else None
+    draws, how = _draw(spec.params, spec.bounds, point, errors, covariance, n_draws, gen)
     batch: dict[str, Any] = dict(point)
     for name, values in draws.items():
         # Draws on the first axis, replicates on the second (the classes stay last).

@@ -7,9 +7,10 @@ Entries are of two kinds (``ModelSpec.kind``): ``spread`` models of SI runs, lis
 
 ``spillover fit``, selection, the report's overlays, curve fits and sweep defaults all look
 models up here. The built-in specs are defined next to their estimators (``_estimators.py``,
-``_groups.py``, ``_persona.py``, ``_pair.py``, ``_dose.py``) and listed in :data:`_BUILTIN`
-(the order in which models are fitted and reported); :func:`register_model` adds one at run
-time. How to add a model: docs/extending.md.
+``_groups.py``, ``_persona.py``, ``_pair.py``, ``_dose.py``, ``_dose_persona.py``) and listed
+in :data:`_BUILTIN` (the order in which models are fitted and reported); :func:`register_model`
+adds one at run time. Models fitted when none are named: :func:`default_models`. How to add a
+model: docs/extending.md.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TypeVar
 from spillover.exceptions import ConfigError
 from spillover.fit._base import ExposureEstimator
 from spillover.fit._dose import DOSE2_SPEC, DOSE_SPEC
+from spillover.fit._dose_persona import DOSE_PERSONA_SPEC
 from spillover.fit._estimators import SI2_SPEC, SI_SPEC
 from spillover.fit._groups import GROUPS2_SPEC
 from spillover.fit._pair import PAIR_SPEC
@@ -35,6 +37,7 @@ __all__ = [
     "ESTIMATORS",
     "MODELS",
     "check_model_names",
+    "default_models",
     "fit_exposures",
     "get_model",
     "register_model",
@@ -71,6 +74,7 @@ _BUILTIN: tuple[ModelSpec, ...] = (
     PAIR_SPEC,
     DOSE2_SPEC,
     DOSE_SPEC,
+    DOSE_PERSONA_SPEC,
     LOOP_MF_SPEC,
     LOOP_PAIR_SPEC,
 )
@@ -184,8 +188,16 @@ def check_model_names(models: Sequence[str], known: Sequence[str]) -> tuple[str,
     return tuple(dict.fromkeys(models))
 
 
+def default_models() -> tuple[str, ...]:
+    """The spread models fitted when none are named (``fit_default``), in report order:
+    every one but ``si-dose-persona``, which is fitted when named."""
+    return tuple(name for name, spec in MODELS.items() if spec.fit_default)
+
+
 def fit_exposures(exposures: ExposureTable, models: Sequence[str] | None = None) -> list[FitResult]:
-    """Fit each named agent-level model (all of them by default); results in the order asked."""
+    """Fit each named agent-level model (the :func:`default_models` with an estimator when
+    none are named); results in the order asked."""
     known = tuple(ESTIMATORS)
-    names = check_model_names(known if models is None else models, known)
+    chosen = [n for n in default_models() if n in ESTIMATORS] if models is None else models
+    names = check_model_names(chosen, known)
     return [get_model(name).make_estimator().fit(exposures).result_ for name in names]

@@ -6,11 +6,16 @@ probabilities, DESIGN section 2), the agent-level estimator and the data it take
 values of a curve fit, and the report's overlays. ODE hazards are derived, never fitted: the
 symbol table :data:`HAZARD_SYMBOLS` maps each probability to its hazard
 (``a = -log(1 - alpha)``). The registry of specs is :mod:`spillover.fit._registry`.
+
+A model whose parameter names come from the data it is fitted to (``si-dose-persona``: one
+rate per persona and exposure level, the levels those of the run) declares them with
+:class:`DataParams`: how a fit names them, how to recognise them in a fitted mapping, and how
+they become the map's fixed parameters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,6 +31,7 @@ __all__ = [
     "HAZARD_SYMBOLS",
     "MODEL_KINDS",
     "DataKind",
+    "DataParams",
     "ModelKind",
     "ModelSpec",
     "Overlay",
@@ -49,6 +55,7 @@ HAZARD_SYMBOLS: Mapping[str, str] = {
     "beta_first": "b_first",
     "beta_further": "b_further",
     "online_m": "g_m",
+    "online_m_c": "g_m_c",
     "gamma": "g",
     "eta": "e",
     "kappa": "c",
@@ -81,6 +88,31 @@ class Overlay:
     model: str
 
 
+@dataclass(frozen=True)
+class DataParams:
+    """Parameters named from the data: how a model whose fitted names depend on the run
+    names them, finds them and turns them into its map's parameters.
+
+    Attributes
+    ----------
+    names : callable
+        ``names(data, **options) -> tuple of str``: the names a fit of the estimator made with
+        ``options`` (``make_estimator(**options)``) reports on ``data``, in order.
+    own : callable
+        ``own(params) -> tuple of str``: the model's own names among the keys of ``params``
+        (a ``FitResult.params``, perhaps with other models' names), in order; raises
+        :class:`ConfigError` when they are not a complete set.
+    to_map : callable
+        ``to_map(params, weights) -> dict``: the map's rate parameters (the spec's
+        :attr:`ModelSpec.params`) from exactly the model's own fitted parameters; ``weights``
+        are the class shares (or None), so that classes without agents can be left out.
+    """
+
+    names: Callable[..., tuple[str, ...]]
+    own: Callable[[Mapping[str, Any]], tuple[str, ...]]
+    to_map: Callable[[Mapping[str, Any], np.ndarray | None], dict[str, Any]]
+
+
 def spread_starts(
     base: Mapping[str, float], *, shares: Sequence[str] = ()
 ) -> tuple[Mapping[str, float], ...]:
@@ -110,7 +142,9 @@ class ModelSpec:
     ode : OdeModel or None
         The continuous-time counterpart, in hazards (see :data:`HAZARD_SYMBOLS`).
     params : tuple of str
-        The fitted parameters, as in ``FitResult.params`` and ``fit --json``.
+        The fitted parameters, as in ``FitResult.params`` and ``fit --json``, which are the
+        map's rate parameters. With :attr:`data_params`, the map's rate parameters only: the
+        fitted names come from the data (:meth:`params_for`).
     estimator : type or None
         The agent-level estimator class (scikit-learn style), or None for a model fitted to
         curves only.
@@ -133,6 +167,14 @@ class ModelSpec:
         Parameters that a curve fit estimates as *effective* rates rather than per-contact
         ones: a homogeneous mean field's online rates absorb the neighbour correlations its map
         leaves out (docs/models.md), so fitted to curves they are not the per-neighbour beta.
+    data_params : DataParams or None
+        For a model whose fitted parameter names depend on the data (``si-dose-persona``):
+        how they are named, recognised and mapped to :attr:`params`. None (the default): the
+        fitted names are :attr:`params`.
+    fit_default : bool
+        Whether ``spillover fit``, :func:`spillover.selection.analyse` and
+        :func:`spillover.fit.fit_exposures` fit the model when no models are named (true by
+        default); a model that is not is fitted when named.
     kind : {"spread", "coupled"}
         ``spread`` (the default): an SI model, applied by every consumer of the registry to SI
         runs. ``coupled``: a model of the online-offline loop (``loop-mf``, ``loop-pair``),
@@ -155,6 +197,8 @@ class ModelSpec:
     sweep_default: bool = False
     needs_regular: bool = False
     effective_curve_rates: tuple[str, ...] = ()
+    data_params: DataParams | None = None
+    fit_default: bool = True
     kind: ModelKind = "spread"
     _map_extra: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
@@ -172,6 +216,11 @@ class ModelSpec:
             raise ConfigError(
                 f"model {self.name!r}: its map also needs {sorted(set(extra) - allowed)}; "
                 "list them in params"
+            )
+        if self.data_params is not None and (self.curve_fit or self.kind == "coupled"):
+            raise ConfigError(
+                f"model {self.name!r}: parameters named from the data (data_params) need an "
+                "agent-level fit of a spread model; a curve fit has fixed names"
             )
         if self.curve_fit and not self.starts:
             raise ConfigError(f"model {self.name!r}: a curve fit needs starting values")
@@ -231,6 +280,69 @@ class ModelSpec:
         """``{param: ODE parameter}``: the symbol table restricted to this model."""
         return {p: HAZARD_SYMBOLS.get(p, p) for p in self.params}
 
+    def params_for(self, data: Any = None, **options: Any) -> tuple[str, ...]:
+        """The parameter names a fit of this model reports (``FitResult.params``).
+
+        :attr:`params` for most models. For a model with :attr:`data_params` the names come
+        from ``data`` (the exposure table it is fitted to) and the estimator's ``options``
+        (as given to :meth:`make_estimator`), e.g. ``alpha_c``, ``online_1_c``, ...
+
+        Raises
+        ------
+        ConfigError
+            When the names depend on the data and none is given.
+        """
+        if self.data_params is None:
+            return self.params
+        if data is None:
+            raise ConfigError(
+                f"model {self.name!r} names its parameters from the data it is fitted to: "
+                "give the exposure table"
+            )
+        return self.data_params.names(data, **options)
+
+    def own_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The model's own fitted parameters in ``params``, which may also hold other names
+        (another model's with the same rates).
+
+        Raises
+        ------
+        ConfigError
+            Naming the parameters that are missing.
+        """
+        names = self.params if self.data_params is None else self.data_params.own(params)
+        missing = [p for p in names if p not in params]
+        if missing:
+            raise ConfigError(
+                f"{self.name}: params lack {missing} (the model's parameters are {list(names)})"
+            )
+        return {p: params[p] for p in names}
+
+    def map_rates(
+        self, params: Mapping[str, Any], weights: ArrayLike | None = None
+    ) -> dict[str, Any]:
+        """The map's rate parameters (:attr:`params`) from exactly the fitted ones.
+
+        The fitted values themselves, unless the names come from the data
+        (:attr:`data_params`), whose ``to_map`` arranges them.
+
+        Raises
+        ------
+        ConfigError
+            For a missing or unknown parameter name.
+        """
+        own = self.params if self.data_params is None else self.data_params.own(params)
+        given, names = set(params), set(own)
+        if given != names:
+            raise ConfigError(
+                f"{self.name}: params must have exactly the names {list(own)}; "
+                f"missing {sorted(names - given)}, unknown {sorted(given - names)}"
+            )
+        if self.data_params is None:
+            return {p: params[p] for p in self.params}
+        w = None if weights is None else np.asarray(weights, dtype=np.float64)
+        return self.data_params.to_map(params, w)
+
     def map_params(
         self, params: Mapping[str, Any], *, degree: ArrayLike, weights: ArrayLike | None = None
     ) -> dict[str, Any]:
@@ -239,9 +351,10 @@ class ModelSpec:
         Parameters
         ----------
         params : mapping
-            Exactly :attr:`params` (a ``FitResult.params``, say); per-class values as
-            sequences. A class whose weight is 0 may have NaN rates (no agent of it was ever at
-            risk): they cannot matter and are set to 0.
+            Exactly the fitted parameters (a ``FitResult.params``, say: :attr:`params`, or
+            :meth:`params_for` the data); per-class values as sequences. A class whose weight
+            is 0 may have NaN rates (no agent of it was ever at risk): they cannot matter and
+            are set to 0.
         degree : int
         weights : array_like, optional
             Shares (or counts) of the classes, required by per-class models.
@@ -251,13 +364,7 @@ class ModelSpec:
         ConfigError
             For a missing or unknown parameter name, or missing weights.
         """
-        given, own = set(params), set(self.params)
-        if given != own:
-            raise ConfigError(
-                f"{self.name}: params must have exactly the names {list(self.params)}; "
-                f"missing {sorted(own - given)}, unknown {sorted(given - own)}"
-            )
-        out: dict[str, Any] = {p: params[p] for p in self.params}
+        out: dict[str, Any] = self.map_rates(params, weights)
         out["degree"] = degree
         if self.per_class:
             if weights is None:

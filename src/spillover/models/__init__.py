@@ -49,7 +49,15 @@ from spillover.models._curves import (
     si2_map,
     si_map,
 )
-from spillover.models._dose import DOSE2_MAP, DOSE2_ODE, DOSE_MAP, DOSE_ODE, exposure_weights
+from spillover.models._dose import (
+    DOSE2_MAP,
+    DOSE2_ODE,
+    DOSE_MAP,
+    DOSE_ODE,
+    DOSE_PERSONA_MAP,
+    DOSE_PERSONA_ODE,
+    exposure_weights,
+)
 from spillover.models._integrate import METHODS, Solution, integrate
 from spillover.models._maps import GROUPS2_MAP, PAIR_MAP, PERSONA_MAP, SI2_MAP, SI_MAP
 from spillover.models._odes import GROUPS2_ODE, PAIR_ODE, PERSONA_ODE, SI2_ODE, SI_ODE
@@ -58,11 +66,35 @@ from spillover.models._states import DEGREE, batch_shape
 
 #: The discrete maps by model name (DESIGN section 2).
 MAP_MODELS = MappingProxyType(
-    {m.name: m for m in (SI_MAP, SI2_MAP, GROUPS2_MAP, PERSONA_MAP, PAIR_MAP, DOSE2_MAP, DOSE_MAP)}
+    {
+        m.name: m
+        for m in (
+            SI_MAP,
+            SI2_MAP,
+            GROUPS2_MAP,
+            PERSONA_MAP,
+            PAIR_MAP,
+            DOSE2_MAP,
+            DOSE_MAP,
+            DOSE_PERSONA_MAP,
+        )
+    }
 )
 #: The ODE models by model name.
 ODE_MODELS = MappingProxyType(
-    {m.name: m for m in (SI_ODE, SI2_ODE, GROUPS2_ODE, PERSONA_ODE, PAIR_ODE, DOSE2_ODE, DOSE_ODE)}
+    {
+        m.name: m
+        for m in (
+            SI_ODE,
+            SI2_ODE,
+            GROUPS2_ODE,
+            PERSONA_ODE,
+            PAIR_ODE,
+            DOSE2_ODE,
+            DOSE_ODE,
+            DOSE_PERSONA_ODE,
+        )
+    }
 )
 
 __all__ = [
@@ -71,6 +103,8 @@ __all__ = [
     "DOSE2_ODE",
     "DOSE_MAP",
     "DOSE_ODE",
+    "DOSE_PERSONA_MAP",
+    "DOSE_PERSONA_ODE",
     "GROUPS2_MAP",
     "GROUPS2_ODE",
     "LOOP_MF_MAP",

@@ -57,6 +57,9 @@ class Parameter:
         Whether values must be whole numbers (the degree).
     per_class : bool
         Whether the parameter holds one value per class (last axis).
+    per_exposure : bool
+        Whether a per-class parameter also holds one value per exposure count m = 1, 2, ...
+        on a last axis after the class axis (shape batch + (n_classes, M)).
     """
 
     name: str
@@ -65,6 +68,12 @@ class Parameter:
     description: str
     integer: bool = False
     per_class: bool = False
+    per_exposure: bool = False
+
+    @property
+    def value_axes(self) -> int:
+        """Axes of one value that are not batch axes: class and exposure axes."""
+        return int(self.per_class) + int(self.per_class and self.per_exposure)
 
     def check(self, model: str, value: object) -> np.ndarray:
         """Validate one value; return it as a float64 array.
@@ -81,6 +90,11 @@ class Parameter:
             raise ConfigError(
                 f"{where} must hold one value per class (an array with a last axis of length "
                 f">= 1); got shape {arr.shape}"
+            )
+        if self.value_axes == 2 and (arr.ndim < 2 or arr.shape[-2] < 1):
+            raise ConfigError(
+                f"{where} must hold one value per class and exposure count (an array of shape "
+                f"batch + (n_classes, M)); got shape {arr.shape}"
             )
         bad = ~np.isfinite(arr) | (arr < self.lower) | (arr > self.upper)
         if self.integer:

@@ -7,26 +7,46 @@ In ``si2`` every informed neighbour adds the same hazard. The dose-response mode
   ``P(stay | m) = (1 - alpha)(1 - beta_first)(1 - beta_further)^(m - 1)`` for m >= 1.
 - ``si-dose``: a free online rate per exposure count, ``P(stay | m) = (1 - alpha)(1 -
   online_m[m])``, the last count open-ended (counts beyond it share its rate).
+- ``si-dose-persona``: ``si-dose`` for each class (persona) c, ``P(stay | c, m) = (1 - alpha_c)
+  (1 - online_m_c[c, m])``, with classes of shares ``w_c`` placed at random as in
+  ``si-persona``.
 
 On a k-regular graph in the mean field each of the k neighbours is informed with probability
 ``i`` independently, so the number of informed neighbours ``m`` is Binomial(k, i) and
 ``i[t+1] = i[t] + (1 - i[t]) (1 - E[P(stay | m)])``. With ``beta_first = beta_further`` (or
 ``online_m[m] = 1 - (1 - beta)^m``) this is the ``si2`` map exactly. The ODEs take hazards:
-``di/dt = (1 - i)(a + E[g(m)])`` with ``g`` the online hazard at exposure m.
+``di/dt = (1 - i)(a + E[g(m)])`` with ``g`` the online hazard at exposure m. The per-class
+model tracks the susceptible share within each class, ``s_c``, with ``i = 1 - sum_c w_c s_c``.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import binom
 
 from spillover.exceptions import ConfigError
 from spillover.models._base import MapModel, OdeModel, Parameter, Params
-from spillover.models._states import DEGREE, informed_observe, informed_start
+from spillover.models._states import (
+    DEGREE,
+    WEIGHT_BY_CLASS,
+    informed_observe,
+    informed_start,
+    persona_observe,
+    persona_weights,
+)
 
-__all__ = ["DOSE2_MAP", "DOSE2_ODE", "DOSE_MAP", "DOSE_ODE", "exposure_weights"]
+__all__ = [
+    "DOSE2_MAP",
+    "DOSE2_ODE",
+    "DOSE_MAP",
+    "DOSE_ODE",
+    "DOSE_PERSONA_MAP",
+    "DOSE_PERSONA_ODE",
+    "exposure_weights",
+]
 
 _ALPHA = Parameter(
     "alpha", 0.0, 1.0, "per-round probability of sharing through the offline channel"
@@ -177,4 +197,130 @@ DOSE_ODE = OdeModel.on_states_of(
     equations="di/dt = (1 - i)(a + E[g_m[min(m, M)]]), m ~ Binomial(k, i), g_m[0] = 0",
     check=_check_k,
     rhs=_dose_rhs,
+)
+
+
+# --- si-dose-persona ---------------------------------------------------------------------------
+
+_ALPHA_C = Parameter(
+    "alpha_c", 0.0, 1.0, "per-round offline probability of each class", per_class=True
+)
+_ONLINE_M_C = Parameter(
+    "online_m_c",
+    0.0,
+    1.0,
+    "online probability of sharing of each class (second-to-last axis) at exposure "
+    "m = 1, 2, ... (last axis; the last value holds for every larger m)",
+    per_class=True,
+    per_exposure=True,
+)
+_A_C = Parameter("a_c", 0.0, math.inf, "offline hazard of each class", per_class=True)
+_G_M_C = Parameter(
+    "g_m_c",
+    0.0,
+    math.inf,
+    "online hazard of each class (second-to-last axis) at exposure m = 1, 2, ... (last axis; "
+    "the last value holds for every larger m)",
+    per_class=True,
+    per_exposure=True,
+)
+
+
+@dataclass(frozen=True)
+class _ClassDose:
+    """Names of a per-class dose model's offline and online parameters: ``alpha_c`` and
+    ``online_m_c`` for the map, ``a_c`` and ``g_m_c`` for the ODE. Plain values (they compare
+    equal and pickle by value), used as the models' ``check`` and ``start``."""
+
+    offline: str
+    online: str
+
+
+@dataclass(frozen=True)
+class _ClassDoseCheck(_ClassDose):
+    """``check(model, params)``: one class axis everywhere, weights with a positive sum."""
+
+    def __call__(self, model: str, p: Params) -> None:
+        _check_k(model, p)
+        n = {
+            self.offline: np.shape(p[self.offline])[-1],
+            self.online: np.shape(p[self.online])[-2],
+            "weight_by_class": np.shape(p["weight_by_class"])[-1],
+        }
+        if len(set(n.values())) != 1:
+            raise ConfigError(
+                f"{model}: {self.offline}, {self.online} (second-to-last axis) and "
+                f"weight_by_class must have the same number of classes; got {n}"
+            )
+        total = np.sum(p["weight_by_class"], axis=-1)
+        if np.any(total <= 0.0):
+            raise ConfigError(
+                f"{model}: weight_by_class must have a positive sum; got sum {np.min(total)}"
+            )
+
+
+@dataclass(frozen=True)
+class _ClassDoseStart(_ClassDose):
+    """``start(i0, params)``: ``s_c = 1 - i0`` for every class, shape batch + (n_classes,)."""
+
+    def __call__(self, i0: np.ndarray, p: Params) -> np.ndarray:
+        batch = np.broadcast_shapes(
+            i0.shape,
+            np.shape(p["degree"]),
+            np.shape(p[self.offline])[:-1],
+            np.shape(p[self.online])[:-2],
+            np.shape(p["weight_by_class"])[:-1],
+        )
+        n_classes = np.shape(p[self.offline])[-1]
+        s = 1.0 - np.broadcast_to(i0, batch)
+        return np.broadcast_to(s[..., None], (*batch, n_classes)).copy()
+
+
+def _class_online_mean(i: np.ndarray, p: Params, online: str) -> np.ndarray:
+    """``E[v_c(m)]`` over m ~ Binomial(k, i) of a per-class vector ``v = p[online]``,
+    batch + (n_classes,); ``v_c(0) = 0``."""
+    w = exposure_weights(i, p["degree"])  # batch + (K + 1,)
+    by_count = _by_count(p[online], w.shape[-1])  # batch + (n_classes, K + 1)
+    return np.asarray(np.sum(w[..., None, :] * by_count, axis=-1))
+
+
+def _dose_persona_step(state: np.ndarray, p: Params) -> np.ndarray:
+    i = 1.0 - np.sum(persona_weights(p) * state, axis=-1)
+    online_share = _class_online_mean(i, p, "online_m_c")  # E[online_m_c[c, m]]
+    return np.asarray(state * (1.0 - p["alpha_c"]) * (1.0 - online_share))
+
+
+DOSE_PERSONA_MAP = MapModel(
+    name="si-dose-persona",
+    state_names=("susceptible_by_class",),
+    parameters=(_ALPHA_C, _ONLINE_M_C, WEIGHT_BY_CLASS, DEGREE),
+    start=_ClassDoseStart(offline="alpha_c", online="online_m_c"),
+    observe=persona_observe,
+    equations=(
+        "w_c = weight_c / sum(weight);  i = 1 - sum_c w_c s_c;  m ~ Binomial(k, i[t]);  "
+        "s_c[t+1] = s_c[t] * (1 - alpha_c) * E[1 - online_m_c[c, min(m, M)]], "
+        "online_m_c[c, 0] = 0;  s_c[0] = 1 - i0"
+    ),
+    reference=DOSE2_MAP.reference,
+    check=_ClassDoseCheck(offline="alpha_c", online="online_m_c"),
+    per_class_state=True,
+    step=_dose_persona_step,
+)
+
+
+def _dose_persona_rhs(t: float, y: np.ndarray, p: Params) -> np.ndarray:
+    i = np.asarray(1.0 - np.sum(persona_weights(p) * y))
+    return np.asarray(-y * (p["a_c"] + _class_online_mean(i, p, "g_m_c")))
+
+
+DOSE_PERSONA_ODE = OdeModel.on_states_of(
+    DOSE_PERSONA_MAP,
+    parameters=(_A_C, _G_M_C, WEIGHT_BY_CLASS, DEGREE),
+    start=_ClassDoseStart(offline="a_c", online="g_m_c"),
+    equations=(
+        "w_c = weight_c / sum(weight);  i = 1 - sum_c w_c s_c;  "
+        "ds_c/dt = -s_c (a_c + E[g_m_c[c, min(m, M)]]), m ~ Binomial(k, i), g_m_c[c, 0] = 0"
+    ),
+    check=_ClassDoseCheck(offline="a_c", online="g_m_c"),
+    rhs=_dose_persona_rhs,
 )

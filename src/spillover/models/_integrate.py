@@ -116,12 +116,17 @@ def _check_positive(name: str, value: object, *, allow_inf: bool = False) -> flo
 
 
 def _check_params(model: OdeModel, params: ParamsLike) -> dict[str, np.ndarray]:
-    """The model's validated parameters, scalars and (per-class ones) 1-d arrays."""
+    """The model's validated parameters: scalars, per-class ones 1-d arrays (2-d with an
+    exposure axis)."""
     p = model.validate(params)
     for spec in model.parameters:
         ndim = np.ndim(p[spec.name])
-        if ndim != (1 if spec.per_class else 0):
-            shape = "a 1-d array (one value per class)" if spec.per_class else "a scalar"
+        if ndim != spec.value_axes:
+            shape = {
+                0: "a scalar",
+                1: "a 1-d array (one value per class)",
+                2: "a 2-d array (one value per class and exposure count)",
+            }[spec.value_axes]
             raise ConfigError(
                 f"{model.name}: parameter {spec.name!r} must be {shape} for integrate; "
                 f"got shape {np.shape(p[spec.name])}"

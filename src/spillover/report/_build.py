@@ -79,7 +79,7 @@ def model_overlays(
                 target = get_model(overlay.model)
                 if target.per_class and weights is None:
                     continue
-                params = {p: result.params[p] for p in target.params}
+                params = target.own_params(result.params)
                 curve = target.predict(
                     params, degree=degree, i0=i0, n_rounds=n_rounds, weights=weights
                 )

@@ -30,6 +30,7 @@ from spillover.fit import (
     FitResult,
     TraitEffects,
     check_fit_rounds,
+    default_models,
     discover_equation,
     fit_trait_effects,
     get_model,
@@ -249,12 +250,14 @@ def available_models(
     degree: int | None,
     graph: Mapping[str, Any] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """(agent-level models, curve models) that the inputs support, in report order.
+    """(agent-level models, curve models) that the inputs support, in report order: the
+    models fitted when none are named (``spillover.fit.default_models``).
 
     ``graph`` is the run's graph summary (``manifest.json``'s ``graph``); when it says the graph
     is not regular, the models whose map needs a k-regular graph (``pair``) are left out.
     """
-    agent = list(ESTIMATORS) if exposures is not None else []
+    defaults = default_models()
+    agent = [n for n in ESTIMATORS if n in defaults] if exposures is not None else []
     curve: list[str] = []
     if degree is not None:
         curve = [n for n in _curve_candidates(exposures, curves) if n not in _irregular(graph)]
@@ -267,7 +270,8 @@ def _curve_candidates(exposures: ExposureTable | None, curves: Curves | None) ->
         return []
     # With an exposure table, the models fitted there are not fitted again to the curves:
     # only the curve-only models (pair) are.
-    return [n for n in CURVE_ESTIMATORS if not (exposures is not None and n in ESTIMATORS)]
+    fitted_there = set(ESTIMATORS) if exposures is not None else set()
+    return [n for n in CURVE_ESTIMATORS if n in default_models() and n not in fitted_there]
 
 
 def _irregular(graph: Mapping[str, Any] | None) -> dict[str, str]:

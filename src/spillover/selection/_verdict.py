@@ -28,7 +28,8 @@ count as evidence of groups):
 3. **Shape** (separates ``offline-online`` from ``exposure``): ``si-persona`` against
    ``si-dose-persona`` with one free online hazard per (persona, m) (likelihood-ratio test).
    Then ``si-persona`` against ``si-dose2`` per persona, and ``si-dose2`` per persona against
-   ``si-dose-persona``, to name the dose model that fits.
+   ``si-dose-persona``, to name the dose model that fits. ``si-dose-persona`` is fitted
+   through its registry entry (``get_model("si-dose-persona")``), like any named model.
 4. **Offline channel**: whether anybody shared with no informed neighbour (which is
    impossible without an offline channel, under every reading).
 
@@ -49,17 +50,15 @@ from scipy.stats import chi2, norm
 
 from spillover.exceptions import ConfigError
 from spillover.fit import (
+    binomial_loglik,
     checked_exposures,
     dose2_design,
-    dose_design,
     fit_per_persona,
-    fit_used_columns,
-    levels_for,
+    get_model,
     si2_design,
     totals_by_persona_exposure,
 )
 from spillover.personas import N_PERSONAS
-from spillover.policies import ExposureBuckets
 from spillover.trajectories import ExposureTable
 
 __all__ = [
@@ -192,47 +191,23 @@ def heterogeneity_test(exposures: ExposureTable) -> tuple[float, float]:
     return z, float(norm.cdf(z))
 
 
-def _binomial_loglik(n: np.ndarray, s: np.ndarray) -> float:
-    """Maximised log-likelihood of independent binomial cells, each with its own p."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = s / n
-        terms = np.where(s > 0, s * np.log(p), 0.0) + np.where(n > s, (n - s) * np.log1p(-p), 0.0)
-    return float(terms.sum())
-
-
-def _closed_form_loglik(
-    table: ExposureTable, *, by_exposure: bool, levels: ExposureBuckets | None = None
-) -> tuple[float, int]:
-    """(log-likelihood, parameters) of one rate per persona, or one per (persona, m).
-
-    Per (persona, m) this is ``si-dose-persona`` when every cell's share frequency is at least
-    that of the persona's cell m = 0 (the constraint ``g >= 0`` is then slack); personas
-    where it is not are fitted with the constraint.
-    """
-    persona, m, at_risk, shared = totals_by_persona_exposure(table)
+def _offline_loglik(table: ExposureTable) -> tuple[float, int]:
+    """(log-likelihood, parameters) of one rate per persona, whatever the exposure."""
+    persona, _, at_risk, shared = totals_by_persona_exposure(table)
     keep = at_risk > 0
-    persona, m = persona[keep], m[keep]
+    persona = persona[keep]
     n, s = at_risk[keep].astype(np.float64), shared[keep].astype(np.float64)
-    if not by_exposure:
-        n_c = np.bincount(persona, weights=n, minlength=N_PERSONAS)
-        s_c = np.bincount(persona, weights=s, minlength=N_PERSONAS)
-        used = n_c > 0
-        return _binomial_loglik(n_c[used], s_c[used]), int(used.sum())
-    assert levels is not None
-    p = s / n
-    p0 = np.full(N_PERSONAS, -1.0)
-    zero = m == 0
-    p0[persona[zero]] = p[zero]
-    slack = np.ones(N_PERSONAS, dtype=bool)
-    np.logical_and.at(slack, persona, p >= p0[persona] - 1e-12)
-    easy = slack[persona]
-    loglik, n_params = _binomial_loglik(n[easy], s[easy]), int(easy.sum())
-    for c in np.unique(persona[~easy]):
-        rows = persona == c
-        fit, rank, _ = fit_used_columns(dose_design(m[rows], levels), n[rows], s[rows])
-        loglik += fit.loglik
-        n_params += rank
-    return loglik, n_params
+    n_c = np.bincount(persona, weights=n, minlength=N_PERSONAS)
+    s_c = np.bincount(persona, weights=s, minlength=N_PERSONAS)
+    used = n_c > 0
+    return binomial_loglik(n_c[used], s_c[used]), int(used.sum())
+
+
+def _dose_persona_fit(table: ExposureTable) -> tuple[float, int]:
+    """(log-likelihood, parameters) of ``si-dose-persona``, a free rate per (persona, m),
+    fitted through its registry entry (its log-likelihood is the exact maximum)."""
+    result = get_model("si-dose-persona").make_estimator(intervals=False).fit(table).result_
+    return result.loglik, result.n_params
 
 
 def _lr(
@@ -284,12 +259,11 @@ def two_rates_verdict(
             raise ConfigError(f"{name} must be in (0, 0.5); got {value!r}")
     level = float(level)
     table = checked_exposures("two-rates verdict", exposures)
-    levels = levels_for(table)
     fits = {
-        "offline": _closed_form_loglik(table, by_exposure=False),
+        "offline": _offline_loglik(table),
         "si2": fit_per_persona(table, si2_design)[:2],
         "dose2": fit_per_persona(table, dose2_design)[:2],
-        "dose": _closed_form_loglik(table, by_exposure=True, levels=levels),
+        "dose": _dose_persona_fit(table),
     }
     z, p_het = heterogeneity_test(table)
     het = Evidence(
