@@ -181,8 +181,13 @@ def _params_of(name: str) -> dict[str, object]:
         "online_m": (0.05, 0.09, 0.12),
         "alpha_c": tuple(np.linspace(0.005, 0.02, 32)),
         "beta_c": tuple(np.linspace(0.02, 0.08, 32)),
+        "online_1_c": tuple(np.linspace(0.02, 0.06, 32)),
+        "online_2+_c": tuple(np.linspace(0.05, 0.1, 32)),
     }
-    return {p: values[p] for p in get_model(name).params}
+    spec = get_model(name)
+    if spec.data_params is not None:  # si-dose-persona: names of a fit on levels 0, 1, 2+
+        return {p: values[p] for p in ("alpha_c", "online_1_c", "online_2+_c")}
+    return {p: values[p] for p in spec.params}
 
 
 @pytest.mark.parametrize("name", list(MODELS))

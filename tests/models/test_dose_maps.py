@@ -11,10 +11,14 @@ from spillover.models import (
     DOSE2_ODE,
     DOSE_MAP,
     DOSE_ODE,
+    DOSE_PERSONA_MAP,
+    DOSE_PERSONA_ODE,
+    PERSONA_ODE,
     SI2_ODE,
     exposure_weights,
     integrate,
     map_curve,
+    persona_map,
     si2_map,
 )
 
@@ -98,3 +102,80 @@ def test_bad_dose_parameters_are_named() -> None:
         )
     with pytest.raises(ConfigError, match="online_m"):
         map_curve(DOSE_MAP, {"alpha": 0.01, "online_m": 0.1, "degree": 4}, 0.01, 5)
+
+
+# --- si-dose-persona: si-dose per class -------------------------------------------------------
+
+
+def test_dose_persona_map_with_identical_classes_is_si_dose() -> None:
+    online = np.array([0.05, 0.08, 0.1])
+    pooled = map_curve(DOSE_MAP, {"alpha": 0.01, "online_m": online, "degree": 6}, 0.02, 25)
+    per_class = map_curve(
+        DOSE_PERSONA_MAP,
+        {
+            "alpha_c": np.full(4, 0.01),
+            "online_m_c": np.tile(online, (4, 1)),
+            "weight_by_class": [1, 2, 3, 4],
+            "degree": 6,
+        },
+        0.02,
+        25,
+    )
+    np.testing.assert_allclose(per_class, pooled, rtol=1e-12)
+
+
+def test_dose_persona_map_and_ode_nest_si_persona() -> None:
+    # online_m_c[c, m] = 1 - (1 - beta_c)^m for every m <= k is si-persona's rule.
+    rng = np.random.default_rng(2)
+    k, n = 5, 6
+    alpha, beta = rng.uniform(0, 0.02, n), rng.uniform(0.01, 0.2, n)
+    weights = rng.integers(1, 5, n).astype(float)
+    m = np.arange(1, k + 1)
+    online = 1.0 - (1.0 - beta[:, None]) ** m
+    params = {"alpha_c": alpha, "online_m_c": online, "weight_by_class": weights, "degree": k}
+    expected = persona_map(alpha, beta, weights, k, 0.01, 30).informed
+    np.testing.assert_allclose(map_curve(DOSE_PERSONA_MAP, params, 0.01, 30), expected, rtol=1e-11)
+    a, b = -np.log1p(-alpha), -np.log1p(-beta)
+    hazards = {"a_c": a, "g_m_c": b[:, None] * m, "weight_by_class": weights, "degree": k}
+    t = np.arange(31.0)
+    got = integrate(DOSE_PERSONA_ODE, hazards, DOSE_PERSONA_ODE.initial_state(0.01, hazards), t)
+    plain = {"a_c": a, "b_c": b, "weight_by_class": weights, "degree": k}
+    ref = integrate(PERSONA_ODE, plain, PERSONA_ODE.initial_state(0.01, plain), t)
+    assert got.success and ref.success
+    np.testing.assert_allclose(got.informed, ref.informed, atol=1e-7)
+
+
+def test_dose_persona_map_batches_draws_over_classes() -> None:
+    # Draws on a batch axis, classes and exposures on the last two (as forecasts give them).
+    online = np.array([[[0.1, 0.2]], [[0.2, 0.3]]])  # (2 draws, 1 class, M = 2)
+    params = {
+        "alpha_c": np.array([[0.01], [0.02]]),
+        "online_m_c": online,
+        "weight_by_class": [1.0],
+        "degree": 4,
+    }
+    batch = map_curve(DOSE_PERSONA_MAP, params, 0.05, 10)
+    assert batch.shape == (2, 11)
+    one = map_curve(
+        DOSE_PERSONA_MAP,
+        {"alpha_c": [0.02], "online_m_c": [[0.2, 0.3]], "weight_by_class": [1.0], "degree": 4},
+        0.05,
+        10,
+    )
+    np.testing.assert_allclose(batch[1], one, rtol=1e-13)
+
+
+@pytest.mark.parametrize(
+    ("online", "weights", "match"),
+    [
+        ([0.1, 0.2], [1.0], "one value per class and exposure count"),
+        ([[0.1, 0.2], [0.1, 0.2]], [1.0], "same number of classes"),
+        ([[0.1, 0.2]], [0.0], "positive sum"),
+    ],
+)
+def test_dose_persona_map_refuses_bad_shapes(
+    online: list[object], weights: list[float], match: str
+) -> None:
+    params = {"alpha_c": [0.01], "online_m_c": online, "weight_by_class": weights, "degree": 4}
+    with pytest.raises(ConfigError, match=match):
+        map_curve(DOSE_PERSONA_MAP, params, 0.05, 3)
