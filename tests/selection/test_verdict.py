@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import importlib.util
 import json
 import sys
@@ -12,7 +14,19 @@ import numpy as np
 import pytest
 
 from spillover.exceptions import ConfigError
+from spillover.fit import (
+    DOSE_PERSONA_SPEC,
+    AgentData,
+    SIDosePersonaEstimator,
+    dose_design,
+    fit_used_columns,
+    levels_for,
+    register_model,
+    totals_by_persona_exposure,
+)
+from spillover.personas import N_PERSONAS
 from spillover.selection import READINGS, heterogeneity_test, two_rates_verdict
+from spillover.trajectories import ExposureTable
 
 
 def _reading_sim() -> ModuleType:
@@ -117,3 +131,98 @@ def test_analysis_carries_the_verdict_into_fit_json_and_the_report() -> None:
     assert {e["test"] for e in doc["two_rates"]["evidence"]} >= {"si2-shape", "heterogeneity"}
     html = _verdict_section(analysis)
     assert "Which two rates?" in html and "exposure" in html
+
+
+# --- si-dose-persona through the registry: the same numbers as before ------------------------
+
+
+def _binomial(n: np.ndarray, s: np.ndarray) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = s / n
+        terms = np.where(s > 0, s * np.log(p), 0.0) + np.where(n > s, (n - s) * np.log1p(-p), 0.0)
+    return float(terms.sum())
+
+
+def previous_dose_fit(table: ExposureTable) -> tuple[float, int]:
+    """The verdict's si-dose-persona fit before it went through the registry: a free rate per
+    (persona, m) in closed form where g >= 0 is slack, else fitted per persona (kept here as
+    the reference the registry entry must reproduce bit for bit)."""
+    persona, m, at_risk, shared = totals_by_persona_exposure(table)
+    keep = at_risk > 0
+    persona, m = persona[keep], m[keep]
+    n, s = at_risk[keep].astype(np.float64), shared[keep].astype(np.float64)
+    levels = levels_for(table)
+    p = s / n
+    p0 = np.full(N_PERSONAS, -1.0)
+    zero = m == 0
+    p0[persona[zero]] = p[zero]
+    slack = np.ones(N_PERSONAS, dtype=bool)
+    np.logical_and.at(slack, persona, p >= p0[persona] - 1e-12)
+    easy = slack[persona]
+    loglik, n_params = _binomial(n[easy], s[easy]), int(easy.sum())
+    for c in np.unique(persona[~easy]):
+        rows = persona == c
+        fit, rank, _ = fit_used_columns(dose_design(m[rows], levels), n[rows], s[rows])
+        loglik += fit.loglik
+        n_params += rank
+    return loglik, n_params
+
+
+def _tables() -> list[ExposureTable]:
+    out = [
+        SIM.simulate_exposures(
+            scenario.rule,
+            np.random.default_rng(seed),
+            share_1=scenario.share_1,
+            n_nodes=1600,
+        )
+        for seed, scenario in enumerate(SIM.SCENARIOS.values())
+    ]
+    # Personas whose online cells share less often than their cell m = 0 (the constraint
+    # binds), one without a cell m = 0, and cells at 0 and 1.
+    out.append(
+        ExposureTable(
+            replicate=np.zeros(9, dtype=int),
+            round=np.ones(9, dtype=int),
+            persona=[0, 0, 0, 1, 1, 2, 2, 3, 3],
+            n_exposed=[0, 1, 2, 0, 3, 1, 2, 0, 1],
+            at_risk=[400, 300, 200, 500, 100, 50, 60, 30, 20],
+            shared=[40, 10, 50, 0, 100, 5, 12, 3, 0],
+        )
+    )
+    return out
+
+
+def test_the_dose_fit_through_the_registry_is_the_previous_fit_bit_for_bit() -> None:
+    tables = _tables()
+    bound = 0
+    for table in tables:
+        before = previous_dose_fit(table)
+        assert _verdict_module()._dose_persona_fit(table) == before
+        fit = SIDosePersonaEstimator(intervals=False).fit(table).result_
+        assert (fit.loglik, fit.n_params) == before
+        bound += int(fit.status != "converged")
+    assert bound >= 1  # the crafted table binds the constraint somewhere
+
+
+def test_the_verdict_fits_si_dose_persona_through_its_registry_entry() -> None:
+    calls: list[str] = []
+
+    class Counting(SIDosePersonaEstimator):
+        def fit(self, exposures: AgentData) -> Counting:
+            calls.append(type(exposures).__name__)
+            super().fit(exposures)
+            return self
+
+    table = _tables()[0]
+    expected = two_rates_verdict(table).to_dict()
+    register_model(dataclasses.replace(DOSE_PERSONA_SPEC, estimator=Counting), replace=True)
+    try:
+        assert two_rates_verdict(table).to_dict() == expected
+    finally:
+        register_model(DOSE_PERSONA_SPEC, replace=True)
+    assert calls == ["ExposureTable"]
+
+
+def _verdict_module() -> ModuleType:
+    return importlib.import_module("spillover.selection._verdict")
