@@ -372,8 +372,8 @@ def fit_command(
             "--model",
             "-m",
             help="Model to fit (repeatable): si, si2, si-groups2, si-persona, si-dose2, si-dose, "
-            "pair, sindy. "
-            "\\[default: all that the input supports]",
+            "si-dose-persona, pair, sindy. "
+            "\\[default: all that the input supports, but si-dose-persona]",
         ),
     ] = None,
     degree: Annotated[
@@ -414,10 +414,10 @@ def fit_command(
 ) -> None:
     """Fit models of the spread to a run and say which the data support.
 
-    Agent-level models (si, si2, si-groups2, si-persona, si-dose2, si-dose) are fitted by exact
-    maximum likelihood on the exposure table; curve models (pair; and si, si2, si-groups2 when
-    only curves are given) to the informed counts. With --fit-rounds R every model is fitted
-    to rounds 0..R and forecasts the rest of the run.
+    Agent-level models (si, si2, si-groups2, si-persona, si-dose2, si-dose; si-dose-persona
+    when named) are fitted by exact maximum likelihood on the exposure table; curve models
+    (pair; and si, si2, si-groups2 when only curves are given) to the informed counts. With
+    --fit-rounds R every model is fitted to rounds 0..R and forecasts the rest of the run.
     """
     from spillover.io import read_fit_input
     from spillover.sweeps import is_sweep
