@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -194,14 +194,6 @@ class SIDosePersonaEstimator(_LevelledEstimator):
     """
 
     name: ClassVar[str] = _NAME
-
-    def __init__(
-        self,
-        *,
-        buckets: ExposureBuckets | str | Sequence[int] | None = None,
-        intervals: bool = True,
-    ) -> None:
-        super().__init__(buckets=buckets, intervals=intervals)
 
     def fit(self, exposures: AgentData) -> SIDosePersonaEstimator:
         table = checked_exposures(self.name, exposures)

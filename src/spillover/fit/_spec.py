@@ -220,7 +220,7 @@ class ModelSpec:
         if self.data_params is not None and (self.curve_fit or self.kind == "coupled"):
             raise ConfigError(
                 f"model {self.name!r}: parameters named from the data (data_params) need an "
-                "agent-level fit of a spread model; a curve fit has fixed names"
+                "agent-level spread model (a curve fit, or a coupled model, has fixed names)"
             )
         if self.curve_fit and not self.starts:
             raise ConfigError(f"model {self.name!r}: a curve fit needs starting values")
