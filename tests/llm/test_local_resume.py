@@ -1,0 +1,137 @@
+"""A run against the embedded llama.cpp server, killed with SIGKILL and resumed (issue 10, item 9).
+
+``spillover simulate --llm-local`` runs as a subprocess with the bundled SmolLM2-135M-Instruct
+(three personas, two exposure buckets: six archetype requests, one in flight, on one thread).
+It is killed outright once the answers of whole personas are in the cache, and the same command
+then resumes it: the resumed run asks only what the cache lacks and ends with the tables and the
+``llm_table.json`` of an uninterrupted run, byte for byte.
+
+Why the kill lands between personas, on one thread: llama.cpp reuses the part of a prompt its
+slot already holds, and the arithmetic of the rest depends on how many tokens it reads at once,
+so an answer read after a prompt of the same persona (a long shared prefix, a short suffix) can
+differ by about 0.01 from the same prompt read whole (docs/llm.md). The first prompt of a
+persona shares almost nothing with the one before it, so with one thread it is read whole in
+both runs and its answer is the same. A kill inside a persona leaves a resumed run whose next
+answer the server reads whole where the uninterrupted run read a suffix: that difference is the
+server's, and the cache fixes the answers once stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+pytest.importorskip("xllamacpp")
+
+TABLES = ("curves", "exposures", "adoptions", "agents")
+N_PERSONAS = 3
+BUCKETS = 2  # --llm-buckets 0,1: every persona asks "offline" and "1 or more"
+REQUESTS = N_PERSONAS * BUCKETS
+
+
+def _count(cache: Path) -> int:
+    try:
+        con = sqlite3.connect(f"file:{cache}?mode=ro", uri=True, timeout=1)
+        try:
+            return int(con.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+def _rows(cache: Path) -> dict[str, tuple[str, str]]:
+    con = sqlite3.connect(f"file:{cache}?mode=ro", uri=True)
+    try:
+        return {k: (q, r) for k, q, r in con.execute("SELECT key, request, response FROM answers")}
+    finally:
+        con.close()
+
+
+def _command(tmp_path: Path, name: str) -> list[str]:
+    personas = tmp_path / "personas.csv"
+    if not personas.exists():
+        lines = ["node,persona", *(f"{i},{i % N_PERSONAS}" for i in range(60))]
+        personas.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    argv = [sys.executable, "-c", "from spillover.cli import main; main()", "simulate"]
+    argv += ["--llm-local", "--llm-local-threads", "1", "--llm-buckets", "0,1"]
+    argv += ["--personas", str(personas), "--n-nodes", "60", "--degree", "4", "--rounds", "3"]
+    argv += ["--replicates", "2", "--seeds", "2", "--seed", "5", "--quiet"]
+    return [*argv, "--cache", str(tmp_path / f"{name}.sqlite"), "--out", str(tmp_path / name)]
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+
+
+def _kill_between_personas(argv: list[str], cache: Path) -> int:
+    """Start the run; SIGKILL it once the cache holds whole personas. Returns the count then."""
+    proc = subprocess.Popen(argv, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 150
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "the run did not answer in time"
+            n = _count(cache)
+            if 0 < n < REQUESTS and n % BUCKETS == 0:
+                proc.send_signal(signal.SIGSTOP)  # frozen: no answer lands while we look
+                if _count(cache) == n:
+                    break
+                proc.send_signal(signal.SIGCONT)
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    return n
+
+
+@pytest.mark.slow
+def test_a_run_killed_and_resumed_against_the_real_server_equals_an_uninterrupted_one(
+    tmp_path: Path,
+) -> None:
+    whole = subprocess.run(
+        _command(tmp_path, "whole"), env=_env(), capture_output=True, text=True, timeout=300
+    )
+    assert whole.returncode == 0, whole.stderr
+
+    argv = _command(tmp_path, "killed")
+    cache, out = tmp_path / "killed.sqlite", tmp_path / "killed"
+    answered = _kill_between_personas(argv, cache)
+    assert not out.exists()  # nothing published by the killed run
+    before = _rows(cache)
+    assert len(before) == answered
+
+    resumed = subprocess.run(argv, env=_env(), capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    acc = manifest["llm"]["accounting"]
+    # What was cached was read, not asked again; only the rest went to the server.
+    assert acc["cache_hits"] == answered and acc["cache_misses"] == REQUESTS - answered
+    assert acc["requests"] == acc["http_attempts"] == REQUESTS - answered
+    assert manifest["llm"]["answers"]["invalid_answers_used"] == 0
+    after = _rows(cache)
+    assert len(after) == REQUESTS and all(after[k] == row for k, row in before.items())
+    whole_acc = json.loads((tmp_path / "whole" / "manifest.json").read_text())["llm"]["accounting"]
+    assert whole_acc["requests"] == REQUESTS and whole_acc["cache_hits"] == 0
+
+    # The curves and tables of the uninterrupted run, byte for byte.
+    for name in TABLES:
+        a = pq.read_table(tmp_path / "whole" / f"{name}.parquet")
+        assert a.equals(pq.read_table(out / f"{name}.parquet")), name
+    table = (out / "llm_table.json").read_bytes()
+    assert table == (tmp_path / "whole" / "llm_table.json").read_bytes()
