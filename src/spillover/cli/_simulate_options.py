@@ -174,7 +174,8 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     _setting(
         "llm_timeout",
         float,
-        "Seconds per request. \\[default: 60]",
+        "Seconds per request at least (it grows to 10x the median latency of a slower "
+        "server). \\[default: 60]",
         key="llm_timeout_s",
         panel=_LLM,
     ),

@@ -45,7 +45,13 @@ from spillover.llm._parse import (
     read_decision,
     share_probability_from_logprobs,
 )
-from spillover.llm._pool import Outcome, RetryingPool
+from spillover.llm._pool import (
+    TIMEOUT_LATENCY_FACTOR,
+    TIMEOUT_MIN_ANSWERS,
+    Outcome,
+    RetryingPool,
+    prefix_order,
+)
 from spillover.llm._prompts import (
     ARCHETYPE_VERSION,
     FEED_VERSION,
@@ -75,6 +81,8 @@ __all__ = [
     "LOCAL_HOST",
     "NO_KEY",
     "PERSONA_PROMPT_VERSION",
+    "TIMEOUT_LATENCY_FACTOR",
+    "TIMEOUT_MIN_ANSWERS",
     "Accounting",
     "AnsweringBackend",
     "CacheMode",
@@ -111,6 +119,7 @@ __all__ = [
     "model_file",
     "normalise_base_url",
     "parse_answer",
+    "prefix_order",
     "prompt_version",
     "props_url",
     "read_decision",

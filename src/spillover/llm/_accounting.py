@@ -33,6 +33,10 @@ class Accounting:
         Token usage reported by the server, for answers received now (cache hits cost none).
     wall_s : float
         Time spent waiting for answers (seconds).
+    prompt_tokens_timed, prompt_tokens_from_cache : int
+        Prompt tokens of the answers whose server said how it read them (llama.cpp's
+        ``timings``), and how many of those it took from its prefix cache;
+        ``prefix_cache_hit_rate`` in :meth:`to_dict` is their ratio (None without timings).
     """
 
     requests: int = 0
@@ -46,6 +50,8 @@ class Accounting:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     wall_s: float = 0.0
+    prompt_tokens_timed: int = 0
+    prompt_tokens_from_cache: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, **deltas: float) -> None:
@@ -71,6 +77,10 @@ class Accounting:
                 f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")
             }
         doc["wall_s"] = round(float(doc["wall_s"]), 6)
+        timed = doc["prompt_tokens_timed"]
+        doc["prefix_cache_hit_rate"] = (
+            round(doc["prompt_tokens_from_cache"] / timed, 6) if timed else None
+        )
         cost = self.cost(price_prompt, price_completion)
         doc["cost_estimate"] = None if cost is None else round(cost, 6)
         doc["price_per_prompt_token"] = price_prompt

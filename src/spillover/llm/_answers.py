@@ -149,6 +149,11 @@ class AnsweringBackend:
             )
         prompt_tokens, completion_tokens = completion.prompt_tokens, completion.completion_tokens
         self.accounting.add(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+        cached, evaluated = completion.prompt_cached, completion.prompt_evaluated
+        if cached is not None and evaluated is not None:
+            self.accounting.add(
+                prompt_tokens_timed=cached + evaluated, prompt_tokens_from_cache=cached
+            )
         text = completion.text
         truncated = completion.truncated
 

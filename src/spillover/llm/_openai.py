@@ -110,7 +110,9 @@ class OpenAITransport:
     require_key : bool
         Fail with ConfigError when the variable is unset (instead of sending a placeholder).
     timeout_s : float
-        The HTTP client's timeout (the pool's deadline bounds each whole call).
+        The HTTP client's timeout for connecting; reading and writing are bounded by the pool's
+        deadline of each whole call instead (``timeout_s`` at least, longer for a slow server:
+        :meth:`spillover.llm.RetryingPool.deadline_s`), so the client never gives up first.
     structured : {"auto", "json_schema", "off"}
         Send the answer's JSON schema as ``response_format``: ``auto`` falls back to a plain
         answer when the server rejects it; ``json_schema`` fails instead; ``off`` never sends it.
@@ -199,17 +201,18 @@ class OpenAITransport:
         if self._ssl_context is None:
             # Built once per transport: loading the CA bundle costs ~30 ms per client.
             self._ssl_context = httpx.create_ssl_context()
+        # Connecting is bounded here; the rest by the pool's deadline, which may be longer.
+        timeout = httpx.Timeout(self.timeout_s, read=None, write=None)
         http_client = httpx.AsyncClient(
             transport=self._transport,
             verify=self._ssl_context,
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-            timeout=httpx.Timeout(self.timeout_s),
+            timeout=timeout,
         )
         return openai.AsyncOpenAI(
             base_url=self.base_url,
             api_key=self._api_key() or NO_KEY,
-            max_retries=0,
-            timeout=self.timeout_s,
+            max_retries=0,  # no timeout here: the client's (above) is used
             # The client accepts a legacy ``httpx`` client as well as an ``httpx2`` one (it
             # checks both at run time); ``httpx`` is the one whose MockTransport tests inject.
             http_client=http_client,  # type: ignore[arg-type]
@@ -323,6 +326,7 @@ class OpenAITransport:
         logprobs = choice.get("logprobs")
         if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
             tokens = tuple(_token(t) for t in logprobs["content"] if isinstance(t, dict))
+        cached, evaluated = _prompt_cache(doc.get("timings"))
         return Completion(
             text=content if isinstance(content, str) else "",
             refusal=self._redact(str(refusal)[:2000]) if refusal else None,
@@ -330,6 +334,8 @@ class OpenAITransport:
             logprobs=tokens,
             prompt_tokens=_int(usage.get("prompt_tokens")),
             completion_tokens=_int(usage.get("completion_tokens")),
+            prompt_cached=cached,
+            prompt_evaluated=evaluated,
         )
 
 
@@ -427,6 +433,19 @@ class OpenAIBackend(AnsweringBackend):
 
 def _int(value: object) -> int:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def _prompt_cache(timings: object) -> tuple[int | None, int | None]:
+    """Prompt tokens from the prefix cache and read anew: llama.cpp's ``timings.cache_n`` and
+    ``timings.prompt_n``; (None, None) when the server gives no such counts."""
+    if not isinstance(timings, dict):
+        return None, None
+    cached, evaluated = timings.get("cache_n"), timings.get("prompt_n")
+    if not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (cached, evaluated)
+    ):
+        return None, None
+    return cached, evaluated
 
 
 def _token(d: dict[str, Any]) -> Token:

@@ -3,6 +3,8 @@
 The layer between a :class:`~spillover.llm.ChatTransport` (one request, one HTTP call) and the
 answer parsing of :class:`~spillover.llm.AnsweringBackend`:
 
+- **prefix order**: requests of one persona (the same system message) are sent one after
+  another (:func:`prefix_order`), so a server's prefix cache re-reads little of each prompt;
 - **bounded concurrency**: at most ``concurrency`` calls in flight per server (a pool of
   workers, one transport connection each), fewer where the server reports fewer slots
   (llama.cpp's ``/props``), else an adaptive limit (halved on 429s and timeouts, grown back
@@ -11,8 +13,11 @@ answer parsing of :class:`~spillover.llm.AnsweringBackend`:
 - **replicas**: given several transports (servers of the same model), each HTTP attempt goes
   to the least loaded one, and a failed one is set aside while the others take its requests
   (:mod:`spillover.llm._replicas`);
-- **a deadline** per call (``timeout_s``): it bounds the whole call (connecting, sending,
-  waiting and reading), so a server that drips bytes times out too;
+- **a deadline** per call: it bounds the whole call (connecting, sending, waiting and
+  reading), so a server that drips bytes times out too. It is ``timeout_s`` at least, and
+  ``max(timeout_s, TIMEOUT_LATENCY_FACTOR x the median latency)`` of the last answers once
+  :data:`TIMEOUT_MIN_ANSWERS` have come, so a slow server (a big model on a CPU, a long queue)
+  is not given up on while it is still working on the request;
 - **retries** of transient failures only (:class:`~spillover.llm.TransientFailure` and the
   deadline), with exponential backoff and jitter from the pool's own :class:`random.Random`
   (never the simulation's generator), honouring the server's ``Retry-After``.
@@ -25,9 +30,11 @@ nothing stays open between batches.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import random
+import statistics
 import sys
 import threading
 import time
@@ -49,7 +56,7 @@ from spillover.llm._transport import (
 )
 from spillover.llm._types import LLMRequest
 
-__all__ = ["Call", "Limiter", "Outcome", "RetryingPool"]
+__all__ = ["Call", "Limiter", "Outcome", "RetryingPool", "prefix_order"]
 
 #: A server's Retry-After of at least this many seconds is announced (once per pool).
 _ANNOUNCE_WAIT_S: Final[float] = 1.0
@@ -57,8 +64,30 @@ _ANNOUNCE_WAIT_S: Final[float] = 1.0
 #: asking is broken).
 _MAX_SEND_AGAIN: Final[int] = 8
 
+#: The deadline of a call grows to this many times the median latency of recent answers.
+TIMEOUT_LATENCY_FACTOR: Final[float] = 10.0
+#: Answers measured before the deadline follows the latency.
+TIMEOUT_MIN_ANSWERS: Final[int] = 3
+#: Recent answers whose latency counts (per pool).
+_LATENCY_WINDOW: Final[int] = 64
+
 #: One call: the request and the seed to send it with.
 Call = tuple[LLMRequest, int]
+
+
+def prefix_order(requests: Sequence[LLMRequest]) -> list[int]:
+    """The order a batch is sent in: requests with the same system message (a persona) follow
+    each other, the groups in the order each first appears, the order given within a group.
+
+    A server with a prefix cache (llama.cpp, vLLM) then re-reads only what differs from the
+    prompt before; archetype batches, already persona by persona, keep their order. Answers
+    come back in the order given whatever the order sent.
+    """
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, request in enumerate(requests):
+        first = request.messages[0] if request.messages else ("", "")
+        groups.setdefault(first, []).append(i)
+    return [i for members in groups.values() for i in members]
 
 
 class Limiter(Protocol):
@@ -98,7 +127,8 @@ class RetryingPool:
     concurrency : int
         Most calls in flight at once per server (at most the slots a server reports).
     timeout_s : float
-        Deadline of one HTTP call, seconds (the whole call, not each read).
+        Deadline of one HTTP call, seconds (the whole call, not each read), at least; it grows
+        with the latency measured (:meth:`deadline_s`).
     retry : RetryPolicy, optional
     limiter : object with acquire/release, optional
         A shared semaphore held around every HTTP call (sweep-wide concurrency bound).
@@ -150,6 +180,16 @@ class RetryingPool:
         self._wait_announced = False
         self._limiter_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._batch_lock = threading.Lock()
+        self._latencies: collections.deque[float] = collections.deque(maxlen=_LATENCY_WINDOW)
+        self._longest_deadline_s = self.timeout_s
+
+    def deadline_s(self) -> float:
+        """The deadline of the next call: ``timeout_s``, or ``TIMEOUT_LATENCY_FACTOR`` times the
+        median latency of the recent answers when that is longer (never shorter)."""
+        if len(self._latencies) < TIMEOUT_MIN_ANSWERS:
+            return self.timeout_s
+        scaled = TIMEOUT_LATENCY_FACTOR * statistics.median(self._latencies)
+        return max(self.timeout_s, scaled)
 
     @property
     def identity(self) -> str:
@@ -176,6 +216,8 @@ class RetryingPool:
             if only.halvings:
                 doc["concurrency_halvings"] = only.halvings
                 doc["concurrency_limit"] = only.allowed
+        if self._longest_deadline_s > self.timeout_s:
+            doc["timeout_grown_to_s"] = round(self._longest_deadline_s, 3)
         return doc
 
     # -- a batch ---------------------------------------------------------------------------
@@ -271,7 +313,7 @@ class RetryingPool:
     ) -> list[Outcome]:
         results: list[Outcome | None] = [None] * len(calls)
         errors: list[BaseException] = []
-        pending = iter(range(len(calls)))
+        pending = iter(prefix_order([request for request, _ in calls]))
         await self.replicas.probe()
         self.replicas.begin()
 
@@ -335,15 +377,19 @@ class RetryingPool:
             wait = 0.0
             started: float | None = None
             latency: float | None = None
+            deadline = self.deadline_s()
             try:
                 conn = await connection(r)
                 self.accounting.add(http_attempts=1)
                 async with self._slot():
                     started = self.replicas.clock()
+                    deadline = self.deadline_s()
+                    self._longest_deadline_s = max(self._longest_deadline_s, deadline)
                     completion = await asyncio.wait_for(
-                        transport.send(conn, request, seed=seed), self.timeout_s
+                        transport.send(conn, request, seed=seed), deadline
                     )
                     latency = self.replicas.clock() - started
+                    self._latencies.append(latency)
                 answered = True
                 return Outcome(completion, None, attempt + 1)
             except SendAgain:
@@ -363,7 +409,7 @@ class RetryingPool:
             except (TransientFailure, TimeoutError) as exc:
                 failed = True
                 overloaded = isinstance(exc, TimeoutError) or exc.overloaded
-                wait = self._after_failure(exc, attempt, transport, r)
+                wait = self._after_failure(exc, attempt, transport, r, deadline)
                 attempt += 1
             finally:
                 self.replicas.release(
@@ -379,7 +425,12 @@ class RetryingPool:
                 await self._sleep(wait)
 
     def _after_failure(
-        self, exc: TransientFailure | TimeoutError, attempt: int, transport: ChatTransport, r: int
+        self,
+        exc: TransientFailure | TimeoutError,
+        attempt: int,
+        transport: ChatTransport,
+        r: int,
+        deadline: float,
     ) -> float:
         """The wait before the next attempt of a call that failed transiently on replica ``r``
         (none when another replica is up); raises when the retries are spent."""
@@ -387,8 +438,7 @@ class RetryingPool:
             what, asked = exc.reason, exc.retry_after
         else:
             what = (
-                f"no complete answer within {self.timeout_s:g} s (the timeout bounds the "
-                "whole request)"
+                f"no complete answer within {deadline:g} s (the timeout bounds the whole request)"
             )
             asked = None
         if attempt >= self.retry.max_retries:

@@ -74,6 +74,10 @@ class Completion:
         The tokens of ``text`` with their log-probabilities; None when the server sent none.
     prompt_tokens, completion_tokens : int
         Token usage the server reported (0 when it reports none).
+    prompt_cached, prompt_evaluated : int or None
+        Of the prompt's tokens, those the server took from its prefix cache and those it read
+        anew (llama.cpp's ``timings.cache_n`` and ``timings.prompt_n``); None when the server
+        does not say.
     """
 
     text: str
@@ -82,6 +86,8 @@ class Completion:
     logprobs: tuple[Token, ...] | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    prompt_cached: int | None = None
+    prompt_evaluated: int | None = None
 
 
 class TransientFailure(Exception):
