@@ -8,12 +8,15 @@ then resumes it: the resumed run asks only what the cache lacks and ends with th
 
 Why the kill lands between personas, on one thread: llama.cpp reuses the part of a prompt its
 slot already holds, and the arithmetic of the rest depends on how many tokens it reads at once,
-so an answer read after a prompt of the same persona (a long shared prefix, a short suffix) can
-differ by about 0.01 from the same prompt read whole (docs/llm.md). The first prompt of a
-persona shares almost nothing with the one before it, so with one thread it is read whole in
-both runs and its answer is the same. A kill inside a persona leaves a resumed run whose next
-answer the server reads whole where the uninterrupted run read a suffix: that difference is the
-server's, and the cache fixes the answers once stored.
+so the same prompt can give a probability about 0.01 apart depending on what the slot held
+before (docs/llm.md). Measured with these prompts (about 390 tokens): a persona's second
+prompt re-reads 61 tokens after its first, while the first prompt of a persona re-reads
+241-264 after the previous persona's prompts (the personas differ inside their description),
+and with one thread that long read gives the same answer as reading the prompt whole on a
+fresh server. So a run killed between personas resumes to the same answers; one killed inside
+a persona resumes with the same cached answers, but its next answer, read whole where the
+uninterrupted run read 61 tokens, may differ (the server's doing: the cache fixes answers once
+stored).
 """
 
 from __future__ import annotations
