@@ -107,7 +107,7 @@ analysis:
         (("alpha = 0.002\n", ""), "needs alpha and beta"),
         (("beta = 0.1", "beta = 1.5"), "in [0, 1]"),
         (("seed = 3", "seed = 3\nsecret_key = 'sk-123'"), "study.secret_key: unknown setting"),
-        (("seed = 3", "seed = 3\n[loop]\neta = 'sk-123'"), "a study does not take loop settings"),
+        (("seed = 3", "seed = 3\n[loop]\neta = 'sk-123'"), "loop.eta must be a number; got str"),
         (('types = ["Battles", "Protests"]', 'types = ["Sports"]'), "no event of type"),
     ],
 )

@@ -33,15 +33,27 @@ def _print_plan(spec: StudySpec, plan: dict[str, Any], out: Path) -> None:
     table = Table(
         title=f"{plan['n_cells']} cells x {spec.n_reps} replicates = {plan['n_runs']} runs"
     )
-    for column in ("cell", "event", "event type", "degree"):
-        table.add_column(column, justify="right" if column in ("cell", "degree") else "left")
+    swept = [k for k, _ in spec.loop_grid]
+    for column in ("cell", "event", "event type", "degree", *swept):
+        table.add_column(column, justify="left" if column in ("event", "event type") else "right")
     for c in plan["cells"]:
-        table.add_row(str(c["cell"]), c["event_id"], c["event_type"], str(c["degree"]))
+        table.add_row(
+            str(c["cell"]),
+            c["event_id"],
+            c["event_type"],
+            str(c["degree"]),
+            *(str(c["params"][k]) for k in swept),
+        )
     out_console.print(table)
+    analysis = (
+        f"coupled loop runs ({', '.join(f'{k} = {v}' for k, v in (spec.loop or {}).items())}); "
+        f"models {', '.join(spec.models)}"
+        if spec.is_loop
+        else f"models {', '.join(spec.models)} ({spec.criterion}, {spec.folds} folds)"
+    )
     out_console.print(
         f"{spec.n_nodes:,} agents per graph, {spec.n_rounds} rounds, {spec.n_seeds} seed agents; "
-        f"policy {spec.policy['kind']}; models {', '.join(spec.models)} ({spec.criterion}, "
-        f"{spec.folds} folds); root seed "
+        f"policy {spec.policy['kind']}; {analysis}; root seed "
         f"{spec.seed if spec.seed is not None else 'fresh entropy'}; out {escape(str(out))}",
         markup=False,
     )
@@ -75,7 +87,27 @@ def _print_plan(spec: StudySpec, plan: dict[str, Any], out: Path) -> None:
     out_console.print("nothing was run.")
 
 
+def _print_loop_result(document: dict[str, Any]) -> None:
+    """The coupling rates of a loop study: coverage per rate, then the pooled estimates."""
+    coverage = ", ".join(
+        f"{k} {v['covered']}/{v['cells']}" for k, v in document["coverage"].items()
+    )
+    out_console.print(f"cells whose 95% interval covers the truth: {coverage}", markup=False)
+    for pool in document["pooled"]:
+        swept = "".join(f", {k} = {v}" for k, v in pool["params"].items())
+        rates = ", ".join(
+            f"{name} = {r['estimate']:.4g} [{r['low']:.4g}, {r['high']:.4g}]"
+            for name, r in pool["rates"].items()
+            if name in ("eta", "gamma", "delta") and r["estimate"] is not None
+        )
+        out_console.print(f"  {pool['event_type']}{swept}: {rates}", markup=False)
+
+
 def _print_result(document: dict[str, Any], path: Path, times: dict[str, float]) -> None:
+    if document.get("study_kind") == "loop":
+        _print_loop_result(document)
+        _print_footer(document, path, times, "coupling_fits")
+        return
     verdict = document["verdict"]
     if verdict["available"]:
         counts = verdict["cells_supporting"] or {}
@@ -94,12 +126,16 @@ def _print_result(document: dict[str, Any], path: Path, times: dict[str, float])
             f"[{row['ci_low']:.4g}, {row['ci_high']:.4g}]",
             markup=False,
         )
+    _print_footer(document, path, times, "rates")
+
+
+def _print_footer(document: dict[str, Any], path: Path, times: dict[str, float], view: str) -> None:
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in times.items())
     out_console.print(
         f"[bold]{path}[/bold]: {document['n_complete']}/{document['n_cells']} cells; {timing}"
     )
     out_console.print(
-        f'query it: spillover query {path} "SELECT * FROM rates"', markup=False, highlight=False
+        f'query it: spillover query {path} "SELECT * FROM {view}"', markup=False, highlight=False
     )
 
 
@@ -140,7 +176,8 @@ def study_command(
 
     Writes OUT/study.html, OUT/study.json and OUT/tables/*.parquet next to the
     sweep's own files; `spillover query OUT "SQL"` sees the sweep's views and the
-    study's tables (study_cells, pooled_fits, rates, effects, mean_field).
+    study's tables (study_cells, pooled_fits, rates, effects, mean_field; a study
+    with a \\[loop] section runs coupled loop cells: study_cells, coupling_fits).
 
     Rerunning the same command resumes: complete cells and cached LLM answers are
     reused. Exit code 1 when some cells failed, 2 on bad input.
@@ -169,9 +206,10 @@ def study_command(
         _print_plan(spec, plan_study(spec, target), target)
         return
     if not quiet:
+        swept = "".join(f" x {len(v)} {k}" for k, v in spec.loop_grid)
         err_console.print(
             f"study: {spec.n_cells} cells ({len(spec.events)} events x {len(spec.degrees)} "
-            f"degrees) x {spec.n_reps} replicates into {target}"
+            f"degrees{swept}) x {spec.n_reps} replicates into {target}"
         )
     t0 = time.perf_counter()
 

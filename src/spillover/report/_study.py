@@ -413,7 +413,7 @@ def build_study_report(
     """Write ``study.html`` (and ``study-figures/``) from a study folder's ``study.json``.
 
     With ``cell_reports``, each complete cell without a ``report.html`` gets one first (its
-    own run report), and the study page links to it.
+    own run report, or loop report in a loop study), and the study page links to it.
     """
     from spillover.exceptions import RunDirError
     from spillover.io import publish, write_owned_text
@@ -425,14 +425,25 @@ def build_study_report(
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise RunDirError(f"{path} cannot be read: {exc}") from None
+    loop = doc.get("study_kind") == "loop"
     if cell_reports:
         for c in doc["cells"]:
             run_dir = Path(c["run_dir"])
             if not (run_dir / "report.html").is_file():
-                build_run_report(run_dir, n_folds=n_folds)
+                if loop:
+                    from spillover.report._loop import build_loop_report
+
+                    build_loop_report(run_dir, None)
+                else:
+                    build_run_report(run_dir, n_folds=n_folds)
     staging = _staging(folder)
     try:
-        html = render_study_page(doc, _figures(doc, staging), folder.absolute())
+        if loop:
+            from spillover.report._loop_study import loop_study_figures, render_loop_study
+
+            html = render_loop_study(doc, loop_study_figures(doc, staging), folder.absolute())
+        else:
+            html = render_study_page(doc, _figures(doc, staging), folder.absolute())
         publish(staging, folder / _FIGURES, "figures")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

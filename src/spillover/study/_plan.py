@@ -88,8 +88,9 @@ def plan_study(spec: StudySpec, out: str | os.PathLike[str]) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``cells`` (cell, event_id, event_type, degree), ``n_cells``, ``n_runs`` (cells x
-        replicates), and for an LLM policy ``llm``: ``model``, ``base_url``, ``mode``,
+        ``cells`` (cell, event_id, event_type, degree; in a loop study also ``params``, the
+        swept ``[loop]`` values), ``n_cells``, ``n_runs`` (cells x replicates), and for an
+        LLM policy ``llm``: ``model``, ``base_url``, ``mode``,
         ``distinct_requests`` (first pass: one request per prompt when the server returns
         log-probabilities, or ``samples`` per prompt), ``worst_case`` (every prompt sampled),
         ``cached`` (of the first pass, already in the cache), ``to_send`` (first pass minus
@@ -101,7 +102,7 @@ def plan_study(spec: StudySpec, out: str | os.PathLike[str]) -> dict[str, Any]:
 
     root = Path(out).absolute()
     sweep = spec.sweep_spec()
-    cells = [
+    cells: list[dict[str, Any]] = [
         {
             "cell": cell,
             "event_id": spec.cell_event(cell).event_id,
@@ -110,6 +111,9 @@ def plan_study(spec: StudySpec, out: str | os.PathLike[str]) -> dict[str, Any]:
         }
         for cell in range(spec.n_cells)
     ]
+    if spec.is_loop:  # the swept [loop] values; a loop study calls no model
+        for c in cells:
+            c["params"] = spec.cell_loop_params(c["cell"])
     plan: dict[str, Any] = {
         "cells": cells,
         "n_cells": spec.n_cells,

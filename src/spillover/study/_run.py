@@ -306,9 +306,17 @@ def run_study(
     )
     t0 = time.perf_counter()
     with sweep_lock(root):
-        document = analyse_study(spec, root, progress=analysis_progress)
+        if spec.is_loop:
+            from spillover.study._loop import analyse_loop_study, write_loop_study_tables
+
+            document = analyse_loop_study(
+                spec, root, progress=analysis_progress, created_utc=_now()
+            )
+            write_loop_study_tables(document, root)
+        else:
+            document = analyse_study(spec, root, progress=analysis_progress)
+            write_study_tables(document, root)
         document["command"] = argv
-        write_study_tables(document, root)
         write_owned_text(root / STUDY_JSON, dumps_json(document, indent=2) + "\n")
     return StudySummary(
         path=root, sweep=summary, analysis_s=time.perf_counter() - t0, document=document

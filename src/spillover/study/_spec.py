@@ -42,6 +42,13 @@ from typing import Any, Final
 
 from spillover.events import EVENT_TYPES, Event
 from spillover.exceptions import ConfigError
+from spillover.study._loop_spec import (
+    loop_analysis_settings,
+    loop_study_design,
+    loop_sweep_spec,
+    n_swept,
+    read_loop_section,
+)
 from spillover.sweeps import SweepSettings, SweepSpec
 
 __all__ = [
@@ -54,7 +61,7 @@ __all__ = [
 #: What a study's ``[policy]`` may be.
 POLICY_KINDS: Final[tuple[str, ...]] = ("embedded", "server", "table", "parametric", "persona")
 
-_TOP: Final = ("seed", "out", "events", "design", "policy", "analysis", "run")
+_TOP: Final = ("seed", "out", "events", "design", "policy", "analysis", "run", "loop")
 _EVENTS: Final = ("file", "ids", "per_type", "types")
 _DESIGN: Final = ("degrees", "n_nodes", "n_reps", "n_rounds", "n_seeds", "graph")
 _ANALYSIS: Final = ("models", "criterion", "folds", "cell_reports")
@@ -233,6 +240,11 @@ class StudySpec:
     settings : SweepSettings
         How the sweep runs (executor, workers, scheduler, LLM concurrency, out).
     source : str or None
+    loop : mapping or None
+        A loop study's fixed ``[loop]`` values (docs/study.md, "Loop studies"): then every
+        cell is a chained coupled run and ``models`` names coupled models.
+    loop_grid : tuple of (key, tuple of values)
+        The ``[loop]`` keys a loop study sweeps (given as lists), in file order.
     """
 
     events: tuple[Event, ...]
@@ -251,6 +263,8 @@ class StudySpec:
     cell_reports: bool = True
     settings: SweepSettings = field(default_factory=SweepSettings)
     source: str | None = None
+    loop: Mapping[str, Any] | None = None
+    loop_grid: tuple[tuple[str, tuple[Any, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "policy", MappingProxyType(dict(self.policy)))
@@ -262,8 +276,13 @@ class StudySpec:
         return tuple(dict.fromkeys(e.event_type for e in self.events))
 
     @property
+    def is_loop(self) -> bool:
+        """Whether the cells are chained coupled runs (a study with ``[loop]``)."""
+        return self.loop is not None
+
+    @property
     def n_cells(self) -> int:
-        return len(self.events) * len(self.degrees)
+        return len(self.events) * len(self.degrees) * n_swept(self.loop_grid)
 
     @property
     def is_llm(self) -> bool:
@@ -307,7 +326,10 @@ class StudySpec:
         return out
 
     def sweep_spec(self) -> StudySweepSpec:
-        """The sweep the study runs as: grid ``event_id`` x ``degree``, events slowest."""
+        """The sweep the study runs as: grid ``event_id`` x ``degree``, events slowest (and,
+        for a loop study, the swept ``[loop]`` keys after them)."""
+        if self.loop is not None:
+            return loop_sweep_spec(self)
         try:
             return StudySweepSpec(
                 base=self.base_values(),
@@ -325,17 +347,26 @@ class StudySpec:
             raise ConfigError(str(exc).replace("base.", "design/policy: ")) from None
 
     def cell_event(self, cell: int) -> Event:
-        return self.events[cell // len(self.degrees)]
+        return self.events[cell // (len(self.degrees) * n_swept(self.loop_grid))]
 
     def cell_degree(self, cell: int) -> int:
-        return self.degrees[cell % len(self.degrees)]
+        return self.degrees[(cell // n_swept(self.loop_grid)) % len(self.degrees)]
+
+    def cell_loop_params(self, cell: int) -> dict[str, Any]:
+        """The swept ``[loop]`` values of one cell of a loop study (empty otherwise)."""
+        params: dict[str, Any] = {}
+        rest = cell
+        for key, values in reversed(self.loop_grid):
+            rest, i = divmod(rest, len(values))
+            params[key] = values[i]
+        return {k: params[k] for k, _ in self.loop_grid}
 
     def design(self) -> dict[str, Any]:
         """The design as plain data (``study.json``)."""
         policy = {k: v for k, v in self.policy.items() if k != "event_types"}
         if "event_types" in self.policy:
             policy["event_types"] = {k: dict(v) for k, v in self.policy["event_types"].items()}
-        return {
+        doc: dict[str, Any] = {
             "source": self.source,
             "events_file": self.events_file,
             "events": [
@@ -360,6 +391,10 @@ class StudySpec:
             "n_cells": self.n_cells,
             "cell_order": "events vary slowest, degrees fastest",
         }
+        if self.loop is not None:
+            doc["analysis"] = {"models": list(self.models), "cell_reports": self.cell_reports}
+            doc.update(loop_study_design(self))
+        return doc
 
 
 def _llm_values(kind: str, p: dict[str, Any]) -> dict[str, Any]:
@@ -523,11 +558,6 @@ def read_study(path: str | os.PathLike[str]) -> StudySpec:
     try:
         if not isinstance(raw, dict):
             raise ConfigError("expected a table with [events], [design] and [policy]")
-        if "loop" in raw:
-            raise ConfigError(
-                "[loop]: a study does not take loop settings (its design, fits and verdict are "
-                "those of SI runs); sweep the loop with `spillover sweep` (docs/loop.md)"
-            )
         _unknown("study", raw, _TOP)
         for name in ("events", "design", "policy"):
             if name not in raw:
@@ -536,6 +566,11 @@ def read_study(path: str | os.PathLike[str]) -> StudySpec:
         seed = raw.get("seed")
         if seed is not None:
             _int("seed", seed, 0)
+        analysis = _table(raw.get("analysis"), "analysis")
+        loop: dict[str, Any] = {}
+        if "loop" in raw:
+            fixed, grid = read_loop_section(raw["loop"])
+            loop = {"loop": fixed, "loop_grid": grid, **loop_analysis_settings(analysis)}
         spec = StudySpec(
             events=events,
             events_file=events_file,
@@ -544,7 +579,7 @@ def read_study(path: str | os.PathLike[str]) -> StudySpec:
             settings=_run_settings(_table(raw.get("run"), "run"), raw.get("out"), folder),
             source=str(p),
             **_design(_table(raw["design"], "design")),
-            **_analysis(_table(raw.get("analysis"), "analysis")),
+            **(loop or _analysis(analysis)),
         )
     except ConfigError as exc:
         raise ConfigError(f"{p}: {exc}") from None
