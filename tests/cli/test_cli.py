@@ -177,6 +177,7 @@ def test_fit_json_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     ("argv", "message"),
     [
         (["--model", "sir"], "unknown model"),
+        (["--model", "si2", "--model", "loop-pair"], "'loop-pair' is a coupled model of loop runs"),
         (["--folds", "0", "--model", "pair", "--degree", "0"], "degree must be an integer >= 1"),
     ],
 )

@@ -235,6 +235,38 @@ def test_spillover_fit_of_a_loop_sweep_lists_each_cells_coupling(
         fit_sweep(out)
 
 
+def test_spillover_fit_of_a_loop_sweep_honours_model(
+    loop_reference: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out = loop_reference
+    capsys.readouterr()
+    assert _run(["fit", str(out), "--json"]) == 0
+    every = json.loads(capsys.readouterr().out)
+    assert _run(["fit", str(out), "--model", "loop-pair", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    # Only the named coupled model; both share the rates, so the rows are the same.
+    assert doc["models"] == ["loop-pair"] and doc["coupling"] == every["coupling"]
+    assert _run(["fit", str(out), "-m", "loop-mf"]) == 0
+    printed = capsys.readouterr().out
+    assert "coupled models (loop-mf)" in printed and "loop-pair" not in printed
+    for model, message in (
+        ("si2", "'si2' is a spread model of SI runs"),
+        ("pair", "'pair' is a spread model of SI runs"),
+        ("nope", "unknown model 'nope'"),
+    ):
+        assert _run(["fit", str(out), "--model", "loop-pair", "--model", model]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err, err
+        assert "loop sweep" in err and len(err.strip().splitlines()) == 1
+    # A loop run (a cell) honours --model too.
+    cell = out / "cells/cell-00002"
+    assert _run(["fit", str(cell), "--model", "loop-mf", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["models"] == ["loop-mf"]
+    assert _run(["fit", str(cell), "--model", "si"]) == 2
+    err = capsys.readouterr().err
+    assert "'si' is a spread model of SI runs" in err and "the loop run" in err
+
+
 KILLABLE_LOOP = """\
 seed = 8
 [loop]

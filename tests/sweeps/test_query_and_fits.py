@@ -151,6 +151,22 @@ def test_load_fit_and_plot_a_sweep(sweep: Path, tmp_path: Path) -> None:
         plot_rates_across(sweep, model="nope")
 
 
+def test_a_coupled_model_on_an_si_sweep_is_one_clear_error(
+    sweep: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(ConfigError, match="'loop-pair' is a coupled model of loop runs"):
+        fit_sweep(sweep, ("si2", "loop-pair"))
+    capsys.readouterr()
+    assert _run(["fit", str(sweep), "--model", "loop-mf"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "'loop-mf' is a coupled model of loop runs" in err
+    assert "no offline tables" in err and len(err.strip().splitlines()) == 1
+    # --model still selects spread models on an SI sweep.
+    assert _run(["fit", str(sweep), "--model", "si", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["fits"]
+    assert {r["model"] for r in rows} == {"si"}
+
+
 def test_plot_with_a_categorical_parameter(sweep_file: Any, tmp_path: Path) -> None:
     text = (
         'seed = 2\n[base]\nn_nodes = 200\nn_rounds = 6\nn_reps = 2\npolicy = "constant"\n'

@@ -17,7 +17,6 @@ from spillover.cli._simulate_options import FIT_FLAG_OF, flags_on_errors
 if TYPE_CHECKING:  # the fits load when a fit runs, not when the command line starts
     from spillover.fit import FitResult, TraitEffects
     from spillover.selection import Analysis, Forecast, ModelErrors, ModelGroup, RobustErrors
-    from spillover.sweeps import Sweep
 
 __all__ = ["fit_command", "format_params", "print_analysis"]
 
@@ -372,8 +371,8 @@ def fit_command(
             "--model",
             "-m",
             help="Model to fit (repeatable): si, si2, si-groups2, si-persona, si-dose2, si-dose, "
-            "si-dose-persona, pair, sindy. "
-            "\\[default: all that the input supports, but si-dose-persona]",
+            "si-dose-persona, pair, sindy; loop-mf, loop-pair for a loop run or sweep. "
+            "\[default: all that the input supports, but si-dose-persona]",
         ),
     ] = None,
     degree: Annotated[
@@ -424,20 +423,19 @@ def fit_command(
 
     _check_options(input_path, criterion, folds, llm_noise, fit_rounds)
     if is_sweep(input_path):
-        from spillover.fit import sweep_models
-
-        _fit_sweep(input_path, model or list(sweep_models()), criterion, as_json)
+        _fit_sweep(input_path, model or None, criterion, as_json)
         return
     from spillover.io import is_loop_run
 
     if is_loop_run(input_path):
         from spillover.cli._loop import fit_loop_run
 
-        fit_loop_run(input_path, as_json)
+        fit_loop_run(input_path, as_json, model or None)
         return
     from spillover.io import dumps_json
     from spillover.selection import analyse
 
+    _refuse_coupled(model, input_path)
     data = read_fit_input(input_path)
     k = degree if degree is not None else data.degree
     if fit_rounds is not None and data.curves is not None:
@@ -487,6 +485,19 @@ def _check_options(
         )
 
 
+def _refuse_coupled(models: list[str] | None, input_path: Path) -> None:
+    """A coupled model asked of an SI run or table: one ConfigError naming the problem."""
+    from spillover.exceptions import ConfigError
+    from spillover.fit import COUPLED_MODELS
+
+    coupled = [m for m in models or () if m in COUPLED_MODELS]
+    if coupled:
+        raise ConfigError(
+            f"model {coupled[0]!r} is a coupled model of loop runs: {input_path} holds an SI "
+            "spread, with no offline tables"
+        )
+
+
 def _with_llm_noise(
     run_dir: Path, analysis: Analysis, llm_noise: int | None, fit_rounds: int | None, quiet: bool
 ) -> Analysis:
@@ -509,45 +520,20 @@ def _is_loop(path: Path) -> bool:
     return bool(is_loop_run(path))
 
 
-def _fit_loop_sweep(sweep: Sweep, as_json: bool) -> None:
-    """``spillover fit`` on a loop sweep: every cell's coupling fit (the dataset's
-    ``coupling`` table, written from the cells' ``fits.json``)."""
-    from spillover.fit import COUPLED_MODELS
+def _fit_sweep(path: Path, models: list[str] | None, criterion: str, as_json: bool) -> None:
+    """One fit per complete cell of a sweep: a table, or the rows as JSON. ``models``: the
+    ``--model`` names (None: the sweep models, or every coupled model of a loop sweep)."""
+    from spillover.fit import sweep_models
     from spillover.io import dumps_json
-
-    rows = sweep.read_table("coupling").to_pylist()
-    if as_json:
-        doc = {"sweep": str(sweep.path), "kind": "loop", "models": list(COUPLED_MODELS)}
-        typer.echo(dumps_json({**doc, "coupling": rows}, indent=2, default=str))
-        return
-
-    def num(value: float | None) -> str:
-        return "nan" if value is None else _fmt(value)
-
-    keys = list(sweep.keys)
-    out = Table(title=f"coupling rates per cell of {sweep.path}", title_justify="left")
-    for col in ("cell", *keys, "rate", "estimate", "95% interval"):
-        out.add_column(col, justify="left" if col == "rate" else "right")
-    for row in rows:
-        out.add_row(
-            str(row["cell"]),
-            *(str(row[k]) for k in keys),
-            row["rate"],
-            num(row["estimate"]),
-            f"[{num(row['low'])}, {num(row['high'])}]",
-        )
-    out_console.print(out)
-
-
-def _fit_sweep(path: Path, models: list[str], criterion: str, as_json: bool) -> None:
-    """One fit per complete cell of a sweep: a table, or the rows as JSON."""
-    from spillover.io import dumps_json
-    from spillover.sweeps import fit_sweep, load_sweep
+    from spillover.sweeps import check_models, fit_sweep, load_sweep
 
     sweep = load_sweep(path)
     if sweep.is_loop:
-        _fit_loop_sweep(sweep, as_json)
+        from spillover.cli._loop import fit_loop_sweep
+
+        fit_loop_sweep(sweep, as_json, models)
         return
+    models = list(check_models(models if models is not None else sweep_models()))
     if not as_json:
         err_console.print(f"fitting {len(sweep.complete_cells())} cells of {path} ...")
     table = fit_sweep(sweep, models, criterion=criterion)  # type: ignore[arg-type]

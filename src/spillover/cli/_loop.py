@@ -21,6 +21,7 @@ from spillover.cli._console import err_console, out_console
 __all__ = [
     "SIMULATE_LOOP_KEYS",
     "fit_loop_run",
+    "fit_loop_sweep",
     "has_loop_section",
     "loop_command",
     "resolve_loop_settings",
@@ -213,23 +214,25 @@ def simulate_loop(
     run_and_write(resolve_loop_settings(config_file, flags), out, force=force)
 
 
-def fit_loop_run(path: Path, as_json: bool) -> None:
+def fit_loop_run(path: Path, as_json: bool, models: list[str] | None = None) -> None:
     """``spillover fit`` on a loop run: the coupling (and online) rates with 95% intervals,
-    fitted by the registry's coupled entries (``loop-mf``, ``loop-pair``)."""
+    fitted by the registry's coupled entries named by ``--model`` (default: ``loop-mf``,
+    ``loop-pair``; a spread model is a ConfigError)."""
     from rich.table import Table
 
     from spillover.io import dumps_json, read_loop_tables
-    from spillover.loop import coupled_fit_document
+    from spillover.loop import coupled_fit_document, coupled_model_names
 
+    names = coupled_model_names(models, what=f"the loop run {path}")
     tables = read_loop_tables(path)
     if not as_json:
         err_console.print(f"fitting the coupling rates of {path} ...")
-    doc = coupled_fit_document(tables)
+    doc = coupled_fit_document(tables, models=names)
     if as_json:
         typer.echo(dumps_json(doc, indent=2))
         return
-    models = ", ".join(doc["models"])
-    table = Table(title=f"coupled models ({models}): rates of {path}", title_justify="left")
+    shown = ", ".join(doc["models"])
+    table = Table(title=f"coupled models ({shown}): rates of {path}", title_justify="left")
     for col in ("rate", "estimate", f"{doc['level']:.0%} interval", "trials", "events"):
         table.add_column(col, justify="left" if col == "rate" else "right")
 
@@ -245,3 +248,41 @@ def fit_loop_run(path: Path, as_json: bool) -> None:
             f"{r['n_events']:,}",
         )
     out_console.print(table)
+
+
+def fit_loop_sweep(sweep: Any, as_json: bool, models: list[str] | None = None) -> None:
+    """``spillover fit`` on a loop sweep: every cell's coupling fit (the dataset's
+    ``coupling`` table, written from the cells' ``fits.json``), for the coupled models named
+    by ``--model`` (default: all; they share the rates; a spread model is a ConfigError)."""
+    from rich.table import Table
+
+    from spillover.io import dumps_json
+    from spillover.loop import coupled_model_names
+
+    names = coupled_model_names(models, what=f"each cell of the loop sweep {sweep.path}")
+    # In cell order, then by rate (the table reads its partitions in no fixed row order).
+    rows = sorted(sweep.read_table("coupling").to_pylist(), key=lambda r: (r["cell"], r["rate"]))
+    if as_json:
+        doc = {"sweep": str(sweep.path), "kind": "loop", "models": names}
+        typer.echo(dumps_json({**doc, "coupling": rows}, indent=2, default=str))
+        return
+
+    def num(value: float | None) -> str:
+        return "nan" if value is None else f"{value:.4g}"
+
+    keys = list(sweep.keys)
+    out = Table(
+        title=f"coupled models ({', '.join(names)}): coupling rates per cell of {sweep.path}",
+        title_justify="left",
+    )
+    for col in ("cell", *keys, "rate", "estimate", "95% interval"):
+        out.add_column(col, justify="left" if col == "rate" else "right")
+    for row in rows:
+        out.add_row(
+            str(row["cell"]),
+            *(str(row[k]) for k in keys),
+            row["rate"],
+            num(row["estimate"]),
+            f"[{num(row['low'])}, {num(row['high'])}]",
+        )
+    out_console.print(out)

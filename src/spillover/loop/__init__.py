@@ -25,7 +25,13 @@ from spillover.loop._config import (
     run_loop_values,
 )
 from spillover.loop._emission import EMISSION_MODES, FICTIONAL_PLACES, EmissionRule
-from spillover.loop._fit import CouplingFit, RateEstimate, coupled_fit_document, fit_coupling
+from spillover.loop._fit import (
+    CouplingFit,
+    RateEstimate,
+    coupled_fit_document,
+    coupled_model_names,
+    fit_coupling,
+)
 from spillover.loop._kernel import FLOW_NAMES, STATE_NAMES
 from spillover.loop._models import (
     LOOP_MF_MAP,
@@ -74,6 +80,7 @@ __all__ = [
     "check_loop_value",
     "coupled_fit_document",
     "coupled_map",
+    "coupled_model_names",
     "critical_eta",
     "critical_range",
     "engagement_columns",

@@ -17,7 +17,7 @@ The maxima and profile-likelihood intervals come from :func:`spillover.fit.fit_h
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,13 @@ import numpy as np
 from spillover.exceptions import FitError
 from spillover.fit import fit_hazards, profile_interval
 
-__all__ = ["CouplingFit", "RateEstimate", "coupled_fit_document", "fit_coupling"]
+__all__ = [
+    "CouplingFit",
+    "RateEstimate",
+    "coupled_fit_document",
+    "coupled_model_names",
+    "fit_coupling",
+]
 
 _OFFLINE_NEEDED = (
     "replicate",
@@ -177,15 +183,48 @@ def fit_coupling(
     return CouplingFit(rates=rates, level=level)
 
 
-def coupled_fit_document(tables: Mapping[str, Any], *, level: float = 0.95) -> dict[str, Any]:
+def coupled_model_names(models: Sequence[str] | None, *, what: str = "a loop run") -> list[str]:
+    """The coupled models named by ``models`` (all of the registry's when None), in order.
+
+    Raises
+    ------
+    ConfigError
+        For a spread model (one of SI runs) or an unknown name; ``what`` names the input
+        (``"a loop run"``, ``"each cell of the loop sweep S"``).
+    """
+    from spillover.exceptions import ConfigError
+    from spillover.fit import COUPLED_MODELS, ESTIMATORS, MODELS
+
+    if models is None:
+        return list(COUPLED_MODELS)
+    if isinstance(models, str) or not models:
+        raise ConfigError("models: give at least one model name, as a list")
+    coupled = ", ".join(COUPLED_MODELS)
+    for name in models:
+        if name in MODELS or name in ESTIMATORS:
+            raise ConfigError(
+                f"model {name!r} is a spread model of SI runs, and {what} is fitted by the "
+                f"coupled models {coupled}"
+            )
+        if name not in COUPLED_MODELS:
+            raise ConfigError(
+                f"unknown model {name!r}: {what} is fitted by the coupled models {coupled}"
+            )
+    return list(dict.fromkeys(models))
+
+
+def coupled_fit_document(
+    tables: Mapping[str, Any], *, level: float = 0.95, models: Sequence[str] | None = None
+) -> dict[str, Any]:
     """``spillover fit RUN --json`` of a loop run (and a loop sweep cell's ``fits.json``):
     ``{"kind": "loop", "models": [...], "level", "rates"}``, the rates fitted by the
-    registry's coupled entries (``models`` names them; they share one fit of the rates) on
-    the run's tables (:func:`spillover.io.read_loop_tables`)."""
-    from spillover.fit import COUPLED_MODELS, get_model
+    registry's coupled entries named by ``models`` (all when None; they share one fit of the
+    rates, see :func:`coupled_model_names` for the errors) on the run's tables
+    (:func:`spillover.io.read_loop_tables`)."""
+    from spillover.fit import get_model
     from spillover.io import json_safe
 
-    names = list(COUPLED_MODELS)
+    names = coupled_model_names(models)
     fit = get_model(names[0]).fit_coupled(tables, level=level)
     document: dict[str, Any] = json_safe({"kind": "loop", "models": names, **fit.to_dict()})
     return document

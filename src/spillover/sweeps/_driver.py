@@ -102,10 +102,16 @@ class SweepSummary:
 
 def check_models(models: Sequence[str]) -> tuple[str, ...]:
     """Model names known to ``spillover.fit.ESTIMATORS`` (looked up at call time)."""
-    from spillover.fit import ESTIMATORS
+    from spillover.fit import COUPLED_MODELS, ESTIMATORS
 
     if isinstance(models, str) or not models:
         raise ConfigError("models: give at least one model name, as a list")
+    coupled = [m for m in models if m in COUPLED_MODELS]
+    if coupled:
+        raise ConfigError(
+            f"model {coupled[0]!r} is a coupled model of loop runs: the cells of an SI sweep "
+            f"hold no offline tables; their spread models: {', '.join(ESTIMATORS)}"
+        )
     unknown = [m for m in models if m not in ESTIMATORS]
     if unknown:
         raise ConfigError(
