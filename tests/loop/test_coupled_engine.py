@@ -24,8 +24,17 @@ from spillover.loop._simulate import run_one
 from spillover.models import PAIR_ODE, integrate, pair_map, si2_map
 
 
-def _reference(graph: Graph, rates: CoupledRates, seeds: np.ndarray, n_rounds: int, key: int):
-    """Recount every neighbourhood from scratch each round; same keyed uniforms."""
+def _reference(
+    graph: Graph,
+    rates: CoupledRates,
+    seeds: np.ndarray,
+    n_rounds: int,
+    key: int,
+    tables: dict[str, np.ndarray] | None = None,
+):
+    """Recount every neighbourhood from scratch each round; same keyed uniforms. With
+    ``tables``, fill its ``share_at_risk``, ``share_done``, ``join_at_risk`` and ``join_done``
+    arrays (rounds x neighbour counts) too."""
     n = graph.n_nodes
     state = np.zeros(n, dtype=int)
     state[seeds] = 1
@@ -40,6 +49,12 @@ def _reference(graph: Graph, rates: CoupledRates, seeds: np.ndarray, n_rounds: i
         for i in range(n):
             m_e = int(np.sum(state[nbrs[i]] == 1))
             m_p = int(np.sum(state[nbrs[i]] == 2))
+            if tables is not None and state[i] == 0:
+                tables["share_at_risk"][t, m_e] += 1
+                tables["share_done"][t, m_e] += u[i] < 1 - (1 - a) * (1 - b) ** m_e
+            if tables is not None and state[i] == 1:
+                tables["join_at_risk"][t, m_p] += 1
+                tables["join_done"][t, m_p] += u[i] < 1 - (1 - e) * (1 - c) ** m_p
             if state[i] == 0 and u[i] < 1 - (1 - a) * (1 - b) ** m_e:
                 new[i], flow[0] = 1, flow[0] + 1
             elif state[i] == 1:
@@ -71,6 +86,40 @@ def test_kernel_equals_slow_reference(alpha: float) -> None:
         np.testing.assert_array_equal(got.join_done.sum(1), flows[:, 1])
         np.testing.assert_array_equal(got.share_at_risk[1:].sum(1), counts[:-1, 0])
         np.testing.assert_array_equal(got.join_at_risk[1:].sum(1), counts[:-1, 1])
+
+
+@pytest.mark.parametrize(
+    "rates",
+    [
+        # An SI online layer through the coupled kernel: engaged agents never decide.
+        CoupledRates(beta=0.2, eta=0.0, delta=0.3),
+        # Fading only: unaware agents lose their engaged neighbours and leave the list.
+        CoupledRates(beta=0.35, eta=0.0, gamma=0.4, delta=0.3),
+        # Joining through offline contacts only, then through eta as well.
+        CoupledRates(beta=0.3, eta=0.0, kappa=0.5, delta=0.2),
+        CoupledRates(beta=0.3, eta=0.3, gamma=0.2, kappa=0.2, delta=0.6),
+    ],
+)
+@pytest.mark.parametrize("graph_name", ["regular", "barabasi-albert"])
+def test_kernel_tables_equal_the_slow_reference(rates: CoupledRates, graph_name: str) -> None:
+    from spillover.graphs import barabasi_albert
+
+    graph = (
+        random_regular(150, 5, rng=4) if graph_name == "regular" else barabasi_albert(150, 2, rng=4)
+    )
+    seeds = np.array([0, 3, 77, 140])
+    k1 = graph.max_degree + 1
+    for key in (5, 2**62 + 9):
+        got = run_one(graph, rates, seeds, 30, key)
+        tables = {name: np.zeros((31, k1), dtype=np.int64) for name in _TABLES}
+        counts, flows = _reference(graph, rates, seeds, 30, key, tables)
+        np.testing.assert_array_equal(got.counts, counts)
+        np.testing.assert_array_equal(got.flows, flows)
+        for name in _TABLES:
+            np.testing.assert_array_equal(getattr(got, name)[1:], tables[name][1:], err_msg=name)
+
+
+_TABLES = ("share_at_risk", "share_done", "join_at_risk", "join_done")
 
 
 def test_same_seed_same_arrays_and_replicates_independent_of_n_reps() -> None:

@@ -14,9 +14,13 @@ changes an outcome:
 - P leaves (L) with ``delta``.
 
 Bookkeeping is incremental: ``m_engaged[i]`` and ``m_part[i]`` change only when a neighbour
-changes state, and a round visits the engaged and participating agents and the unaware agents
-next to an engaged one (all unaware agents when ``alpha > 0``), so a round costs time in
-proportion to the activity, not to the graph.
+changes state, and a round visits the engaged and participating agents and a candidate list
+of the unaware agents next to an engaged one (all unaware agents when ``alpha > 0``), so a
+round costs time in proportion to the activity, not to the graph. An unaware agent joins the
+list when it gets an engaged neighbour and leaves it when it engages or has none left; as in
+the SI engine, decisions come from keyed uniforms, so the order of the list never changes a
+result. While nobody participates and the engaged agents can neither join (``eta = 0``) nor
+fade (``gamma = 0``), their decisions are skipped: they all stay, at ``m = 0``.
 """
 
 from __future__ import annotations
@@ -60,6 +64,29 @@ def _rate_tables(rates: np.ndarray, k_max: int) -> tuple[np.ndarray, np.ndarray]
 
 
 @numba.njit(cache=True)
+def _expose(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    agent: int,
+    state: np.ndarray,
+    m_engaged: np.ndarray,
+    cand: np.ndarray,
+    listed: np.ndarray,
+    n_cand: int,
+) -> int:
+    """Count a newly engaged ``agent`` at its neighbours; list the unaware ones not yet
+    listed as candidates. Returns the candidates' number."""
+    for e in range(indptr[agent], indptr[agent + 1]):
+        v = indices[e]
+        m_engaged[v] += 1
+        if state[v] == _S and listed[v] == 0:
+            listed[v] = 1
+            cand[n_cand] = v
+            n_cand += 1
+    return n_cand
+
+
+@numba.njit(cache=True)
 def _engage_seeds(
     indptr: np.ndarray,
     indices: np.ndarray,
@@ -68,43 +95,43 @@ def _engage_seeds(
     engaged_round: np.ndarray,
     active_e: np.ndarray,
     m_engaged: np.ndarray,
-    m_unaware: np.ndarray,
-) -> int:
-    """Engage the seeds at round 0 and count them at their neighbours; return how many."""
+    cand: np.ndarray,
+    listed: np.ndarray,
+) -> tuple[int, int]:
+    """Engage the seeds at round 0 and count them at their neighbours; return how many, and
+    the number of candidates listed."""
     n_e = 0
     for s in seeds:
         state[s] = _E
         engaged_round[s] = 0
         active_e[n_e] = s
         n_e += 1
+    n_cand = 0
     for j in range(n_e):
-        _shift(indptr, indices, active_e[j], m_engaged, 1)
-        _shift(indptr, indices, active_e[j], m_unaware, -1)
-    return n_e
+        n_cand = _expose(indptr, indices, active_e[j], state, m_engaged, cand, listed, n_cand)
+    return n_e, n_cand
 
 
 @numba.njit(cache=True)
 def _share_decisions(
-    indptr: np.ndarray,
-    indices: np.ndarray,
     t: int,
     key: np.uint64,
     alpha: float,
     p_share: np.ndarray,
     state: np.ndarray,
     m_engaged: np.ndarray,
-    m_unaware: np.ndarray,
-    stamp: np.ndarray,
-    active_e: np.ndarray,
-    n_e: int,
+    cand: np.ndarray,
+    listed: np.ndarray,
+    n_cand: int,
     n_unaware: int,
     share_at_risk: np.ndarray,
     share_done: np.ndarray,
     new_e: np.ndarray,
-) -> int:
-    """Round ``t``'s decisions of the unaware agents that can engage (next to an engaged
-    agent, or everyone when alpha > 0); the engaging ones go to ``new_e``, their number is
-    returned."""
+) -> tuple[int, int]:
+    """Round ``t``'s decisions of the unaware agents that can engage (the candidates, or
+    everyone when alpha > 0); the engaging ones go to ``new_e``. Candidates no longer unaware
+    or without an engaged neighbour leave the list. Returns how many engage and the
+    candidates kept."""
     ne = 0
     if alpha > 0.0:
         for i in range(state.shape[0]):
@@ -115,26 +142,25 @@ def _share_decisions(
                     share_done[t, m] += 1
                     new_e[ne] = i
                     ne += 1
-    else:
-        exposed = 0
-        for j in range(n_e):
-            a = active_e[j]
-            if m_unaware[a] == 0:
-                continue
-            for e in range(indptr[a], indptr[a + 1]):
-                i = indices[e]
-                if state[i] != _S or stamp[i] == t:
-                    continue
-                stamp[i] = t
-                m = m_engaged[i]
-                share_at_risk[t, m] += 1
-                exposed += 1
-                if decision_uniform(key, t, i) < p_share[m]:
-                    share_done[t, m] += 1
-                    new_e[ne] = i
-                    ne += 1
-        share_at_risk[t, 0] += n_unaware - exposed
-    return ne
+        return ne, n_cand
+    exposed = 0
+    kept = 0
+    for j in range(n_cand):
+        i = cand[j]
+        m = m_engaged[i]
+        if state[i] != _S or m == 0:
+            listed[i] = 0
+            continue
+        cand[kept] = i
+        kept += 1
+        share_at_risk[t, m] += 1
+        exposed += 1
+        if decision_uniform(key, t, i) < p_share[m]:
+            share_done[t, m] += 1
+            new_e[ne] = i
+            ne += 1
+    share_at_risk[t, 0] += n_unaware - exposed
+    return ne, kept
 
 
 @numba.njit(cache=True)
@@ -145,6 +171,7 @@ def _engaged_decisions(
     p_join: np.ndarray,
     active_e: np.ndarray,
     n_e: int,
+    n_p: int,
     m_part: np.ndarray,
     join_at_risk: np.ndarray,
     join_done: np.ndarray,
@@ -152,9 +179,14 @@ def _engaged_decisions(
     new_f: np.ndarray,
 ) -> tuple[int, int]:
     """Round ``t``'s decisions of the engaged agents: join offline (to ``new_p``), fade (to
-    ``new_f``) or stay; return how many joined and how many faded."""
+    ``new_f``) or stay; return how many joined and how many faded. With nobody participating
+    (``n_p == 0``: every ``m`` is 0) and neither joining nor fading possible at m = 0, they
+    all stay and only their number is counted."""
     np_ = 0
     nf = 0
+    if n_p == 0 and p_join[0] == 0.0 and gamma == 0.0:
+        join_at_risk[t, 0] += n_e
+        return np_, nf
     for j in range(n_e):
         i = active_e[j]
         m = m_part[i]
@@ -205,17 +237,18 @@ def _apply_decisions(
     joined_round: np.ndarray,
     left_round: np.ndarray,
     m_engaged: np.ndarray,
-    m_unaware: np.ndarray,
     m_part: np.ndarray,
-) -> None:
+    cand: np.ndarray,
+    listed: np.ndarray,
+    n_cand: int,
+) -> int:
     """Apply every decision of round ``t`` together (synchronous update): new states, their
-    rounds, and the neighbour counts."""
+    rounds, the neighbour counts and the new candidates; return the candidates' number."""
     for j in range(ne):
-        i = new_e[j]
-        state[i] = _E
-        engaged_round[i] = t
-        _shift(indptr, indices, i, m_engaged, 1)
-        _shift(indptr, indices, i, m_unaware, -1)
+        state[new_e[j]] = _E
+        engaged_round[new_e[j]] = t
+    for j in range(ne):
+        n_cand = _expose(indptr, indices, new_e[j], state, m_engaged, cand, listed, n_cand)
     for j in range(np_):
         i = new_p[j]
         state[i] = _P
@@ -231,6 +264,7 @@ def _apply_decisions(
         state[i] = _L
         left_round[i] = t
         _shift(indptr, indices, i, m_part, -1)
+    return n_cand
 
 
 @numba.njit(cache=True)
@@ -239,18 +273,22 @@ def _still_engaged(
     n_e: int,
     new_e: np.ndarray,
     ne: int,
+    left: int,
     state: np.ndarray,
     engaged_round: np.ndarray,
     t: int,
 ) -> int:
-    """Rebuild the engaged list: keep those still engaged, append the newcomers; return its
-    length."""
+    """Rebuild the engaged list: keep those still engaged (all of them when ``left``, the
+    number that joined or faded, is 0), append the newcomers; return its length."""
     kept = 0
-    for j in range(n_e):
-        i = active_e[j]
-        if state[i] == _E and engaged_round[i] < t:
-            active_e[kept] = i
-            kept += 1
+    if left == 0:
+        kept = n_e
+    else:
+        for j in range(n_e):
+            i = active_e[j]
+            if state[i] == _E and engaged_round[i] < t:
+                active_e[kept] = i
+                kept += 1
     for j in range(ne):
         active_e[kept] = new_e[j]
         kept += 1
@@ -273,16 +311,6 @@ def _still_participating(
         active_p[kept] = new_p[j]
         kept += 1
     return kept
-
-
-@numba.njit(cache=True)
-def _degrees(indptr: np.ndarray) -> np.ndarray:
-    """Every agent's number of neighbours, as int32."""
-    n = indptr.shape[0] - 1
-    degree = np.empty(n, dtype=np.int32)
-    for i in range(n):
-        degree[i] = indptr[i + 1] - indptr[i]
-    return degree
 
 
 @numba.njit(cache=True)
@@ -353,10 +381,8 @@ def run_cascade(
     state = np.zeros(n, dtype=np.int8)
     m_engaged = np.zeros(n, dtype=np.int32)
     m_part = np.zeros(n, dtype=np.int32)
-    # Unaware neighbours: an engaged agent with none cannot expose anybody, so its
-    # neighbourhood is not scanned (the engaged set of an SI online layer only grows).
-    m_unaware = _degrees(indptr)
-    stamp = np.full(n, -1, dtype=np.int32)
+    cand = np.empty(n, dtype=np.int32)  # unaware agents with an engaged neighbour (listed)
+    listed = np.zeros(n, dtype=np.int8)
     active_e = np.empty(n, dtype=np.int32)  # engaged agents
     active_p = np.empty(n, dtype=np.int32)  # participating agents
     n_p = 0
@@ -365,8 +391,8 @@ def run_cascade(
     new_f = np.empty(n, dtype=np.int32)
     new_l = np.empty(n, dtype=np.int32)
 
-    n_e = _engage_seeds(
-        indptr, indices, seeds, state, engaged_round, active_e, m_engaged, m_unaware
+    n_e, n_cand = _engage_seeds(
+        indptr, indices, seeds, state, engaged_round, active_e, m_engaged, cand, listed
     )
     n_unaware = n - n_e
     counts[0, _S] = n_unaware
@@ -374,29 +400,37 @@ def run_cascade(
 
     last_active = 0
     for t in range(1, n_rounds + 1):
-        ne = _share_decisions(
-            indptr,
-            indices,
+        ne, n_cand = _share_decisions(
             t,
             key,
             alpha,
             p_share,
             state,
             m_engaged,
-            m_unaware,
-            stamp,
-            active_e,
-            n_e,
+            cand,
+            listed,
+            n_cand,
             n_unaware,
             share_at_risk,
             share_done,
             new_e,
         )
         np_, nf = _engaged_decisions(
-            t, key, gamma, p_join, active_e, n_e, m_part, join_at_risk, join_done, new_p, new_f
+            t,
+            key,
+            gamma,
+            p_join,
+            active_e,
+            n_e,
+            n_p,
+            m_part,
+            join_at_risk,
+            join_done,
+            new_p,
+            new_f,
         )
         nl = _participant_decisions(t, key, delta, active_p, n_p, new_l)
-        _apply_decisions(
+        n_cand = _apply_decisions(
             indptr,
             indices,
             t,
@@ -413,10 +447,12 @@ def run_cascade(
             joined_round,
             left_round,
             m_engaged,
-            m_unaware,
             m_part,
+            cand,
+            listed,
+            n_cand,
         )
-        n_e = _still_engaged(active_e, n_e, new_e, ne, state, engaged_round, t)
+        n_e = _still_engaged(active_e, n_e, new_e, ne, np_ + nf, state, engaged_round, t)
         n_p = _still_participating(active_p, n_p, new_p, np_, state)
         n_unaware -= ne
 
