@@ -255,3 +255,7 @@ def test_a_loop_study_without_a_swept_key_draws_against_the_degree(tmp_path: Pat
     page = build_study_report(summary.path, cell_reports=False)
     html = page.read_text(encoding="utf-8")
     assert "against degree" in html and "<a href=" not in html
+    # The folder is a loop sweep too: its sweep report draws the numeric swept key (degree),
+    # not the event ids.
+    assert _run(["report", str(summary.path), "--out", str(tmp_path / "sweep.html")]) == 0
+    assert "against degree" in (tmp_path / "sweep.html").read_text(encoding="utf-8")

@@ -209,6 +209,17 @@ def test_the_report_of_a_loop_sweep(loop_reference: tuple[Path, Path], tmp_path:
     assert page.count("<tr>") >= 5  # header and one row per cell
 
 
+def test_the_report_of_a_loop_sweep_over_events_only(tmp_path: Path) -> None:
+    path = tmp_path / "events.toml"
+    text = LOOP_SWEEP.split("[grid]")[0] + '[grid]\nevent_id = ["VEL0001", "VEL0004"]\n'
+    path.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    assert run_sweep(read_sweep_config(path), out, executor=SerialExecutor()).ok
+    assert _run(["report", str(out)]) == 0
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "against cell" in html and "VEL0004" in html
+
+
 def test_the_example_loop_sweep_file_is_valid() -> None:
     path = Path(__file__).parents[2] / "examples" / "loop-sweep.toml"
     spec = read_sweep_config(path)

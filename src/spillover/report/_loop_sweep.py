@@ -25,11 +25,15 @@ _RATES = ("eta", "kappa", "beta", "gamma", "delta", "alpha")
 
 
 def _x_key(sweep: Sweep) -> str:
-    """The swept key on the x axis: a coupling rate if one is swept, else the first key."""
+    """The swept key on the x axis: a coupling rate if one is swept, else the first key with
+    numbers for values, else ``"cell"`` (the cell index: every swept key holds strings)."""
     for key in _RATES:
         if key in sweep.keys:
             return key
-    return sweep.keys[0]
+    for key, values in sweep.grid:
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            return key
+    return "cell"
 
 
 def _pair_curve(sweep: Sweep, x_key: str, label: dict[str, Any], xs: np.ndarray) -> Any:
@@ -58,7 +62,7 @@ def plot_outbreak_across(sweep: Sweep, outbreaks: dict[str, list[Any]]) -> Figur
     the other swept keys, and the pair closure's prediction (dashed) when the swept key is a
     rate."""
     x_key = _x_key(sweep)
-    others = [k for k in sweep.keys if k != x_key]
+    others = [k for k in sweep.keys if k != x_key] if x_key != "cell" else []
     fig = new_figure((6.4, 4.0), dpi=110)
     ax = fig.subplots()
     cells = np.asarray(outbreaks["cell"])
@@ -70,7 +74,8 @@ def plot_outbreak_across(sweep: Sweep, outbreaks: dict[str, list[Any]]) -> Figur
             continue
         lo, mid, hi = np.percentile(sel, [5, 50, 95])
         label = tuple(c.params[k] for k in others)
-        groups.setdefault(label, []).append((float(c.params[x_key]), lo, mid, hi))
+        x = float(c.cell if x_key == "cell" else c.params[x_key])
+        groups.setdefault(label, []).append((x, lo, mid, hi))
     for label, points in groups.items():
         xs, lo, mid, hi = (np.array(v) for v in zip(*sorted(points), strict=True))
         name = ", ".join(f"{k} = {v}" for k, v in zip(others, label, strict=True)) or "cells"
@@ -80,7 +85,7 @@ def plot_outbreak_across(sweep: Sweep, outbreaks: dict[str, list[Any]]) -> Figur
         pair = _pair_curve(sweep, x_key, dict(zip(others, label, strict=True)), grid)
         if pair is not None:
             ax.plot(grid, pair, ls="--", lw=1.0, color=line.get_color())
-    ax.set_xlabel(f"{x_key} (swept)")
+    ax.set_xlabel(f"{x_key} (swept)" if x_key != "cell" else "cell")
     ax.set_ylabel("offline outbreak size (root cascade)")
     ax.set_ylim(bottom=0)
     if groups:

@@ -292,8 +292,10 @@ def write_loop_study_tables(document: dict[str, Any], root: Path) -> list[Path]:
         + [("n_trials", i64), ("n_events", i64), ("truth", f64), ("covered", pa.bool_())]
     )
     cell_rows = _cell_rows(document)
+    # No complete cell: the view keeps its leading columns (the others depend on the cells).
+    empty = pa.schema([("cell", i64), ("event_id", s), ("event_type", s), ("degree", i64)])
     tables = {
-        "study_cells": pa.Table.from_pylist(cell_rows) if cell_rows else pa.table({}),
+        "study_cells": pa.Table.from_pylist(cell_rows) if cell_rows else empty.empty_table(),
         "coupling_fits": pa.Table.from_pylist(_rate_rows(document), schema=rate_schema),
     }
     folder = new_staging(root / "tables")
