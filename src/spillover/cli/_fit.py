@@ -372,7 +372,7 @@ def fit_command(
             "-m",
             help="Model to fit (repeatable): si, si2, si-groups2, si-persona, si-dose2, si-dose, "
             "si-dose-persona, pair, sindy; loop-mf, loop-pair for a loop run or sweep. "
-            "\[default: all that the input supports, but si-dose-persona]",
+            "\\[default: all that the input supports, but si-dose-persona]",
         ),
     ] = None,
     degree: Annotated[
