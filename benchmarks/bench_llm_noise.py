@@ -3,19 +3,20 @@
 What it measures
 ----------------
 A known true table (per-round probabilities on a 4-regular graph, one bucket per exposure
-count): ``p[c, m] = 1 - (1 - alpha)(1 - beta)^m`` for every persona, alpha 0.02, beta 0.08.
-Each repetition plays an LLM that answers by sampling: every cell of the table is replaced by
-the share of "yes" among ``--samples`` (10) draws of the true probability (most offline cells
-come out 0/10), the run is simulated with that table on its own seed, written as a run folder
-whose ``llm_table.json`` records the cells as sampled, and ``si2`` is fitted twice: with the
-engine's intervals only (``--llm-noise 0``) and with ``--llm-noise B`` (``spillover.pipeline.
-llm_noise_fit``, the code behind the flag: by default the shrunk redraw and the intervals
-around the denoised estimate; ``--redraw jeffreys`` and ``--mle`` give the earlier per-cell
-redraw and intervals around the maximum-likelihood estimate). The coverage is the share of
-repetitions whose 95 % interval holds the true alpha (beta); a Wilson interval gives its own
-uncertainty. The share whose interval holds the mean over the repetitions of the estimate the
-intervals are around (denoised, or the maximum-likelihood one with ``--mle``) is reported too:
-it checks the width of the intervals apart from that estimate's bias.
+count): ``p[c, m] = 1 - (1 - alpha)(1 - beta)^m`` for every persona, alpha 0.02, beta 0.08
+(``--alpha``, ``--beta`` for another truth). Each repetition plays an LLM that answers by
+sampling: every cell of the table is replaced by the share of "yes" among ``--samples`` (10)
+draws of the true probability (most offline cells come out 0/10), the run is simulated with
+that table on its own seed, written as a run folder whose ``llm_table.json`` records the cells
+as sampled, and ``si2`` is fitted twice: with the engine's intervals only (``--llm-noise 0``)
+and with ``--llm-noise B`` (``spillover.pipeline.llm_noise_fit``, the code behind the flag: by
+default the shrunk redraw and the effective-count intervals around the denoised estimate;
+``--redraw jeffreys`` and ``--mle`` give the earlier per-cell redraw and intervals around the
+maximum-likelihood estimate). The coverage is the share of repetitions whose 95 % interval
+holds the true alpha (beta); a Wilson interval gives its own uncertainty. The share whose
+interval holds the mean over the repetitions of the estimate the intervals are around
+(denoised, or the maximum-likelihood one with ``--mle``) is reported too: it checks the width
+of the intervals apart from that estimate's bias.
 
 How to run
 ----------
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -56,6 +58,8 @@ def main() -> None:
     ap.add_argument("--repetitions", type=int, default=150)
     ap.add_argument("--tables", type=int, default=25, help="B of --llm-noise")
     ap.add_argument("--samples", type=int, default=10)
+    ap.add_argument("--alpha", type=float, default=ALPHA, help="the true offline rate")
+    ap.add_argument("--beta", type=float, default=BETA, help="the true online rate")
     ap.add_argument("--n-nodes", type=int, default=2000)
     ap.add_argument("--replicates", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=15)
@@ -69,7 +73,7 @@ def main() -> None:
     args = ap.parse_args()
 
     m = np.arange(DEGREE + 2)
-    truth = np.tile(1 - (1 - ALPHA) * (1 - BETA) ** m, (N_PERSONAS, 1))
+    truth = np.tile(1 - (1 - args.alpha) * (1 - args.beta) ** m, (N_PERSONAS, 1))
     rng = np.random.default_rng(2024)
     hits = {"engine": {"alpha": 0, "beta": 0}, "total": {"alpha": 0, "beta": 0}}
     shares: dict[str, list[float]] = {"alpha": [], "beta": []}
@@ -77,6 +81,7 @@ def main() -> None:
     estimates: dict[str, list[float]] = {"alpha": [], "beta": []}
     denoised: dict[str, list[float]] = {"alpha": [], "beta": []}
     se_total: dict[str, list[float]] = {"alpha": [], "beta": []}
+    effective: dict[str, list[float]] = {"alpha": [], "beta": []}
     intervals: dict[str, dict[str, list[tuple[float, float]]]] = {
         kind: {"alpha": [], "beta": []} for kind in ("engine", "total")
     }
@@ -120,7 +125,7 @@ def main() -> None:
             degenerate += len(noisy.llm_noise.degenerate_cells)
             for kind, analysis in (("engine", base), ("total", noisy)):
                 (fit,) = analysis.groups[0].results
-                for name, true in (("alpha", ALPHA), ("beta", BETA)):
+                for name, true in (("alpha", args.alpha), ("beta", args.beta)):
                     lo, hi = fit.ci_low[name], fit.ci_high[name]
                     assert isinstance(lo, float) and isinstance(hi, float)
                     hits[kind][name] += int(lo <= true <= hi)
@@ -136,10 +141,12 @@ def main() -> None:
                 estimates[name].append(value)
                 denoised[name].append(float(per[name].get("denoised", value)))
                 se_total[name].append(float(per[name]["se"]))
+                n_eff = per[name].get("effective_answers")
+                effective[name].append(math.inf if n_eff is None else float(n_eff))
             print(f"repetition {r + 1}/{args.repetitions} ({time.perf_counter() - t0:.0f} s)")
     n = args.repetitions
     doc: dict[str, object] = {
-        "settings": vars(args) | {"json": None, "alpha": ALPHA, "beta": BETA, "degree": DEGREE},
+        "settings": vars(args) | {"json": None, "degree": DEGREE},
         "seconds": round(time.perf_counter() - t0, 1),
         "degenerate_cells_per_table": degenerate / n,
         "alpha_estimated_0": zero_alpha,
@@ -170,6 +177,10 @@ def main() -> None:
             "sd_of_denoised_estimates": float(np.std(denoised[name], ddof=1)),
             "median_se_total": float(np.median(se_total[name])),
             "rms_se_total": float(np.sqrt(np.mean(np.square(se_total[name])))),
+            # The effective number of answers behind the interval (None with --mle).
+            "median_effective_answers": (
+                float(np.median(effective[name])) if effective[name] and not args.mle else None
+            ),
         }
     print(json.dumps(doc, indent=1))
     if args.json is not None:

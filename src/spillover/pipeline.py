@@ -487,6 +487,7 @@ def llm_noise_fit(
     """
     from pathlib import Path
 
+    from spillover.events import Event
     from spillover.exceptions import FitError
     from spillover.fit import get_model
     from spillover.io import read_manifest
@@ -494,6 +495,7 @@ def llm_noise_fit(
         bootstrap_tables,
         flag_untrusted,
         llm_noise_of,
+        offline_answers,
         redraw_centre,
         with_llm_noise,
     )
@@ -520,7 +522,11 @@ def llm_noise_fit(
         )
     if n_tables == 0 or noise.sample_cells == 0 or at is None:
         return replace(analysis, llm_noise=replace(noise, notes=tuple(notes)))
-    record = SeedRecord.from_dict(read_manifest(run_dir)["seed"])
+    manifest = read_manifest(run_dir)
+    record = SeedRecord.from_dict(manifest["seed"])
+    offline = offline_answers(
+        table, Event.from_dict(manifest["event"]) if manifest.get("event") else None
+    )
     names = [r.model for r in results if r.params]
     specs = {name: get_model(name) for name in names}
     draws = bootstrap_tables(table, n_tables, record.generator("llm_noise"), redraw)
@@ -553,7 +559,7 @@ def llm_noise_fit(
         if progress is not None and done > 0:
             progress(done, n_tables)
     new_results, noise = with_llm_noise(
-        results, refits, replace(noise, notes=(), redraw=redraw), n_tables, centre
+        results, refits, replace(noise, notes=(), redraw=redraw), n_tables, centre, offline
     )
     noise = replace(noise, notes=tuple(notes) + noise.notes)
     old = groups[at]

@@ -155,6 +155,15 @@ def test_degenerate_sampled_cells_are_flagged_and_bootstrapped(
     assert si2["ci_high"]["beta"] - si2["ci_low"]["beta"] > (
         off["models"][0]["ci_high"]["beta"] - off["models"][0]["ci_low"]["beta"]
     )
+    # alpha's effective number of answers is at most what the offline answers allow.
+    from spillover.selection import offline_answers
+
+    offline = offline_answers(table, None)
+    n_offline = int((~np.isnan(table.probabilities[event_id][:, 0])).sum()) * 10
+    assert offline is not None and offline.n == n_offline
+    n_alpha = on["llm_noise"]["params"]["si2"]["alpha"]["effective_answers"]
+    cap = offline.cap(np.array([si2["denoised"]["alpha"]]))[0]
+    assert n_alpha is None or 0 < n_alpha <= cap * (1 + 1e-9)
     capsys.readouterr()
     assert cli(["fit", str(run_dir), "--model", "si2", "--llm-noise", "3", "--folds", "0"]) == 0
     text = capsys.readouterr().out
@@ -302,7 +311,10 @@ def test_shrinkage_keeps_only_persona_differences_beyond_sampling() -> None:
     assert shrunk[:2, 1].min() > 0.2 and shrunk[2:, 1].max() < 0.02
 
 
-def test_denoised_interval_is_around_the_denoised_fit_on_the_arcsine_scale() -> None:
+def test_denoised_interval_is_around_the_denoised_fit_as_an_effective_count() -> None:
+    from scipy.stats import beta
+    from scipy.stats import t as student
+
     from spillover.fit import FitResult
     from spillover.selection import llm_noise_of, with_llm_noise
 
@@ -313,29 +325,105 @@ def test_denoised_interval_is_around_the_denoised_fit_on_the_arcsine_scale() -> 
         )  # fmt: skip
 
     mle, centre = fit(0.013), fit(0.02)
-    refits = [fit(a) for a in (0.012, 0.016, 0.02, 0.024, 0.028)]
+    values = (0.012, 0.016, 0.02, 0.024, 0.028)
+    refits = [fit(a) for a in values]
     noise = llm_noise_of(sampled_table(np.ones((32, 3))))
     (plain,), _ = with_llm_noise([mle], {"si": refits}, noise, 5)
     (out,), got = with_llm_noise([mle], {"si": refits}, noise, 5, {"si": centre})
     assert got.denoised and not _.denoised
     assert got.params["si"]["alpha"]["denoised"] == 0.02
     assert "denoised" not in _.params["si"]["alpha"]
+    assert "effective_answers" not in _.params["si"]["alpha"]
     assert got.to_dict()["estimate_shown"].endswith("around the denoised estimate")
     assert got.model_fields("si")["denoised"] == {"alpha": 0.02}
-    # Same SEs; the interval moves to the denoised estimate, symmetric on arcsin(sqrt(p)).
     assert out.stderr == plain.stderr and out.params == mle.params
-    lo, hi = out.ci_low["alpha"], out.ci_high["alpha"]
-    assert isinstance(lo, float) and isinstance(hi, float)
-    t = np.arcsin(np.sqrt([lo, 0.02, hi]))
-    assert t[1] - t[0] == pytest.approx(t[2] - t[1], rel=0.02)
-    assert hi - 0.02 > 0.02 - lo  # asymmetric on the probability scale: longer upwards
     assert plain.ci_low["alpha"] < 0.013 < plain.ci_high["alpha"]
-    spread = float(np.std(np.arcsin(np.sqrt([r.params["alpha"] for r in refits])), ddof=1))
-    engine = float(np.arcsin(np.sqrt(0.015)) - np.arcsin(np.sqrt(0.013)))
-    from scipy.stats import t as student
-
-    wide = student.ppf(0.975, 4) * spread  # Student's t on 5 - 1 degrees of freedom
-    assert t[2] - t[1] == pytest.approx(np.hypot(engine, wide), rel=1e-6)
+    # The refits spread as a binomial share of n answers at their mean level; with Student's
+    # correction on 5 - 1 degrees of freedom, n* of them carry the interval: its Jeffreys
+    # interval at the denoised estimate, each side combined with the engine's half-width
+    # (0.002 at 0.013, rescaled to the level 0.02 by sqrt(p (1 - p))).
+    m, var = np.mean(values), np.var(values, ddof=1)
+    n_star = m * (1 - m) / var * (1.959963984540054 / student.ppf(0.975, 4)) ** 2
+    assert got.params["si"]["alpha"]["effective_answers"] == pytest.approx(n_star)
+    j_lo, j_hi = beta.ppf([0.025, 0.975], 0.02 * n_star + 0.5, (1 - 0.02) * n_star + 0.5)
+    h = 0.002 * np.sqrt(0.02 * 0.98 / (0.013 * 0.987))
+    assert out.ci_low["alpha"] == pytest.approx(0.02 - np.hypot(0.02 - j_lo, h))
+    assert out.ci_high["alpha"] == pytest.approx(0.02 + np.hypot(j_hi - 0.02, h))
+    hi = out.ci_high["alpha"]
+    assert isinstance(hi, float) and hi - 0.02 > 0.02 - float(out.ci_low["alpha"])
     # Without a centre fit of that model the interval stays around the estimate, with a note.
     (back,), noted = with_llm_noise([mle], {"si": refits}, noise, 5, {})
     assert back.ci_low == plain.ci_low and "denoised table failed" in " ".join(noted.notes)
+
+
+def test_effective_count_interval_is_the_jeffreys_interval_of_the_offline_answers() -> None:
+    from scipy.stats import beta
+
+    from spillover.selection._llm_noise import OfflineAnswers, _denoised_interval
+
+    # Refits that claim far more precision than 320 answers can give (sd 0.001 at 0.02):
+    # capped at the offline answers, and with no engine noise, the interval is exactly the
+    # Jeffreys interval of 6.4 "yes" out of 320 (Brown, Cai and DasGupta's construction).
+    draws = np.array([[0.019], [0.02], [0.021], [0.02], [0.0195], [0.0205]])
+    one = np.array([0.02])
+    cap = OfflineAnswers(320).cap(one)
+    assert cap == pytest.approx(320)
+    lo, hi, n_star = _denoised_interval(one, one, one, one, draws, cap)
+    assert n_star == pytest.approx(320)
+    want = beta.ppf([0.025, 0.975], 6.4 + 0.5, 320 - 6.4 + 0.5)
+    np.testing.assert_allclose([lo[0], hi[0]], want, rtol=1e-12)
+    # Known values: 0 of 320 gives [0, beta(0.5, 320.5) quantile], about 0.0078.
+    zero = np.array([0.0])
+    lo0, hi0, _ = _denoised_interval(zero, zero, zero, zero, draws, cap)
+    assert lo0[0] == 0.0 and hi0[0] == pytest.approx(beta.ppf(0.975, 0.5, 320.5))
+    assert 0.0075 < hi0[0] < 0.0081
+    # Uncapped, the refits' own precision gives a much shorter interval.
+    lo_u, hi_u, n_u = _denoised_interval(one, one, one, one, draws)
+    assert n_u[0] > 10 * 320 and hi_u[0] - lo_u[0] < 0.3 * (hi[0] - lo[0])
+    # With an offline reach r the rate is r times the share of the answers: the cap is the
+    # count whose binomial share at the rate spreads as much, n (1 - p) / (r (1 - p / r)).
+    assert OfflineAnswers(320, 0.2).cap(one)[0] == pytest.approx(320 * 0.98 / (0.2 * 0.9))
+    assert np.isinf(OfflineAnswers(320, 0.2).cap(np.array([0.3]))[0])
+
+
+def test_effective_count_interval_widens_for_small_counts() -> None:
+    from spillover.selection._llm_noise import OfflineAnswers, _denoised_interval
+
+    # The same 320 offline answers at different levels: the fewer the "yes", the wider the
+    # interval relative to the rate and the more it leans upwards; symmetric intervals of
+    # the spread at the estimate (the Wald interval) would reach below 0 for 2 of 320.
+    rng = np.random.default_rng(3)
+    rel, lean = [], []
+    for k in (2, 6, 20, 80):
+        p = (k + 0.5) / 321
+        draws = (rng.binomial(320, p, size=(400, 1)) + 0.5) / 321
+        at = np.array([p])
+        lo, hi, n_star = _denoised_interval(at, at, at, at, draws, OfflineAnswers(320).cap(at))
+        assert 250 < n_star[0] <= 320 + 1e-9
+        rel.append((hi[0] - lo[0]) / p)
+        lean.append((hi[0] - p) / (p - lo[0]))
+        if k == 2:
+            assert lo[0] > 0.0 and p - 1.96 * np.sqrt(p * (1 - p) / 320) < 0.0
+            assert hi[0] > 0.02  # 2 of 320 does not rule out the benchmark's rate
+    assert rel == sorted(rel, reverse=True) and lean == sorted(lean, reverse=True)
+    assert lean[0] > 1.5 and lean[-1] < 1.3
+
+
+def test_offline_answers_count_the_sampled_offline_cells(event: Event) -> None:
+    from spillover.policies import ANSWER_FROM_LOGPROBS
+    from spillover.selection import offline_answers
+
+    k = np.ones((32, 3))
+    table = sampled_table(k)
+    got = offline_answers(table, event)
+    assert got is not None and (got.n, got.reach) == (320, 1.0)
+    reach = TabulatedPolicy(
+        {"*": k / 10}, range(3), {}, 0.25, answer_samples={"*": np.full(k.shape, 10)}
+    )
+    got = offline_answers(reach, event)
+    assert got is not None and got.reach == pytest.approx(0.25)
+    # An offline cell from log-probabilities carries no sampling noise: no cap.
+    n = np.full(k.shape, 10)
+    n[3, 0] = ANSWER_FROM_LOGPROBS
+    mixed = TabulatedPolicy({"*": k / 10}, range(3), {}, None, answer_samples={"*": n})
+    assert offline_answers(mixed, event) is None

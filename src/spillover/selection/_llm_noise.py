@@ -16,7 +16,9 @@ other estimates. The engine's standard errors know nothing of that. This module
 - combines the spread of the refits across those tables with the engine's standard errors
   (:func:`with_llm_noise`): ``se = sqrt(se_engine^2 + var_llm)``, and, given the fit of the
   run replayed with the table of ``p~`` (the *denoised* estimate), puts the interval around
-  it on the arcsine-square-root scale.
+  it as an effective-count interval: the Jeffreys interval of a binomial share of as many
+  answers as the refits' spread implies (at most the answers to the offline prompt for an
+  offline rate, :func:`offline_answers`), the engine's half-widths added in quadrature.
 
 The re-simulation itself (same graph, personas and seed as the original run: common random
 numbers, so the spread isolates the answers' noise) is :func:`spillover.pipeline.llm_noise_fit`.
@@ -27,20 +29,27 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from spillover.fit import FitResult
 from spillover.policies import TabulatedPolicy
 
+if TYPE_CHECKING:
+    from spillover.events import Event
+
 __all__ = [
     "DEFAULT_LLM_NOISE_TABLES",
+    "OFFLINE_RATES",
     "REDRAWS",
     "LLMNoise",
+    "OfflineAnswers",
     "bootstrap_tables",
+    "effective_answers",
     "flag_untrusted",
     "llm_noise_of",
+    "offline_answers",
     "redraw_centre",
     "redraw_probabilities",
     "with_llm_noise",
@@ -51,6 +60,11 @@ __all__ = [
 DEFAULT_LLM_NOISE_TABLES = 40
 
 _Z = 1.959963984540054
+
+#: The parameters that are a run's offline rate (per round, the m = 0 hazard) in the
+#: registered models; their intervals' effective number of answers is capped by the answers
+#: to the offline prompt (:func:`offline_answers`).
+OFFLINE_RATES = ("alpha", "alpha_c")
 
 
 @dataclass(frozen=True)
@@ -128,7 +142,10 @@ class LLMNoise:
             text += (
                 "; the refits are of the runs replayed with each bootstrap table's own p~ "
                 "table, and the interval is around the fit of the run replayed with the p~ "
-                "table (params.denoised), on the arcsine-square-root scale"
+                "table (params.denoised): the Jeffreys interval of a binomial share of "
+                "effective_answers answers (m (1 - m) / var of the refits, times (z / t_(B-1))^2; "
+                "for an offline rate at most the sampled answers to the offline prompt), each "
+                "side combined in quadrature with the engine's half-width"
             )
         return text
 
@@ -303,36 +320,130 @@ def _plain(x: np.ndarray, vector: bool) -> float | list[float]:
     return [float(v) for v in x] if vector else float(x[0])
 
 
-def _arcsine(x: np.ndarray) -> np.ndarray:
-    return np.asarray(np.arcsin(np.sqrt(np.clip(x, 0.0, 1.0))), dtype=np.float64)
+def _jeffreys_bounds(x: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Jeffreys 95 % bounds of ``x`` "yes" out of ``n`` answers (both may be fractional):
+    the 2.5 % and 97.5 % quantiles of Beta(x + 1/2, n - x + 1/2), 0 at x = 0 and 1 at x = n
+    (Brown, Cai and DasGupta 2001)."""
+    from scipy.stats import beta
+
+    with np.errstate(invalid="ignore"):
+        lo = beta.ppf(0.025, x + 0.5, n - x + 0.5)
+        hi = beta.ppf(0.975, x + 0.5, n - x + 0.5)
+    lo = np.where(x <= 0.0, 0.0, lo)
+    hi = np.where(x >= n, 1.0, hi)
+    return np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+
+
+def effective_answers(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of ``draws`` (B bootstrap refits of a rate, NaN where a refit lacks it),
+    the number of answers a plain binomial share at the refits' mean level would need to
+    spread as much as the refits do, ``m (1 - m) / var``, and the degrees of freedom of
+    that variance (B - 1). ``inf`` where the refits do not vary (the answers add no noise)."""
+    finite = np.isfinite(draws)
+    dof = np.maximum(finite.sum(axis=0) - 1, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = np.nanmean(draws, axis=0)
+        var = np.nanvar(draws, axis=0, ddof=1)
+        n = np.where(var > 0.0, m * (1.0 - m) / var, np.inf)
+    return np.nan_to_num(n, nan=np.inf), dof
+
+
+def offline_answers(table: TabulatedPolicy, event: Event | None) -> OfflineAnswers | None:
+    """The sampled answers behind the offline rate of a run of ``event`` with ``table``.
+
+    The entry of the table the run used (:meth:`TabulatedPolicy.table_for`), when every
+    offline cell of it (bucket 0, each persona with a value) came from sampled answers: their
+    number and the per-round offline reach the answers were scaled by
+    (:func:`spillover.policies.event_offline_reach`; 1 for a table of per-round
+    probabilities). None when some offline cell came from log-probabilities or an unknown
+    source (its answers carry no, or unknown, sampling noise) or no cell has a value.
+    """
+    from spillover.policies import ANY_EVENT, event_offline_reach
+
+    if event is not None and event.event_id in table.probabilities:
+        key = event.event_id
+    elif ANY_EVENT in table.probabilities:
+        key = ANY_EVENT
+    elif len(table.probabilities) == 1:
+        key = next(iter(table.probabilities))
+    else:
+        return None
+    has = ~np.isnan(table.probabilities[key][:, 0])
+    n = table.samples_of(key)[:, 0][has]
+    if n.size == 0 or (n <= 0).any():
+        return None
+    reach = event_offline_reach(table.offline_reach, event, table.offline_reach_scale)
+    return OfflineAnswers(int(n.sum()), 1.0 if reach is None else float(reach))
+
+
+@dataclass(frozen=True)
+class OfflineAnswers:
+    """The sampled answers to the offline prompt a run's offline rate rests on: ``n`` answers,
+    the rate being ``reach`` times their share (:func:`offline_answers`)."""
+
+    n: int
+    reach: float = 1.0
+
+    def cap(self, rate: np.ndarray) -> np.ndarray:
+        """The effective number of answers of a binomial share at ``rate`` that is as noisy as
+        ``reach`` times the share of ``n`` answers: ``n (1 - rate) / (reach (1 - rate /
+        reach))`` (``n`` at reach 1); inf where ``rate`` is at or above the reach."""
+        rate = np.asarray(rate, dtype=np.float64)
+        r = self.reach
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = self.n * (1.0 - rate) / (r * (1.0 - rate / r))
+        return np.asarray(np.where((rate < r) & (r > 0.0), out, np.inf), dtype=np.float64)
 
 
 def _denoised_interval(
-    est: np.ndarray, lo: np.ndarray, hi: np.ndarray, at: np.ndarray, draws: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The interval around the denoised estimate ``at`` on the arcsine-square-root scale.
+    est: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    at: np.ndarray,
+    draws: np.ndarray,
+    cap: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The interval around the denoised estimate ``at``: an effective-count interval for
+    the answers' noise, with the engine's half-widths added in quadrature.
 
-    On ``t = arcsin(sqrt(p))`` a rate's sampling spread hardly depends on its level (the
-    variance-stabilising transform of a binomial share), so the spread of the bootstrap
-    refits, measured at the estimated rate, holds at the true one too; on the probability
-    scale a rate estimated from a handful of "yes" answers (an offline rate of 0.02 from 320
-    answers) would get too short an interval whenever it comes out low. Each side combines
-    the engine's half-width (the engine interval of ``est`` on that scale) with the refits'
-    standard deviation there times Student's t quantile on B - 1 degrees of freedom (the
-    deviation is itself estimated from the B refits: 2.06 for B = 25).
+    The answers' part treats the denoised rate as a binomial share of ``n*`` answers and is
+    its Jeffreys interval, that of ``n* at`` "yes" out of ``n*``. A binomial share's variance
+    follows its level, ``p (1 - p) / n``, and the Jeffreys interval inverts a test at each
+    candidate rate rather than using the variance measured at the estimate, so a rate read
+    from a handful of "yes" answers (an offline rate of 0.02 from 320) gets the interval a
+    binomial count of that size has: longer upwards when the count came out low, longer
+    downwards when it came out high. ``n*`` is the effective number of answers of the
+    bootstrap refits (:func:`effective_answers`, ``n = m (1 - m) / var`` at their mean level
+    ``m``) times ``(z / t)^2``, ``t`` Student's quantile on B - 1 degrees of freedom (the
+    variance is itself estimated from B refits: Korn and Graubard's degrees-of-freedom
+    correction of an effective sample size), and at most ``cap`` (:meth:`OfflineAnswers.cap`
+    for an offline rate: a rate cannot be known from the answers more precisely than from all
+    the answers to its own prompt; the refits, replayed near the observed level, can claim
+    more where the model's form lends the rate information from the other buckets). Each
+    side is then ``sqrt(answers' half-width^2 + h^2)``, with ``h`` that side of the engine's
+    interval of ``est``, rescaled to the level of ``at`` by ``sqrt(p (1 - p))`` (a profile
+    interval keeps its asymmetry), and clipped to [0, 1]. Returns the bounds and ``n*``.
     """
     from scipy.stats import t as student
 
-    with np.errstate(invalid="ignore"):
-        se_t = np.nanstd(_arcsine(draws), axis=0, ddof=1)
-    dof = np.maximum(np.isfinite(draws).sum(axis=0) - 1, 1)
-    t_est, t_at = _arcsine(est), _arcsine(at)
-    half_lo = np.nan_to_num(t_est - _arcsine(lo))
-    half_hi = np.nan_to_num(_arcsine(hi) - t_est)
-    wide = student.ppf(0.975, dof) * np.nan_to_num(se_t)
-    t_lo = np.clip(t_at - np.sqrt(half_lo**2 + wide**2), 0.0, np.pi / 2)
-    t_hi = np.clip(t_at + np.sqrt(half_hi**2 + wide**2), 0.0, np.pi / 2)
-    return np.sin(t_lo) ** 2, np.sin(t_hi) ** 2
+    n, dof = effective_answers(draws)
+    at = np.clip(at, 0.0, 1.0)
+    n_star = n * (_Z / student.ppf(0.975, dof)) ** 2
+    if cap is not None:
+        n_star = np.minimum(n_star, cap)
+    finite = np.isfinite(n_star) & (n_star > 0.0)
+    x = np.where(finite, n_star * at, 0.0)
+    j_lo, j_hi = _jeffreys_bounds(x, np.where(finite, n_star, 1.0))
+    wide_lo = np.where(finite, at - j_lo, 0.0)
+    wide_hi = np.where(finite, j_hi - at, 0.0)
+    inside = (est > 0.0) & (est < 1.0) & (at > 0.0) & (at < 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(inside, np.sqrt(at * (1.0 - at) / (est * (1.0 - est))), 1.0)
+    half_lo = np.nan_to_num(est - lo) * scale
+    half_hi = np.nan_to_num(hi - est) * scale
+    new_lo = np.clip(at - np.sqrt(half_lo**2 + wide_lo**2), 0.0, 1.0)
+    new_hi = np.clip(at + np.sqrt(half_hi**2 + wide_hi**2), 0.0, 1.0)
+    return new_lo, new_hi, n_star
 
 
 def with_llm_noise(
@@ -341,6 +452,7 @@ def with_llm_noise(
     noise: LLMNoise,
     n_tables: int,
     centre: Mapping[str, FitResult] | None = None,
+    offline: OfflineAnswers | None = None,
 ) -> tuple[list[FitResult], LLMNoise]:
     """The fits with total standard errors and intervals, and the noise record.
 
@@ -352,12 +464,14 @@ def with_llm_noise(
 
     ``centre[model]``, the model's fit to the run re-simulated with the denoised table the
     bootstrap drew from (:func:`redraw_centre`), is the **denoised estimate**: the interval is
-    built around it on the arcsine-square-root scale (:func:`_denoised_interval`) instead of
-    around the maximum-likelihood estimate, whose sampled cells carry the bias of pooling
-    personas whose sampled rates differ (the faster ones leave the risk set first). The
-    estimate itself (``params``) stays the maximum-likelihood one; ``denoised`` (per
-    parameter) is the interval's centre, and the total ``se`` (``stderr``) is that of the
-    denoised estimator (``se_llm`` is the spread of the refits of denoised tables), so
+    built around it as an effective-count (Jeffreys) interval for the answers' noise
+    (:func:`_denoised_interval`; ``offline``, the answers behind the offline rate, caps the
+    effective count of :data:`OFFLINE_RATES`) instead of around the maximum-likelihood
+    estimate, whose sampled cells carry the bias of pooling personas whose sampled rates
+    differ (the faster ones leave the risk set first). The estimate itself (``params``) stays
+    the maximum-likelihood one; ``denoised`` (per parameter) is the interval's centre and
+    ``effective_answers`` the effective count, and the total ``se`` (``stderr``) is that of
+    the denoised estimator (``se_llm`` is the spread of the refits of denoised tables), so
     ``params +/- 1.96 stderr`` is not the interval shown: read the interval, or ``denoised``
     with ``se``.
     """
@@ -386,50 +500,74 @@ def with_llm_noise(
         high: dict[str, Any] = dict(result.ci_high)
         per: dict[str, dict[str, Any]] = {}
         for name, value in result.params.items():
-            vector = isinstance(value, tuple)
-            est = _as_array(value)
             # A vector whose length depends on the run (a rate per exposure count reached)
             # is compared only with refits of the same length.
+            est = _as_array(value)
             same = [_as_array(f.params[name]) for f in fits if name in f.params]
             same = [x for x in same if x.size == est.size]
             if len(same) < 2:
                 continue
-            draws = np.array(same)
-            with np.errstate(invalid="ignore"):
-                se_llm = np.nanstd(draws, axis=0, ddof=1)
-            se_eng = _as_array(result.stderr.get(name, math.nan))
-            lo = _as_array(result.ci_low.get(name, math.nan))
-            hi = _as_array(result.ci_high.get(name, math.nan))
-            # At a bound the curvature gives no SE; the (profile) interval's wider side does.
-            from_ci = ~np.isfinite(se_eng) & np.isfinite(lo) & np.isfinite(hi)
-            if from_ci.any():
-                se_eng = np.where(from_ci, np.maximum(est - lo, hi - est) / _Z, se_eng)
-                notes.append(
-                    f"{result.model} {name}: se_engine read from its interval "
-                    "(wider side / 1.96; the curvature gives none at a bound)"
-                )
-            total = np.sqrt(se_eng**2 + se_llm**2)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                share = np.where(total > 0, se_llm**2 / total**2, 0.0)
             at = _as_array(ref.params.get(name, math.nan)) if ref is not None else est[:0]
-            if at.size == est.size and np.isfinite(at).all():
-                new_lo, new_hi = _denoised_interval(est, lo, hi, at, draws)
-            else:
-                wide = _Z * se_llm
-                new_lo = np.clip(est - np.sqrt((est - lo) ** 2 + wide**2), 0.0, 1.0)
-                new_hi = np.clip(est + np.sqrt((hi - est) ** 2 + wide**2), 0.0, 1.0)
-            stderr[name] = tuple(float(x) for x in total) if vector else float(total[0])
-            low[name] = tuple(float(x) for x in new_lo) if vector else float(new_lo[0])
-            high[name] = tuple(float(x) for x in new_hi) if vector else float(new_hi[0])
+            got = _noisy_param(
+                result,
+                name,
+                np.array(same),
+                at if at.size == est.size and np.isfinite(at).all() else None,
+                offline if name in OFFLINE_RATES else None,
+                notes,
+            )
+            vector = isinstance(value, tuple)
+            for into, key in ((stderr, "se"), (low, "ci_low"), (high, "ci_high")):
+                into[name] = tuple(float(x) for x in got[key]) if vector else float(got[key][0])
             per[name] = {
-                "se_engine": _plain(se_eng, vector),
-                "se_llm": _plain(se_llm, vector),
-                "se": _plain(total, vector),
-                "llm_share": _plain(share, vector),
+                k: _plain(got[k], vector)
+                for k in ("se_engine", "se_llm", "se", "llm_share", "denoised")
+                if k in got
             }
-            if at.size == est.size and np.isfinite(at).all():
-                per[name]["denoised"] = _plain(at, vector)
+            if "effective_answers" in got:  # inf (the refits do not vary): null in JSON
+                n_star = [float(x) if np.isfinite(x) else None for x in got["effective_answers"]]
+                per[name]["effective_answers"] = n_star if vector else n_star[0]
         params[result.model] = per
         out.append(replace(result, stderr=stderr, ci_low=low, ci_high=high))
     done = replace(noise, n_tables=n_tables, params=params, notes=tuple(notes))
     return out, replace(done, denoised=centre is not None)
+
+
+def _noisy_param(
+    result: FitResult,
+    name: str,
+    draws: np.ndarray,
+    at: np.ndarray | None,
+    offline: OfflineAnswers | None,
+    notes: list[str],
+) -> dict[str, np.ndarray]:
+    """One parameter of :func:`with_llm_noise`: its SEs, LLM share and interval (around the
+    denoised estimate ``at`` where there is one), as arrays."""
+    est = _as_array(result.params[name])
+    with np.errstate(invalid="ignore"):
+        se_llm = np.nanstd(draws, axis=0, ddof=1)
+    se_eng = _as_array(result.stderr.get(name, math.nan))
+    lo = _as_array(result.ci_low.get(name, math.nan))
+    hi = _as_array(result.ci_high.get(name, math.nan))
+    # At a bound the curvature gives no SE; the (profile) interval's wider side does.
+    from_ci = ~np.isfinite(se_eng) & np.isfinite(lo) & np.isfinite(hi)
+    if from_ci.any():
+        se_eng = np.where(from_ci, np.maximum(est - lo, hi - est) / _Z, se_eng)
+        notes.append(
+            f"{result.model} {name}: se_engine read from its interval "
+            "(wider side / 1.96; the curvature gives none at a bound)"
+        )
+    total = np.sqrt(se_eng**2 + se_llm**2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total > 0, se_llm**2 / total**2, 0.0)
+    got = {"se_engine": se_eng, "se_llm": se_llm, "se": total, "llm_share": share}
+    if at is not None:
+        cap = offline.cap(np.clip(at, 0.0, 1.0)) if offline is not None else None
+        got["ci_low"], got["ci_high"], n_star = _denoised_interval(est, lo, hi, at, draws, cap)
+        got["denoised"] = at
+        got["effective_answers"] = n_star
+    else:
+        wide = _Z * se_llm
+        got["ci_low"] = np.clip(est - np.sqrt((est - lo) ** 2 + wide**2), 0.0, 1.0)
+        got["ci_high"] = np.clip(est + np.sqrt((hi - est) ** 2 + wide**2), 0.0, 1.0)
+    return got
