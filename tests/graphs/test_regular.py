@@ -185,7 +185,7 @@ def test_same_seed_draws_the_same_graph_as_before(
     n_nodes: int, degree: int, seed: int, digest: str
 ) -> None:
     # Stored runs name their graph by its seed: these are the arrays drawn by the version that
-    # shuffled with Generator.shuffle (numpy 2.4), which shuffle_stubs must reproduce exactly.
+    # shuffled with Generator.shuffle (numpy 2.4), which shuffle_as_numpy must reproduce exactly.
     g = random_regular(n_nodes, degree, rng=seed)
     got = hashlib.sha256(g.indptr.tobytes() + g.indices.tobytes()).hexdigest()
     assert got[:32] == digest

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from spillover.graphs._rows import (
     _sort_row,
@@ -11,7 +10,6 @@ from spillover.graphs._rows import (
     fill_regular_rows,
     first_repeat,
     row_counts,
-    shuffle_stubs,
     swap_rows,
 )
 
@@ -19,34 +17,6 @@ from spillover.graphs._rows import (
 def _keys(indptr: np.ndarray, cols: np.ndarray) -> np.ndarray:
     n = indptr.size - 1
     return np.repeat(np.arange(n), np.diff(indptr)) * n + cols
-
-
-@pytest.mark.parametrize(
-    ("size", "dtype", "bit_generator"),
-    [
-        (0, np.int32, np.random.PCG64),
-        (1, np.int32, np.random.PCG64),
-        (2, np.int64, np.random.PCG64),
-        (257, np.int32, np.random.PCG64),  # one block and one swap more
-        (100_003, np.int32, np.random.PCG64),
-        (5_000, np.int64, np.random.MT19937),
-        (5_000, np.int32, np.random.Philox),
-    ],
-)
-def test_shuffle_stubs_is_numpys_shuffle(size: int, dtype: type, bit_generator: type) -> None:
-    # The same permutation and the same generator state afterwards (PCG64 keeps half of a
-    # 64-bit draw for the next 32-bit one), so whatever is drawn next is unchanged too.
-    for seed in range(3):
-        ours, numpys = (np.random.Generator(bit_generator(seed)) for _ in range(2))
-        ours.random(seed)  # an odd number of 32-bit halves used up before, for seed 1
-        numpys.random(seed)
-        stubs = np.arange(size, dtype=dtype) % 97
-        expected = stubs.copy()
-        shuffle_stubs(ours, stubs)
-        numpys.shuffle(expected)
-        np.testing.assert_array_equal(stubs, expected)
-        np.testing.assert_equal(ours.bit_generator.state, numpys.bit_generator.state)
-        np.testing.assert_array_equal(ours.integers(0, 2**62, 5), numpys.integers(0, 2**62, 5))
 
 
 def test_rows_of_a_pairing_are_its_sorted_directed_keys() -> None:

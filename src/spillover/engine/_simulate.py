@@ -257,7 +257,8 @@ def _simulate_table(
     )
     seed_sets = _seed_sets(record, n_nodes, n_seeds, n_reps, seeds)
     max_degree = int(graph.max_degree)
-    prob = probability_table(policy, event, max_degree, np.unique(persona_of_node))
+    present = np.flatnonzero(np.bincount(persona_of_node, minlength=N_PERSONAS))
+    prob = probability_table(policy, event, max_degree, present)
     indptr = np.ascontiguousarray(graph.indptr, dtype=np.int64)
     indices = np.ascontiguousarray(graph.indices)
 

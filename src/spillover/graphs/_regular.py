@@ -14,8 +14,9 @@ a row is the slice of the sorted directed keys ``u * n_nodes + v`` that starts a
 kernels in ``_rows``): repeated entries in a row are the bad edges, membership of a proposed
 edge is a binary search in its row, and a swap edits four rows in place. Stubs are int32 below
 2**31 nodes. The arrays are the same as sorting the keys would give, in half the memory. The
-stubs are shuffled by ``_rows.shuffle_stubs``, which makes exactly the permutation (and leaves
-the generator in exactly the state) of ``Generator.shuffle``, about three times as fast.
+stubs are shuffled by ``spillover._shuffle.shuffle_as_numpy``, which makes exactly the
+permutation (and leaves the generator in exactly the state) of ``Generator.shuffle``, about
+three times as fast.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from spillover._rng import SeedLike, as_generator
+from spillover._shuffle import shuffle_as_numpy
 from spillover.exceptions import GraphError
 from spillover.graphs._checks import MAX_NODES, check_count
 from spillover.graphs._graph import Graph, complement_keys, graph_from_sorted_keys, index_dtype
@@ -36,7 +38,6 @@ from spillover.graphs._rows import (
     first_repeat,
     repeated_pairs,
     row_counts,
-    shuffle_stubs,
     swap_rows,
 )
 
@@ -157,9 +158,9 @@ def _regular_rows(n: int, k: int, gen: np.random.Generator) -> tuple[IntArray, n
     filled_dtype = np.uint8 if k < 2**8 else np.int64
     for attempt in range(n_rejections + _MAX_PAIRINGS):
         # The shuffle permutes the same way whatever the dtype: int32 stubs halve the memory.
-        # shuffle_stubs is gen.shuffle (same permutation, same generator state), only faster.
+        # shuffle_as_numpy is gen.shuffle (same permutation, same generator state), only faster.
         stubs = np.repeat(np.arange(n, dtype=dtype), k)
-        shuffle_stubs(gen, stubs)
+        shuffle_as_numpy(gen, stubs)
         pairs = stubs.reshape(-1, 2)
         u, v = pairs[:, 0], pairs[:, 1]
         cols = np.empty(stubs.size, dtype=dtype)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba.np.random import random_methods
 
 __all__ = [
     "copies_of",
@@ -18,7 +17,6 @@ __all__ = [
     "first_repeat",
     "repeated_pairs",
     "row_counts",
-    "shuffle_stubs",
     "swap_rows",
 ]
 
@@ -30,8 +28,6 @@ _NETWORK_WIDTH = 8
 _FILTER_LOG2 = 16
 _FILTER_BITS = 2**_FILTER_LOG2
 _FILTER_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
-# Swaps whose bounded draws shuffle_stubs makes ahead of the swaps themselves.
-_SHUFFLE_BLOCK = 256
 
 
 @numba.njit(cache=True, inline="always")
@@ -100,32 +96,6 @@ def _sort_row(cols: np.ndarray, lo: int, hi: int) -> None:
             cols[i + 1] = cols[i]
             i -= 1
         cols[i + 1] = x
-
-
-@numba.njit(cache=True)
-def shuffle_stubs(gen: np.random.Generator, stubs: np.ndarray) -> None:
-    """Permute ``stubs`` in place exactly as ``gen.shuffle(stubs)`` does, ``gen`` left alike.
-
-    The same Fisher-Yates swaps from the end with the same bounded draws (numba's translation
-    of numpy's ``random_interval``: masked draws from the bit generator, rejected above the
-    bound), so the permutation and the generator's state afterwards are numpy's. The draws for
-    a block of swaps are made before its swaps, whose scattered loads then overlap instead of
-    waiting on each other: about three times numpy's speed on 8 million stubs.
-    """
-    draws = np.empty(_SHUFFLE_BLOCK, dtype=np.int64)
-    i = stubs.shape[0] - 1
-    while i > 0:
-        m = min(_SHUFFLE_BLOCK, i)
-        for b in range(m):
-            bound = np.uint64(i - b)
-            draw = random_methods.random_interval(gen.bit_generator, bound)  # type: ignore[no-untyped-call]
-            draws[b] = np.int64(draw)
-        for b in range(m):
-            j = draws[b]
-            t = stubs[j]
-            stubs[j] = stubs[i - b]
-            stubs[i - b] = t
-        i -= m
 
 
 @numba.njit(cache=True)

@@ -28,6 +28,9 @@ WeightsLike: TypeAlias = npt.ArrayLike | Mapping[Any, float | np.integer[Any] | 
 
 # How many offending entries an error message quotes before it summarises.
 _SHOW = 5
+# Nodes from which personas are shuffled by the compiled shuffle (below, numpy's own is as
+# quick and small runs need not load numba).
+_COMPILED_SHUFFLE_FROM = 2**16
 
 
 def _check_n_nodes(n_nodes: object) -> int:
@@ -43,7 +46,13 @@ def _check_n_nodes(n_nodes: object) -> int:
 
 def _place(counts: npt.NDArray[np.int64], rng: np.random.Generator) -> npt.NDArray[np.int8]:
     out = np.repeat(np.arange(N_PERSONAS, dtype=np.int8), counts)
-    rng.shuffle(out)
+    if out.size >= _COMPILED_SHUFFLE_FROM:
+        # The same permutation and generator state as rng.shuffle, at twice its speed or more.
+        from spillover._shuffle import shuffle_as_numpy
+
+        shuffle_as_numpy(rng, out)
+    else:
+        rng.shuffle(out)
     out.flags.writeable = False
     return out
 
