@@ -184,6 +184,19 @@ def test_spec_rejects_inconsistent_declarations() -> None:
         )
 
 
+def test_spec_of_takes_the_name_and_the_fitted_parameters_from_the_map() -> None:
+    spec = ModelSpec.of(SI2_MAP, SI2_ODE, "si2 again", estimator=SI2Estimator)
+    assert (spec.name, spec.description, spec.params) == ("si2", "si2 again", ("alpha", "beta"))
+    assert spec.map is SI2_MAP and spec.ode is SI2_ODE and spec.estimator is SI2Estimator
+    persona = get_model("si-persona")
+    assert ModelSpec.of(persona.map, None, "", estimator=SI2Estimator).params == (
+        "alpha_c",
+        "beta_c",
+    )
+    with pytest.raises(ConfigError, match="starting values"):
+        ModelSpec.of(SI2_MAP, SI2_ODE, "", curve_fit=True)
+
+
 def test_specs_say_which_curve_rates_are_effective_and_which_maps_need_a_regular_graph() -> None:
     # The homogeneous mean fields leave out neighbour correlations: their online rates fitted
     # to curves are effective. The pair approximation's are per contact, on k-regular graphs.

@@ -250,21 +250,16 @@ def fit_per_persona(
     return loglik, n_params, fits
 
 
-DOSE2_SPEC = ModelSpec(
-    name="si-dose2",
-    description="offline rate alpha, first informed neighbour beta_first, each further one "
-    "beta_further",
-    map=DOSE2_MAP,
-    ode=DOSE2_ODE,
-    params=("alpha", "beta_first", "beta_further"),
+DOSE2_SPEC = ModelSpec.of(
+    DOSE2_MAP,
+    DOSE2_ODE,
+    "offline rate alpha, first informed neighbour beta_first, each further one beta_further",
     estimator=SIDose2Estimator,
 )
 
-DOSE_SPEC = ModelSpec(
-    name="si-dose",
-    description="offline rate alpha and a free online rate per exposure count (or bucket)",
-    map=DOSE_MAP,
-    ode=DOSE_ODE,
-    params=("alpha", "online_m"),
+DOSE_SPEC = ModelSpec.of(
+    DOSE_MAP,
+    DOSE_ODE,
+    "offline rate alpha and a free online rate per exposure count (or bucket)",
     estimator=SIDoseEstimator,
 )

@@ -121,12 +121,10 @@ class SI2Estimator(_HazardEstimator):
         return np.column_stack([np.ones_like(m), m])
 
 
-SI_SPEC = ModelSpec(
-    name="si",
-    description="one online rate beta, no offline channel",
-    map=SI_MAP,
-    ode=SI_ODE,
-    params=("beta",),
+SI_SPEC = ModelSpec.of(
+    SI_MAP,
+    SI_ODE,
+    "one online rate beta, no offline channel",
     estimator=SIEstimator,
     curve_fit=True,
     effective_curve_rates=("beta",),
@@ -134,12 +132,10 @@ SI_SPEC = ModelSpec(
     sweep_default=True,
 )
 
-SI2_SPEC = ModelSpec(
-    name="si2",
-    description="offline rate alpha and online rate beta (Bass-type)",
-    map=SI2_MAP,
-    ode=SI2_ODE,
-    params=("alpha", "beta"),
+SI2_SPEC = ModelSpec.of(
+    SI2_MAP,
+    SI2_ODE,
+    "offline rate alpha and online rate beta (Bass-type)",
     estimator=SI2Estimator,
     curve_fit=True,
     effective_curve_rates=("beta",),

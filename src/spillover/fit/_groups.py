@@ -309,12 +309,10 @@ def _as_exposures(data: ExposureTable | AgentHistories) -> ExposureTable:
     )
 
 
-GROUPS2_SPEC = ModelSpec(
-    name="si-groups2",
-    description="two susceptibility groups: offline alpha, online beta_1 >= beta_2, share_1",
-    map=GROUPS2_MAP,
-    ode=GROUPS2_ODE,
-    params=PARAMS,
+GROUPS2_SPEC = ModelSpec.of(
+    GROUPS2_MAP,
+    GROUPS2_ODE,
+    "two susceptibility groups: offline alpha, online beta_1 >= beta_2, share_1",
     estimator=SIGroups2Estimator,
     data=("agents", "exposures"),
     curve_fit=True,

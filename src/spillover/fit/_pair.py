@@ -12,12 +12,10 @@ from spillover.models import PAIR_MAP, PAIR_ODE
 
 __all__ = ["PAIR_SPEC"]
 
-PAIR_SPEC = ModelSpec(
-    name="pair",
-    description="pair approximation on a k-regular graph (rates alpha, beta)",
-    map=PAIR_MAP,
-    ode=PAIR_ODE,
-    params=("alpha", "beta"),
+PAIR_SPEC = ModelSpec.of(
+    PAIR_MAP,
+    PAIR_ODE,
+    "pair approximation on a k-regular graph (rates alpha, beta)",
     curve_fit=True,
     needs_regular=True,
     starts=spread_starts({"alpha": 0.005, "beta": 0.05}),

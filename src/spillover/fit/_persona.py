@@ -130,12 +130,10 @@ class SIPersonaEstimator(ExposureEstimator):
         return ll
 
 
-PERSONA_SPEC = ModelSpec(
-    name="si-persona",
-    description="alpha_c and beta_c for each of the 32 personas",
-    map=PERSONA_MAP,
-    ode=PERSONA_ODE,
-    params=("alpha_c", "beta_c"),
+PERSONA_SPEC = ModelSpec.of(
+    PERSONA_MAP,
+    PERSONA_ODE,
+    "alpha_c and beta_c for each of the 32 personas",
     estimator=SIPersonaEstimator,
     overlays=(Overlay("si-persona rates, mean field per persona", "si-persona"),),
     trait_effects=True,

@@ -45,25 +45,20 @@ __all__ = [
     "unregister_model",
 ]
 
-_COUPLED_PARAMS = ("alpha", "beta", "gamma", "eta", "kappa", "delta")
-
-#: The coupled online-offline models of docs/loop.md, fitted by ``fit_coupling`` on a loop run.
-LOOP_MF_SPEC = ModelSpec(
-    name="loop-mf",
-    description="coupled online-offline loop, homogeneous mean field (docs/loop.md)",
-    map=LOOP_MF_MAP,
-    ode=LOOP_MF_ODE,
-    params=_COUPLED_PARAMS,
-    kind="coupled",
-)
-LOOP_PAIR_SPEC = ModelSpec(
-    name="loop-pair",
-    description="coupled online-offline loop, pair closure (docs/loop.md)",
-    map=LOOP_PAIR_MAP,
-    ode=LOOP_PAIR_ODE,
-    params=_COUPLED_PARAMS,
-    kind="coupled",
-    needs_regular=True,
+#: The coupled online-offline models of docs/loop.md, fitted by ``fit_coupling`` on a loop run
+#: (map, ODE, closure, whether it needs a k-regular graph).
+LOOP_MF_SPEC, LOOP_PAIR_SPEC = (
+    ModelSpec.of(
+        m,
+        o,
+        f"coupled online-offline loop, {closure} (docs/loop.md)",
+        kind="coupled",
+        needs_regular=regular,
+    )
+    for m, o, closure, regular in (
+        (LOOP_MF_MAP, LOOP_MF_ODE, "homogeneous mean field", False),
+        (LOOP_PAIR_MAP, LOOP_PAIR_ODE, "pair closure", True),
+    )
 )
 
 _BUILTIN: tuple[ModelSpec, ...] = (

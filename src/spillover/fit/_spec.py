@@ -69,6 +69,8 @@ ModelKind = Literal["spread", "coupled"]
 MODEL_KINDS: tuple[str, ...] = ("spread", "coupled")
 
 _WEIGHTS = "weight_by_class"
+#: Map parameters that are inputs, not fitted: the degree and the class weights.
+_NOT_FITTED = ("degree", _WEIGHTS)
 
 
 @dataclass(frozen=True)
@@ -211,7 +213,7 @@ class ModelSpec:
                 f"{self.map.name!r} ({list(names)})"
             )
         extra = tuple(n for n in names if n not in self.params)
-        allowed = {"degree", _WEIGHTS}
+        allowed = set(_NOT_FITTED)
         if set(extra) - allowed:
             raise ConfigError(
                 f"model {self.name!r}: its map also needs {sorted(set(extra) - allowed)}; "
@@ -261,6 +263,20 @@ class ModelSpec:
         elif self.estimator is None and not self.curve_fit:
             raise ConfigError(f"model {self.name!r} has neither an estimator nor a curve fit")
         object.__setattr__(self, "_map_extra", extra)
+
+    @classmethod
+    def of(cls, map: MapModel, ode: OdeModel | None, description: str, **options: Any) -> ModelSpec:
+        """The spec of ``map``'s model: named after the map, fitting every parameter of the map
+        but ``degree`` (and ``weight_by_class``), in the map's order; ``options`` are the other
+        fields (``estimator=``, ``curve_fit=``, ...).
+
+        Raises
+        ------
+        ConfigError
+            As the constructor.
+        """
+        params = tuple(n for n in map.param_names if n not in _NOT_FITTED)
+        return cls(map.name, description, map, ode, params, **options)
 
     # --- the parameter vocabulary ---------------------------------------------------------
 
