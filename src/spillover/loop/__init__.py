@@ -33,14 +33,6 @@ from spillover.loop._fit import (
     fit_coupling,
 )
 from spillover.loop._kernel import FLOW_NAMES, STATE_NAMES
-from spillover.loop._models import (
-    LOOP_MF_MAP,
-    LOOP_MF_ODE,
-    LOOP_PAIR_MAP,
-    LOOP_PAIR_ODE,
-    CoupledCurves,
-    coupled_map,
-)
 from spillover.loop._simulate import CoupledRates, CoupledResult, simulate_coupled
 from spillover.loop._sweep import OutbreakSweep, outbreak_sweep
 from spillover.loop._tables import (
@@ -50,6 +42,16 @@ from spillover.loop._tables import (
     event_columns,
     joins_columns,
     offline_columns,
+)
+
+# The coupled maps and ODEs live in spillover.models, below the model registry that holds them.
+from spillover.models import (
+    LOOP_MF_MAP,
+    LOOP_MF_ODE,
+    LOOP_PAIR_MAP,
+    LOOP_PAIR_ODE,
+    CoupledCurves,
+    coupled_map,
 )
 
 __all__ = [

@@ -27,7 +27,7 @@ from scipy.optimize import brentq
 
 from spillover.exceptions import ConfigError
 from spillover.loop._emission import EmissionRule
-from spillover.loop._models import coupled_map
+from spillover.models import coupled_map
 
 __all__ = [
     "CriticalRange",

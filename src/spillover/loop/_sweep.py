@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from spillover._rng import SeedLike, seed_record
-from spillover.loop._models import coupled_map
 from spillover.loop._simulate import CoupledRates, simulate_coupled
+from spillover.models import coupled_map
 
 __all__ = ["OutbreakSweep", "outbreak_sweep"]
 
