@@ -33,9 +33,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
+from spillover._checks import check_run_sizes
 from spillover._rng import SeedLike, SeedRecord, seed_record
 from spillover.engine._copies import copied_from
-from spillover.engine._simulate import _check_count, _seed_sets
+from spillover.engine._simulate import _seed_sets
 from spillover.engine._uniform import decision_uniforms
 from spillover.exceptions import ConfigError, PolicyError
 from spillover.personas import N_PERSONAS, assign_balanced, validate_assignment
@@ -389,9 +390,7 @@ def simulate_feed(
     FeedSimulation
         ``result`` (curves, exposures, adoptions, as the numba engine) and ``posts``.
     """
-    n_rounds = _check_count("n_rounds", n_rounds, 1)
-    n_reps = _check_count("n_reps", n_reps, 1)
-    n_seeds = _check_count("n_seeds", n_seeds, 1)
+    n_rounds, n_reps, n_seeds = check_run_sizes(n_rounds=n_rounds, n_reps=n_reps, n_seeds=n_seeds)
     if event is None:
         raise PolicyError("simulate_feed needs the event: the prompts carry the news item")
     record = seed_record(rng)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from spillover._checks import check_run_sizes, check_seed_ids
 from spillover._rng import SeedLike, SeedRecord, seed_record
 from spillover.engine._kernels import adoption_order, run_replicate, state_layout
 from spillover.exceptions import ConfigError, PolicyError
@@ -22,14 +23,6 @@ __all__ = ["probability_table", "simulate", "warm_up"]
 
 #: Called after each replicate with (replicates done, replicates in all).
 ProgressCallback = Callable[[int, int], None]
-
-
-def _check_count(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ConfigError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    if value < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}; got {value}")
-    return int(value)
 
 
 def probability_table(
@@ -76,14 +69,7 @@ def _seed_sets(
     seeds: Sequence[int] | np.ndarray | None,
 ) -> np.ndarray:
     if seeds is not None:
-        given = np.asarray(seeds)
-        if given.ndim != 1 or given.size == 0 or not np.issubdtype(given.dtype, np.integer):
-            raise ConfigError(f"seeds must be a non-empty 1-d list of agent ids; got {seeds!r}")
-        if given.min() < 0 or given.max() >= n_nodes:
-            raise ConfigError(f"seeds must be agent ids in 0..{n_nodes - 1}; got {given.tolist()}")
-        if np.unique(given).size != given.size:
-            raise ConfigError(f"seeds must be distinct; got {given.tolist()}")
-        return np.tile(given.astype(np.int64), (n_reps, 1))
+        return np.tile(check_seed_ids(seeds, n_nodes), (n_reps, 1))
     if n_seeds > n_nodes:
         raise ConfigError(f"n_seeds must be <= n_nodes ({n_nodes}); got {n_seeds}")
     return np.stack(
@@ -243,9 +229,7 @@ def _simulate_table(
 ) -> SimulationResult:
     """The table engine of :func:`simulate`: the policy asked once, the numba kernel per
     replicate."""
-    n_rounds = _check_count("n_rounds", n_rounds, 1)
-    n_reps = _check_count("n_reps", n_reps, 1)
-    n_seeds = _check_count("n_seeds", n_seeds, 1)
+    n_rounds, n_reps, n_seeds = check_run_sizes(n_rounds=n_rounds, n_reps=n_reps, n_seeds=n_seeds)
     record = seed_record(rng)
     n_nodes = graph.n_nodes
     if n_nodes < 1:

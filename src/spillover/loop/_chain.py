@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from spillover._checks import check_count
 from spillover._rng import SeedLike, SeedRecord, seed_record
 from spillover.exceptions import ConfigError
 from spillover.loop._emission import EmissionRule, emission_rounds, make_event
-from spillover.loop._simulate import CascadeArrays, CoupledRates, check_count, run_one
+from spillover.loop._simulate import CascadeArrays, CoupledRates, run_one
 
 if TYPE_CHECKING:
     from spillover.events import Event

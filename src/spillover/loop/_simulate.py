@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from spillover._checks import check_run_sizes, check_seed_ids
 from spillover._rng import SeedLike, SeedRecord, seed_record
 from spillover.exceptions import ConfigError
 from spillover.loop._kernel import FLOW_NAMES, STATE_NAMES, run_cascade
@@ -169,14 +170,6 @@ class CoupledResult(_RoundStatistics):
         return out
 
 
-def check_count(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ConfigError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    if value < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}; got {value}")
-    return int(value)
-
-
 def simulate_coupled(
     graph: Graph,
     rates: CoupledRates,
@@ -197,9 +190,7 @@ def simulate_coupled(
     -------
     CoupledResult
     """
-    n_rounds = check_count("n_rounds", n_rounds, 1)
-    n_reps = check_count("n_reps", n_reps, 1)
-    n_seeds = check_count("n_seeds", n_seeds, 1)
+    n_rounds, n_reps, n_seeds = check_run_sizes(n_rounds=n_rounds, n_reps=n_reps, n_seeds=n_seeds)
     if not isinstance(rates, CoupledRates):
         raise ConfigError(f"rates must be a CoupledRates; got {type(rates).__name__}")
     record = seed_record(rng)
@@ -232,11 +223,4 @@ def simulate_coupled(
 
 
 def _given_seeds(seeds: Sequence[int] | np.ndarray, n: int) -> np.ndarray:
-    given = np.asarray(seeds)
-    if given.ndim != 1 or given.size == 0 or not np.issubdtype(given.dtype, np.integer):
-        raise ConfigError(f"seeds must be a non-empty 1-d list of agent ids; got {seeds!r}")
-    if given.min() < 0 or given.max() >= n:
-        raise ConfigError(f"seeds must be agent ids in 0..{n - 1}; got {given.tolist()}")
-    if np.unique(given).size != given.size:
-        raise ConfigError(f"seeds must be distinct; got {given.tolist()}")
-    return np.sort(given.astype(np.int64))
+    return np.sort(check_seed_ids(seeds, n))
