@@ -28,7 +28,7 @@ import numpy as np
 from spillover.exceptions import ConfigError
 from spillover.fit._base import AgentData, checked_exposures
 from spillover.fit._dose import _LevelledEstimator, dose_design, fit_used_columns, levels_for
-from spillover.fit._hazard import HazardFit, hazard_loglik
+from spillover.fit._hazard import HazardFit, loglik_at
 from spillover.fit._persona import totals_by_persona_exposure
 from spillover.fit._result import FitStatus
 from spillover.fit._spec import DataParams, ModelSpec
@@ -288,10 +288,7 @@ class SIDosePersonaEstimator(_LevelledEstimator):
         z = h0 + g
         if np.isnan(z).any():
             return -math.inf
-        ll, _, _ = hazard_loglik(
-            np.ones(1), z[:, None], at_risk.astype(np.float64), shared.astype(np.float64)
-        )
-        return ll
+        return loglik_at(z, at_risk, shared)
 
 
 def _status(ridge: list[int], bound: list[str], failed: list[int]) -> tuple[FitStatus, str]:

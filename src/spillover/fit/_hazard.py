@@ -24,7 +24,15 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.stats import chi2
 
-__all__ = ["HazardFit", "fit_hazards", "hazard_loglik", "profile_interval"]
+__all__ = ["HazardFit", "fit_hazards", "hazard_loglik", "loglik_at", "profile_interval"]
+
+
+def loglik_at(z: np.ndarray, at_risk: np.ndarray, shared: np.ndarray) -> float:
+    """Log-likelihood of the counts at known hazards ``z`` per row (a held-out score)."""
+    ll, _, _ = hazard_loglik(
+        np.ones(1), z[:, None], at_risk.astype(np.float64), shared.astype(np.float64)
+    )
+    return ll
 
 
 def hazard_loglik(

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from spillover.fit._base import AgentData, ExposureEstimator, checked_exposures
-from spillover.fit._hazard import fit_hazards, hazard_loglik, profile_interval
+from spillover.fit._hazard import fit_hazards, loglik_at, profile_interval
 from spillover.fit._result import FitStatus
 from spillover.fit._spec import ModelSpec, Overlay
 from spillover.models import PERSONA_MAP, PERSONA_ODE
@@ -123,11 +123,7 @@ class SIPersonaEstimator(ExposureEstimator):
         h_alpha, h_beta = hazards[0, persona], hazards[1, persona]
         if np.isnan(h_alpha).any():
             return -math.inf  # a persona unseen in training cannot be scored
-        z = h_alpha + m * h_beta
-        ll, _, _ = hazard_loglik(
-            np.ones(1), z[:, None], at_risk.astype(np.float64), shared.astype(np.float64)
-        )
-        return ll
+        return loglik_at(h_alpha + m * h_beta, at_risk, shared)
 
 
 PERSONA_SPEC = ModelSpec.of(
