@@ -182,9 +182,7 @@ def run_cell(task: CellTask) -> CellOutcome:
     on the folder while this process may still write into it.
     """
     with writer_lock(task.sweep) if task.sweep else contextlib.nullcontext():
-        if task.kind == "loop":
-            return _run_loop_cell(task)
-        return _run_cell(task)
+        return _recorded(task, _write_loop_cell if task.kind == "loop" else _write_cell)
 
 
 def loop_fits_document(tables: dict[str, Any]) -> dict[str, Any]:
@@ -211,34 +209,13 @@ def _cell_entries(task: CellTask, worker: str) -> dict[str, Any]:
     return extra
 
 
-def _run_loop_cell(task: CellTask) -> CellOutcome:
-    """A loop cell: the chained run of ``spillover loop`` seeded ``SeedRecord(root, (cell,))``,
-    written as ``spillover loop`` writes it, with the coupling fit in ``fits.json``."""
-    from spillover.io import read_loop_tables, write_json, write_loop_dir
-    from spillover.loop import run_loop_values
-
+def _recorded(task: CellTask, write: Callable[[CellTask, str], dict[str, float]]) -> CellOutcome:
+    """The outcome of a cell written by ``write(task, worker)``, which returns the cell's
+    timings: complete, with the timings, or failed, with the error."""
     t0 = time.perf_counter()
     worker = _worker_name()
     try:
-        record = task.seed
-        result, graph, timings = run_loop_values(task.config, record)
-        extra = _cell_entries(task, worker)
-
-        def attach(folder: Path) -> None:
-            t_fit = time.perf_counter()
-            write_json(loop_fits_document(read_loop_tables(folder)), folder / "fits.json")
-            timings["fit_s"] = time.perf_counter() - t_fit
-
-        write_loop_dir(
-            result,
-            graph,
-            task.out,
-            config=dict(task.config),
-            timings=timings,
-            force=True,
-            extra=extra,
-            attach=attach,
-        )
+        timings = write(task, worker)
     except Exception as exc:
         return CellOutcome.failure(
             task.cell, exc, elapsed_s=time.perf_counter() - t0, worker=worker
@@ -252,46 +229,55 @@ def _run_loop_cell(task: CellTask) -> CellOutcome:
     )
 
 
-def _run_cell(task: CellTask) -> CellOutcome:
-    """:func:`run_cell` without the lock.
+def _write_loop_cell(task: CellTask, worker: str) -> dict[str, float]:
+    """A loop cell: the chained run of ``spillover loop`` seeded ``SeedRecord(root, (cell,))``,
+    written as ``spillover loop`` writes it, with the coupling fit in ``fits.json``."""
+    from spillover.io import read_loop_tables, write_json, write_loop_dir
+    from spillover.loop import run_loop_values
 
-    The run directory is written atomically by :func:`spillover.io.write_run_dir` (replacing
-    a stale one), with the fits in ``fits.json`` and, in the manifest, ``fits`` and a
-    ``sweep`` entry (sweep folder, cell index, swept values, spawn key).
-    """
+    result, graph, timings = run_loop_values(task.config, task.seed)
+
+    def attach(folder: Path) -> None:
+        t_fit = time.perf_counter()
+        write_json(loop_fits_document(read_loop_tables(folder)), folder / "fits.json")
+        timings["fit_s"] = time.perf_counter() - t_fit
+
+    write_loop_dir(
+        result,
+        graph,
+        task.out,
+        config=dict(task.config),
+        timings=timings,
+        force=True,
+        extra=_cell_entries(task, worker),
+        attach=attach,
+    )
+    return timings
+
+
+def _write_cell(task: CellTask, worker: str) -> dict[str, float]:
+    """An SI cell, written atomically by :func:`spillover.io.write_run_dir` (replacing a stale
+    run directory), with the fits in ``fits.json`` and, in the manifest, ``fits`` and a
+    ``sweep`` entry (sweep folder, cell index, swept values, spawn key)."""
     from spillover.io import write_json, write_run_dir
 
-    t0 = time.perf_counter()
-    worker = _worker_name()
-    try:
-        config = SimulationConfig().replace(**task.config)
-        record = task.seed
-        limiter = task.limiter
-        if isinstance(limiter, SlotLimiter):
-            limiter = limiter.bind()  # in this task's thread, before any backend uses it
-        run = simulate_config(config, record, limiter=limiter)
-        t_fit = time.perf_counter()
-        fits = fits_document(run.result.exposures, task.models, agents=run.agents)
-        fit_s = time.perf_counter() - t_fit
+    config = SimulationConfig().replace(**task.config)
+    limiter = task.limiter
+    if isinstance(limiter, SlotLimiter):
+        limiter = limiter.bind()  # in this task's thread, before any backend uses it
+    run = simulate_config(config, task.seed, limiter=limiter)
+    t_fit = time.perf_counter()
+    fits = fits_document(run.result.exposures, task.models, agents=run.agents)
+    fit_s = time.perf_counter() - t_fit
 
-        def attach(folder: Path) -> None:
-            write_json(fits, folder / "fits.json")
+    def attach(folder: Path) -> None:
+        write_json(fits, folder / "fits.json")
 
-        extra: dict[str, Any] = {"fits": fits, **_cell_entries(task, worker)}
-        run_timings = dict(run.timings, fit_s=fit_s)
-        # A previous run of the cell is replaced by its marker: what spillover wrote goes,
-        # anything else in the folder fails the cell instead.
-        write_run_dir(
-            replace(run, timings=run_timings), task.out, force=True, extra=extra, attach=attach
-        )
-    except Exception as exc:
-        return CellOutcome.failure(
-            task.cell, exc, elapsed_s=time.perf_counter() - t0, worker=worker
-        )
-    return CellOutcome(
-        cell=task.cell,
-        status="complete",
-        elapsed_s=time.perf_counter() - t0,
-        timings={k: round(v, 6) for k, v in run_timings.items()},
-        worker=worker,
+    extra: dict[str, Any] = {"fits": fits, **_cell_entries(task, worker)}
+    run_timings = dict(run.timings, fit_s=fit_s)
+    # A previous run of the cell is replaced by its marker: what spillover wrote goes,
+    # anything else in the folder fails the cell instead.
+    write_run_dir(
+        replace(run, timings=run_timings), task.out, force=True, extra=extra, attach=attach
     )
+    return run_timings
