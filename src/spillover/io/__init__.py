@@ -3,6 +3,7 @@
 from spillover.io._config import load_config as load_config
 from spillover.io._config import load_settings_document as load_settings_document
 from spillover.io._config import read_config as read_config
+from spillover.io._config import read_settings_file as read_settings_file
 from spillover.io._config import validation_message as validation_message
 from spillover.io._events import example_events as example_events
 from spillover.io._events import example_events_path as example_events_path
@@ -31,6 +32,7 @@ from spillover.io._rundir import RunRecord as RunRecord
 from spillover.io._rundir import check_output_dir as check_output_dir
 from spillover.io._rundir import dumps_json as dumps_json
 from spillover.io._rundir import json_safe as json_safe
+from spillover.io._rundir import read_folder_json as read_folder_json
 from spillover.io._rundir import read_manifest as read_manifest
 from spillover.io._rundir import run_dir_writer as run_dir_writer
 from spillover.io._rundir import write_json as write_json

@@ -171,6 +171,23 @@ def write_json(document: Any, path: Path) -> None:
     path.write_text(dumps_json(document, indent=2) + "\n", encoding="utf-8")
 
 
+def read_folder_json(folder: str | os.PathLike[str], name: str, what: str) -> Any:
+    """The JSON document ``name`` of ``folder`` (a run directory's or a sweep's manifest).
+
+    Raises
+    ------
+    RunDirError
+        When the file is missing (``folder`` is not ``what``) or cannot be read or parsed.
+    """
+    path = Path(folder) / name
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunDirError(f"{folder} is not {what}: {name} is missing") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunDirError(f"{path} cannot be read: {exc}") from None
+
+
 def curves_table(curves: Curves, *, by_persona: bool) -> pa.Table:
     """``replicate, round, informed, n_nodes`` (plus ``persona`` when by persona)."""
     import pyarrow as pa
@@ -338,13 +355,7 @@ def write_run_dir(
 
 def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """The manifest of a run directory; RunDirError when missing or incomplete."""
-    path = Path(run_dir) / MANIFEST
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunDirError(f"{run_dir} is not a run directory: {MANIFEST} is missing") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RunDirError(f"{path} cannot be read: {exc}") from None
+    doc = read_folder_json(run_dir, MANIFEST, "a run directory")
     if not isinstance(doc, dict) or doc.get("status") != "complete":
         raise RunDirError(
             f"{run_dir} is not a complete run (status "

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from spillover.exceptions import RunDirError
-from spillover.io import clear_stale, dumps_json, read_marker
+from spillover.io import clear_stale, dumps_json, read_folder_json, read_marker
 from spillover.sweeps._spec import default_models
 
 __all__ = [
@@ -62,15 +61,9 @@ def write_json_atomic(document: Any, path: Path) -> None:
 
 
 def read_sweep_manifest(path: Path) -> dict[str, Any]:
-    doc_path = path / SWEEP_MANIFEST
-    try:
-        doc = json.loads(doc_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunDirError(f"{path} is not a sweep folder: {SWEEP_MANIFEST} is missing") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RunDirError(f"{doc_path} cannot be read: {exc}") from None
+    doc = read_folder_json(path, SWEEP_MANIFEST, "a sweep folder")
     if not isinstance(doc, dict) or "cells" not in doc or "grid" not in doc:
-        raise RunDirError(f"{doc_path} is not a sweep manifest")
+        raise RunDirError(f"{path / SWEEP_MANIFEST} is not a sweep manifest")
     return doc
 
 
