@@ -13,7 +13,13 @@ from spillover._redact import looks_secret, redact, shown
 from spillover.config import FLAT_KEYS, LLM_FIELDS, SimulationConfig, flat_types
 from spillover.exceptions import ConfigError
 
-__all__ = ["load_config", "load_settings_document", "read_config", "validation_message"]
+__all__ = [
+    "load_config",
+    "load_settings_document",
+    "read_config",
+    "read_settings_file",
+    "validation_message",
+]
 
 
 def _schema() -> Any:
@@ -170,6 +176,23 @@ _EXTRA_KEYS = (*LLM_FIELDS, "policy_table")
 _PATH_KEYS = ("edge_list", "events", "personas", "cache", "policy_table", "llm_gguf")
 
 
+def read_settings_file(path: str | os.PathLike[str], what: str = "config") -> Any:
+    """:func:`load_settings_document` of an existing file (config, sweep or study file).
+
+    Raises
+    ------
+    ConfigError
+        When the file does not exist or cannot be read, or as :func:`load_settings_document`.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{what} file {p} does not exist")
+    try:
+        return load_settings_document(p, what)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} file {p} cannot be read: {exc}") from None
+
+
 def _llm_key(name: str) -> str:
     return name if name in ("cache", "cache_mode") or name.startswith("llm_") else f"llm_{name}"
 
@@ -197,12 +220,7 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     p = Path(path)
     if p.is_dir():
         raise ConfigError(f"config file {p} is a directory, not a TOML or YAML file")
-    if not p.is_file():
-        raise ConfigError(f"config file {p} does not exist")
-    try:
-        raw = load_settings_document(p)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {p} cannot be read: {exc}") from None
+    raw = read_settings_file(p)
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: expected a table of settings at the top level")
     doc = dict(raw)

@@ -545,15 +545,10 @@ def _run_settings(raw: dict[str, Any], out: Any, folder: Path) -> SweepSettings:
 
 def read_study(path: str | os.PathLike[str]) -> StudySpec:
     """Read and validate a study file (TOML or YAML); ConfigError names the first problem."""
-    from spillover.io import load_settings_document
+    from spillover.io import read_settings_file
 
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"study file {p} does not exist")
-    try:
-        raw = load_settings_document(p, "study")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"study file {p} cannot be read: {exc}") from None
+    raw = read_settings_file(p, "study")
     folder = p.parent.absolute()
     try:
         if not isinstance(raw, dict):

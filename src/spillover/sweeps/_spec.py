@@ -46,7 +46,7 @@ from typing import Any, Final, Literal
 
 from spillover.config import FLAT_KEYS, SimulationConfig, flat_types
 from spillover.exceptions import ConfigError
-from spillover.io import load_settings_document, validation_message
+from spillover.io import read_settings_file, validation_message
 
 __all__ = [
     "EXECUTOR_KINDS",
@@ -479,12 +479,7 @@ def read_sweep_config(path: str | os.PathLike[str]) -> SweepSpec:
     :class:`ConfigError` naming it.
     """
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"sweep file {p} does not exist")
-    try:
-        raw = load_settings_document(p, "sweep")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"sweep file {p} cannot be read: {exc}") from None
+    raw = read_settings_file(p, "sweep")
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: expected a table with [base], [grid] and seed")
     unknown = sorted(set(raw) - _TOP_KEYS)
