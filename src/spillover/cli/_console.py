@@ -4,16 +4,38 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
-__all__ = ["err_console", "out_console", "replicate_progress"]
+__all__ = ["bar_progress", "err_console", "out_console", "replicate_progress"]
 
 # Tables stay readable when output goes to a file or a pipe (where rich would assume 80 columns).
 out_console = Console(width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 120)
+
+
+def bar_progress(*columns: ProgressColumn, after: Sequence[ProgressColumn] = ()) -> Progress:
+    """Progress bars on stderr: description, bar, done of total, ``columns``, elapsed time, then
+    ``after``."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        *columns,
+        TimeElapsedColumn(),
+        *after,
+        console=err_console,
+        transient=False,
+    )
 
 
 @contextlib.contextmanager
@@ -24,14 +46,7 @@ def replicate_progress(
     if not enabled:
         yield lambda done, total: None
         return
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("replicates"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err_console, transient=False) as progress:
+    with bar_progress(TextColumn("replicates")) as progress:
         task = progress.add_task(label, total=total)
 
         def update(done: int, total_: int) -> None:

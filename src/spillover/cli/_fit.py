@@ -12,6 +12,12 @@ from rich.text import Text
 
 from spillover.cli._app import app
 from spillover.cli._console import err_console, out_console
+from spillover.cli._fit_options import (
+    FoldsOption,
+    check_fit_options,
+    llm_noise_option,
+    llm_noise_tables,
+)
 from spillover.cli._simulate_options import FIT_FLAG_OF, flags_on_errors
 
 if TYPE_CHECKING:  # the fits load when a fit runs, not when the command line starts
@@ -384,9 +390,7 @@ def fit_command(
             "on curves). \\[default: from the run's manifest when the graph is regular]",
         ),
     ] = None,
-    folds: Annotated[
-        int, typer.Option("--folds", help="Folds of replicates for held-out scores (0: skip).")
-    ] = 5,
+    folds: FoldsOption = 5,
     criterion: Annotated[
         str, typer.Option("--criterion", help="Criterion naming the best model: bic, aic, aicc.")
     ] = "bic",
@@ -400,16 +404,7 @@ def fit_command(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
-    llm_noise: Annotated[
-        int | None,
-        typer.Option(
-            "--llm-noise",
-            metavar="B",
-            help="LLM runs with sampled answers: bootstrap tables whose re-simulated runs put "
-            "the noise of the answers into the agent-level SEs (0: off). "
-            "\\[default: 40]",
-        ),
-    ] = None,
+    llm_noise: Annotated[int | None, llm_noise_option("the agent-level SEs")] = None,
 ) -> None:
     """Fit models of the spread to a run and say which the data support.
 
@@ -474,10 +469,7 @@ def _check_options(
 
     if criterion not in CRITERIA:
         raise ConfigError(f"--criterion must be one of {', '.join(CRITERIA)}; got {criterion!r}")
-    if folds < 0:
-        raise ConfigError(f"--folds must be >= 0; got {folds}")
-    if llm_noise is not None and llm_noise < 0:
-        raise ConfigError(f"--llm-noise must be an integer >= 0 (0: off); got {llm_noise}")
+    check_fit_options(folds, llm_noise)
     if fit_rounds is not None and (is_sweep(input_path) or _is_loop(input_path)):
         raise ConfigError(
             "--fit-rounds forecasts one run: give a run directory or a curves table, not a "
@@ -503,14 +495,8 @@ def _with_llm_noise(
 ) -> Analysis:
     """The analysis of an LLM run with its sampled answers' noise (``--llm-noise``)."""
     from spillover.pipeline import llm_noise_fit
-    from spillover.selection import DEFAULT_LLM_NOISE_TABLES
 
-    n_tables = DEFAULT_LLM_NOISE_TABLES if llm_noise is None else llm_noise
-
-    def tick(done: int, total: int) -> None:
-        if not quiet and done in (1, total):
-            err_console.print(f"LLM answer noise: refitted {done} of {total} bootstrap tables")
-
+    n_tables, tick = llm_noise_tables(llm_noise, quiet=quiet)
     return llm_noise_fit(run_dir, analysis, n_tables=n_tables, fit_rounds=fit_rounds, progress=tick)
 
 

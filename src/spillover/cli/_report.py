@@ -9,6 +9,12 @@ import typer
 
 from spillover.cli._app import app
 from spillover.cli._console import err_console, out_console
+from spillover.cli._fit_options import (
+    FoldsOption,
+    check_fit_options,
+    llm_noise_option,
+    llm_noise_tables,
+)
 from spillover.cli._simulate_options import FIT_FLAG_OF, flags_on_errors
 
 __all__ = ["report_command"]
@@ -22,9 +28,7 @@ def report_command(
         Path | None,
         typer.Option("--out", "-o", help="HTML file to write. \\[default: RUN/report.html]"),
     ] = None,
-    folds: Annotated[
-        int, typer.Option("--folds", help="Folds of replicates for held-out scores (0: skip).")
-    ] = 5,
+    folds: FoldsOption = 5,
     fit_rounds: Annotated[
         int | None,
         typer.Option(
@@ -35,14 +39,7 @@ def report_command(
         ),
     ] = None,
     llm_noise: Annotated[
-        int | None,
-        typer.Option(
-            "--llm-noise",
-            metavar="B",
-            help="LLM runs with sampled answers: bootstrap tables whose re-simulated runs put "
-            "the noise of the answers into the agent-level intervals, as in spillover fit "
-            "(0: off). \\[default: 40]",
-        ),
+        int | None, llm_noise_option("the agent-level intervals, as in spillover fit")
     ] = None,
 ) -> None:
     """Fit every model the run supports and write an HTML report with figures.
@@ -58,10 +55,7 @@ def report_command(
     from spillover.report import build_run_report, build_sweep_report
     from spillover.sweeps import is_sweep
 
-    if folds < 0:
-        raise ConfigError(f"--folds must be >= 0; got {folds}")
-    if llm_noise is not None and llm_noise < 0:
-        raise ConfigError(f"--llm-noise must be an integer >= 0 (0: off); got {llm_noise}")
+    check_fit_options(folds, llm_noise)
     from spillover.io import is_loop_run
 
     if fit_rounds is not None:
@@ -78,18 +72,13 @@ def report_command(
     elif is_sweep(run):
         path = build_sweep_report(run, out)
     else:
-        from spillover.selection import DEFAULT_LLM_NOISE_TABLES
-
-        def tick(done: int, total: int) -> None:
-            if done in (1, total):
-                err_console.print(f"LLM answer noise: refitted {done} of {total} bootstrap tables")
-
+        n_tables, tick = llm_noise_tables(llm_noise)
         path = build_run_report(
             run,
             out,
             n_folds=folds,
             fit_rounds=fit_rounds,
-            llm_noise=DEFAULT_LLM_NOISE_TABLES if llm_noise is None else llm_noise,
+            llm_noise=n_tables,
             llm_noise_progress=tick,
         )
     out_console.print(f"wrote {path} (figures in {path.parent / 'figures'})")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spillover.cli._app import app
-from spillover.cli._console import err_console, out_console, replicate_progress
+from spillover.cli._console import bar_progress, err_console, out_console, replicate_progress
 from spillover.cli._simulate_options import (
     ConfigOption,
     DryRunOption,
@@ -71,22 +71,7 @@ def llm_progress(
     if not enabled:
         yield (lambda d, t: None), (lambda d, t: None)
         return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        _rate_column(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err_console, transient=False) as progress:
+    with bar_progress(_rate_column()) as progress:
         answers = progress.add_task("LLM answers", total=None, rate=True)
         runs = progress.add_task("rounds" if feed else "replicates", total=n_reps)
 

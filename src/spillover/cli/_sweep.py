@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from spillover.cli._app import app
-from spillover.cli._console import err_console, out_console
+from spillover.cli._console import bar_progress, err_console, out_console
 from spillover.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -47,26 +47,13 @@ def _progress(enabled: bool) -> Iterator[_Bar | None]:
     if not enabled:
         yield None
         return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import TextColumn, TimeRemainingColumn
 
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
+    with bar_progress(
         TextColumn("[red]{task.fields[failed]} failed[/red]"),
         TextColumn("({task.fields[skipped]} already done)"),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err_console, transient=False) as progress:
+        after=(TextColumn("eta"), TimeRemainingColumn()),
+    ) as progress:
         yield _Bar(progress)
 
 
