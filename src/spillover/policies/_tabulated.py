@@ -189,13 +189,19 @@ def with_offline_reach(answers: np.ndarray, reach: float | None) -> np.ndarray:
     return out
 
 
-def _as_table(name: str, values: Any, n_buckets: int) -> np.ndarray:
-    arr = np.array(values, dtype=np.float64)
+def _persona_by_bucket(name: str, values: Any, n_buckets: int, dtype: type) -> np.ndarray:
+    """``values`` as a (persona x bucket) array of ``dtype``; ConfigError for another shape."""
+    arr: np.ndarray = np.array(values, dtype=dtype)
     if arr.shape != (N_PERSONAS, n_buckets):
         raise ConfigError(
             f"{name} must have shape ({N_PERSONAS}, {n_buckets}) (persona x bucket); "
             f"got {arr.shape}"
         )
+    return arr
+
+
+def _as_table(name: str, values: Any, n_buckets: int) -> np.ndarray:
+    arr = _persona_by_bucket(name, values, n_buckets, np.float64)
     ok = np.isnan(arr) | ((arr >= 0.0) & (arr <= 1.0))
     if not ok.all():
         c, b = (int(x) for x in np.argwhere(~ok)[0])
@@ -205,12 +211,7 @@ def _as_table(name: str, values: Any, n_buckets: int) -> np.ndarray:
 
 
 def _as_counts(name: str, values: Any, n_buckets: int) -> np.ndarray:
-    arr = np.array(values, dtype=np.int64)
-    if arr.shape != (N_PERSONAS, n_buckets):
-        raise ConfigError(
-            f"{name} must have shape ({N_PERSONAS}, {n_buckets}) (persona x bucket); "
-            f"got {arr.shape}"
-        )
+    arr = _persona_by_bucket(name, values, n_buckets, np.int64)
     if (arr < ANSWER_FROM_UNKNOWN).any():
         c, b = (int(x) for x in np.argwhere(arr < ANSWER_FROM_UNKNOWN)[0])
         raise ConfigError(

@@ -253,25 +253,39 @@ def _verdict_section(analysis: Analysis) -> str:
     )
 
 
-def _share_text(value: Any) -> str:
-    """A parameter's LLM share of the variance: one figure, or the range over a vector."""
+def _page_start(title: str, summary: Sequence[tuple[str, Any]]) -> list[str]:
+    """The head of a run's or a sweep's page, its title and the summary table."""
+    return [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        GENERATOR_META,
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{escape(title)}</h1>",
+        _kv_table(summary),
+    ]
+
+
+def _value_text(value: Any, spec: str, *, count: bool = False) -> str:
+    """One figure in format ``spec``, or the range over a vector (with its length when
+    ``count``); ``n/a`` when nothing is finite."""
     if isinstance(value, float):
-        return f"{value:.0%}" if math.isfinite(value) else "n/a"
+        return format(value, spec) if math.isfinite(value) else "n/a"
     if isinstance(value, list | tuple):
         finite = [v for v in value if isinstance(v, float) and math.isfinite(v)]
         if not finite:
             return "n/a"
-        return f"{min(finite):.0%} to {max(finite):.0%} ({len(value)} values)"
+        span = f"{format(min(finite), spec)} to {format(max(finite), spec)}"
+        return f"{span} ({len(value)} values)" if count else span
     return "n/a"
+
+
+def _share_text(value: Any) -> str:
+    """A parameter's LLM share of the variance: one figure, or the range over a vector."""
+    return _value_text(value, ".0%", count=True)
 
 
 def _se_text(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}" if math.isfinite(value) else "n/a"
-    if isinstance(value, list | tuple):
-        finite = [v for v in value if isinstance(v, float) and math.isfinite(v)]
-        return f"{min(finite):.3g} to {max(finite):.3g}" if finite else "n/a"
-    return "n/a"
+    return _value_text(value, ".3g")
 
 
 def _llm_noise_section(analysis: Analysis) -> str:
@@ -410,14 +424,7 @@ def render_report(
     feed_posts: FeedPosts | None = None,
 ) -> str:
     """The whole report as one HTML string (``feed_posts``: a feed-mode run's posts)."""
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        GENERATOR_META,
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{escape(title)}</h1>",
-        _kv_table(summary),
-    ]
+    parts = _page_start(title, summary)
     if event_post:
         parts.append(f"<h2>The news item</h2><pre>{escape(event_post)}</pre>")
     parts.append(feed_posts_section(feed_posts))
@@ -481,12 +488,7 @@ def render_table_page(
     )
     return "\n".join(
         [
-            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-            GENERATOR_META,
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-            f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
-            f"<h1>{escape(title)}</h1>",
-            _kv_table(summary),
+            *_page_start(title, summary),
             "<h2>Fitted rates across the grid</h2>",
             *(f.html() for f in figures),
             "<h2>Fits per cell</h2>",
