@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from spillover.personas import PERSONAS
-from spillover.report._mpl import new_figure
+from spillover.report._mpl import fraction_axes, new_figure
 from spillover.trajectories import Adoptions, Curves
 
 if TYPE_CHECKING:
@@ -66,15 +66,7 @@ def plot_run(
         overlays, ("tab:orange", "tab:green", "tab:red"), strict=False
     ):
         ax1.plot(rounds, values, color=color, lw=1.6, ls="--", label=label)
-    ax1.set(
-        xlabel="round",
-        ylabel="fraction informed (shared)",
-        ylim=(0, 1.02),
-        xlim=(0, curves.n_rounds),
-        title="Spread over rounds",
-    )
-    ax1.grid(alpha=0.3)
-    ax1.legend(loc="lower right", fontsize=8)
+    fraction_axes(ax1, curves.n_rounds, "Spread over rounds", ylabel="fraction informed (shared)")
 
     mean_round = mean_adoption_round(adoptions, len(PERSONAS))
     order = np.argsort(np.nan_to_num(mean_round, nan=np.inf))

@@ -9,7 +9,7 @@ import numpy as np
 
 from spillover.fit import FitResult, TraitEffects
 from spillover.personas import PERSONAS
-from spillover.report._mpl import new_figure
+from spillover.report._mpl import fraction_axes, new_figure
 from spillover.trajectories import Curves
 
 if TYPE_CHECKING:
@@ -49,15 +49,7 @@ def plot_curve_fits(
     ax.plot(rounds, frac.mean(axis=0), color="tab:blue", lw=2.2, label="simulation, mean")
     for (label, values), color in zip(overlays, _COLORS, strict=False):
         ax.plot(rounds, values, color=color, lw=1.6, ls="--", label=label)
-    ax.set(
-        xlabel="round",
-        ylabel="fraction informed",
-        ylim=(0, 1.02),
-        xlim=(0, curves.n_rounds),
-        title=title,
-    )
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    fraction_axes(ax, curves.n_rounds, title)
     fig.tight_layout()
     return fig
 
@@ -106,16 +98,13 @@ def plot_forecasts(
         fontsize=8,
         color="gray",
     )
-    ax.set(
-        xlabel="round",
-        ylabel="fraction informed",
-        ylim=(0, 1.02),
-        xlim=(0, forecast.last_round),
-        title=title
+    fraction_axes(
+        ax,
+        forecast.last_round,
+        title
         or f"Forecast of the held-out rounds, {forecast.level:.0%} bands (mean of replicates)",
+        legend="upper left",
     )
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["new_figure", "save_figure"]
+__all__ = ["fraction_axes", "new_figure", "save_figure"]
 
 
 def new_figure(figsize: tuple[float, float], *, dpi: float = 100) -> Figure:
@@ -32,6 +33,20 @@ def new_figure(figsize: tuple[float, float], *, dpi: float = 100) -> Figure:
     from matplotlib.figure import Figure
 
     return Figure(figsize=figsize, dpi=dpi)
+
+
+def fraction_axes(
+    ax: Axes,
+    last_round: int,
+    title: str | None,
+    *,
+    ylabel: str = "fraction informed",
+    legend: Literal["lower right", "upper left"] = "lower right",
+) -> None:
+    """Axes of a fraction over rounds ``0..last_round``: labels, limits, grid and legend."""
+    ax.set(xlabel="round", ylabel=ylabel, ylim=(0, 1.02), xlim=(0, last_round), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc=legend, fontsize=8)
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: float | None = None) -> Path:
