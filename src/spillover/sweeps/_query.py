@@ -15,11 +15,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from spillover._extras import require_extra
 from spillover.exceptions import ConfigError
 from spillover.sweeps._dataset import TABLES, fits_table, param_types, param_value
 from spillover.sweeps._loop_dataset import LOOP_DATASET_TABLES, loop_empty_schema
 from spillover.sweeps._store import read_sweep_manifest
+from spillover.trajectories import ExposureTable
 
 if TYPE_CHECKING:
     import duckdb
@@ -41,12 +44,8 @@ def _empty_schema(table: str, params: dict[str, pa.DataType]) -> pa.Schema:
         ]
     elif table == "exposures":
         fields = [
-            ("replicate", pa.int32()),
-            ("round", pa.int32()),
-            ("persona", pa.int16()),
-            ("n_exposed", pa.int32()),
-            ("at_risk", pa.int64()),
-            ("shared", pa.int64()),
+            (name, pa.from_numpy_dtype(np.dtype(dtype)))
+            for name, dtype in ExposureTable.column_dtypes().items()
         ]
     else:
         fields = [(f.name, f.type) for f in fits_table({"models": []}).schema]

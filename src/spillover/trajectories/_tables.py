@@ -51,6 +51,11 @@ class _Columns:
         """``(name, dtype)`` of the columns, in contract order (that of the fields)."""
         return tuple((f.name, f.metadata["dtype"]) for f in fields(cls) if "dtype" in f.metadata)
 
+    @classmethod
+    def column_dtypes(cls) -> dict[str, type]:
+        """``{name: integer dtype}`` of the columns, in contract order (as written to Parquet)."""
+        return dict(cls._columns())
+
     def __post_init__(self) -> None:
         lengths = set()
         columns = self._columns()
