@@ -44,21 +44,23 @@ __all__ = [
 
 
 class SpilloverError(Exception):
-    """Base class of every error raised on purpose by spillover."""
-
-
-class ConfigError(SpilloverError, ValueError):
-    """A parameter or configuration value breaks a documented rule.
+    """Base class of every error raised on purpose by spillover.
 
     ``params`` names the parameters the message is about, as the library names them
-    (``n_nodes``, ``llm.concurrency``, ``llm.cache_mode``; empty when the error is about no
-    parameter of a config), so that a front end can say where to set them: the command line
-    adds its flags (``spillover.cli._flags``). It survives pickling (a sweep's worker).
+    (``n_nodes``, ``llm.concurrency``, ``llm.cache_mode``, ``out``, ``force``; empty when the
+    error is about no parameter), so that a front end can say where to set them: the command
+    line adds its flags (``spillover.cli._simulate_options.flags_on_errors``). It survives
+    pickling (a sweep's worker).
     """
 
     def __init__(self, *args: object, params: Iterable[str] = ()) -> None:
         super().__init__(*args)
         self.params: tuple[str, ...] = tuple(params)
+
+
+class ConfigError(SpilloverError, ValueError):
+    """A parameter or configuration value breaks a documented rule (``params`` as for
+    :class:`SpilloverError`)."""
 
 
 class GraphError(ConfigError):
@@ -102,7 +104,8 @@ class NotFittedError(FitError, AttributeError):
 
 
 class RunDirError(SpilloverError):
-    """A run directory cannot be written or read."""
+    """A run directory (or a sweep's, a study's or a report's output) cannot be written or
+    read; ``params`` names the output parameters to change (``out``, ``force``)."""
 
 
 class MissingExtraError(SpilloverError, ImportError):

@@ -242,6 +242,7 @@ def test_a_sweep_json_alone_does_not_make_a_sweep_folder(
         capsys,
     )
     assert code == 2 and "is not a sweep folder" in _one_error_line(err)
+    assert _one_error_line(err).endswith("choose another out (--out)")
     assert (folder / "data.csv").read_text() == "a,b\n" and (folder / "sweep.json").is_file()
 
 

@@ -107,7 +107,9 @@ def test_existing_output_needs_force(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = tmp_path / "run"
     assert _run(["simulate", *SMALL, "--out", str(out)]) == 0
     assert _run(["simulate", *SMALL, "--out", str(out)]) == 2
-    assert "already exists" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # The library names the parameters (out, force); the command line adds their flags.
+    assert "already exists; choose another out or pass force (--out, --force)" in err
     assert _run(["simulate", *SMALL, "--out", str(out), "--force"]) == 0
 
 

@@ -112,8 +112,10 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
 def test_existing_output_is_refused_unless_forced(tmp_path: Path) -> None:
     run = run_simulation(SMALL)
     out = write_run_dir(run, tmp_path / "run")
-    with pytest.raises(RunDirError, match="already exists"):
+    with pytest.raises(RunDirError, match="already exists") as exc:
         write_run_dir(run, out)
+    # Named as the library's parameters, not as the command line's flags.
+    assert exc.value.params == ("out", "force") and "--" not in str(exc.value)
     write_run_dir(run, out, force=True)
     assert read_manifest(out)["status"] == "complete"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]

@@ -39,8 +39,9 @@ def test_serial_executor_maps_in_order_and_reports_errors() -> None:
 def test_make_executor_validates() -> None:
     assert make_executor("serial").kind == "serial"
     assert make_executor("process", workers=3).describe()["workers"] == 3
-    with pytest.raises(ConfigError, match="needs a scheduler address"):
+    with pytest.raises(ConfigError, match="needs a scheduler address") as exc:
         make_executor("dask")
+    assert exc.value.params == ("scheduler",) and "--scheduler" not in str(exc.value)
     with pytest.raises(ConfigError, match="executor must be one of"):
         make_executor("threads")
     with pytest.raises(ConfigError, match="workers must be an integer >= 1"):

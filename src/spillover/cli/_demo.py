@@ -10,6 +10,7 @@ import typer
 
 from spillover.cli._app import app
 from spillover.cli._console import err_console, out_console, replicate_progress
+from spillover.cli._simulate_options import OUTPUT_FLAG_OF, QuietOption, flags_on_errors
 from spillover.config import SimulationConfig
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ LLM_DEMO_NOTE = (
 
 
 @app.command("demo")
+@flags_on_errors({"out": OUTPUT_FLAG_OF["out"]})  # the demo always replaces its run
 def demo_command(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Run directory to write (replaced if it exists).")
@@ -62,7 +64,7 @@ def demo_command(
             help="Answer cache of the LLM demo. \\[default: llm-cache.sqlite beside --out]",
         ),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Run the demonstration: 3,200 agents with real LLM answers, or the persona prior.
 

@@ -17,6 +17,7 @@ import typer
 
 from spillover.cli._app import app
 from spillover.cli._console import err_console, out_console
+from spillover.cli._simulate_options import OUTPUT_FLAG_OF, OutOption, flags_on_errors
 
 __all__ = [
     "SIMULATE_LOOP_KEYS",
@@ -66,13 +67,12 @@ def resolve_loop_settings(config_file: Path | None, flags: dict[str, Any]) -> di
 
 
 @app.command("loop")
+@flags_on_errors(OUTPUT_FLAG_OF)
 def loop_command(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="TOML/YAML file with a \\[loop] section.")
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")] = Path(
-        "loop-run"
-    ),
+    out: OutOption = Path("loop-run"),
     force: Annotated[bool, typer.Option("--force", help="Replace an existing run.")] = False,
     n_nodes: Annotated[int | None, typer.Option("--n-nodes", help="Agents.")] = None,
     degree: Annotated[int | None, typer.Option("--degree", help="Degree k.")] = None,

@@ -27,11 +27,14 @@ from spillover._vocab import (
     VOCABULARIES,
 )
 from spillover.config import FLAT_KEYS, param_name
-from spillover.exceptions import ConfigError
+from spillover.exceptions import SpilloverError
 
 __all__ = [
+    "FIT_FLAG_OF",
     "FLAG_OF",
+    "OUTPUT_FLAG_OF",
     "SETTINGS",
+    "SWEEP_FLAG_OF",
     "Setting",
     "config_overrides",
     "flags_on_errors",
@@ -279,23 +282,32 @@ def config_overrides(options: Mapping[str, object]) -> dict[str, object]:
     return out
 
 
+#: The output flags of the commands that write a folder, for the parameters the library's
+#: output errors name (``spillover.io``, ``spillover.sweeps``: ``out``, ``force``).
+OUTPUT_FLAG_OF: Final[dict[str, str]] = {"out": "--out", "force": "--force"}
+
+#: The flags of ``spillover sweep``: its output and the Dask scheduler's address.
+SWEEP_FLAG_OF: Final[dict[str, str]] = {**OUTPUT_FLAG_OF, "scheduler": "--scheduler"}
+
 #: The flags of ``spillover fit`` and ``spillover report`` for the parameters their library
-#: errors name (``spillover.fit``, ``spillover.selection``).
+#: errors name (``spillover.fit``, ``spillover.selection``; ``out``: the report's page).
 FIT_FLAG_OF: Final[dict[str, str]] = {
     "fit_rounds": "--fit-rounds",
     "degree": "--degree",
     "models": "--model",
+    "out": "--out",
 }
 
 
 @contextlib.contextmanager
 def flags_on_errors(flag_of: Mapping[str, str] | None = None) -> Iterator[None]:
-    """A ConfigError raised inside names, after its message, the flags of its parameters
-    (:data:`FLAG_OF`, ``spillover simulate``'s, unless ``flag_of`` is given)."""
-    table = FLAG_OF if flag_of is None else flag_of
+    """An error raised inside (:class:`SpilloverError`) names, after its message, the flags of
+    its parameters (:data:`FLAG_OF` and :data:`OUTPUT_FLAG_OF`, ``spillover simulate``'s,
+    unless ``flag_of`` is given)."""
+    table = {**FLAG_OF, **OUTPUT_FLAG_OF} if flag_of is None else flag_of
     try:
         yield
-    except ConfigError as exc:
+    except SpilloverError as exc:
         flags = [table[p] for p in exc.params if p in table]
         if not flags:
             raise

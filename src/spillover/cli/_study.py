@@ -12,6 +12,7 @@ import typer
 
 from spillover.cli._app import app
 from spillover.cli._console import err_console, out_console
+from spillover.cli._simulate_options import OUTPUT_FLAG_OF, QuietOption, flags_on_errors
 from spillover.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -140,6 +141,7 @@ def _print_footer(document: dict[str, Any], path: Path, times: dict[str, float],
 
 
 @app.command("study")
+@flags_on_errors(OUTPUT_FLAG_OF)
 def study_command(
     config: Annotated[
         Path,
@@ -170,7 +172,7 @@ def study_command(
     force: Annotated[
         bool, typer.Option("--force", help="Delete the study folder's content and start over.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Run a study: every (event, degree) cell as a sweep, then the pooled analysis.
 

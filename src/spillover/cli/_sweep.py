@@ -13,6 +13,7 @@ import typer
 
 from spillover.cli._app import app
 from spillover.cli._console import bar_progress, err_console, out_console
+from spillover.cli._simulate_options import SWEEP_FLAG_OF, QuietOption, flags_on_errors
 from spillover.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -150,6 +151,7 @@ def _print_summary(spec: SweepSpec, summary: SweepSummary) -> None:
 
 
 @app.command("sweep")
+@flags_on_errors(SWEEP_FLAG_OF)
 def sweep_command(
     config: Annotated[
         Path,
@@ -195,7 +197,7 @@ def sweep_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate and list the cells; run nothing.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Run every cell of a parameter grid (each with n_reps replicates).
 

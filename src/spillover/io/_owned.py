@@ -227,19 +227,22 @@ def check_replaceable(folder: Path, kind: str, *, what: str = "output") -> None:
         if any(folder.iterdir()):
             raise RunDirError(
                 f"{what} {folder} exists and is not a spillover {name} (no {MARKER} marker); "
-                "it is not replaced: choose another --out"
+                "it is not replaced: choose another out",
+                params=("out",),
             )
         return
     if own.kind != kind:
         raise RunDirError(
             f"{what} {folder} is a spillover {_KIND_NAMES.get(own.kind, own.kind)}, not a "
-            f"{name}; it is not replaced: choose another --out"
+            f"{name}; it is not replaced: choose another out",
+            params=("out",),
         )
     foreign = foreign_entries(folder)
     if foreign:
         raise RunDirError(
             f"{what} {folder} holds {foreign[0]}, which spillover did not write; nothing was "
-            "replaced: move it out of the folder or choose another --out"
+            "replaced: move it out of the folder or choose another out",
+            params=("out",),
         )
 
 
@@ -398,11 +401,12 @@ def write_owned_text(target: Path, text: str) -> None:
     The file is recorded in its folder's marker when the folder is spillover's.
     """
     if target.is_symlink() or (target.exists() and not target.is_file()):
-        raise RunDirError(f"{target} exists and is not a file; choose another --out")
+        raise RunDirError(f"{target} exists and is not a file; choose another out", params=("out",))
     if target.exists() and not owns_file(target):
         raise RunDirError(
             f"{target} exists and was not written by spillover; it is not replaced: move it "
-            "away or choose another --out"
+            "away or choose another out",
+            params=("out",),
         )
     tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
     record(target.parent, files=[tmp.name, target.name])

@@ -84,7 +84,7 @@ def check_output_dir(
 ) -> Path:
     """Fail early, before any work, if ``out`` cannot be written as a run directory.
 
-    ``--force`` replaces a previous run, never an arbitrary folder: only an empty directory or
+    ``force`` replaces a previous run, never an arbitrary folder: only an empty directory or
     a spillover run directory (its marker, :mod:`spillover.io._owned`) holding nothing but
     what spillover wrote. ``keep`` are paths that must survive the run (the answer cache):
     one inside ``out`` is refused, since the run directory is replaced as a whole.
@@ -97,7 +97,10 @@ def check_output_dir(
                 "whole; keep the cache outside the run directory"
             )
     if path.exists() and not force:
-        raise RunDirError(f"output {path} already exists; choose another --out or pass --force")
+        raise RunDirError(
+            f"output {path} already exists; choose another out or pass force",
+            params=("out", "force"),
+        )
     if path.exists() and not path.is_dir():
         raise RunDirError(f"output {path} exists and is not a directory")
     check_replaceable(path, "run")
@@ -123,7 +126,7 @@ def run_dir_writer(
 
     The staging folder carries a ``staging`` marker naming this process; leftovers of dead
     processes are cleared first. On success the folder's marker names every file written,
-    so that a later ``--force`` removes exactly those.
+    so that a later ``force`` removes exactly those.
     """
     final = check_output_dir(out, force=force, keep=keep)
     staging = new_staging(final)

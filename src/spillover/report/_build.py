@@ -125,7 +125,8 @@ def _figure_staging(root: Path, target: Path) -> Path:
     if target.exists() and not owns_file(target):
         raise RunDirError(
             f"{target} exists and was not written by spillover; it is not replaced: move it "
-            "away or choose another --out"
+            "away or choose another out",
+            params=("out",),
         )
     check_replaceable(root / "figures", "figures", what="figures folder")
     return new_staging(root / "figures")

@@ -21,13 +21,6 @@ from typing import Any, Protocol
 from spillover._rng import seed_record
 from spillover.exceptions import ConfigError, RunDirError
 from spillover.io import (
-    MARKER,
-    check_replaceable,
-    read_marker,
-    remove_owned,
-    write_marker,
-)
-from spillover.io import (
     record as record_owned,
 )
 from spillover.sweeps._dataset import (
@@ -41,10 +34,11 @@ from spillover.sweeps._spec import SweepSpec
 from spillover.sweeps._store import (
     FORMAT,
     SWEEP_MANIFEST,
-    WRITERS_LOCK,
     cell_dir,
     clean_stale,
+    clear_sweep_folder,
     is_sweep,
+    prepare_sweep_folder,
     read_sweep_manifest,
     sweep_lock,
     write_json_atomic,
@@ -124,52 +118,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _prepare_folder(root: Path) -> None:
-    """Create the sweep folder, or check that an existing one is a spillover sweep."""
-    if root.exists() and (root.is_symlink() or not root.is_dir()):
-        raise RunDirError(f"sweep output {root} exists and is not a directory")
-    own = read_marker(root) if root.is_dir() else None
-    if own is not None and own.kind != "sweep":
-        raise RunDirError(
-            f"sweep output {root} is a spillover {own.kind} folder, not a sweep folder; "
-            "choose another --out"
-        )
-    if (
-        own is None
-        and root.is_dir()
-        and any(p.name not in (".lock", WRITERS_LOCK) for p in root.iterdir())
-    ):
-        raise RunDirError(
-            f"sweep output {root} exists and is not a sweep folder (no {MARKER} marker); "
-            "choose another --out"
-        )
-    root.mkdir(parents=True, exist_ok=True)
-    if not os.access(root, os.W_OK):
-        raise RunDirError(f"sweep output {root} is not writable")
-    if own is None:
-        _mark(root)
-
-
-def _mark(root: Path, keep: Sequence[str] = ()) -> None:
-    write_marker(
-        root,
-        "sweep",
-        files=[SWEEP_MANIFEST],
-        dirs=["cells", "dataset"],
-        keep=[".lock", WRITERS_LOCK, *keep],
-    )
-
-
-def _clear(root: Path) -> None:
-    """Empty a sweep folder for ``--force``: exactly the files spillover wrote, refused when
-    anything else is there. The locks and the answer caches stay (answers are keyed by the
-    whole request, so they stay valid, and they were paid for)."""
-    check_replaceable(root, "sweep", what="sweep output")
-    remove_owned(root)
-    own = read_marker(root)
-    _mark(root, keep=sorted(own.keep) if own is not None else ())
-
-
 def _inside(paths: Sequence[str], root: Path) -> list[str]:
     """Those of ``paths`` inside ``root``, relative to it."""
     out = []
@@ -186,13 +134,15 @@ def _resolve_seed(spec: SweepSpec, previous: dict[str, Any] | None, root: Path) 
         if previous.get("fingerprint") != spec.fingerprint():
             raise ConfigError(
                 f"{root} holds a sweep with a different [base] or [grid]; rerun with the "
-                "same sweep file to resume it, use another --out, or --force to start over"
+                "same sweep file to resume it, use another out, or force to start over",
+                params=("out", "force"),
             )
         old = int(previous["seed"])
         if spec.seed is not None and spec.seed != old:
             raise ConfigError(
                 f"{root} holds a sweep with root seed {old}, not {spec.seed}; use another "
-                "--out, or --force to start over"
+                "out, or force to start over",
+                params=("out", "force"),
             )
         return old
     if spec.seed is not None:
@@ -287,7 +237,7 @@ def _resume(spec: SweepSpec, root: Path, force: bool) -> tuple[dict[str, Any] | 
     ``sweep.json`` (None for a new sweep) with the root seed this invocation runs under."""
     clean_stale(root)
     if force:
-        _clear(root)
+        clear_sweep_folder(root)
     previous = read_sweep_manifest(root) if is_sweep(root) else None
     return previous, _resolve_seed(spec, previous, root)
 
@@ -565,7 +515,7 @@ def run_sweep(
     else:
         model_names = check_models(tuple(models) if models is not None else spec.settings.models)
     argv = list(command) if command is not None else [Path(sys.argv[0]).name, *sys.argv[1:]]
-    _prepare_folder(root)
+    prepare_sweep_folder(root)
     owned = executor is None
     with sweep_lock(root):
         plan = _plan(spec, root, model_names, force)

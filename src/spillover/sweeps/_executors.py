@@ -375,7 +375,8 @@ def make_executor(
     if kind == "dask":
         if scheduler is None:
             raise ConfigError(
-                "executor 'dask' needs a scheduler address (--scheduler tcp://HOST:PORT)"
+                "executor 'dask' needs a scheduler address: set scheduler to tcp://HOST:PORT",
+                params=("scheduler",),
             )
         return DaskExecutor(scheduler)
     raise ConfigError(f"executor must be one of serial, process, dask; got {kind!r}")

@@ -7,28 +7,42 @@
       cells/cell-00007/           a normal run directory per cell (written atomically)
       dataset/{curves,exposures,fits}/cell=00007/part.parquet
       .lock                       held by the running driver (flock), so two drivers never mix
+
+:func:`prepare_sweep_folder` creates it (or checks that an existing folder is a sweep's) and
+:func:`clear_sweep_folder` empties it for ``force``, removing only what spillover wrote.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
 from spillover.exceptions import RunDirError
-from spillover.io import clear_stale, dumps_json, read_folder_json, read_marker
+from spillover.io import (
+    MARKER,
+    check_replaceable,
+    clear_stale,
+    dumps_json,
+    read_folder_json,
+    read_marker,
+    remove_owned,
+    write_marker,
+)
 from spillover.sweeps._spec import default_models
 
 __all__ = [
     "SWEEP_MANIFEST",
     "Sweep",
     "SweepCell",
+    "clear_sweep_folder",
     "is_sweep",
     "load_sweep",
+    "prepare_sweep_folder",
 ]
 
 SWEEP_MANIFEST: Final[str] = "sweep.json"
@@ -85,7 +99,8 @@ def sweep_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RunDirError(
-                f"another `spillover sweep` is running on {path}; wait for it or use another --out"
+                f"another `spillover sweep` is running on {path}; wait for it or use another out",
+                params=("out",),
             ) from None
         _check_no_writers(path)
         yield
@@ -149,6 +164,54 @@ def clean_stale(path: Path) -> None:
             tmp.unlink(missing_ok=True)
     for tmp in path.glob(f".{SWEEP_MANIFEST}.tmp-*"):
         tmp.unlink(missing_ok=True)
+
+
+def prepare_sweep_folder(root: Path) -> None:
+    """Create the sweep folder, or check that an existing one is a spillover sweep."""
+    if root.exists() and (root.is_symlink() or not root.is_dir()):
+        raise RunDirError(f"sweep output {root} exists and is not a directory")
+    own = read_marker(root) if root.is_dir() else None
+    if own is not None and own.kind != "sweep":
+        raise RunDirError(
+            f"sweep output {root} is a spillover {own.kind} folder, not a sweep folder; "
+            "choose another out",
+            params=("out",),
+        )
+    if (
+        own is None
+        and root.is_dir()
+        and any(p.name not in (".lock", WRITERS_LOCK) for p in root.iterdir())
+    ):
+        raise RunDirError(
+            f"sweep output {root} exists and is not a sweep folder (no {MARKER} marker); "
+            "choose another out",
+            params=("out",),
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    if not os.access(root, os.W_OK):
+        raise RunDirError(f"sweep output {root} is not writable")
+    if own is None:
+        _mark(root)
+
+
+def _mark(root: Path, keep: Sequence[str] = ()) -> None:
+    write_marker(
+        root,
+        "sweep",
+        files=[SWEEP_MANIFEST],
+        dirs=["cells", "dataset"],
+        keep=[".lock", WRITERS_LOCK, *keep],
+    )
+
+
+def clear_sweep_folder(root: Path) -> None:
+    """Empty a sweep folder for ``force``: exactly the files spillover wrote, refused when
+    anything else is there. The locks and the answer caches stay (answers are keyed by the
+    whole request, so they stay valid, and they were paid for)."""
+    check_replaceable(root, "sweep", what="sweep output")
+    remove_owned(root)
+    own = read_marker(root)
+    _mark(root, keep=sorted(own.keep) if own is not None else ())
 
 
 @dataclass(frozen=True)
