@@ -1,12 +1,7 @@
 """Model selection: information criteria, Akaike weights, held-out log-likelihood, forecasts."""
 
-from spillover.selection._analysis import (
-    N_OBS,
-    Analysis,
-    ModelGroup,
-    analyse,
-    available_models,
-)
+from spillover.selection._analysis import N_OBS, Analysis, ModelGroup, analyse
+from spillover.selection._choice import available_models
 from spillover.selection._criteria import (
     CRITERIA,
     ComparisonRow,

@@ -23,18 +23,16 @@ from numpy.typing import ArrayLike
 from spillover._rng import SeedLike
 from spillover.exceptions import ConfigError, FitError, MissingExtraError
 from spillover.fit import (
-    CURVE_ESTIMATORS,
-    ESTIMATORS,
     CurveEstimator,
     DiscoveredEquation,
     FitResult,
     TraitEffects,
     check_fit_rounds,
-    default_models,
     discover_equation,
     fit_trait_effects,
     get_model,
 )
+from spillover.selection._choice import chosen_models
 from spillover.selection._criteria import (
     ComparisonRow,
     Criterion,
@@ -49,7 +47,7 @@ from spillover.selection._robust import RobustErrors, heterogeneity_reasons, rob
 from spillover.selection._verdict import TwoRatesVerdict, two_rates_verdict
 from spillover.trajectories import AgentHistories, Curves, ExposureTable
 
-__all__ = ["N_OBS", "Analysis", "ModelGroup", "OnFitError", "analyse", "available_models"]
+__all__ = ["N_OBS", "Analysis", "ModelGroup", "OnFitError", "analyse"]
 
 #: What :func:`analyse` does with an agent-level model that cannot be fitted at all
 #: (:class:`FitError`, such as a table with nobody at risk): ``raise`` it, ``skip`` it with a
@@ -244,55 +242,6 @@ class Analysis:
         return out
 
 
-def available_models(
-    exposures: ExposureTable | None,
-    curves: Curves | None,
-    degree: int | None,
-    graph: Mapping[str, Any] | None = None,
-) -> tuple[list[str], list[str]]:
-    """(agent-level models, curve models) that the inputs support, in report order: the
-    models fitted when none are named (``spillover.fit.default_models``).
-
-    ``graph`` is the run's graph summary (``manifest.json``'s ``graph``); when it says the graph
-    is not regular, the models whose map needs a k-regular graph (``pair``) are left out.
-    """
-    defaults = default_models()
-    agent = [n for n in ESTIMATORS if n in defaults] if exposures is not None else []
-    curve: list[str] = []
-    if degree is not None:
-        curve = [n for n in _curve_candidates(exposures, curves) if n not in _irregular(graph)]
-    return agent, curve
-
-
-def _curve_candidates(exposures: ExposureTable | None, curves: Curves | None) -> list[str]:
-    """The curve models the inputs could support given a degree and a regular graph."""
-    if curves is None:
-        return []
-    # With an exposure table, the models fitted there are not fitted again to the curves:
-    # only the curve-only models (pair) are.
-    fitted_there = set(ESTIMATORS) if exposures is not None else set()
-    return [n for n in CURVE_ESTIMATORS if n in default_models() and n not in fitted_there]
-
-
-def _irregular(graph: Mapping[str, Any] | None) -> dict[str, str]:
-    """``{model: why it cannot be fitted}`` for the models that need a k-regular graph, when
-    ``graph`` (a graph summary) says the graph is not regular; empty otherwise."""
-    if graph is None or graph.get("is_regular", True) is not False:
-        return {}
-    name = graph.get("name")
-    lo, hi = graph.get("min_degree"), graph.get("max_degree")
-    which = f", {name}," if name else ""
-    degrees = f" (degrees {lo}-{hi})" if lo is not None and hi is not None else ""
-    return {
-        model: (
-            f"model {model!r} needs a k-regular graph (its map assumes every agent has k "
-            f"neighbours); this run's graph{which} is not regular{degrees}"
-        )
-        for model, spec in CURVE_ESTIMATORS.items()
-        if spec.needs_regular
-    }
-
-
 def analyse(
     *,
     exposures: ExposureTable | None = None,
@@ -344,7 +293,7 @@ def analyse(
     if on_fit_error not in ("raise", "skip", "record"):
         raise ConfigError(f"on_fit_error must be 'raise', 'skip' or 'record'; got {on_fit_error!r}")
     notes: list[str] = []
-    agent_models, curve_models = _chosen_models(exposures, curves, degree, models, graph, notes)
+    agent_models, curve_models = chosen_models(exposures, curves, degree, models, graph, notes)
     if fit_rounds is not None and agents is not None:
         agents = None
         if any("agents" in get_model(name).data for name in agent_models):
@@ -358,27 +307,13 @@ def analyse(
         raise ConfigError("sindy is fitted to curves; the input has none")
     groups: list[ModelGroup] = []
     covariances: dict[str, np.ndarray] = {}
-    traits = None
-    verdict = None
-    robust = None
+    group, verdict, robust, traits = None, None, None, None
     if exposures is not None:
-        try:
-            verdict = two_rates_verdict(exposures)
-        except FitError as exc:
-            notes.append(f"two-rates verdict: {exc}")
-    if agent_models:
-        assert exposures is not None
-        group, held = _agent_group(
+        group, verdict, robust, traits = _agent_level(
             exposures, agents, agent_models, n_folds, criterion, on_fit_error, notes
         )
-        if group is not None:
-            groups.append(group)
-            robust = robust_errors(exposures, group.results, verdict)
-            fitted = [r.model for r in group.results]
-            if any(get_model(name).trait_effects for name in fitted):
-                traits = _traits(exposures, verdict, on_fit_error, notes)
-        if verdict is not None and held is not None:
-            verdict = replace(verdict, held_out=dict(held))
+    if group is not None:
+        groups.append(group)
     if curve_models:
         assert curves is not None and degree is not None
         curve_group, covariances = _curve_group(curves, degree, curve_models, criterion)
@@ -411,6 +346,36 @@ def analyse(
         forecast=forecast,
         robust=robust,
     )
+
+
+def _agent_level(
+    exposures: ExposureTable,
+    agents: AgentHistories | None,
+    names: Sequence[str],
+    n_folds: int,
+    criterion: Criterion,
+    on_fit_error: OnFitError,
+    notes: list[str],
+) -> tuple[ModelGroup | None, TwoRatesVerdict | None, RobustErrors | None, TraitEffects | None]:
+    """What the exposure table gives: the agent-level group, the two-rates verdict (with the
+    held-out scores), the robust errors and the trait effects (None where not made)."""
+    verdict = traits = robust = None
+    try:
+        verdict = two_rates_verdict(exposures)
+    except FitError as exc:
+        notes.append(f"two-rates verdict: {exc}")
+    if not names:
+        return None, verdict, None, None
+    fits = [_fit_agent_model(name, exposures, agents, on_fit_error, notes) for name in names]
+    results = [r for r in fits if r is not None]
+    group, held = _agent_group(exposures, agents, results, n_folds, criterion, notes)
+    if group is not None:
+        robust = robust_errors(exposures, group.results, verdict)
+        if any(get_model(r.model).trait_effects for r in group.results):
+            traits = _traits(exposures, verdict, on_fit_error, notes)
+    if verdict is not None and held is not None:
+        verdict = replace(verdict, held_out=dict(held))
+    return group, verdict, robust, traits
 
 
 def _traits(
@@ -484,68 +449,6 @@ def _equation(curves: Curves, *, asked: bool, notes: list[str]) -> DiscoveredEqu
     return None
 
 
-def _chosen_models(
-    exposures: ExposureTable | None,
-    curves: Curves | None,
-    degree: int | None,
-    models: Sequence[str] | None,
-    graph: Mapping[str, Any] | None,
-    notes: list[str],
-) -> tuple[list[str], list[str]]:
-    """(agent-level, curve) models to fit, after checking the names against the inputs.
-
-    A model left out because the graph is not regular is named in ``notes``.
-    """
-    agent_ok, curve_ok = available_models(exposures, curves, degree, graph)
-    irregular = _irregular(graph)
-    if models is None:
-        if curves is not None and degree is None and exposures is None:
-            raise ConfigError(
-                "curve models need the graph's degree: give degree", params=("degree",)
-            )
-        for name in _curve_candidates(exposures, curves):
-            if name in irregular:
-                notes.append(f"{name} skipped: {irregular[name]}")
-        return agent_ok, curve_ok
-    known = set(ESTIMATORS) | set(CURVE_ESTIMATORS) | {"sindy"}
-    unknown = [m for m in models if m not in known]
-    if unknown:
-        raise ConfigError(
-            f"unknown model(s) {', '.join(map(repr, unknown))}; known: "
-            f"{', '.join(dict.fromkeys([*ESTIMATORS, *CURVE_ESTIMATORS, 'sindy']))}"
-        )
-    names = [m for m in dict.fromkeys(models) if m != "sindy"]
-    agent_models = [m for m in names if m in ESTIMATORS and exposures is not None]
-    curve_models = [m for m in names if m not in agent_models]
-    if curve_models and curves is None:
-        only_curves = [m for m in curve_models if m not in ESTIMATORS]
-        if exposures is not None and only_curves:
-            raise ConfigError(
-                f"model(s) {', '.join(only_curves)} are fitted to the informed curves, "
-                "which an exposure table does not hold: fit the run folder or its "
-                "curves.parquet (with the graph's degree)",
-                params=("models", "degree"),
-            )
-        raise ConfigError(
-            f"model(s) {', '.join(curve_models)} need an exposure table or curves; "
-            "the input has neither"
-        )
-    refused = [m for m in curve_models if m in irregular]
-    if refused:
-        raise ConfigError(
-            f"{irregular[refused[0]]}: fit the exposure-table models instead (leave "
-            f"{refused[0]} out of models), or simulate the run on a random-regular graph",
-            params=("models",),
-        )
-    if curve_models and degree is None:
-        raise ConfigError(
-            f"model(s) {', '.join(curve_models)} are fitted to curves and need the "
-            "graph's degree: give degree",
-            params=("degree",),
-        )
-    return agent_models, curve_models
-
-
 def _fit_agent_model(
     name: str,
     exposures: ExposureTable,
@@ -578,16 +481,13 @@ def _fit_agent_model(
 def _agent_group(
     exposures: ExposureTable,
     agents: AgentHistories | None,
-    names: Sequence[str],
+    results: Sequence[FitResult],
     n_folds: int,
     criterion: Criterion,
-    on_fit_error: OnFitError,
     notes: list[str],
 ) -> tuple[ModelGroup | None, dict[str, float] | None]:
-    """The agent-level group (fits on the exposure table or histories) and held-out scores;
-    no group when every model was skipped."""
-    fits = [_fit_agent_model(name, exposures, agents, on_fit_error, notes) for name in names]
-    results = [r for r in fits if r is not None]
+    """The agent-level group of ``results`` (fits on the exposure table or histories) and
+    held-out scores; no group when every model was skipped (no results)."""
     if not results:
         return None, None
     held = None
