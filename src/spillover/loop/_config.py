@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Final
 
 from spillover.exceptions import ConfigError
@@ -80,28 +81,16 @@ def build_loop(values: Mapping[str, Any]) -> tuple[CoupledRates, LoopSettings]:
     from spillover.loop._emission import EmissionRule
     from spillover.loop._simulate import CoupledRates
 
-    rates = CoupledRates(
-        alpha=values["alpha"],
-        beta=values["beta"],
-        gamma=values["gamma"],
-        eta=values["eta"],
-        kappa=values["kappa"],
-        delta=values["delta"],
-    )
+    # The rates and the chain settings are named in [loop] as their fields are.
+    rates = CoupledRates(**{f.name: values[f.name] for f in fields(CoupledRates)})
     rule = EmissionRule(
         mode=values["emission"],
         threshold=values["threshold"],
         rate=values["event_rate"],
         riot_level=values["riot_level"],
     )
-    settings = LoopSettings(
-        n_rounds=values["n_rounds"],
-        n_seeds=values["n_seeds"],
-        generations=values["generations"],
-        max_cascades=values["max_cascades"],
-        emission=rule,
-    )
-    return rates, settings
+    chain = {f.name: values[f.name] for f in fields(LoopSettings) if f.name != "emission"}
+    return rates, LoopSettings(**chain, emission=rule)
 
 
 def loop_root_event(values: Mapping[str, Any]) -> Event:

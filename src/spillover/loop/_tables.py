@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -89,16 +90,18 @@ def engagement_columns(result: LoopResult) -> dict[str, np.ndarray]:
     return _by_neighbours(result, "share_at_risk", "share_done", "n_exposed", "shared")
 
 
+def _int_columns(items: Sequence[Any], *names: str) -> dict[str, np.ndarray]:
+    """``{name: int64 column of item.name}`` for each of ``names``, in their order."""
+    return {n: np.array([getattr(item, n) for item in items], dtype=np.int64) for n in names}
+
+
 def cascade_columns(result: LoopResult) -> dict[str, Any]:
     """One row per cascade: lineage, start round, seeds, size."""
     cs = result.cascades
     return {
-        "replicate": np.array([c.replicate for c in cs], dtype=np.int64),
-        "cascade": np.array([c.cascade for c in cs], dtype=np.int64),
-        "generation": np.array([c.generation for c in cs], dtype=np.int64),
-        "parent": np.array([c.parent for c in cs], dtype=np.int64),
+        **_int_columns(cs, "replicate", "cascade", "generation", "parent"),
         "parent_event_id": [c.parent_event_id for c in cs],
-        "start_round": np.array([c.start_round for c in cs], dtype=np.int64),
+        **_int_columns(cs, "start_round"),
         "n_seeds": np.array([c.seeds.size for c in cs], dtype=np.int64),
         "ever_engaged": np.array(
             [int((c.arrays.engaged_round >= 0).sum()) for c in cs], dtype=np.int64
@@ -114,11 +117,7 @@ def event_columns(result: LoopResult) -> dict[str, Any]:
     """Emitted events: the ACLED fields of each :class:`Event` plus where it came from."""
     evs = result.events
     return {
-        "replicate": np.array([e.replicate for e in evs], dtype=np.int64),
-        "cascade": np.array([e.cascade for e in evs], dtype=np.int64),
-        "round": np.array([e.round for e in evs], dtype=np.int64),
-        "abs_round": np.array([e.abs_round for e in evs], dtype=np.int64),
-        "participating": np.array([e.participating for e in evs], dtype=np.int64),
+        **_int_columns(evs, "replicate", "cascade", "round", "abs_round", "participating"),
         "child_cascade": np.array([e.child for e in evs], dtype=np.int64),
         "event_id_cnty": [e.event.event_id for e in evs],
         "event_date": [e.event.date.isoformat() for e in evs],
