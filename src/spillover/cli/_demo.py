@@ -15,6 +15,7 @@ from spillover.config import SimulationConfig
 
 if TYPE_CHECKING:
     from spillover.pipeline import RunOutput
+    from spillover.selection import Analysis
 
 __all__ = ["demo_command"]
 
@@ -78,7 +79,6 @@ def demo_command(
     curves.png and report.html are written.
     """
     import spillover
-    from spillover.cli._fit import print_analysis
     from spillover.cli._simulate import llm_progress
     from spillover.exceptions import ConfigError
     from spillover.io import check_output_dir, write_json, write_run_dir
@@ -134,6 +134,13 @@ def demo_command(
     path = write_run_dir(run, out, force=True, extra={"fits": fits_doc}, attach=attach)
     report = build_run_report(path, analysis=analysis)
 
+    _print_demo(run, analysis, path, report, llm=llm)
+
+
+def _print_demo(run: RunOutput, analysis: Analysis, path: Path, report: Path, *, llm: bool) -> None:
+    """The demo's summary: the event, the spread, the fits, the policy, the files written."""
+    from spillover.cli._fit import print_analysis
+
     out_console.print(
         f"\n[bold]Event[/bold] {run.event.event_id}: {run.event.event_type}, "
         f"{run.event.location or run.event.admin1}, {run.event.country}",
@@ -142,7 +149,7 @@ def demo_command(
     final = run.result.curves.fraction()[:, -1]
     out_console.print(
         f"[bold]Spread[/bold]: final informed fraction {final.mean():.3f} "
-        f"(min {final.min():.3f}, max {final.max():.3f}) after {cfg.n_rounds} rounds; "
+        f"(min {final.min():.3f}, max {final.max():.3f}) after {run.config.n_rounds} rounds; "
         f"engine {run.timings['simulate_s']:.3f} s"
     )
     print_analysis(analysis)
