@@ -232,6 +232,27 @@ def _event_index(
     return labels, idx.astype(np.int64)
 
 
+def _live_channels(
+    base: str, m: np.ndarray, a: np.ndarray, s: np.ndarray
+) -> tuple[tuple[str, ...], tuple[str, ...], np.ndarray]:
+    """The channels of ``base`` the cells can estimate, those dropped, and the kept channels'
+    design columns. A channel never at risk is left out; so is one whose pooled hazard is 0
+    (say, no effect of further neighbours once the first is informed): it has no log-linear
+    form, its coefficients would run off to -inf."""
+    names, design_fn = TRAIT_BASES[base]
+    channel_cols = design_fn(m)
+    used = (channel_cols[a > 0] > 0).any(axis=0)
+    pooled = fit_hazards(channel_cols[:, used], a, s)
+    zero = np.zeros(len(names), dtype=bool)
+    zero[np.flatnonzero(used)[pooled.at_bound & (pooled.hazards <= 0.0)]] = True
+    used &= ~zero
+    if not used.any():
+        raise FitError(f"trait effects: every channel of the {base} hazard is estimated at 0")
+    channels = tuple(n for n, u in zip(names, used, strict=True) if u)
+    dropped = tuple(n for n, z in zip(names, zero, strict=True) if z)
+    return channels, dropped, channel_cols[:, used]
+
+
 def fit_trait_effects(
     exposures: ExposureTable,
     *,
@@ -271,20 +292,7 @@ def fit_trait_effects(
         raise FitError(
             f"trait effects need rows for at least 6 personas; got {np.unique(persona).size}"
         )
-    names, design_fn = TRAIT_BASES[base]
-    channel_cols = design_fn(m)
-    used = (channel_cols[a > 0] > 0).any(axis=0)
-    # A channel whose pooled hazard is 0 (say, no effect of further neighbours once the first
-    # is informed) has no log-linear form: its coefficients would run off to -inf.
-    pooled = fit_hazards(channel_cols[:, used], a, s)
-    zero = np.zeros(len(names), dtype=bool)
-    zero[np.flatnonzero(used)[pooled.at_bound & (pooled.hazards <= 0.0)]] = True
-    used &= ~zero
-    if not used.any():
-        raise FitError(f"trait effects: every channel of the {base} hazard is estimated at 0")
-    channels = tuple(n for n, u in zip(names, used, strict=True) if u)
-    dropped = tuple(n for n, z in zip(names, zero, strict=True) if z)
-    channel_cols = channel_cols[:, used]
+    channels, dropped, channel_cols = _live_channels(base, m, a, s)
     dummies = (event[:, None] == np.arange(1, labels.size)[None, :]).astype(np.float64)
     design = np.column_stack([np.ones(32), trait_matrix() - 0.5])[persona]
     design = np.column_stack([design, dummies])  # (keys, 6 + n_event_types - 1)
