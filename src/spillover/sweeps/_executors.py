@@ -14,15 +14,16 @@ downstream depends on the order. No cluster code lives here: Dask does the distr
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import os
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 from spillover._extras import require_extra
 from spillover.exceptions import ConfigError
@@ -39,6 +40,9 @@ __all__ = [
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+#: ``(task, get its result)`` pairs, as tasks settle: the getter raises the task's exception.
+_Settled: TypeAlias = Generator[tuple[T, Callable[[], R]]]
 
 
 class Executor(Protocol):
@@ -81,6 +85,28 @@ class Executor(Protocol):
 class _Base:
     kind = "base"
 
+    def map(
+        self,
+        fn: Callable[[T], R],
+        tasks: Sequence[T],
+        *,
+        on_error: Callable[[T, BaseException], R] | None = None,
+    ) -> Iterator[R]:
+        """The protocol's ``map``: each task's result, or ``on_error``'s value for a task that
+        raised (the exception itself without ``on_error``), as :meth:`_results` settles them."""
+        with contextlib.closing(self._results(fn, list(tasks))) as settled:
+            for task, result in settled:
+                try:
+                    value = result()
+                except Exception as exc:
+                    value = _fail(task, exc, on_error)
+                yield value
+
+    def _results(self, fn: Callable[[T], R], tasks: list[T]) -> _Settled[T, R]:
+        """``(task, get its result)`` for every task, in completion order; the getter raises
+        the task's exception. Closing the iterator stops the tasks not yet settled."""
+        raise NotImplementedError
+
     def close(self) -> None:
         """Release what the executor holds (pools, managers, clients)."""
 
@@ -107,20 +133,9 @@ class SerialExecutor(_Base):
 
     kind = "serial"
 
-    def map(
-        self,
-        fn: Callable[[T], R],
-        tasks: Sequence[T],
-        *,
-        on_error: Callable[[T, BaseException], R] | None = None,
-    ) -> Iterator[R]:
+    def _results(self, fn: Callable[[T], R], tasks: list[T]) -> _Settled[T, R]:
         for task in tasks:
-            try:
-                result = fn(task)
-            except Exception as exc:
-                yield _fail(task, exc, on_error)
-            else:
-                yield result
+            yield task, functools.partial(fn, task)
 
     def limiter(self, slots: int, *, name: str) -> SlotLimiter:
         return local_limiter(slots)
@@ -212,16 +227,9 @@ class ProcessExecutor(_Base):
             self._ctx.set_forkserver_preload(["spillover.sweeps._run"])
         self._manager: Any = None
 
-    def map(
-        self,
-        fn: Callable[[T], R],
-        tasks: Sequence[T],
-        *,
-        on_error: Callable[[T, BaseException], R] | None = None,
-    ) -> Iterator[R]:
+    def _results(self, fn: Callable[[T], R], tasks: list[T]) -> _Settled[T, R]:
         from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 
-        tasks = list(tasks)
         if not tasks:
             return
         pool = ProcessPoolExecutor(
@@ -234,12 +242,7 @@ class ProcessExecutor(_Base):
         try:
             futures: dict[Future[R], T] = {pool.submit(fn, task): task for task in tasks}
             for future in as_completed(futures):
-                try:
-                    result = future.result()
-                except Exception as exc:
-                    yield _fail(futures[future], exc, on_error)
-                else:
-                    yield result
+                yield futures[future], future.result
             clean = True
         finally:
             # On an early exit (interrupt, consumer error) drop queued tasks, stop the running
@@ -296,17 +299,10 @@ class DaskExecutor(_Base):
             raise ConfigError(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
         self._semaphores: list[Any] = []
 
-    def map(
-        self,
-        fn: Callable[[T], R],
-        tasks: Sequence[T],
-        *,
-        on_error: Callable[[T, BaseException], R] | None = None,
-    ) -> Iterator[R]:
+    def _results(self, fn: Callable[[T], R], tasks: list[T]) -> _Settled[T, R]:
         import distributed
 
         as_completed: Any = distributed.as_completed
-        tasks = list(tasks)
         if not tasks:
             return
         token = uuid.uuid4().hex[:8]
@@ -321,11 +317,7 @@ class DaskExecutor(_Base):
             for future in as_completed(futures, loop=self.client.loop):
                 done.add(future.key)
                 try:
-                    result = future.result()
-                except Exception as exc:
-                    yield _fail(by_key[future.key], exc, on_error)
-                else:
-                    yield result
+                    yield by_key[future.key], future.result
                 finally:
                     future.release()
         finally:
