@@ -20,7 +20,6 @@ The slots live in one place that every worker reaches:
 from __future__ import annotations
 
 import threading
-from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["Limiter", "SlotLimiter", "local_limiter"]
@@ -94,13 +93,8 @@ class SlotLimiter:
         self.acquire()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()  # the slot is given back whether or not the block raised
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "slots": self.slots}
