@@ -5,13 +5,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from spillover.config import SimulationConfig
 from spillover.exceptions import ConfigError, RunDirError
-from spillover.io import read_config, read_manifest, run_dir_writer, write_run_dir
+from spillover.io import (
+    read_config,
+    read_folder_json,
+    read_manifest,
+    read_settings_file,
+    run_dir_writer,
+    write_run_dir,
+)
 from spillover.pipeline import run_simulation
+from spillover.trajectories import ExposureTable
 
 SMALL = SimulationConfig(n_nodes=400, degree=6, n_rounds=12, n_reps=3, n_seeds=2, seed=3)
 
@@ -169,3 +179,23 @@ def test_dependency_versions_are_read_once_per_process(monkeypatch: pytest.Monke
     assert again == first
     again["numpy"] = "changed"  # each caller gets its own copy
     assert _rundir.dependency_versions() == first
+
+
+def test_exposures_parquet_has_the_declared_column_dtypes(tmp_path: Path) -> None:
+    out = write_run_dir(run_simulation(SMALL), tmp_path / "run")
+    schema = pq.read_schema(out / "exposures.parquet")
+    declared = ExposureTable.column_dtypes()
+    assert list(declared) == schema.names
+    assert [pa.from_numpy_dtype(np.dtype(d)) for d in declared.values()] == schema.types
+
+
+def test_folder_and_settings_readers_name_what_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(RunDirError, match=r"is not a run directory: manifest.json is missing"):
+        read_folder_json(tmp_path, "manifest.json", "a run directory")
+    (tmp_path / "bad.json").write_text("{", encoding="utf-8")
+    with pytest.raises(RunDirError, match=r"bad.json cannot be read"):
+        read_folder_json(tmp_path, "bad.json", "a folder")
+    with pytest.raises(ConfigError, match=r"^study file .*nope.toml does not exist$"):
+        read_settings_file(tmp_path / "nope.toml", "study")
+    (tmp_path / "ok.toml").write_text("seed = 1\n", encoding="utf-8")
+    assert read_settings_file(tmp_path / "ok.toml", "sweep") == {"seed": 1}
