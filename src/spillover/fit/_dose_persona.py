@@ -312,12 +312,10 @@ def _status(ridge: list[int], bound: list[str], failed: list[int]) -> tuple[FitS
 #: (:class:`DataParams`), and it is fitted when named (``spillover fit --model
 #: si-dose-persona``), not by default: the two-rates verdict reads its fit, and 32 x levels
 #: rates would crowd every default listing.
-DOSE_PERSONA_SPEC = ModelSpec(
-    name=_NAME,
-    description="offline rate and a free online rate per exposure level, for each persona",
-    map=DOSE_PERSONA_MAP,
-    ode=DOSE_PERSONA_ODE,
-    params=("alpha_c", "online_m_c"),
+DOSE_PERSONA_SPEC = ModelSpec.of(
+    DOSE_PERSONA_MAP,
+    DOSE_PERSONA_ODE,
+    "offline rate and a free online rate per exposure level, for each persona",
     estimator=SIDosePersonaEstimator,
     data_params=DataParams(names=_names_for, own=_own_names, to_map=_to_map),
     fit_default=False,
