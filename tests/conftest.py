@@ -6,8 +6,9 @@ its (loopback) server. Then:
 
 - after each test, the files under its ``tmp_path`` are searched for the canary (a hit fails
   the test in teardown, naming the file);
-- everything a test reads back with ``capsys``/``capfd`` and the captured output of every test
-  report are searched too (a hit fails the session);
+- everything a test reads back with ``capsys``/``capfd``, the output of every subprocess a test
+  captures (``subprocess.run(capture_output=True)``, ``Popen.communicate``) and the captured
+  output of every test report are searched too (a hit fails the session);
 - at the end of the session every file under the session's temporary folder is searched.
 
 Tests that must put the canary into an input file (a config with a pasted key, say) register
@@ -17,6 +18,7 @@ that file with the ``allow_canary`` fixture; only those exact files are skipped.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -52,11 +54,33 @@ def find_canary(root: Path, allowed: set[Path] | frozenset[Path] = frozenset()) 
     return hits
 
 
+def _holds_canary(data: str | bytes | None) -> bool:
+    if data is None:
+        return False
+    if isinstance(data, bytes):
+        return CANARY.encode() in data
+    return CANARY in data
+
+
+def _test_name() -> str:
+    return os.environ.get("PYTEST_CURRENT_TEST", "a test").rsplit(" ", 1)[0]
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name in _ENV_NAMES:
         _saved_env[name] = os.environ.get(name)
         os.environ[name] = CANARY
     original = pytest.CaptureFixture.readouterr
+    communicate = subprocess.Popen.communicate
+
+    def communicate_and_search(self: Any, *args: Any, **kwargs: Any) -> Any:
+        out, err = communicate(self, *args, **kwargs)
+        for stream, data in (("stdout", out), ("stderr", err)):
+            if _holds_canary(data):
+                _leaks.append(f"captured {stream} of a subprocess of {_test_name()}")
+        return out, err
+
+    subprocess.Popen.communicate = communicate_and_search  # type: ignore[method-assign]
 
     def readouterr(self: Any) -> Any:
         result = original(self)
@@ -64,7 +88,7 @@ def pytest_configure(config: pytest.Config) -> None:
             if isinstance(text, bytes):
                 text = text.decode("utf-8", "replace")
             if CANARY in text:
-                _leaks.append(f"captured {stream} read by a test")
+                _leaks.append(f"captured {stream} read by {_test_name()}")
         return result
 
     pytest.CaptureFixture.readouterr = readouterr  # type: ignore[method-assign]

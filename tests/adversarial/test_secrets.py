@@ -209,3 +209,65 @@ def test_the_suite_canary_check_finds_a_leak(
     clean.write_text(json.dumps({"key": redact(canary_key)}))
     assert canary_scan(tmp_path) == [leak]
     leak.unlink()  # leave nothing for the teardown check of this test
+
+
+LEAKING_TESTS = """\
+import os
+import subprocess
+import sys
+
+KEY = os.environ["OPENAI_API_KEY"]
+
+
+def test_prints_it():
+    print(KEY)
+
+
+def test_reads_it_back(capsys):
+    sys.stderr.write(KEY)
+    capsys.readouterr()
+
+
+def test_writes_it(tmp_path):
+    (tmp_path / "run" / "answers.sqlite").parent.mkdir()
+    (tmp_path / "run" / "answers.sqlite").write_text(KEY)
+
+
+def test_a_subprocess_says_it():
+    code = "import os, sys; sys.stderr.write(os.environ['OPENAI_API_KEY'])"
+    subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+"""
+
+
+def test_the_suite_canary_fails_the_session_on_every_kind_of_leak() -> None:
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    # A session of its own, with this suite's conftest, outside every folder the outer
+    # session searches (its files hold the key on purpose).
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        shutil.copy(Path(__file__).parents[1] / "conftest.py", root / "conftest.py")
+        (root / "test_leaks.py").write_text(LEAKING_TESTS)
+        (root / "test_clean.py").write_text("def test_nothing():\n    print('no key')\n")
+
+        def session(*names: str) -> subprocess.CompletedProcess[str]:
+            argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+            argv += ["--basetemp", str(root / "tmp"), "--rootdir", str(root), *names]
+            return subprocess.run(argv, cwd=root, capture_output=True, text=True, check=False)
+
+        clean = session("test_clean.py")
+        assert clean.returncode == 0, clean.stdout[-3000:]
+        leaky = session("test_leaks.py")
+    assert leaky.returncode == 1, leaky.stdout[-3000:]
+    report = leaky.stdout.split("the fake API key (secret canary) leaked into:", 1)[1]
+    for where in (
+        "output of test_leaks.py::test_prints_it (call)",
+        "captured stderr read by test_leaks.py::test_reads_it_back",
+        "answers.sqlite",
+        "captured stderr of a subprocess of test_leaks.py::test_a_subprocess_says_it",
+    ):
+        assert where in report, leaky.stdout[-3000:]
+    assert "test_writes_it - Failed: the fake API key was written to" in leaky.stdout
