@@ -307,6 +307,49 @@ def test_usage_errors_are_one_error_line_and_exit_2(
     assert "--help" in lines[0] and "╭" not in captured.err and captured.out == ""
 
 
+@pytest.mark.parametrize(
+    ("setting", "needle"),
+    [
+        ("cache = 5", "llm.cache: Input should be a valid string (got 5)"),
+        ('concurrency = "x"', "llm.concurrency: Input should be a valid integer (got 'x')"),
+        ("buckets = 5", "llm.buckets: Input should be a valid string (got 5)"),
+        ('temperature = "hot"', "llm.temperature: Input should be a valid number (got 'hot')"),
+        ("mode = 3", "llm.mode: Input should be 'archetype' or 'feed' (got 3)"),
+        ("structured = 1", "llm.structured: Input should be 'auto', 'json_schema' or 'off'"),
+    ],
+)
+def test_config_llm_settings_are_type_checked_in_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: str, needle: str
+) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text(f'[llm]\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "m"\n{setting}\n')
+    assert _run(["simulate", "-c", str(path), "--dry-run", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: {needle}") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "what"),
+    [
+        (["simulate", "--dry-run", "--config"], "config file"),
+        (["simulate", "--config"], "config file"),
+        (["loop", "--config"], "config file"),
+        (["sweep", "--dry-run"], "sweep file"),
+        (["study", "--dry-run"], "study file"),
+        (["simulate", "-q", "--n-nodes", "50", "--policy-table"], "policy table"),
+    ],
+)
+def test_a_settings_file_that_is_a_directory_is_named_as_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], what: str
+) -> None:
+    folder = tmp_path / "settings.toml"
+    folder.mkdir()
+    assert _run([*argv, str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {what} {folder} is a directory, not a ")
+    assert err.endswith("\n") and err.count("\n") == 1
+
+
 def test_help_still_prints_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(["simulate", "--help"]) == 0
     out = capsys.readouterr().out

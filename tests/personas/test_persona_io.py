@@ -271,7 +271,7 @@ def test_wrong_suffix(tmp_path: Path) -> None:
 def test_directory_is_not_a_file(tmp_path: Path) -> None:
     folder = tmp_path / "dir.csv"
     folder.mkdir()
-    _expect(folder, 1, r"no such file")
+    _expect(folder, 1, r"is a directory, not a file")
 
 
 @pytest.mark.parametrize("bad", [-1, 2.0, True, None])

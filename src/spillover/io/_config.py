@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from spillover._files import existing_file
 from spillover._redact import looks_secret, redact, shown
 from spillover.config import FLAT_KEYS, LLM_FIELDS, SimulationConfig, flat_types
 from spillover.exceptions import ConfigError
@@ -76,16 +77,25 @@ _SECRET_WORDS = re.compile(r"key|token|secret|passw|cred", re.IGNORECASE)
 MAX_SETTINGS_BYTES: Final[int] = 4 * 1024 * 1024
 
 
-def validation_message(exc: Any) -> str:
+#: Parts of a pydantic error location that name a member of a type union, not a setting.
+_UNION_MEMBER = re.compile(r"^(str|int|float|bool|list|dict|none)$|[\[\]-]")
+
+
+def validation_message(exc: Any, rename: Callable[[str], str] | None = None) -> str:
     """One line for the first error of a pydantic ValidationError, never echoing secrets.
 
-    The offending value is shown only for a known key of the wrong type, capped at 80
-    characters (:func:`spillover._redact.shown`); an unknown key is named without its value
-    (someone may have pasted an API key into the file), and nothing is shown for keys that look
-    like credentials or for values that look like one.
+    The setting is named as the file names it: ``rename`` maps the first part of the error's
+    location (``llm_concurrency`` to ``llm.concurrency``), and the members of a type union that
+    pydantic adds to it are left out. The offending value is shown only for a known key of the
+    wrong type, capped at 80 characters (:func:`spillover._redact.shown`); an unknown key is
+    named without its value (someone may have pasted an API key into the file), and nothing is
+    shown for keys that look like credentials or for values that look like one.
     """
     first = exc.errors()[0]
-    where = ".".join(str(x) for x in first["loc"])[:80]
+    head, *rest = [str(x) for x in first["loc"]] or [""]
+    parts = [rename(head) if rename else head]
+    parts += [x for x in rest if not _UNION_MEMBER.search(x)]
+    where = ".".join(parts)[:80]
     if first.get("type") == "extra_forbidden":
         return f"{redact(where)}: unknown setting"
     if _SECRET_WORDS.search(where):
@@ -143,8 +153,10 @@ def load_settings_document(path: Path, what: str = "config") -> Any:
     """The parsed TOML or YAML document of a settings file (config or sweep file).
 
     Syntax errors name the file, line and column, never the text of the line. YAML aliases
-    are refused, and so are files over :data:`MAX_SETTINGS_BYTES`.
+    are refused, and so are files over :data:`MAX_SETTINGS_BYTES`. A missing file, or a folder,
+    is one :class:`ConfigError` naming it as such.
     """
+    existing_file(path, f"{what} file", "a TOML or YAML file")
     suffix = path.suffix.lower()
     if suffix not in (".toml", ".yaml", ".yml"):
         raise ConfigError(f"{path}: {what} files must end in .toml, .yaml or .yml")
@@ -182,11 +194,10 @@ def read_settings_file(path: str | os.PathLike[str], what: str = "config") -> An
     Raises
     ------
     ConfigError
-        When the file does not exist or cannot be read, or as :func:`load_settings_document`.
+        When the file does not exist, is a folder or cannot be read, or as
+        :func:`load_settings_document`.
     """
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{what} file {p} does not exist")
     try:
         return load_settings_document(p, what)
     except (OSError, UnicodeDecodeError) as exc:
@@ -195,6 +206,12 @@ def read_settings_file(path: str | os.PathLike[str], what: str = "config") -> An
 
 def _llm_key(name: str) -> str:
     return name if name in ("cache", "cache_mode") or name.startswith("llm_") else f"llm_{name}"
+
+
+def _llm_name(key: str) -> str:
+    """The name in a config file of a key of its LLM settings: ``llm.concurrency``, and the
+    key read beside them (``policy_table``) as it is."""
+    return f"llm.{key.removeprefix('llm_')}" if key in LLM_FIELDS else key
 
 
 def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -218,8 +235,6 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     from pydantic import ValidationError
 
     p = Path(path)
-    if p.is_dir():
-        raise ConfigError(f"config file {p} is a directory, not a TOML or YAML file")
     raw = read_settings_file(p)
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: expected a table of settings at the top level")
@@ -247,9 +262,13 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
             extra[key] = value
     try:
         parsed = _schema().model_validate(doc)
-        _llm_schema().model_validate(extra)
     except ValidationError as exc:
         raise ConfigError(f"{p}: {validation_message(exc)}") from None
+    try:
+        _llm_schema().model_validate(extra)
+    except ValidationError as exc:
+        message = validation_message(exc, rename=_llm_name)
+        raise ConfigError(f"{p}: {message}") from None
     values: dict[str, Any] = {**parsed.model_dump(exclude_none=True), **extra}
     for key in _PATH_KEYS:
         value = values.get(key)

@@ -273,6 +273,8 @@ def read_persona_assignment(path: str | os.PathLike[str], n_nodes: int) -> npt.N
             f"persona assignment {p}: the file name must end in .csv, .parquet or .pq; "
             f"got {suffix or 'no suffix'!r}"
         )
+    if p.is_dir():
+        raise PersonaError(f"persona assignment {p}: is a directory, not a file")
     if not p.is_file():
         raise PersonaError(f"persona assignment {p}: no such file")
     if suffix in _CSV_SUFFIXES:

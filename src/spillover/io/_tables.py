@@ -68,6 +68,8 @@ def read_table(path: str | os.PathLike[str]) -> pa.Table:
     import pyarrow.parquet as pq
 
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a directory, not a table file")
     if not p.is_file():
         raise ConfigError(f"{p}: no such file")
     suffix = p.suffix.lower()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from spillover._files import existing_file
 from spillover._vocab import REACH_SCALES
 from spillover.exceptions import ConfigError, PolicyError
 from spillover.personas import N_PERSONAS
@@ -478,9 +479,7 @@ class TabulatedPolicy:
         ConfigError
             When the file is missing or is not a tabulated policy.
         """
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"policy table {p} does not exist")
+        p = existing_file(path, "policy table", "a JSON policy table")
         try:
             doc = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:

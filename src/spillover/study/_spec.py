@@ -40,6 +40,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from spillover._files import existing_file
 from spillover.events import EVENT_TYPES, Event
 from spillover.exceptions import ConfigError
 from spillover.study._loop_spec import (
@@ -448,8 +449,7 @@ def _policy(raw: dict[str, Any], folder: Path) -> dict[str, Any]:
         if "table" not in rest:
             raise ConfigError("policy.table: a table policy needs the JSON table's path")
         out["table"] = _path(rest["table"], "policy.table", folder)
-        if not Path(out["table"]).is_file():
-            raise ConfigError(f"policy.table: {out['table']} does not exist")
+        existing_file(out["table"], "policy.table:", "a JSON policy table")
     elif kind in ("server", "embedded"):
         if kind == "server":
             for name in ("base_url", "model"):
@@ -489,8 +489,8 @@ def _events(raw: dict[str, Any], folder: Path) -> tuple[tuple[Event, ...], str |
 
     _unknown("events", raw, _EVENTS)
     file = _path(raw["file"], "events.file", folder) if "file" in raw else None
-    if file is not None and not Path(file).is_file():
-        raise ConfigError(f"events.file: {file} does not exist")
+    if file is not None:
+        existing_file(file, "events.file:", "an ACLED CSV file")
     events = read_events(file) if file is not None else example_events()
     source = file or "the bundled example events"
     ids = _strings("events.ids", raw["ids"]) if "ids" in raw else None
