@@ -195,6 +195,28 @@ def test_the_report_is_self_contained_and_links_each_cell(
     assert len(links) == 4 and all((out / link).is_file() for link in links)
 
 
+def test_every_table_of_the_study_page_sits_in_its_scrolling_box(
+    study: tuple[Path, Path, dict[str, Any]],
+) -> None:
+    html = (study[1] / "study.html").read_text(encoding="utf-8")
+    assert html.count("<table>") >= 3
+    assert html.count("<div class='table-wrap'><table>") == html.count("<table>")
+
+
+#: Elements reaching past the right edge of the page (with ``true``, those inside a table's
+#: scrolling box, which may be wider than the page, are left out).
+WIDER_THAN_PAGE = """(skipWrapped) => {
+  const width = document.documentElement.clientWidth;
+  const out = [];
+  for (const el of document.querySelectorAll("body *")) {
+    if (skipWrapped && el.parentElement.closest(".table-wrap")) continue;
+    const box = el.getBoundingClientRect();
+    if (box.right > width + 0.5) out.push(`${el.tagName}.${el.className}: ${box.right}`);
+  }
+  return out.slice(0, 5);
+}"""
+
+
 @pytest.mark.skipif(
     CHROMIUM is None and not os.environ.get("CI"),
     reason="chromium is installed by .ci/run (apt); in CI a missing browser fails the test",
@@ -210,7 +232,7 @@ def test_the_report_renders_in_headless_chromium(study: tuple[Path, Path, dict[s
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         try:
-            page = browser.new_page()
+            page = browser.new_page(viewport={"width": 1280, "height": 4000})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
@@ -220,6 +242,13 @@ def test_the_report_renders_in_headless_chromium(study: tuple[Path, Path, dict[s
                 "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
             )
             assert page.title() == "spillover study"
+            # At 1,280 pixels every element fits the page; narrower, a table scrolls inside
+            # its own box and the page itself never does.
+            assert page.evaluate(WIDER_THAN_PAGE, False) == []
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+            page.set_viewport_size({"width": 640, "height": 2000})
+            assert page.evaluate(WIDER_THAN_PAGE, True) == []
+            assert page.evaluate("document.documentElement.scrollWidth") <= 640
         finally:
             browser.close()
     assert errors == []

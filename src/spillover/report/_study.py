@@ -18,7 +18,7 @@ from typing import Any
 
 from spillover.fit import hazard_ratio
 from spillover.io import GENERATOR_META
-from spillover.report._html import _CSS, PageFigure, _kv_table
+from spillover.report._html import _CSS, PageFigure, _kv_table, _wrap
 
 __all__ = ["build_study_report", "render_study_page"]
 
@@ -32,7 +32,8 @@ def _fmt(x: Any, fmt: str = ".4g") -> str:
 
 
 def _table(header: list[str], rows: list[list[str]], raw: frozenset[int] = frozenset()) -> str:
-    """A table; cells are escaped except the columns in ``raw`` (markup built here)."""
+    """A table in its scrolling box; cells are escaped except the columns in ``raw`` (markup
+    built here)."""
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = "".join(
         "<tr>"
@@ -40,7 +41,7 @@ def _table(header: list[str], rows: list[list[str]], raw: frozenset[int] = froze
         + "</tr>"
         for row in rows
     )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return _wrap(f"<table><tr>{head}</tr>{body}</table>")
 
 
 def _verdict_section(doc: dict[str, Any]) -> str:
