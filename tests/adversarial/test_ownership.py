@@ -284,3 +284,51 @@ def test_stale_staging_of_dead_processes_is_cleared(tmp_path: Path) -> None:
     clear_stale(tmp_path, "run")
     assert not stale.exists()
     assert alive.is_dir() and (foreign / "mine.txt").is_file()
+
+
+STUDY = """\
+seed = 7
+[events]
+ids = ["VEL0001"]
+[design]
+degrees = [4]
+n_nodes = 200
+n_reps = 2
+n_rounds = 5
+n_seeds = 2
+[policy]
+kind = "parametric"
+alpha = 0.002
+beta = 0.05
+[analysis]
+models = ["si2"]
+folds = 0
+[run]
+executor = "serial"
+"""
+
+
+def test_a_refused_study_keeps_the_study_it_did_not_replace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "study.toml"
+    spec.write_text(STUDY)
+    out = tmp_path / "out"
+    base = ["study", str(spec), "--out", str(out), "-q"]
+    assert _run(base, capsys)[0] == 0
+    (out / "notes.md").write_text("my reading of the results")
+    before = _tree(out)
+    code, err = _run([*base, "--force"], capsys)
+    assert code == 2 and "holds notes.md" in _one_error_line(err)
+    assert _tree(out) == before  # "nothing was replaced": the study files are there too
+    # Another study in the folder, without --force: refused, and the study files stay.
+    other = tmp_path / "other.toml"
+    other.write_text(STUDY.replace("n_rounds = 5", "n_rounds = 6"))
+    code, err = _run(["study", str(other), "--out", str(out), "-q"], capsys)
+    assert code == 2 and _tree(out) == before
+    (out / "notes.md").unlink()
+    # A study file the user deleted is written again; --force replaces the rest.
+    (out / "study.json").unlink()
+    assert _run(base, capsys)[0] == 0 and (out / "study.json").is_file()
+    assert _run([*base, "--force"], capsys)[0] == 0
+    assert foreign_entries(out) == []

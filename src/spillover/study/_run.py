@@ -274,6 +274,16 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _remove_study_files(root: Path) -> None:
+    """Remove the study files of an earlier run (never a file spillover did not write), once
+    the sweep has accepted the folder: a study refused at the start leaves them."""
+    from spillover.io import owns_file
+
+    for name in STUDY_FILES:
+        if owns_file(root / name):
+            (root / name).unlink(missing_ok=True)
+
+
 def run_study(
     spec: StudySpec,
     out: str | os.PathLike[str],
@@ -291,18 +301,18 @@ def run_study(
     incomplete``).
     """
     from spillover.io import dumps_json, write_owned_text
-    from spillover.sweeps import is_sweep, run_sweep, sweep_lock
+    from spillover.sweeps import run_sweep, sweep_lock
 
     root = Path(out).absolute()
     argv = list(command) if command is not None else ["spillover", *sys.argv[1:]]
-    if is_sweep(root):
-        from spillover.io import owns_file
-
-        for name in STUDY_FILES:
-            if owns_file(root / name):  # never a file spillover did not write
-                (root / name).unlink()
     summary = run_sweep(
-        spec.sweep_spec(), root, executor=executor, force=force, progress=progress, command=argv
+        spec.sweep_spec(),
+        root,
+        executor=executor,
+        force=force,
+        progress=progress,
+        command=argv,
+        on_start=_remove_study_files,
     )
     t0 = time.perf_counter()
     with sweep_lock(root):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -479,6 +479,7 @@ def run_sweep(
     force: bool = False,
     progress: SweepProgress | None = None,
     command: Sequence[str] | None = None,
+    on_start: Callable[[Path], None] | None = None,
 ) -> SweepSummary:
     """Run (or resume) a sweep into the folder ``out``.
 
@@ -499,6 +500,10 @@ def run_sweep(
     progress : SweepProgress, optional
     command : sequence of str, optional
         Recorded in ``sweep.json`` and in every cell's manifest (default ``sys.argv``).
+    on_start : callable, optional
+        ``on_start(folder)`` runs under the sweep's lock once the folder is accepted (checked,
+        and emptied with ``force``) and before any cell runs: what a sweep refuses to start
+        leaves the folder as it was.
 
     Returns
     -------
@@ -519,6 +524,8 @@ def run_sweep(
     owned = executor is None
     with sweep_lock(root):
         plan = _plan(spec, root, model_names, force)
+        if on_start is not None:
+            on_start(root)
         run_executor = executor or make_executor(
             spec.settings.executor_kind,
             workers=spec.settings.workers,
