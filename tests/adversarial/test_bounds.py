@@ -57,6 +57,69 @@ def test_a_run_too_large_for_memory_is_refused_in_one_line(
     assert not (tmp_path / "run").exists()
 
 
+def _no_more_than_8_gib() -> None:
+    import resource
+
+    # A safety net: a regression fails with a MemoryError instead of exhausting the machine.
+    resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30))
+
+
+@pytest.mark.parametrize(
+    ("flags", "setting"),
+    [
+        (["--n-nodes", "3000000000"], "n_nodes = 3,000,000,000: "),
+        (["--rounds", "1000000000"], "n_rounds = 1,000,000,000: "),
+        (["--replicates", "1000000000000"], "n_reps = 1,000,000,000,000: "),
+        (["--max-cascades", "1000000000000"], "max_cascades = 1,000,000,000,000: "),
+    ],
+)
+def test_a_loop_too_large_for_memory_is_refused_in_one_line(
+    tmp_path: Path, flags: list[str], setting: str
+) -> None:
+    code = "import sys; from spillover.cli import main; sys.argv[0] = 'spillover'; main()"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "loop", *flags, "--out", "run"],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_S,
+        cwd=tmp_path,
+        check=False,
+        preexec_fn=_no_more_than_8_gib,
+    )
+    line = one_error_line(proc)
+    assert line.startswith(f"error: {setting}the loop would need about ")
+    assert "of memory, more than the" in line and line.endswith("available")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_loop_sweep_too_large_for_memory_is_refused_when_read(tmp_path: Path) -> None:
+    (tmp_path / "sweep.toml").write_text(
+        "seed = 1\n[loop]\nn_nodes = 3000000000\n[grid]\nbeta = [0.1, 0.2]\n"
+    )
+    line = one_error_line(spillover("sweep", "sweep.toml", "--dry-run", cwd=tmp_path))
+    assert "n_nodes = 3,000,000,000: the loop would need about " in line
+
+
+def test_the_loop_estimate_is_an_upper_bound_of_a_real_loop() -> None:
+    import tracemalloc
+
+    from spillover._resources import _BASE_BYTES, _MARGIN
+    from spillover._rng import seed_record
+    from spillover.loop import LOOP_KEYS, estimate_loop_bytes, run_loop_values
+
+    values = {**LOOP_KEYS, "n_nodes": 4000, "n_rounds": 60, "n_reps": 3, "max_cascades": 6}
+    values |= {"eta": 0.3, "threshold": 0.02, "seed": 3}
+    result, _, _ = run_loop_values(values, seed_record(3))  # compiles the kernels first
+    assert len(result.cascades) > 3  # events seeded further cascades
+    tracemalloc.start()
+    try:
+        run_loop_values(values, seed_record(3))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak <= (estimate_loop_bytes(values) - _BASE_BYTES) / _MARGIN
+
+
 def test_a_dry_run_with_a_billion_samples_is_refused(tmp_path: Path) -> None:
     proc = spillover(
         "simulate",

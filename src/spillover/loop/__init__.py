@@ -20,7 +20,9 @@ from spillover.loop._chain import Cascade, EmittedEvent, LoopResult, LoopSetting
 from spillover.loop._config import (
     LOOP_KEYS,
     build_loop,
+    check_loop_fits,
     check_loop_value,
+    estimate_loop_bytes,
     loop_root_event,
     run_loop_values,
 )
@@ -79,6 +81,7 @@ __all__ = [
     "RateEstimate",
     "build_loop",
     "cascade_columns",
+    "check_loop_fits",
     "check_loop_value",
     "coupled_fit_document",
     "coupled_map",
@@ -86,6 +89,7 @@ __all__ = [
     "critical_eta",
     "critical_range",
     "engagement_columns",
+    "estimate_loop_bytes",
     "event_columns",
     "fit_coupling",
     "joins_columns",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from spillover.exceptions import ConfigError
@@ -17,7 +17,15 @@ if TYPE_CHECKING:
     from spillover.loop._chain import LoopResult, LoopSettings
     from spillover.loop._simulate import CoupledRates
 
-__all__ = ["LOOP_KEYS", "build_loop", "check_loop_value", "loop_root_event", "run_loop_values"]
+__all__ = [
+    "LOOP_KEYS",
+    "build_loop",
+    "check_loop_fits",
+    "check_loop_value",
+    "estimate_loop_bytes",
+    "loop_root_event",
+    "run_loop_values",
+]
 
 #: Keys of the ``[loop]`` config section, with their defaults.
 LOOP_KEYS: Final[dict[str, Any]] = {
@@ -75,8 +83,59 @@ def check_loop_value(key: str, value: Any, where: str) -> Any:
     return value
 
 
+#: The settings a memory refusal of a loop may blame.
+_SIZE_KEYS: Final = ("n_nodes", "degree", "n_rounds", "n_reps", "max_cascades")
+
+
+def estimate_loop_bytes(values: Mapping[str, Any]) -> int:
+    """Upper estimate of the peak memory of the chained loop that ``[loop]`` values describe.
+
+    Every loop is counted as running its ``max_cascades`` cascades, each holding what
+    :func:`spillover.loop._simulate.run_one` keeps: nine int64 columns per round (states and
+    flows), four per round and exposure count (0..degree), and three int32 rounds per agent;
+    the run folder's tables are counted as much again. Add the random regular graph (its build
+    or the graph, whichever is larger), the kernel's working arrays (37 bytes per agent), a
+    10% margin and the interpreter (:func:`spillover._resources.estimate_memory`).
+    """
+    from spillover._resources import estimate_memory
+
+    n, degree = int(values["n_nodes"]), max(int(values["degree"]), 1)
+    rounds = int(values["n_rounds"]) + 1
+    cascades = max(int(values["n_reps"]), 1) * max(int(values["max_cascades"]), 1)
+    graph = estimate_memory(n, degree, n_reps=1, n_rounds=1)
+    per_cascade = 8 * rounds * (9 + 4 * (degree + 1)) + 12 * n
+    held = graph.graph + 37 * n + 2 * cascades * per_cascade
+    return replace(graph, graph=0, engine=held, tables=0).peak
+
+
+def check_loop_fits(values: Mapping[str, Any], available: int | None = None) -> int:
+    """Refuse (ConfigError) a loop whose :func:`estimate_loop_bytes` exceeds the memory
+    available, naming the setting whose default would lower it most; return the estimate."""
+    from spillover._resources import available_memory_bytes, format_bytes
+
+    estimate = estimate_loop_bytes(values)
+    free = available_memory_bytes() if available is None else available
+    if estimate <= free:
+        return estimate
+    gains = {
+        key: estimate - estimate_loop_bytes({**values, key: LOOP_KEYS[key]})
+        for key in _SIZE_KEYS
+        if values[key] != LOOP_KEYS[key]
+    }
+    name = max(gains, key=lambda k: gains[k]) if gains else "n_nodes"
+    raise ConfigError(
+        f"{name} = {values[name]:,}: the loop would need about {format_bytes(estimate)} of "
+        f"memory, more than the {format_bytes(free)} available",
+        params=(name,),
+    )
+
+
 def build_loop(values: Mapping[str, Any]) -> tuple[CoupledRates, LoopSettings]:
-    """The rates and loop settings of resolved ``[loop]`` values (validated by their types)."""
+    """The rates and loop settings of resolved ``[loop]`` values (validated by their types).
+
+    A loop too large for the memory available is refused here, before anything is allocated
+    (:func:`check_loop_fits`).
+    """
     from spillover.loop._chain import LoopSettings
     from spillover.loop._emission import EmissionRule
     from spillover.loop._simulate import CoupledRates
@@ -90,7 +149,9 @@ def build_loop(values: Mapping[str, Any]) -> tuple[CoupledRates, LoopSettings]:
         riot_level=values["riot_level"],
     )
     chain = {f.name: values[f.name] for f in fields(LoopSettings) if f.name != "emission"}
-    return rates, LoopSettings(**chain, emission=rule)
+    settings = LoopSettings(**chain, emission=rule)
+    check_loop_fits(values)
+    return rates, settings
 
 
 def loop_root_event(values: Mapping[str, Any]) -> Event:
