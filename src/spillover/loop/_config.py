@@ -90,7 +90,8 @@ _SIZE_KEYS: Final = ("n_nodes", "degree", "n_rounds", "n_reps", "max_cascades")
 def estimate_loop_bytes(values: Mapping[str, Any]) -> int:
     """Upper estimate of the peak memory of the chained loop that ``[loop]`` values describe.
 
-    Every loop is counted as running its ``max_cascades`` cascades, each holding what
+    Every loop is counted as running its ``max_cascades`` cascades (fewer where the threshold
+    rule, one event per round at most, cannot seed that many in ``generations``), each holding what
     :func:`spillover.loop._simulate.run_one` keeps: nine int64 columns per round (states and
     flows), four per round and exposure count (0..degree), and three int32 rounds per agent;
     the run folder's tables are counted as much again. Add the random regular graph (its build
@@ -101,7 +102,17 @@ def estimate_loop_bytes(values: Mapping[str, Any]) -> int:
 
     n, degree = int(values["n_nodes"]), max(int(values["degree"]), 1)
     rounds = int(values["n_rounds"]) + 1
-    cascades = max(int(values["n_reps"]), 1) * max(int(values["max_cascades"]), 1)
+    per_loop = max(int(values["max_cascades"]), 1)
+    if values["emission"] == "threshold":
+        # At most one event per round, each seeding one cascade of the next generation.
+        tree, width = 1, 1
+        for _ in range(max(int(values["generations"]), 0)):
+            width *= rounds
+            tree += width
+            if tree >= per_loop:
+                break
+        per_loop = min(per_loop, tree)
+    cascades = max(int(values["n_reps"]), 1) * per_loop
     graph = estimate_memory(n, degree, n_reps=1, n_rounds=1)
     per_cascade = 8 * rounds * (9 + 4 * (degree + 1)) + 12 * n
     held = graph.graph + 37 * n + 2 * cascades * per_cascade
