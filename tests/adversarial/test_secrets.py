@@ -271,3 +271,54 @@ def test_the_suite_canary_fails_the_session_on_every_kind_of_leak() -> None:
     ):
         assert where in report, leaky.stdout[-3000:]
     assert "test_writes_it - Failed: the fake API key was written to" in leaky.stdout
+
+
+def test_a_key_in_a_sweep_file_stays_out_of_sweep_json_and_its_errors(
+    tmp_path: Path, allow_canary: Callable[[Path], Path], canary_key: str
+) -> None:
+    from spillover.sweeps import SerialExecutor, read_sweep_config, run_sweep
+
+    spec = allow_canary(tmp_path / "sweep.toml")
+    spec.write_text(
+        'seed = 5\n[base]\nn_nodes = 60\ndegree = 4\nn_reps = 1\nn_seeds = 2\npolicy = "llm"\n'
+        f'llm_base_url = "http://127.0.0.1:9/v1?api_key={canary_key}"\nllm_model = "m"\n'
+        "llm_max_retries = 0\n[grid]\nn_rounds = [3, 4]\n"
+    )
+    out = tmp_path / "out"
+    command = ["spillover", "sweep", str(spec), "--note", f"token={canary_key}"]
+    for _ in range(2):  # the second run resumes the first: the masked fingerprints agree
+        summary = run_sweep(
+            read_sweep_config(spec), out, executor=SerialExecutor(), command=command
+        )
+        assert summary.failed == 2 and all("api_key=***" in e for _, e in summary.failures)
+    text = (out / "sweep.json").read_text()
+    assert canary_key not in text and "api_key=***" in text and "token=***" in text
+    doc = json.loads(text)
+    assert len(doc["invocations"]) == 2
+
+
+def test_a_key_on_the_command_line_stays_out_of_loop_and_study_files(
+    tmp_path: Path, canary_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from spillover.study import read_study, run_study
+    from spillover.sweeps import SerialExecutor
+
+    argv = ["spillover", "loop", "--note", f"api_key={canary_key}"]
+    monkeypatch.setattr(sys, "argv", argv)  # what a manifest records as the command
+    loop = ["loop", "--n-nodes", "200", "--degree", "4", "--rounds", "5"]
+    assert run([*loop, "--out", str(tmp_path / "loop")]) == 0
+    assert json.loads((tmp_path / "loop" / "manifest.json").read_text())["command"][-1] == (
+        "api_key=***"
+    )
+    study = tmp_path / "study.toml"
+    study.write_text(
+        'seed = 7\n[events]\nids = ["VEL0001"]\n[design]\ndegrees = [4]\nn_nodes = 200\n'
+        'n_reps = 2\nn_rounds = 5\nn_seeds = 2\n[policy]\nkind = "parametric"\nalpha = 0.002\n'
+        'beta = 0.05\n[analysis]\nmodels = ["si2"]\nfolds = 0\n[run]\nexecutor = "serial"\n'
+    )
+    summary = run_study(
+        read_study(study), tmp_path / "study", executor=SerialExecutor(), command=argv
+    )
+    assert summary.document["command"][-1] == "api_key=***"

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spillover._redact import redact_tree
 from spillover.exceptions import RunDirError
 from spillover.io._rundir import (
     MANIFEST,
@@ -123,7 +124,8 @@ def write_loop_dir(
             "timings": {k: round(v, 6) for k, v in timings.items()},
             **(extra or {}),
         }
-        write_json(doc, staging / MANIFEST)
+        # No credential reaches a manifest (the command line may hold anything).
+        write_json(redact_tree(doc), staging / MANIFEST)
     return Path(out)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from spillover._redact import redact_tree
 from spillover.study._spec import StudySpec
 
 __all__ = ["RATE_NAMES", "analyse_loop_study", "write_loop_study_tables"]
@@ -216,7 +217,7 @@ def analyse_loop_study(
         "study_kind": "loop",
         "created_utc": created_utc,
         "status": "complete" if len(cells) == spec.n_cells else "incomplete",
-        "design": spec.design(),
+        "design": redact_tree(spec.design()),  # as an SI study's
         "root_seed": sweep.seed,
         "n_cells": spec.n_cells,
         "n_complete": len(cells),

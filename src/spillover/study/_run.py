@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from spillover._redact import redact_tree
 from spillover.study._spec import StudySpec
 
 __all__ = ["STUDY_JSON", "StudySummary", "analyse_study", "run_study", "write_study_tables"]
@@ -86,7 +87,7 @@ def analyse_study(
         "kind": "spillover-study",
         "created_utc": _now(),
         "status": "complete" if len(cells) == spec.n_cells else "incomplete",
-        "design": spec.design(),
+        "design": redact_tree(spec.design()),  # a server's URL may carry a key
         "root_seed": sweep.seed,
         "n_cells": spec.n_cells,
         "n_complete": len(cells),
@@ -326,7 +327,7 @@ def run_study(
         else:
             document = analyse_study(spec, root, progress=analysis_progress)
             write_study_tables(document, root)
-        document["command"] = argv
+        document["command"] = redact_tree(argv)
         write_owned_text(root / STUDY_JSON, dumps_json(document, indent=2) + "\n")
     return StudySummary(
         path=root, sweep=summary, analysis_s=time.perf_counter() - t0, document=document

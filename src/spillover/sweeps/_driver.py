@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from spillover._redact import redact_tree
 from spillover._rng import seed_record
 from spillover.exceptions import ConfigError, RunDirError
 from spillover.io import (
@@ -336,7 +337,7 @@ def _open_journal(
         "status": "running",
         "created_utc": previous.get("created_utc", started) if previous else started,
         "updated_utc": started,
-        "command": argv,
+        "command": redact_tree(argv),
         "seed": plan.seed,
         "fingerprint": spec.fingerprint(),
         **{k: v for k, v in spec.to_dict().items() if k != "seed"},

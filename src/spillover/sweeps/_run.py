@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from spillover._redact import redact
 from spillover._rng import SeedRecord
 from spillover.config import SimulationConfig
 from spillover.exceptions import ConfigError, SpilloverError
@@ -101,11 +102,12 @@ class CellOutcome:
     def failure(
         cls, cell: int, exc: BaseException, *, elapsed_s: float = 0.0, worker: str = ""
     ) -> CellOutcome:
-        """A failed outcome; the traceback is kept only for unexpected (non-spillover) errors."""
+        """A failed outcome; the traceback is kept only for unexpected (non-spillover) errors.
+        Both are redacted (:func:`spillover._redact.redact`): they go to ``sweep.json``."""
         detail = None
         if not isinstance(exc, SpilloverError):
-            detail = "".join(traceback.format_exception(exc)).strip()[-4000:]
-        message = str(exc).strip() or type(exc).__name__
+            detail = redact("".join(traceback.format_exception(exc)).strip()[-4000:])
+        message = redact(str(exc).strip()) or type(exc).__name__
         if not isinstance(exc, SpilloverError):
             message = f"{type(exc).__name__}: {message}"
         return cls(

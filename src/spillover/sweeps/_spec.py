@@ -44,6 +44,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
+from spillover._redact import redact_tree
 from spillover.config import FLAT_KEYS, SimulationConfig, flat_types
 from spillover.exceptions import ConfigError
 from spillover.io import read_settings_file, validation_message
@@ -352,14 +353,18 @@ class SweepSpec:
         return ", ".join(f"{k}={v!r}" for k, v in self.cell_params(cell).items()) or "no grid"
 
     def fingerprint(self) -> dict[str, Any]:
-        """What defines the sweep's results (not how it runs): compared when resuming."""
+        """What defines the sweep's results (not how it runs): compared when resuming.
+
+        Credentials are masked (:func:`spillover._redact.redact_tree`: a key in a server URL
+        does not change the results), so the fingerprint can be written to ``sweep.json``.
+        """
         doc: dict[str, Any] = {
             "base": dict(self.base),
             "grid": [[k, list(v)] for k, v in self.grid],
         }
         if self.loop is not None:
             doc["loop"] = dict(self.loop)
-        plain: dict[str, Any] = _plain(doc)
+        plain: dict[str, Any] = redact_tree(_plain(doc))
         return plain
 
     def to_dict(self) -> dict[str, Any]:
