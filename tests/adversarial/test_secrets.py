@@ -282,7 +282,9 @@ def test_a_key_in_a_sweep_file_stays_out_of_sweep_json_and_its_errors(
     spec.write_text(
         'seed = 5\n[base]\nn_nodes = 60\ndegree = 4\nn_reps = 1\nn_seeds = 2\npolicy = "llm"\n'
         f'llm_base_url = "http://127.0.0.1:9/v1?api_key={canary_key}"\nllm_model = "m"\n'
-        "llm_max_retries = 0\n[grid]\nn_rounds = [3, 4]\n"
+        "llm_max_retries = 0\nn_rounds = 3\n[grid]\nllm_base_url = ["
+        + ", ".join(f'"http://127.0.0.1:{p}/v1?api_key={canary_key}"' for p in (9, 11))
+        + "]\n"
     )
     out = tmp_path / "out"
     command = ["spillover", "sweep", str(spec), "--note", f"token={canary_key}"]
@@ -295,6 +297,7 @@ def test_a_key_in_a_sweep_file_stays_out_of_sweep_json_and_its_errors(
     assert canary_key not in text and "api_key=***" in text and "token=***" in text
     doc = json.loads(text)
     assert len(doc["invocations"]) == 2
+    assert doc["cells"][1]["params"] == {"llm_base_url": "http://127.0.0.1:11/v1?api_key=***"}
 
 
 def test_a_key_on_the_command_line_stays_out_of_loop_and_study_files(

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from spillover._redact import redact_tree
+from spillover._redact import redact, redact_tree
 from spillover._rng import seed_record
 from spillover.exceptions import ConfigError, RunDirError
 from spillover.io import (
@@ -169,11 +169,13 @@ def _is_complete(root: Path, cell: int, seed: int) -> bool:
 
 
 def _record(cell: int, params: dict[str, Any]) -> dict[str, Any]:
+    """A cell's record in ``sweep.json``; its swept values label the cell (masked where they
+    look like credentials: a server URL with a key), the cell runs its spec's own values."""
     return {
         "cell": cell,
         "id": f"cell-{cell:05d}",
         "run_dir": f"cells/cell-{cell:05d}",
-        "params": params,
+        "params": {k: redact(v) if isinstance(v, str) else v for k, v in params.items()},
         "status": "pending",
         "error": None,
         "traceback": None,
