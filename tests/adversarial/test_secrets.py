@@ -300,7 +300,7 @@ def test_a_key_in_a_sweep_file_stays_out_of_sweep_json_and_its_errors(
     assert doc["cells"][1]["params"] == {"llm_base_url": "http://127.0.0.1:11/v1?api_key=***"}
 
 
-def test_a_key_on_the_command_line_stays_out_of_loop_and_study_files(
+def test_a_key_on_the_command_line_stays_out_of_run_loop_and_study_files(
     tmp_path: Path, canary_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import sys
@@ -310,6 +310,10 @@ def test_a_key_on_the_command_line_stays_out_of_loop_and_study_files(
 
     argv = ["spillover", "loop", "--note", f"api_key={canary_key}"]
     monkeypatch.setattr(sys, "argv", argv)  # what a manifest records as the command
+    assert run(["simulate", *SMALL, "--out", str(tmp_path / "run")]) == 0
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["command"][-1] == (
+        "api_key=***"
+    )
     loop = ["loop", "--n-nodes", "200", "--degree", "4", "--rounds", "5"]
     assert run([*loop, "--out", str(tmp_path / "loop")]) == 0
     assert json.loads((tmp_path / "loop" / "manifest.json").read_text())["command"][-1] == (
