@@ -136,6 +136,17 @@ def test_a_dry_run_with_a_billion_samples_is_refused(tmp_path: Path) -> None:
     assert "llm.samples" in line and "requests" in line and line.endswith("(--llm-samples)")
 
 
+def test_a_study_dry_run_with_a_billion_samples_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "study.toml").write_text(
+        'seed = 7\n[events]\nids = ["VEL0001"]\n[design]\ndegrees = [4]\nn_nodes = 200\n'
+        '[policy]\nkind = "server"\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "m"\n'
+        "samples = 1000000000\n"
+    )
+    line = one_error_line(spillover("study", "study.toml", "--dry-run", cwd=tmp_path))
+    assert line.startswith("error: policy.samples: requests of a cell at most (32 personas")
+    assert "more than the 10,000,000 allowed" in line
+
+
 def test_a_sweep_grid_of_millions_of_cells_is_refused_before_expanding(tmp_path: Path) -> None:
     values = ", ".join(str(i) for i in range(2, 182))
     (tmp_path / "sweep.toml").write_text(

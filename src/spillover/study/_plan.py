@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from spillover._resources import MAX_LLM_REQUESTS, check_count
+from spillover.exceptions import ConfigError
 from spillover.study._spec import StudySpec
 
 __all__ = ["CHARS_PER_TOKEN", "plan_study"]
@@ -40,6 +42,13 @@ def _cell_requests(
         degree = config.degree
         event = _event(config)
         buckets = policy.key_buckets(degree)
+        # Bounded before the loop below: a run's own bound, for this cell's requests.
+        check_count(
+            "requests of a cell at most (32 personas x buckets x samples)",
+            "policy.samples",
+            32 * len(buckets) * int(policy.samples),
+            MAX_LLM_REQUESTS,
+        )
         first, worst = [], []
         for persona in range(32):
             for bucket in buckets:
@@ -142,6 +151,13 @@ def plan_study(spec: StudySpec, out: str | os.PathLike[str]) -> dict[str, Any]:
             decisions = (decisions or 0) + cell_decisions
         first.update({r.cache_key(identity): r for r in f})
         worst.update(r.cache_key(identity) for r in w)
+        if len(worst) > MAX_LLM_REQUESTS:
+            raise ConfigError(
+                f"the study would plan more than {MAX_LLM_REQUESTS:,} distinct requests "
+                f"({len(worst):,} after {cell + 1:,} of {spec.n_cells:,} cells); use fewer "
+                "events, degrees or samples",
+                params=("policy.samples",),
+            )
     assert config is not None
     cached = _cached(sorted(first), cache)
     to_send = [r for k, r in first.items() if k not in cached]
