@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from spillover._resources import check_count
 from spillover._rng import SeedRecord
 from spillover.config import SimulationConfig
 from spillover.engine import agent_histories, simulate
@@ -24,7 +25,11 @@ if TYPE_CHECKING:
     from spillover.fit import FitResult
     from spillover.selection import Analysis
 
-__all__ = ["llm_noise_fit", "replay_exposures"]
+__all__ = ["MAX_NOISE_TABLES", "llm_noise_fit", "replay_exposures"]
+
+
+#: The most bootstrap tables :func:`llm_noise_fit` re-simulates (``--llm-noise``).
+MAX_NOISE_TABLES = 10_000
 
 
 def llm_noise_fit(
@@ -73,6 +78,11 @@ def llm_noise_fit(
         offline_answers,
         redraw_centre,
         with_llm_noise,
+    )
+
+    # Bounded before the loop: each table is a re-simulated run.
+    check_count(
+        "bootstrap tables (each a re-simulated run)", "llm_noise", n_tables, MAX_NOISE_TABLES
     )
 
     path = Path(run_dir) / "llm_table.json"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from spillover._redact import redact_tree
-from spillover._replay import llm_noise_fit, replay_exposures
+from spillover._replay import MAX_NOISE_TABLES, llm_noise_fit, replay_exposures
 from spillover._resources import check_llm_work, check_run_fits
 from spillover._rng import SeedLike, SeedRecord, seed_record
 from spillover.config import DEFAULT_OFFLINE_REACH, SimulationConfig
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from spillover.llm import LLMBackend, LocalServer
 
 __all__ = [
+    "MAX_NOISE_TABLES",
     "RunOutput",
     "build_graph",
     "build_policy",

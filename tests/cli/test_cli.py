@@ -350,6 +350,27 @@ def test_a_settings_file_that_is_a_directory_is_named_as_one(
     assert err.endswith("\n") and err.count("\n") == 1
 
 
+def test_fit_llm_noise_is_bounded_and_noted_on_a_run_without_answers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert _run(["simulate", *SMALL, "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert _run(["fit", str(out), "--llm-noise", "1000000000"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: --llm-noise: bootstrap tables (each a re-simulated run) would be "
+        "1,000,000,000, more than the 10,000 allowed\n"
+    )  # before any work: no "fitting ..." line
+    assert _run(["report", str(out), "--llm-noise", "1000000000"]) == 2
+    assert capsys.readouterr().err == err
+    assert _run(["fit", str(out), "--folds", "0", "--llm-noise", "5", "--json"]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert any(n.startswith("--llm-noise 5: ") and "not an LLM run" in n for n in notes)
+    assert _run(["fit", str(out), "--folds", "0", "--json"]) == 0  # not asked: no note
+    assert "--llm-noise" not in capsys.readouterr().out
+
+
 def test_help_still_prints_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(["simulate", "--help"]) == 0
     out = capsys.readouterr().out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -496,6 +497,12 @@ def _with_llm_noise(
     """The analysis of an LLM run with its sampled answers' noise (``--llm-noise``)."""
     from spillover.pipeline import llm_noise_fit
 
+    if llm_noise and not (run_dir / "llm_table.json").is_file():
+        note = (
+            f"--llm-noise {llm_noise}: {run_dir} is not an LLM run (no llm_table.json), so no "
+            "answers add noise; the standard errors are the engine's"
+        )
+        analysis = replace(analysis, notes=(*analysis.notes, note))
     n_tables, tick = llm_noise_tables(llm_noise, quiet=quiet)
     return llm_noise_fit(run_dir, analysis, n_tables=n_tables, fit_rounds=fit_rounds, progress=tick)
 

@@ -28,13 +28,20 @@ def llm_noise_option(into: str) -> Any:
 
 
 def check_fit_options(folds: int, llm_noise: int | None) -> None:
-    """Refuse a negative ``--folds`` or ``--llm-noise`` before any work."""
+    """Refuse a negative ``--folds``, and an ``--llm-noise`` below 0 or above
+    :data:`spillover.pipeline.MAX_NOISE_TABLES`, before any work."""
     from spillover.exceptions import ConfigError
 
     if folds < 0:
         raise ConfigError(f"--folds must be >= 0; got {folds}")
     if llm_noise is not None and llm_noise < 0:
         raise ConfigError(f"--llm-noise must be an integer >= 0 (0: off); got {llm_noise}")
+    if llm_noise is not None:
+        from spillover._resources import check_count
+        from spillover.pipeline import MAX_NOISE_TABLES
+
+        what = "bootstrap tables (each a re-simulated run)"
+        check_count(what, "--llm-noise", llm_noise, MAX_NOISE_TABLES)
 
 
 def llm_noise_tables(
