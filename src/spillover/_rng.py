@@ -37,6 +37,8 @@ SeedLike: TypeAlias = "int | np.random.SeedSequence | np.random.Generator | Seed
 #: - ``events``: emission and fictional places of the offline events of a loop run;
 #: - ``llm_noise``: the bootstrap tables of ``spillover fit --llm-noise`` (the redrawn answers
 #:   of an LLM run's sampled cells).
+#: - ``forecast``: the parameter draws and chain-binomial replicates of the forecast bands of
+#:   ``spillover fit --fit-rounds`` (each model keyed further by its name).
 STREAMS: Final[dict[str, int]] = {
     "graph": 0,
     "personas": 1,
@@ -44,6 +46,7 @@ STREAMS: Final[dict[str, int]] = {
     "dynamics": 3,
     "events": 4,
     "llm_noise": 5,
+    "forecast": 6,
 }
 
 

@@ -91,6 +91,7 @@ def test_seed_record_names_its_streams_and_reads_a_manifest_entry() -> None:
         "dynamics": (3, 3),
         "events": (3, 4),
         "llm_noise": (3, 5),
+        "forecast": (3, 6),
     }
     assert cell.stream("seeds", 5).spawn_key == (3, 2, 5)
     assert so.SeedRecord.from_dict(cell.to_dict()) == cell

@@ -451,6 +451,7 @@ def fit_command(
         graph=data.graph,
         fit_rounds=fit_rounds,
         weights=data.persona_shares,
+        rng=data.forecast_seed,
     )
     if input_path.is_dir():
         analysis = _with_llm_noise(input_path, analysis, llm_noise, fit_rounds, as_json)

@@ -2,10 +2,11 @@
 
 ``__init__`` stores arguments (read back by ``get_params``, changed by ``set_params``, shown by
 ``repr``); ``fit(data)`` validates, fits, and sets ``theta_``, ``stderr_``, ``loglik_``,
-``n_obs_`` and ``result_`` (a frozen :class:`FitResult`, built in one place); reading a fitted
-attribute before ``fit`` raises :class:`NotFittedError`. ``loglik(data)`` and ``score(data)``
-score (possibly held-out) data at the fitted parameters; ``predict(degree=..., i0=...,
-n_rounds=...)`` gives the expected informed fraction per round from the model's map.
+``n_obs_``, ``covariance_`` and ``result_`` (a frozen :class:`FitResult`, built in one place);
+reading a fitted attribute before ``fit`` raises :class:`NotFittedError`. ``loglik(data)``
+and ``score(data)`` score (possibly held-out) data at the fitted parameters;
+``predict(degree=..., i0=..., n_rounds=...)`` gives the expected informed fraction per round
+from the model's map.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Estimator:
     stderr_: dict[str, ParamValue]
     loglik_: float
     n_obs_: int
+    covariance_: np.ndarray | None
     result_: FitResult
 
     @classmethod
@@ -153,19 +155,28 @@ class Estimator:
         model: str | None = None,
         ci: tuple[Mapping[str, ParamValue], Mapping[str, ParamValue], str] | None = None,
         dispersion: float | None = None,
+        covariance: np.ndarray | None = None,
     ) -> None:
-        """Set ``theta_``, ``stderr_``, ``loglik_``, ``n_obs_`` and the frozen ``result_``.
+        """Set ``theta_``, ``stderr_``, ``loglik_``, ``n_obs_``, ``covariance_`` and the frozen
+        ``result_``.
 
         The one place a fit becomes a :class:`FitResult`; ``n_params`` defaults to
         ``len(names)``, ``model`` to the estimator's name; ``ci`` is ``(low, high, method)``
         (by default Wald intervals from the standard errors); ``dispersion`` is a curve fit's
-        quasi-likelihood phi.
+        quasi-likelihood phi; ``covariance`` the covariance of the estimates in probability
+        units, over the values of ``params`` flattened in the order of ``names`` (NaN rows for
+        values without one; None when the model does not keep it), which forecast bands draw
+        from (:func:`spillover.fit.forecast_curve`).
         """
         low, high, method = ci if ci is not None else ({}, {}, "wald")
         self.theta_ = {n: _plain(v) for n, v in zip(names, params, strict=True)}
         self.stderr_ = {n: _plain(v) for n, v in zip(names, stderr, strict=True)}
         self.loglik_ = float(loglik)
         self.n_obs_ = int(n_obs)
+        if covariance is not None:
+            covariance = np.array(covariance, dtype=np.float64)
+            covariance.flags.writeable = False
+        self.covariance_ = covariance
         self.result_ = FitResult(
             model=self.name if model is None else model,
             params=self.theta_,

@@ -131,13 +131,13 @@ class CurveEstimator(Estimator):
         se = np.full(theta.size, math.nan)
         interior = np.all((theta > 1e-7) & (theta < 1 - 1e-7))
         phi = self._dispersion(curves, predict(theta), theta.size)
-        self.covariance_ = np.full((theta.size, theta.size), math.nan)
+        covariance = np.full((theta.size, theta.size), math.nan)
         if interior and math.isfinite(ll):
             try:
                 cov = np.linalg.inv(-numerical_hessian(loglik, theta))
                 if np.all(np.diag(cov) > 0):
                     se = np.sqrt(np.diag(cov) * max(phi, 1.0))
-                    self.covariance_ = cov * max(phi, 1.0)
+                    covariance = cov * max(phi, 1.0)
             except np.linalg.LinAlgError:
                 pass
         status: FitStatus = "converged"
@@ -152,7 +152,16 @@ class CurveEstimator(Estimator):
             message += f"; {best.message}"
         self.dispersion_ = phi
         self._set_result(
-            names, theta, se, ll, n_obs, status, message, model=self.model, dispersion=phi
+            names,
+            theta,
+            se,
+            ll,
+            n_obs,
+            status,
+            message,
+            model=self.model,
+            dispersion=phi,
+            covariance=covariance,
         )
         return self
 

@@ -142,6 +142,7 @@ class SIDoseEstimator(_HazardEstimator, _LevelledEstimator):
         super().fit(table)
         self.level_rates_ = dict(self.theta_)
         by_level = self.result_
+        level_cov = self.covariance_
         counts = np.arange(1, max(self.levels_.lower[-1], 1) + 1)
         level = self.levels_.index(counts)
 
@@ -164,6 +165,7 @@ class SIDoseEstimator(_HazardEstimator, _LevelledEstimator):
             by_level.message,
             n_params=by_level.n_params,
             ci=(expand(by_level.ci_low), expand(by_level.ci_high), by_level.ci_method),
+            covariance=_per_count_covariance(level_cov, level),
         )
         return self
 
@@ -176,6 +178,20 @@ class SIDoseEstimator(_HazardEstimator, _LevelledEstimator):
             note = f"alpha is the rate of the lowest level (m {self.levels_.label(0)})"
             message = f"{message}; {note}" if message else note
         return status, message
+
+
+def _per_count_covariance(level_cov: np.ndarray | None, level: np.ndarray) -> np.ndarray | None:
+    """The covariance of (alpha, online_m per count) from that of (alpha, a rate per level):
+    counts of one level share its rate (perfectly correlated); counts below the first level
+    (online rate 0 by construction) have none (NaN)."""
+    if level_cov is None:
+        return None
+    index = np.concatenate([[0], level]).astype(np.int64)
+    cov = level_cov[np.ix_(index, index)].copy()
+    none = np.concatenate([[False], level == 0])
+    cov[none, :] = np.nan
+    cov[:, none] = np.nan
+    return cov
 
 
 class SIDose2Estimator(_HazardEstimator):

@@ -16,8 +16,9 @@ __all__ = ["SI2_SPEC", "SI_SPEC", "SI2Estimator", "SIEstimator"]
 class _HazardEstimator(ExposureEstimator):
     """Shared machinery: pooled (n_exposed, at_risk, shared) rows and a hazard-linear design.
 
-    Standard errors come from the observed information (delta method to the probability
-    scale); intervals are profile-likelihood intervals, which stay valid next to the bound 0.
+    Standard errors and ``covariance_`` come from the observed information (delta method to
+    the probability scale); intervals are profile-likelihood intervals, which stay valid next
+    to the bound 0.
     """
 
     param_names: tuple[str, ...] = ()
@@ -53,8 +54,11 @@ class _HazardEstimator(ExposureEstimator):
         rates = -np.expm1(-fit.hazards)
         # Delta method: d rate / d hazard = 1 - rate.
         se = np.sqrt(np.diag(fit.covariance)) * (1.0 - rates)
+        # The same delta method for the covariance (forecast bands draw from it).
+        cov = fit.covariance * np.outer(1.0 - rates, 1.0 - rates)
         if impossible:
             se[:] = np.nan  # the model cannot produce these data: no uncertainty to report
+            cov[:] = np.nan
         low: dict[str, ParamValue] = {}
         high: dict[str, ParamValue] = {}
         if self.intervals and not impossible:
@@ -64,7 +68,9 @@ class _HazardEstimator(ExposureEstimator):
                 )
                 low[name], high[name] = float(-np.expm1(-lo)), float(-np.expm1(-hi))
         ci = (low, high, "profile" if low else "wald")
-        self._set_result(self.param_names, rates, se, loglik, n_obs, status, message, ci=ci)
+        self._set_result(
+            self.param_names, rates, se, loglik, n_obs, status, message, ci=ci, covariance=cov
+        )
         return self
 
     def _start(self, m: np.ndarray, at_risk: np.ndarray, shared: np.ndarray) -> np.ndarray:

@@ -7,12 +7,15 @@ parametric bootstrap that carries both sources of uncertainty:
 
 - **parameters**: ``n_draws`` parameter vectors from the estimate's normal approximation on
   the logit scale (delta method from the probability scale, so draws stay in (0, 1) and are
-  skewed near 0 like profile intervals). With a covariance (curve fits: the dispersion-inflated
-  inverse information, whose off-diagonal terms matter: alpha and beta fitted to early rounds
-  are correlated near -0.95) the draws are correlated; with standard errors only (agent-level
-  fits, whose rates are nearly uncorrelated: about -0.15 for ``si2`` on an exposure table)
-  each parameter is drawn on its own. A parameter without a finite standard error (an
-  estimate on a bound) is held at its estimate.
+  skewed near 0 like profile intervals). With a covariance (an estimator's ``covariance_``:
+  for curve fits the dispersion-inflated inverse information, whose off-diagonal terms
+  matter, alpha and beta fitted to early rounds being correlated near -0.95; for agent-level
+  fits the inverse information of the hazards on the probability scale, over the values of
+  every parameter flattened in order) the draws are correlated; with standard errors only
+  each parameter is drawn on its own. A value without a finite standard error (an estimate
+  on a bound) is held at its estimate, the others drawn from their block of the covariance;
+  a singular but semi-definite covariance (counts of one exposure bucket, which share one
+  rate) is drawn from through its symmetric square root.
 - **replicate noise**: for each draw, ``n_reps`` chain-binomial replicates of ``n_nodes``
   agents (as many as the run had, each started from its observed seeds). Each round a
   replicate's new sharers are ``Binomial(S, p)``, with ``p`` what the map predicts for that
@@ -200,29 +203,12 @@ def _draw(
     inside = {
         n: np.isfinite(v) & (v > bounds[n][0]) & (v < bounds[n][1]) for n, v in values.items()
     }
-    scalar = all(v.ndim == 0 for v in values.values())
-    if covariance is not None and scalar:
-        cov = np.asarray(covariance, dtype=np.float64)
-        theta = np.array([float(values[n]) for n in spec_params])
-        ok = (
-            cov.shape == (theta.size, theta.size)
-            and bool(np.all(np.isfinite(cov)))
-            and all(bool(inside[n]) for n in spec_params)
-        )
-        if ok:
-            maps = [_transform(bounds[n]) for n in spec_params]
-            jac = np.array([d(t) for (_, _, d), t in zip(maps, theta, strict=True)])
-            z_cov = cov * np.outer(jac, jac)
-            z = np.array([to(t) for (to, _, _), t in zip(maps, theta, strict=True)])
-            try:
-                chol = np.linalg.cholesky(z_cov)
-            except np.linalg.LinAlgError:
-                chol = None
-            if chol is not None:
-                zs = z + gen.standard_normal((n_draws, theta.size)) @ chol.T
-                for j, (n, (_, back, _)) in enumerate(zip(spec_params, maps, strict=True)):
-                    draws[n] = np.asarray(back(zs[:, j]), dtype=np.float64)
-                return draws, "covariance"
+    if covariance is not None:
+        joint = _draw_joint(spec_params, bounds, values, inside, covariance, n_draws, gen)
+        if joint is not None:
+            for n, drawn_values in joint.items():
+                draws[n] = np.where(inside[n], drawn_values, draws[n])
+            return draws, "covariance"
     drawn = False
     for n in spec_params:
         given = None if stderr is None else stderr.get(n)
@@ -241,6 +227,63 @@ def _draw(
         draws[n] = np.where(use, np.asarray(back(z), dtype=np.float64), draws[n])
         drawn = True
     return draws, ("stderr" if drawn else "none")
+
+
+def _draw_joint(
+    spec_params: tuple[str, ...],
+    bounds: Mapping[str, tuple[float, float]],
+    values: Mapping[str, np.ndarray],
+    inside: Mapping[str, np.ndarray],
+    covariance: ArrayLike,
+    n_draws: int,
+    gen: np.random.Generator,
+) -> dict[str, np.ndarray] | None:
+    """Correlated draws from ``covariance``, over the parameters' values flattened in
+    ``spec_params`` order; None when it cannot be used (wrong shape, not finite where drawn,
+    not positive semi-definite). Values not inside their bounds stay at the estimate: the
+    others are drawn from their own block (the marginal of the normal approximation)."""
+    cov = np.asarray(covariance, dtype=np.float64)
+    theta = np.concatenate([values[n].ravel() for n in spec_params])
+    use = np.concatenate([inside[n].ravel() for n in spec_params])
+    if cov.shape != (theta.size, theta.size) or not use.any():
+        return None
+    sub = cov[np.ix_(use, use)]
+    if not bool(np.all(np.isfinite(sub))):
+        return None
+    owner = np.concatenate([np.full(values[n].size, i) for i, n in enumerate(spec_params)])[use]
+    maps = [_transform(bounds[n]) for n in spec_params]
+    t = theta[use]
+    jac = np.empty(t.size)
+    z = np.empty(t.size)
+    for i, (to, _, deriv) in enumerate(maps):
+        mine = owner == i
+        if mine.any():
+            jac[mine] = deriv(t[mine])
+            z[mine] = to(t[mine])
+    z_cov = sub * np.outer(jac, jac)
+    try:
+        root = np.linalg.cholesky(z_cov)
+    except np.linalg.LinAlgError:
+        # Singular (values that are one rate, such as the counts of one exposure bucket)
+        # but possibly semi-definite: a symmetric square root draws them alike.
+        w, vecs = np.linalg.eigh(z_cov)
+        if not bool(np.all(np.isfinite(w))) or w.min() < -1e-8 * max(abs(w.max()), 1e-300):
+            return None
+        root = vecs * np.sqrt(np.maximum(w, 0.0))
+    zs = z + gen.standard_normal((n_draws, t.size)) @ root.T
+    flat = np.broadcast_to(theta, (n_draws, theta.size)).copy()
+    for i, (_, back, _) in enumerate(maps):
+        mine = owner == i
+        if mine.any():
+            cols = np.flatnonzero(use)[mine]
+            flat[:, cols] = np.asarray(back(zs[:, mine]), dtype=np.float64)
+    out: dict[str, np.ndarray] = {}
+    at = 0
+    for n in spec_params:
+        size = values[n].size
+        out[n] = flat[:, at : at + size].reshape(n_draws, *values[n].shape)
+        at += size
+    return out
 
 
 def _chain(
@@ -309,8 +352,9 @@ def forecast_curve(
         k of the k-regular graph.
     stderr, covariance : optional
         Standard errors of ``params`` (a ``FitResult.stderr``), or their covariance matrix
-        in the order of the model's parameters (preferred when finite; scalar parameters
-        only). Neither: the band carries replicate noise only.
+        (an estimator's ``covariance_``) over the values of the model's parameters
+        flattened in their order (preferred when finite where drawn). Neither: the band
+        carries replicate noise only.
     weights : array_like, optional
         Persona shares, for per-class models.
     level : float

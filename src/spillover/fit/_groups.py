@@ -240,6 +240,7 @@ class SIGroups2Estimator(ExposureEstimator):
             return loglik_of(theta)
 
         stderr = np.full(4, math.nan)
+        covariance = np.full((4, 4), math.nan)
         interior = np.all((rates > 1e-8) & (rates < 1 - 1e-8))
         if interior:
             info = -numerical_hessian(natural, rates)
@@ -247,6 +248,7 @@ class SIGroups2Estimator(ExposureEstimator):
                 cov = np.linalg.inv(info)
                 if np.all(np.diag(cov) > 0):
                     stderr = np.sqrt(np.diag(cov))
+                    covariance = cov
             except np.linalg.LinAlgError:
                 pass
         status: FitStatus = "converged"
@@ -260,7 +262,9 @@ class SIGroups2Estimator(ExposureEstimator):
         if isinstance(data, ExposureTable):
             note = "approximate likelihood from the exposure table (no agent histories)"
             message = f"{message}; {note}" if message else note
-        self._set_result(PARAMS, rates, stderr, loglik, n_obs, status, message)
+        self._set_result(
+            PARAMS, rates, stderr, loglik, n_obs, status, message, covariance=covariance
+        )
         return self
 
     def loglik(self, data: AgentData) -> float:

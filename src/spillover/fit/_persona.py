@@ -48,6 +48,9 @@ class SIPersonaEstimator(ExposureEstimator):
         est = np.full((2, N_PERSONAS), math.nan)
         hazards = np.full((2, N_PERSONAS), math.nan)
         se = np.full((2, N_PERSONAS), math.nan)
+        # Covariance over (alpha_0..alpha_31, beta_0..beta_31): a 2 x 2 block per persona,
+        # 0 between personas (fitted on their own rows), NaN for a persona without rows.
+        cov = np.zeros((2 * N_PERSONAS, 2 * N_PERSONAS))
         low = np.full((2, N_PERSONAS), math.nan)
         high = np.full((2, N_PERSONAS), math.nan)
         loglik = 0.0
@@ -59,6 +62,7 @@ class SIPersonaEstimator(ExposureEstimator):
             rows = persona == c
             if not rows.any():
                 empty.append(c)
+                cov[[c, N_PERSONAS + c], :] = cov[:, [c, N_PERSONAS + c]] = math.nan
                 continue
             design = np.column_stack([np.ones(rows.sum()), m[rows]]).astype(np.float64)
             a, s = at_risk[rows].astype(np.float64), shared[rows].astype(np.float64)
@@ -72,6 +76,8 @@ class SIPersonaEstimator(ExposureEstimator):
             hazards[:, c] = fit.hazards
             est[:, c] = rates
             se[:, c] = np.sqrt(np.diag(fit.covariance)) * (1.0 - rates)
+            where = np.array([c, N_PERSONAS + c])
+            cov[np.ix_(where, where)] = fit.covariance * np.outer(1.0 - rates, 1.0 - rates)
             for j in range(2):
                 if fit.at_bound[j]:
                     bound.append(f"{('alpha', 'beta')[j]}_{c}")
@@ -113,6 +119,7 @@ class SIPersonaEstimator(ExposureEstimator):
             "; ".join(notes),
             n_params=n_params,
             ci=ci,
+            covariance=cov,
         )
         return self
 

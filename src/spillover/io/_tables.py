@@ -60,6 +60,21 @@ class FitInput:
         arr = np.asarray(counts, dtype=np.float64)
         return arr / arr.sum() if arr.sum() > 0 else None
 
+    @property
+    def forecast_seed(self) -> np.random.SeedSequence | int:
+        """The seed of forecast bands: the ``forecast`` stream of the run's seed record
+        (``manifest.json``'s ``seed``), so that a run's forecast repeats; 0 for a table or a
+        manifest without one."""
+        from spillover._rng import SeedRecord
+
+        doc = (self.manifest or {}).get("seed")
+        if not isinstance(doc, dict):
+            return 0
+        try:
+            return SeedRecord.from_dict(doc).stream("forecast")
+        except ConfigError:
+            return 0
+
 
 def read_table(path: str | os.PathLike[str]) -> pa.Table:
     """A Parquet or CSV file as an Arrow table; ConfigError naming the file when unreadable."""

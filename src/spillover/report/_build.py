@@ -328,6 +328,7 @@ def build_run_report(
             graph=data.graph,
             fit_rounds=fit_rounds,
             weights=data.persona_shares,
+            rng=data.forecast_seed,
         )
     if analysis.llm_noise is None and (run / "llm_table.json").is_file():
         from spillover.pipeline import llm_noise_fit

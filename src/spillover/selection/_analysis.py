@@ -306,18 +306,19 @@ def analyse(
     if models is not None and "sindy" in models and curves is None:
         raise ConfigError("sindy is fitted to curves; the input has none")
     groups: list[ModelGroup] = []
-    covariances: dict[str, np.ndarray] = {}
+    covariances: dict[str | tuple[str, str], np.ndarray] = {}
     group, verdict, robust, traits = None, None, None, None
     if exposures is not None:
         group, verdict, robust, traits = _agent_level(
-            exposures, agents, agent_models, n_folds, criterion, on_fit_error, notes
+            exposures, agents, agent_models, n_folds, criterion, on_fit_error, notes, covariances
         )
     if group is not None:
         groups.append(group)
     if curve_models:
         assert curves is not None and degree is not None
-        curve_group, covariances = _curve_group(curves, degree, curve_models, criterion)
+        curve_group, curve_covariances = _curve_group(curves, degree, curve_models, criterion)
         groups.append(curve_group)
+        covariances.update({("curves", name): cov for name, cov in curve_covariances.items()})
     equation = None
     if want_sindy:
         assert curves is not None
@@ -356,9 +357,11 @@ def _agent_level(
     criterion: Criterion,
     on_fit_error: OnFitError,
     notes: list[str],
+    covariances: dict[str | tuple[str, str], np.ndarray],
 ) -> tuple[ModelGroup | None, TwoRatesVerdict | None, RobustErrors | None, TraitEffects | None]:
     """What the exposure table gives: the agent-level group, the two-rates verdict (with the
-    held-out scores), the robust errors and the trait effects (None where not made)."""
+    held-out scores), the robust errors and the trait effects (None where not made). The
+    fits' covariances go to ``covariances`` (for forecasts)."""
     verdict = traits = robust = None
     try:
         verdict = two_rates_verdict(exposures)
@@ -366,7 +369,10 @@ def _agent_level(
         notes.append(f"two-rates verdict: {exc}")
     if not names:
         return None, verdict, None, None
-    fits = [_fit_agent_model(name, exposures, agents, on_fit_error, notes) for name in names]
+    fits = [
+        _fit_agent_model(name, exposures, agents, on_fit_error, notes, covariances)
+        for name in names
+    ]
     results = [r for r in fits if r is not None]
     group, held = _agent_group(exposures, agents, results, n_folds, criterion, notes)
     if group is not None:
@@ -455,11 +461,16 @@ def _fit_agent_model(
     agents: AgentHistories | None,
     on_fit_error: OnFitError,
     notes: list[str],
+    covariances: dict[str | tuple[str, str], np.ndarray],
 ) -> FitResult | None:
-    """The model's fit; None when it is skipped (with a note)."""
+    """The model's fit; None when it is skipped (with a note). The covariance of its
+    estimates, where the estimator keeps one, goes to ``covariances`` (for forecasts)."""
     spec = get_model(name)
     try:
-        return spec.make_estimator().fit(spec.agent_data(exposures, agents)).result_
+        estimator = spec.make_estimator().fit(spec.agent_data(exposures, agents))
+        if estimator.covariance_ is not None:
+            covariances["exposures", name] = estimator.covariance_
+        return estimator.result_
     except FitError as exc:
         if on_fit_error == "raise":
             raise

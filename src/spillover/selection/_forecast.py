@@ -98,13 +98,23 @@ def fit_window(
     return exposures, curves
 
 
+def _covariance_of(
+    covariances: Mapping[str | tuple[str, str], np.ndarray], data: str, name: str
+) -> np.ndarray | None:
+    """The covariance of one fit: by (data, name), or by name for a curve fit."""
+    found = covariances.get((data, name))
+    if found is None and data == "curves":
+        found = covariances.get(name)
+    return found
+
+
 def forecast_models(
     fits: Sequence[tuple[str, FitResult]],
     curves: Curves,
     *,
     fit_rounds: int,
     degree: int,
-    covariances: Mapping[str, np.ndarray] | None = None,
+    covariances: Mapping[str | tuple[str, str], np.ndarray] | None = None,
     weights: ArrayLike | None = None,
     level: float = 0.95,
     n_draws: int = 200,
@@ -120,8 +130,9 @@ def forecast_models(
     curves : Curves
         The whole run.
     covariances : mapping, optional
-        Covariance of a model's estimates by name (curve fits); the others' bands draw each
-        parameter from its standard error.
+        Covariance of a model's estimates (an estimator's ``covariance_``) by ``(data,
+        name)``, such as ``("exposures", "si2")``; a plain name is that of a curve fit. A
+        model without one draws each parameter from its standard error.
     weights : array_like, optional
         Persona shares; per-persona models are not forecast without them.
     notes : list of str, optional
@@ -147,7 +158,7 @@ def forecast_models(
                 fit_rounds=fit_rounds,
                 degree=degree,
                 stderr=result.stderr,
-                covariance=covariances.get(name),
+                covariance=_covariance_of(covariances, kind, name),
                 weights=weights,
                 level=level,
                 n_draws=n_draws,
