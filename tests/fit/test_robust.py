@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from scipy.stats import t as t_dist
 
 from spillover.cli import main
 from spillover.exceptions import ConfigError
@@ -164,6 +165,58 @@ def test_cluster_sandwich_matches_a_hand_computation() -> None:
     assert got.stratified
     with pytest.raises(ConfigError, match="clustering"):
         cluster_sandwich(scores, rep, per, info, by="agent")
+
+
+def test_a_persona_in_one_replicate_only_enters_the_sandwich_uncentred() -> None:
+    # Persona 1 has rows in replicate 0 only: centred on itself its score would be 0 and add
+    # nothing; it enters as it is (as with one replicate), and is counted.
+    rng = np.random.default_rng(1)
+    scores = rng.normal(size=(10, 2))
+    rep = np.array([0, 0, 1, 1, 2, 2, 0, 0, 0, 0])
+    per = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1])
+    info = np.array([[2.0, 0.3], [0.3, 1.0]])
+    bread = np.linalg.inv(info)
+    g = np.array([scores[(rep == r) & (per == 0)].sum(axis=0) for r in range(3)])
+    g -= g.mean(axis=0)
+    alone = scores[per == 1].sum(axis=0)
+    meat = g.T @ g * 3 / 2 + np.outer(alone, alone)
+    got = cluster_sandwich(scores, rep, per, info)
+    assert np.allclose(got.covariance, bread @ meat @ bread)
+    assert got.uncentred == 1 and got.n_clusters == 4
+    # Degrees of freedom: R_c - 1 per persona seen in R_c replicates, 1 for one seen once.
+    assert got.df == 2 + 1
+    assert got.critical() == pytest.approx(float(t_dist.ppf(0.975, 3)))
+    full = cluster_sandwich(scores, rep, per, info, by="replicate")
+    assert full.df == 2 and full.uncentred == 0
+
+
+def test_pooled_errors_note_personas_seen_in_one_replicate() -> None:
+    table = simulate(np.random.default_rng(6), _flat, reps=3, rounds=12)
+    keep = (table.persona != 5) | (table.replicate == 0)
+    cut = ExposureTable(**{n: v[keep] for n, v in table.columns().items()})
+    errors = robust_errors(cut, [SI2Estimator(intervals=False).fit(cut).result_])
+    e = errors.models["si2"]
+    assert e.uncentred == 1 and e.sandwich_df == 31 * 2 + 1
+    assert any("1 persona(s) seen in one replicate only" in n for n in errors.notes)
+    assert e.fields()["sandwich_df"] == e.sandwich_df
+
+
+def test_trait_sandwich_intervals_take_the_t_quantile_on_the_cluster_df() -> None:
+    # Two replicates: 32 persona strata of 2 clusters each, 32 degrees of freedom; the
+    # sandwich intervals are b +- t(0.975, 32) se, as every sandwich interval is.
+    table = simulate(np.random.default_rng(3), _si2_traits, reps=2, groups=(0.3, 0.2, 2.87))
+    traits = fit_trait_effects(table)
+    assert traits.se_kind == "sandwich" and traits.sandwich_df == 32
+    crit = float(t_dist.ppf(0.975, 32))
+    assert traits.shown_critical() == pytest.approx(crit)
+    for r in traits.rows():
+        b, se = r["log_hazard_ratio"], r["stderr_sandwich"]
+        assert r["ci_high_sandwich"] - b == pytest.approx(crit * se)
+        assert b - r["ci_low_sandwich"] == pytest.approx(crit * se)
+    assert traits.summary()["sandwich_df"] == 32
+    # The pooled models' sandwich intervals on the same table take the same rule.
+    errors = robust_errors(table, [SI2Estimator(intervals=False).fit(table).result_])
+    assert errors.models["si2"].sandwich_df == 32
 
 
 def test_unknown_base_is_a_config_error() -> None:

@@ -30,6 +30,16 @@ clusters cannot be agents; two choices (``by``):
 
 With replicate clusters the factor is ``R / (R - 1)``; with one replicate the (replicate,
 persona) clusters are not centred (factor ``G / (G - 1)`` of G clusters) and lean conservative.
+A persona with rows in one replicate only, among several, has nothing to be centred on (its
+centred score is 0, and it would add nothing to ``B``, making its share of the standard errors
+too small): its cluster enters uncentred, as with one replicate (conservative), and
+:attr:`Sandwich.uncentred` counts such personas.
+
+**Intervals** from a sandwich take Student's t quantile on its degrees of freedom
+(:attr:`Sandwich.df`, :meth:`Sandwich.critical`) rather than the normal one: the variance of
+G cluster scores has about G - 1 of them (``R - 1`` with replicate clusters, ``G - 1`` with
+one replicate); stratified by persona, each persona seen in R_c replicates gives R_c - 1 (one
+seen in one replicate, entering uncentred, gives 1).
 
 ``dispersion`` is ``trace(A^-1 B) / k``: about 1 when the model is right, above 1 when the
 data vary more than it says (the factor by which the variances grow, on average).
@@ -43,6 +53,7 @@ from typing import Any
 
 import numpy as np
 from scipy.stats import chi2
+from scipy.stats import t as t_dist
 
 from spillover.exceptions import ConfigError
 
@@ -55,6 +66,7 @@ __all__ = [
     "Sandwich",
     "cluster_sandwich",
     "goodness_of_fit",
+    "sandwich_quantile",
     "share_dz",
 ]
 
@@ -197,11 +209,28 @@ class Sandwich:
     stratified: bool
     dispersion: float
     by: str = "replicate-persona"
+    #: Degrees of freedom of the cluster scores' variance (module docstring).
+    df: int = 0
+    #: Personas seen in one replicate only (among several), whose clusters enter uncentred.
+    uncentred: int = 0
 
     @property
     def cluster(self) -> str:
         """The clustering in words (:data:`CLUSTERINGS`)."""
         return CLUSTERINGS[self.by]
+
+    def critical(self, level: float = 0.95) -> float:
+        """The two-sided quantile of intervals from this sandwich: Student's t on :attr:`df`
+        degrees of freedom (NaN without any)."""
+        return sandwich_quantile(self.df, level)
+
+
+def sandwich_quantile(df: int, level: float = 0.95) -> float:
+    """Student's t two-sided ``level`` quantile on ``df`` degrees of freedom, the quantile of
+    every sandwich interval (module docstring); NaN for ``df < 1``."""
+    if df < 1:
+        return math.nan
+    return float(t_dist.ppf(0.5 + level / 2.0, df))
 
 
 def cluster_sandwich(
@@ -243,16 +272,22 @@ def cluster_sandwich(
     if n_clusters < 2:
         return nan
     stratified = n_reps >= 2
+    uncentred = 0
     if stratified:
         # Centre within persona over the replicates where it has rows; factor R_c / (R_c - 1).
+        # A persona in one replicate only has nothing to centre on: it enters uncentred.
         count = present.sum(axis=0)  # replicates per persona
-        mean = sums.sum(axis=0) / np.maximum(count, 1)[:, None]
+        alone = count == 1
+        mean = np.where(alone[:, None], 0.0, sums.sum(axis=0) / np.maximum(count, 1)[:, None])
         centred = np.where(present[:, :, None], sums - mean[None, :, :], 0.0)
-        factor = np.where(count > 1, count / np.maximum(count - 1, 1), 0.0)
+        factor = np.where(count > 1, count / np.maximum(count - 1, 1), 1.0)
         meat = np.einsum("rck,rcl,c->kl", centred, centred, factor)
+        uncentred = int(alone.sum()) if by != "replicate" else 0
+        df = int(np.maximum(count - 1, 1)[count > 0].sum())
     else:
         flat = sums[present]
         meat = flat.T @ flat * n_clusters / (n_clusters - 1)
+        df = n_clusters - 1
     try:
         bread = np.linalg.inv(information)
     except np.linalg.LinAlgError:
@@ -262,4 +297,6 @@ def cluster_sandwich(
     cov = bread @ meat @ bread
     dispersion = float(np.trace(bread @ meat) / k) if k else math.nan
     cov.flags.writeable = False
-    return Sandwich(cov, n_clusters, stratified and by != "replicate", dispersion, by)
+    return Sandwich(
+        cov, n_clusters, stratified and by != "replicate", dispersion, by, df, uncentred
+    )

@@ -48,6 +48,7 @@ from spillover.fit._robust import (
     Sandwich,
     cluster_sandwich,
     goodness_of_fit,
+    sandwich_quantile,
     share_dz,
 )
 from spillover.personas import TRAITS, trait_matrix
@@ -96,6 +97,12 @@ class TraitEffects:
     heterogeneity : tuple of str
         Why the sandwich ones are shown (empty when they are not).
     n_clusters : int
+    sandwich_df : int
+        Degrees of freedom of the sandwich (:attr:`Sandwich.df`): its intervals take
+        Student's t quantile on them, as every sandwich interval does.
+    uncentred_personas : int
+        Personas seen in one replicate only, whose clusters enter the sandwich uncentred
+        (:func:`spillover.fit.cluster_sandwich`).
     dispersion : float
         ``trace(A^-1 B) / k``: about 1 when the model is right.
     dropped : tuple of str
@@ -119,6 +126,8 @@ class TraitEffects:
     n_clusters: int = 0
     dispersion: float = math.nan
     dropped: tuple[str, ...] = field(default_factory=tuple)
+    sandwich_df: int = 0
+    uncentred_personas: int = 0
 
     @property
     def fits(self) -> bool | None:
@@ -130,6 +139,16 @@ class TraitEffects:
         if self.se_kind == "sandwich" and self.stderr_sandwich is not None:
             return self.stderr_sandwich
         return self.stderr
+
+    def sandwich_critical(self) -> float:
+        """The quantile of the 95 % sandwich intervals: Student's t on :attr:`sandwich_df`
+        (NaN without degrees of freedom)."""
+        return sandwich_quantile(self.sandwich_df)
+
+    def shown_critical(self) -> float:
+        """The quantile of the 95 % intervals of kind :attr:`se_kind` (the normal one for the
+        model errors, :meth:`sandwich_critical` for the sandwich ones)."""
+        return self.sandwich_critical() if self.se_kind == "sandwich" else _Z95
 
     def flag(self) -> str:
         """A plain line: which base, whether it fits, which standard errors are shown."""
@@ -163,6 +182,8 @@ class TraitEffects:
             "heterogeneity": list(self.heterogeneity),
             "cluster": CLUSTER,
             "n_clusters": self.n_clusters,
+            "sandwich_df": self.sandwich_df,
+            "uncentred_personas": self.uncentred_personas,
             "dispersion": self.dispersion,
             "dropped_channels": list(self.dropped),
             "summary": self.flag(),
@@ -176,6 +197,7 @@ class TraitEffects:
         """
         out = []
         robust = self.stderr_sandwich
+        crit = self.sandwich_critical()
         for i, channel in enumerate(self.channels):
             for j, term in enumerate(self.terms):
                 if term == "baseline":
@@ -191,8 +213,8 @@ class TraitEffects:
                         "base": self.base,
                         "se_kind": self.se_kind,
                         "stderr_sandwich": rse,
-                        "ci_low_sandwich": b - _Z95 * rse,
-                        "ci_high_sandwich": b + _Z95 * rse,
+                        "ci_low_sandwich": b - crit * rse,
+                        "ci_high_sandwich": b + crit * rse,
                         "fits": self.fits,
                     }
                 )
@@ -355,6 +377,8 @@ def fit_trait_effects(
         n_clusters=sandwich.n_clusters,
         dispersion=sandwich.dispersion,
         dropped=dropped,
+        sandwich_df=sandwich.df,
+        uncentred_personas=sandwich.uncentred,
     )
 
 

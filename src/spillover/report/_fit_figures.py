@@ -162,12 +162,13 @@ def plot_trait_effects(
     names = traits.terms[1:]
     y = np.arange(len(names))[::-1]
     shown = traits.shown_stderr()
+    crit = traits.shown_critical()
     for i, (ax, channel) in enumerate(zip(axes, traits.channels, strict=True)):
         coef = traits.coef[i, 1:]
         se = shown[i, 1:]
         # On a log axis; an interval wider than a factor e^5 (about 150) each way, an effect
         # the data barely identify, is cut there rather than drawn to exp(700).
-        half = np.minimum(1.96 * se, _MAX_LOG_HALF_WIDTH)
+        half = np.minimum(crit * se, _MAX_LOG_HALF_WIDTH)
         ax.errorbar(
             np.exp(coef),
             y,

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
-from scipy.stats import t as t_dist
 
 from spillover.fit import (
     CLUSTERINGS,
@@ -45,8 +44,6 @@ __all__ = [
     "heterogeneity_reasons",
     "robust_errors",
 ]
-
-_Z95 = 1.959963984540054
 
 
 def _si_design(m: np.ndarray) -> np.ndarray:
@@ -73,6 +70,10 @@ class ModelErrors:
     dispersion: float
     se_kind: str
     reasons: tuple[str, ...] = ()
+    #: Degrees of freedom of the sandwich, whose t quantile the intervals take.
+    sandwich_df: int = 0
+    #: Personas seen in one replicate only, whose clusters entered uncentred.
+    uncentred: int = 0
 
     def fields(self) -> dict[str, Any]:
         """Extra fields of the model's document in ``spillover fit --json``."""
@@ -83,6 +84,7 @@ class ModelErrors:
             "ci_low_sandwich": dict(self.ci_low_sandwich),
             "ci_high_sandwich": dict(self.ci_high_sandwich),
             "sandwich_dispersion": self.dispersion,
+            "sandwich_df": self.sandwich_df,
             "gof": self.gof.to_dict(),
         }
 
@@ -169,9 +171,10 @@ def _model_errors(
     se_h = np.full(len(names), math.nan)
     diag = np.diag(sandwich.covariance)
     se_h[free] = np.sqrt(np.where(diag > 0, diag, np.nan))
-    # Few clusters: the variance of their scores has about G - 1 degrees of freedom, so the
-    # intervals take Student's t quantile (the usual small-sample correction) rather than z.
-    crit = _Z95 if by != "replicate" else float(t_dist.ppf(0.975, max(sandwich.n_clusters - 1, 1)))
+    # The variance of the cluster scores has few degrees of freedom (G - 1 replicates, or
+    # R_c - 1 per persona stratum): the intervals take Student's t quantile on them
+    # (Sandwich.critical, as the trait effects' do), the usual small-sample correction.
+    crit = sandwich.critical()
     m_cell, n_cell, s_cell = cells
     p_cell = -np.expm1(-(design_fn(m_cell) @ h))
     gof = goodness_of_fit(n_cell, s_cell, p_cell, result.n_params, model=result.model)
@@ -194,6 +197,8 @@ def _model_errors(
         dispersion=sandwich.dispersion,
         se_kind="sandwich" if show else "model",
         reasons=tuple(reasons) if show else (),
+        sandwich_df=sandwich.df,
+        uncentred=sandwich.uncentred,
     )
     return errors, sandwich.n_clusters, sandwich.stratified
 
@@ -228,6 +233,13 @@ def robust_errors(
                 notes.append(f"{result.model}: no sandwich errors (no finite estimate)")
             continue
         models[result.model], n_clusters, stratified = out
+    uncentred = max((e.uncentred for e in models.values()), default=0)
+    if uncentred:
+        notes.append(
+            f"{uncentred} persona(s) seen in one replicate only: their (replicate, persona) "
+            "clusters have nothing to be centred on and enter the sandwich uncentred, "
+            "which leans conservative"
+        )
     if n_clusters and by != "replicate" and not stratified:
         notes.append(
             "one replicate: the clusters are not centred within persona, so the sandwich "
