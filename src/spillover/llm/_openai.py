@@ -221,13 +221,17 @@ class OpenAITransport:
     async def server_slots(self, connection: openai.AsyncOpenAI) -> int | None:
         """The requests the server works on at once, if it says: llama.cpp's ``GET /props``
         (``total_slots``, at the server's root, beside ``/v1``); None when it does not say
-        (OpenAI, vLLM: no such route). Raises TransientFailure when it cannot answer now."""
+        (OpenAI, vLLM: no such route). Raises TimeoutError when it does not answer in time
+        (a server that hangs there), TransientFailure when it cannot answer now (refused, 5xx,
+        429)."""
         import openai
 
         try:
             raw = await connection.get(
                 props_url(self.base_url), cast_to=bytes, options={"timeout": 5.0}
             )
+        except openai.APITimeoutError:
+            raise TimeoutError(f"{self.base_url}/props did not answer in 5 s") from None
         except (openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError):
             raise TransientFailure(f"{self.base_url}/props did not answer") from None
         except openai.APIError:

@@ -7,7 +7,9 @@ HTTP attempt the replica with the lowest load (requests in flight over its cap):
 
 - **the cap** of a replica is the configured concurrency, lowered to the number of slots the
   server reports where it reports them (llama.cpp's ``GET /props``, ``total_slots``, asked once
-  through the transport's optional ``server_slots``), so no request waits on the server behind
+  through the transport's optional ``server_slots``; a server that cannot answer yet, refusing
+  or answering 5xx, is asked again at the next batch, up to three times, and one that lets the
+  question time out is not asked again), so no request waits on the server behind
   others while the client's deadline runs (and is abandoned when it expires, the server still
   working on it). A server that does not say (OpenAI, vLLM) keeps the configured concurrency;
 - **a replica that failed** (a transient failure: 429, 5xx, a timeout, a refused or reset
@@ -45,7 +47,8 @@ __all__ = ["Replica", "Replicas"]
 #: First cool-down of a replica after a transient failure, and the longest.
 COOLDOWN_S: Final[float] = 0.5
 MAX_COOLDOWN_S: Final[float] = 30.0
-#: Deadline of the ``/props`` question, and how many times it is asked without an answer.
+#: Deadline of the ``/props`` question, and how many times it is asked without an answer (a
+#: question that runs into the deadline is not asked again: each try would cost the deadline).
 PROBE_TIMEOUT_S: Final[float] = 5.0
 MAX_PROBES: Final[int] = 3
 
@@ -164,8 +167,9 @@ class Replicas:
 
     async def probe(self) -> None:
         """Ask each replica not asked yet how many slots it has (its transport's optional
-        ``server_slots(connection)``); a replica that cannot answer now is asked again at the
-        next batch."""
+        ``server_slots(connection)``); a replica that cannot answer now (refused, 5xx) is asked
+        again at the next batch, at most :data:`MAX_PROBES` times in all; one whose answer does
+        not come in :data:`PROBE_TIMEOUT_S` is not asked again (once per run)."""
         todo = [r for r in self.replicas if not r.probed]
         if todo:
             await asyncio.gather(*(self._probe(r) for r in todo))
@@ -178,6 +182,11 @@ class Replicas:
         try:
             async with replica.transport.connect() as connection:
                 slots = await asyncio.wait_for(ask(connection), PROBE_TIMEOUT_S)
+        except TimeoutError:
+            # A server that hangs on the question would cost the deadline before every batch.
+            replica.probes_failed += 1
+            replica.probed = True
+            return
         except Exception:  # advisory: a question the server cannot answer never fails a run
             replica.probes_failed += 1
             # Asked again at the next batch, a few times (the server may be starting).
