@@ -350,6 +350,19 @@ def test_a_settings_file_that_is_a_directory_is_named_as_one(
     assert err.endswith("\n") and err.count("\n") == 1
 
 
+def test_fit_says_when_there_are_fewer_replicates_than_folds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert _run(["simulate", *SMALL, "--out", str(out)]) == 0  # 2 replicates
+    capsys.readouterr()
+    assert _run(["fit", str(out), "--folds", "5", "--model", "si2", "--json"]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert any("5 folds asked for" in n and "2 replicates" in n for n in notes)
+    assert _run(["fit", str(out), "--folds", "2", "--model", "si2", "--json"]) == 0
+    assert "folds asked for" not in capsys.readouterr().out
+
+
 def test_fit_llm_noise_is_bounded_and_noted_on_a_run_without_answers(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

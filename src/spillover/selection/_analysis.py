@@ -506,6 +506,11 @@ def _agent_group(
     fitted = [r.model for r in results if r.params]  # a recorded failure has no parameters
     if n_folds >= 2 and n_reps >= 2 and fitted:
         held = held_out_loglik(exposures, fitted, n_folds=n_folds, agents=agents)
+        if n_folds > n_reps:
+            notes.append(
+                f"held-out scores: {n_folds} folds asked for, but the data hold {n_reps} "
+                f"replicates; scored on {n_reps} folds of one replicate each"
+            )
     elif n_folds >= 2 and n_reps < 2:
         notes.append("held-out scores need at least 2 replicates; skipped")
     group = ModelGroup(
