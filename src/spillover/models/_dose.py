@@ -22,19 +22,21 @@ model tracks the susceptible share within each class, ``s_c``, with ``i = 1 - su
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import binom
 
 from spillover.exceptions import ConfigError
 from spillover.models._base import MapModel, OdeModel, Parameter, Params
+from spillover.models._maps import _ALPHA, _ALPHA_C
+from spillover.models._odes import _A, _A_C
 from spillover.models._states import (
     DEGREE,
     WEIGHT_BY_CLASS,
     informed_observe,
     informed_start,
-    persona_observe,
+    per_class_map,
+    per_class_ode,
     persona_weights,
 )
 
@@ -48,9 +50,6 @@ __all__ = [
     "exposure_weights",
 ]
 
-_ALPHA = Parameter(
-    "alpha", 0.0, 1.0, "per-round probability of sharing through the offline channel"
-)
 _BETA_FIRST = Parameter(
     "beta_first", 0.0, 1.0, "per-round probability of sharing for the first informed neighbour"
 )
@@ -65,7 +64,6 @@ _ONLINE_M = Parameter(
     "for every larger m)",
     per_class=True,
 )
-_A = Parameter("a", 0.0, math.inf, "offline hazard per unit time (one round)")
 _B_FIRST = Parameter("b_first", 0.0, math.inf, "online hazard of the first informed neighbour")
 _B_FURTHER = Parameter("b_further", 0.0, math.inf, "online hazard per further informed neighbour")
 _G_M = Parameter(
@@ -202,9 +200,6 @@ DOSE_ODE = OdeModel.on_states_of(
 
 # --- si-dose-persona ---------------------------------------------------------------------------
 
-_ALPHA_C = Parameter(
-    "alpha_c", 0.0, 1.0, "per-round offline probability of each class", per_class=True
-)
 _ONLINE_M_C = Parameter(
     "online_m_c",
     0.0,
@@ -214,7 +209,6 @@ _ONLINE_M_C = Parameter(
     per_class=True,
     per_exposure=True,
 )
-_A_C = Parameter("a_c", 0.0, math.inf, "offline hazard of each class", per_class=True)
 _G_M_C = Parameter(
     "g_m_c",
     0.0,
@@ -224,56 +218,6 @@ _G_M_C = Parameter(
     per_class=True,
     per_exposure=True,
 )
-
-
-@dataclass(frozen=True)
-class _ClassDose:
-    """Names of a per-class dose model's offline and online parameters: ``alpha_c`` and
-    ``online_m_c`` for the map, ``a_c`` and ``g_m_c`` for the ODE. Plain values (they compare
-    equal and pickle by value), used as the models' ``check`` and ``start``."""
-
-    offline: str
-    online: str
-
-
-@dataclass(frozen=True)
-class _ClassDoseCheck(_ClassDose):
-    """``check(model, params)``: one class axis everywhere, weights with a positive sum."""
-
-    def __call__(self, model: str, p: Params) -> None:
-        _check_k(model, p)
-        n = {
-            self.offline: np.shape(p[self.offline])[-1],
-            self.online: np.shape(p[self.online])[-2],
-            "weight_by_class": np.shape(p["weight_by_class"])[-1],
-        }
-        if len(set(n.values())) != 1:
-            raise ConfigError(
-                f"{model}: {self.offline}, {self.online} (second-to-last axis) and "
-                f"weight_by_class must have the same number of classes; got {n}"
-            )
-        total = np.sum(p["weight_by_class"], axis=-1)
-        if np.any(total <= 0.0):
-            raise ConfigError(
-                f"{model}: weight_by_class must have a positive sum; got sum {np.min(total)}"
-            )
-
-
-@dataclass(frozen=True)
-class _ClassDoseStart(_ClassDose):
-    """``start(i0, params)``: ``s_c = 1 - i0`` for every class, shape batch + (n_classes,)."""
-
-    def __call__(self, i0: np.ndarray, p: Params) -> np.ndarray:
-        batch = np.broadcast_shapes(
-            i0.shape,
-            np.shape(p["degree"]),
-            np.shape(p[self.offline])[:-1],
-            np.shape(p[self.online])[:-2],
-            np.shape(p["weight_by_class"])[:-1],
-        )
-        n_classes = np.shape(p[self.offline])[-1]
-        s = 1.0 - np.broadcast_to(i0, batch)
-        return np.broadcast_to(s[..., None], (*batch, n_classes)).copy()
 
 
 def _class_online_mean(i: np.ndarray, p: Params, online: str) -> np.ndarray:
@@ -290,21 +234,17 @@ def _dose_persona_step(state: np.ndarray, p: Params) -> np.ndarray:
     return np.asarray(state * (1.0 - p["alpha_c"]) * (1.0 - online_share))
 
 
-DOSE_PERSONA_MAP = MapModel(
+DOSE_PERSONA_MAP = per_class_map(
     name="si-dose-persona",
-    state_names=("susceptible_by_class",),
     parameters=(_ALPHA_C, _ONLINE_M_C, WEIGHT_BY_CLASS, DEGREE),
-    start=_ClassDoseStart(offline="alpha_c", online="online_m_c"),
-    observe=persona_observe,
     equations=(
         "w_c = weight_c / sum(weight);  i = 1 - sum_c w_c s_c;  m ~ Binomial(k, i[t]);  "
         "s_c[t+1] = s_c[t] * (1 - alpha_c) * E[1 - online_m_c[c, min(m, M)]], "
         "online_m_c[c, 0] = 0;  s_c[0] = 1 - i0"
     ),
     reference=DOSE2_MAP.reference,
-    check=_ClassDoseCheck(offline="alpha_c", online="online_m_c"),
-    per_class_state=True,
     step=_dose_persona_step,
+    first_check=_check_k,
 )
 
 
@@ -313,14 +253,13 @@ def _dose_persona_rhs(t: float, y: np.ndarray, p: Params) -> np.ndarray:
     return np.asarray(-y * (p["a_c"] + _class_online_mean(i, p, "g_m_c")))
 
 
-DOSE_PERSONA_ODE = OdeModel.on_states_of(
+DOSE_PERSONA_ODE = per_class_ode(
     DOSE_PERSONA_MAP,
     parameters=(_A_C, _G_M_C, WEIGHT_BY_CLASS, DEGREE),
-    start=_ClassDoseStart(offline="a_c", online="g_m_c"),
     equations=(
         "w_c = weight_c / sum(weight);  i = 1 - sum_c w_c s_c;  "
         "ds_c/dt = -s_c (a_c + E[g_m_c[c, min(m, M)]]), m ~ Binomial(k, i), g_m_c[c, 0] = 0"
     ),
-    check=_ClassDoseCheck(offline="a_c", online="g_m_c"),
     rhs=_dose_persona_rhs,
+    first_check=_check_k,
 )

@@ -18,15 +18,13 @@ from spillover.models._states import (
     DEGREE,
     SHARE_1,
     WEIGHT_BY_CLASS,
-    PersonaCheck,
-    PersonaStart,
     groups2_observe,
     groups2_start,
     informed_observe,
     informed_start,
     pair_observe,
     pair_start,
-    persona_observe,
+    per_class_map,
     persona_weights,
 )
 
@@ -132,19 +130,14 @@ def _persona_step(state: np.ndarray, p: Params) -> np.ndarray:
     return np.asarray(state * np.exp(_log_stay(p["alpha_c"], p["beta_c"], k, i)))
 
 
-PERSONA_MAP = MapModel(
+PERSONA_MAP = per_class_map(
     name="si-persona",
-    state_names=("susceptible_by_class",),
     parameters=(_ALPHA_C, _BETA_C, WEIGHT_BY_CLASS, DEGREE),
-    start=PersonaStart(offline="alpha_c", online="beta_c"),
-    observe=persona_observe,
     equations=(
         "w_c = weight_c / sum(weight);  i = 1 - sum_c w_c s_c;  "
         "s_c[t+1] = s_c[t] * (1 - alpha_c) * (1 - beta_c * i[t]) ** k;  s_c[0] = 1 - i0"
     ),
     reference="Kiss, Miller & Simon (2017), Mathematics of Epidemics on Networks, ch. 4",
-    check=PersonaCheck(offline="alpha_c", online="beta_c"),
-    per_class_state=True,
     step=_persona_step,
 )
 

@@ -18,8 +18,7 @@ from spillover.models._states import (
     DEGREE,
     SHARE_1,
     WEIGHT_BY_CLASS,
-    PersonaCheck,
-    PersonaStart,
+    per_class_ode,
     persona_weights,
 )
 
@@ -84,14 +83,12 @@ def _persona_rhs(t: float, y: np.ndarray, p: Params) -> np.ndarray:
     return np.asarray(-y * (p["a_c"] + p["degree"] * p["b_c"] * i))
 
 
-PERSONA_ODE = OdeModel.on_states_of(
+PERSONA_ODE = per_class_ode(
     PERSONA_MAP,
     parameters=(_A_C, _B_C, WEIGHT_BY_CLASS, DEGREE),
-    start=PersonaStart(offline="a_c", online="b_c"),
     equations=(
         "w_c = weight_c / sum(weight);  i = 1 - sum_c w_c s_c;  ds_c/dt = -s_c (a_c + k b_c i)"
     ),
-    check=PersonaCheck(offline="a_c", online="b_c"),
     rhs=_persona_rhs,
 )
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spillover.exceptions import ConfigError
-from spillover.models._base import Parameter, Params
+from spillover.models._base import CheckFn, MapModel, OdeModel, Parameter, Params, RhsFn, StepFn
 
 __all__ = [
     "DEGREE",
@@ -32,6 +32,8 @@ __all__ = [
     "informed_start",
     "pair_observe",
     "pair_start",
+    "per_class_map",
+    "per_class_ode",
     "persona_observe",
     "persona_weights",
 ]
@@ -97,30 +99,47 @@ class _PersonaRates:
     """Names of the per-class offline and online rate parameters of a per-class model.
 
     ``"alpha_c"`` and ``"beta_c"`` (per-round probabilities) for the map,
-    ``"a_c"`` and ``"b_c"`` (hazards) for the ODE. Instances are plain values, so
-    models holding them compare equal and pickle by value, like module-level functions.
+    ``"a_c"`` and ``"b_c"`` (hazards) for the ODE. With ``per_exposure`` the online parameter
+    has an exposure axis after its class axis (the dose models' ``online_m_c``, ``g_m_c``).
+    Instances are plain values, so models holding them compare equal and pickle by value, like
+    module-level functions.
     """
 
     offline: str
     online: str
+    per_exposure: bool = False
 
     @property
     def per_class(self) -> tuple[str, str, str]:
         """The per-class parameter names: offline, online, weight."""
         return (self.offline, self.online, "weight_by_class")
 
+    def _class_axes(self, name: str) -> int:
+        """How many trailing axes of parameter ``name`` are not batch axes."""
+        return 2 if self.per_exposure and name == self.online else 1
+
 
 @dataclass(frozen=True)
 class PersonaCheck(_PersonaRates):
-    """``check(model, params)``: same number of classes everywhere, weights with positive sum."""
+    """``check(model, params)``: same number of classes everywhere, weights with positive sum;
+    ``first``, when given, is a model's own check run before."""
+
+    first: CheckFn | None = None
 
     def __call__(self, model: str, p: Params) -> None:
         """Raise ConfigError if a per-class rule is broken."""
-        n = {name: np.shape(p[name])[-1] for name in self.per_class}
+        if self.first is not None:
+            self.first(model, p)
+        n = {name: np.shape(p[name])[-self._class_axes(name)] for name in self.per_class}
         if len(set(n.values())) != 1:
+            online, axis = (
+                (f"{self.online} (second-to-last axis)", "")
+                if self.per_exposure
+                else (self.online, " (last axis)")
+            )
             raise ConfigError(
-                f"{model}: {self.offline}, {self.online} and weight_by_class must have the same "
-                f"number of classes (last axis); got {n}"
+                f"{model}: {self.offline}, {online} and weight_by_class must have the same "
+                f"number of classes{axis}; got {n}"
             )
         total = np.sum(p["weight_by_class"], axis=-1)
         if np.any(total <= 0.0):
@@ -138,11 +157,64 @@ class PersonaStart(_PersonaRates):
         batch = np.broadcast_shapes(
             i0.shape,
             np.shape(p["degree"]),
-            *(np.shape(p[n])[:-1] for n in self.per_class),
+            *(np.shape(p[n])[: -self._class_axes(n)] for n in self.per_class),
         )
         n_classes = np.shape(p[self.offline])[-1]
         s = 1.0 - np.broadcast_to(i0, batch)
         return np.broadcast_to(s[..., None], (*batch, n_classes)).copy()
+
+
+def _persona_fns(
+    parameters: tuple[Parameter, ...], first_check: CheckFn | None
+) -> tuple[PersonaStart, PersonaCheck]:
+    """Start and check of a per-class model whose per-class rate parameters are, in order, the
+    offline and the online one of ``parameters`` (the online one may be per exposure)."""
+    offline, online = (p for p in parameters if p.per_class and p is not WEIGHT_BY_CLASS)
+    start = PersonaStart(offline.name, online.name, online.per_exposure)
+    return start, PersonaCheck(offline.name, online.name, online.per_exposure, first_check)
+
+
+def per_class_map(
+    *,
+    name: str,
+    parameters: tuple[Parameter, ...],
+    equations: str,
+    reference: str,
+    step: StepFn,
+    first_check: CheckFn | None = None,
+) -> MapModel:
+    """A map on the susceptible share within each class (``si-persona`` and its kin): its
+    start and check read the names of the per-class rates among ``parameters``; ``first_check``
+    is the model's own check, run before the per-class one."""
+    start, check = _persona_fns(parameters, first_check)
+    return MapModel(
+        name=name,
+        state_names=("susceptible_by_class",),
+        parameters=parameters,
+        start=start,
+        observe=persona_observe,
+        equations=equations,
+        reference=reference,
+        check=check,
+        per_class_state=True,
+        step=step,
+    )
+
+
+def per_class_ode(
+    model: MapModel,
+    *,
+    parameters: tuple[Parameter, ...],
+    equations: str,
+    rhs: RhsFn,
+    first_check: CheckFn | None = None,
+) -> OdeModel:
+    """The ODE on the states of a :func:`per_class_map`, with its own per-class hazards among
+    ``parameters``."""
+    start, check = _persona_fns(parameters, first_check)
+    return OdeModel.on_states_of(
+        model, parameters=parameters, start=start, equations=equations, check=check, rhs=rhs
+    )
 
 
 # --- pair: pair approximation on a k-regular graph --------------------------------------------
