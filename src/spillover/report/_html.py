@@ -406,6 +406,30 @@ def _forecast_section(analysis: Analysis, figures: Sequence[PageFigure]) -> str:
     )
 
 
+def _table(header: list[str], rows: list[list[str]], raw: frozenset[int] = frozenset()) -> str:
+    """A table in its scrolling box (:func:`_wrap`); cells are escaped except the columns in
+    ``raw`` (markup built here)."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{c if j in raw else escape(str(c))}</td>" for j, c in enumerate(row))
+        + "</tr>"
+        for row in rows
+    )
+    return _wrap(f"<table><tr>{head}</tr>{body}</table>")
+
+
+def _report_link(run_dir: str, root: Path) -> str:
+    """A link to ``run_dir``'s ``report.html`` relative to ``root`` (empty when the report is
+    missing or lies outside ``root``)."""
+    report = Path(run_dir) / "report.html"
+    try:
+        rel = report.relative_to(root)
+    except ValueError:
+        return ""
+    return f"<a href='{escape(rel.as_posix(), quote=True)}'>report</a>" if report.is_file() else ""
+
+
 def _kv_table(items: Sequence[tuple[str, Any]]) -> str:
     rows = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>" for k, v in items)
     return _wrap(f"<table>{rows}</table>")

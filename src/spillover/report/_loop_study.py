@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from spillover.io import GENERATOR_META
-from spillover.report._html import _CSS, PageFigure, _kv_table
+from spillover.report._html import PageFigure, _report_link, _table
 from spillover.report._mpl import new_figure
+from spillover.report._study import study_page_start
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -168,17 +168,6 @@ def loop_study_figures(doc: dict[str, Any], staging: Path) -> dict[str, PageFigu
     }
 
 
-def _table(header: list[str], rows: list[list[str]], raw: frozenset[int] = frozenset()) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td>{c if j in raw else escape(str(c))}</td>" for j, c in enumerate(row))
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def _rate_text(r: dict[str, Any]) -> str:
     if r.get("estimate") is None:
         return "n/a"
@@ -219,16 +208,6 @@ def _cells_rows(doc: dict[str, Any], root: Path) -> list[list[str]]:
     models = doc["design"]["analysis"]["models"]
     rows = []
     for c in doc["cells"]:
-        report = Path(c["run_dir"]) / "report.html"
-        try:
-            rel: Path | None = report.relative_to(root)
-        except ValueError:
-            rel = None
-        link = (
-            f"<a href='{escape(rel.as_posix(), quote=True)}'>report</a>"
-            if rel is not None and report.is_file()
-            else ""
-        )
         o = c["outbreak"] or {}
         size = (
             f"{o['offline_size_median']:.3f} [{o['offline_size_p5']:.3f}, "
@@ -248,7 +227,7 @@ def _cells_rows(doc: dict[str, Any], root: Path) -> list[list[str]]:
                 *(_fmt(c["predicted"][m]["offline_size"], ".3f") for m in models),
                 *(_fmt(c["predicted"][m]["critical_eta"], ".3f") for m in models),
                 str(o.get("n_events", "")),
-                link,
+                _report_link(c["run_dir"], root),
             ]
         )
     return rows
@@ -257,26 +236,7 @@ def _cells_rows(doc: dict[str, Any], root: Path) -> list[list[str]]:
 def render_loop_study(doc: dict[str, Any], figures: dict[str, PageFigure], root: Path) -> str:
     """The loop study page as one HTML string."""
     models = doc["design"]["analysis"]["models"]
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        GENERATOR_META,
-        f"<title>spillover loop study</title><style>{_CSS}</style></head><body>",
-        f"<h1>spillover loop study: {escape(Path(str(doc['design']['source'])).name)}</h1>",
-        "<h2>Design</h2>",
-        _kv_table(_design_rows(doc)),
-    ]
-    if doc["failed_cells"]:
-        parts += [
-            "<h3>Failed cells (left out of the analysis)</h3>",
-            _table(
-                ["cell", "params", "error"],
-                [
-                    [str(f["cell"]), json.dumps(f["params"]), str(f["error"])]
-                    for f in doc["failed_cells"]
-                ],
-            ),
-        ]
+    parts = study_page_start("spillover loop study", doc, _design_rows(doc))
     parts += ["<h2>Offline outbreak size</h2>", figures["outbreaks"].html()]
     parts += ["<h2>Coupling rates</h2>", figures["rates"].html()]
     coverage = ", ".join(

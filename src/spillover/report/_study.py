@@ -18,7 +18,7 @@ from typing import Any
 
 from spillover.fit import hazard_ratio
 from spillover.io import GENERATOR_META
-from spillover.report._html import _CSS, PageFigure, _kv_table, _wrap
+from spillover.report._html import _CSS, PageFigure, _kv_table, _report_link, _table
 
 __all__ = ["build_study_report", "render_study_page"]
 
@@ -29,19 +29,6 @@ def _fmt(x: Any, fmt: str = ".4g") -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
     return format(x, fmt)
-
-
-def _table(header: list[str], rows: list[list[str]], raw: frozenset[int] = frozenset()) -> str:
-    """A table in its scrolling box; cells are escaped except the columns in ``raw`` (markup
-    built here)."""
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td>{c if j in raw else escape(str(c))}</td>" for j, c in enumerate(row))
-        + "</tr>"
-        for row in rows
-    )
-    return _wrap(f"<table><tr>{head}</tr>{body}</table>")
 
 
 def _verdict_section(doc: dict[str, Any]) -> str:
@@ -144,6 +131,22 @@ def _design_summary(doc: dict[str, Any]) -> list[tuple[str, Any]]:
             )
         )
     return summary
+
+
+def study_page_start(
+    title: str, doc: dict[str, Any], design_rows: list[tuple[str, Any]]
+) -> list[str]:
+    """The head of a study's page: its title, the design table, the failed cells if any."""
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        GENERATOR_META,
+        f"<title>{title}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{title}: {escape(Path(str(doc['design']['source'])).name)}</h1>",
+        "<h2>Design</h2>",
+        _kv_table(design_rows),
+    ]
+    return parts + _failed_cells_parts(doc)
 
 
 def _failed_cells_parts(doc: dict[str, Any]) -> list[str]:
@@ -251,17 +254,7 @@ def _mean_field_parts(doc: dict[str, Any], figures: dict[str, PageFigure]) -> li
 
 def render_study_page(doc: dict[str, Any], figures: dict[str, PageFigure], root: Path) -> str:
     """The study page as one HTML string."""
-    design = doc["design"]
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        GENERATOR_META,
-        f"<title>spillover study</title><style>{_CSS}</style></head><body>",
-        f"<h1>spillover study: {escape(Path(str(design['source'])).name)}</h1>",
-        "<h2>Design</h2>",
-        _kv_table(_design_summary(doc)),
-    ]
-    parts += _failed_cells_parts(doc)
+    parts = study_page_start("spillover study", doc, _design_summary(doc))
     parts += _verdict_parts(doc, figures)
     parts += _rates_parts(doc, figures)
     parts += _effects_parts(doc, figures)
@@ -301,17 +294,6 @@ def _effects_table(rows: list[dict[str, Any]], label: str) -> str:
 def _cells_table(doc: dict[str, Any], root: Path) -> str:
     rows = []
     for c in doc["cells"]:
-        run_dir = Path(c["run_dir"])
-        report = run_dir / "report.html"
-        try:
-            rel = report.relative_to(root)
-        except ValueError:
-            rel = None
-        link = (
-            f"<a href='{escape(rel.as_posix(), quote=True)}'>report</a>"
-            if rel is not None and report.is_file()
-            else ""
-        )
         rows.append(
             [
                 str(c["cell"]),
@@ -321,7 +303,7 @@ def _cells_table(doc: dict[str, Any], root: Path) -> str:
                 escape(str(c["best"])),
                 escape(str((c.get("verdict") or {}).get("reading", ""))),
                 _fmt(c["final_informed_mean"], ".3f"),
-                link,
+                _report_link(c["run_dir"], root),
             ]
         )
     return _table(
