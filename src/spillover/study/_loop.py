@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from spillover._redact import redact_tree
 from spillover.study._spec import StudySpec
 
 __all__ = ["RATE_NAMES", "analyse_loop_study", "write_loop_study_tables"]
@@ -170,6 +169,7 @@ def analyse_loop_study(
     """The ``study.json`` document of a loop study whose sweep has run (complete cells only):
     ``cells`` (coupling rates with the generating values, outbreak size, predictions),
     ``pooled`` (rates per event type and swept values), ``coverage``; see docs/study.md."""
+    from spillover.study._run import document_head
     from spillover.sweeps import load_sweep
 
     t0 = time.perf_counter()
@@ -208,20 +208,8 @@ def analyse_loop_study(
         )
     if progress is not None:
         progress("pooled coupling rates")
-    failed = [
-        {"cell": c.cell, "params": dict(c.params), "error": c.error} for c in sweep.failed_cells()
-    ]
     return {
-        "format": 1,
-        "kind": "spillover-study",
-        "study_kind": "loop",
-        "created_utc": created_utc,
-        "status": "complete" if len(cells) == spec.n_cells else "incomplete",
-        "design": redact_tree(spec.design()),  # as an SI study's
-        "root_seed": sweep.seed,
-        "n_cells": spec.n_cells,
-        "n_complete": len(cells),
-        "failed_cells": failed,
+        **document_head(spec, sweep, len(cells), created_utc=created_utc, study_kind="loop"),
         "cells": cells,
         "pooled": _pools(spec, cells, values),
         "coverage": _coverage(cells),

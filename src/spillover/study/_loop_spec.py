@@ -171,13 +171,8 @@ def loop_sweep_spec(spec: StudySpec) -> StudySweepSpec:
             f"(kind = 'parametric'); got {spec.policy['kind']!r}"
         )
     _check_graphs(spec)
-    loop: dict[str, Any] = {
-        "n_nodes": spec.n_nodes,
-        "n_rounds": spec.n_rounds,
-        "n_reps": spec.n_reps,
-        "n_seeds": spec.n_seeds,
-        **dict(spec.loop or {}),
-    }
+    sizes = spec.sizes(("n_nodes", "n_rounds", "n_reps", "n_seeds"))  # sweep.json's order
+    loop: dict[str, Any] = {**sizes, **dict(spec.loop or {})}
     if spec.events_file is not None:
         loop["events"] = spec.events_file
     return StudySweepSpec(

@@ -46,6 +46,34 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def document_head(
+    spec: StudySpec,
+    sweep: Any,
+    n_complete: int,
+    *,
+    created_utc: str | None,
+    study_kind: str | None = None,
+) -> dict[str, Any]:
+    """The first keys of ``study.json``, in order: format, kind (and ``study_kind``), when,
+    status, design, root seed, cell counts and the sweep's failed cells."""
+    head: dict[str, Any] = {"format": 1, "kind": "spillover-study"}
+    if study_kind is not None:
+        head["study_kind"] = study_kind
+    failed = [
+        {"cell": c.cell, "params": dict(c.params), "error": c.error} for c in sweep.failed_cells()
+    ]
+    return {
+        **head,
+        "created_utc": created_utc,
+        "status": "complete" if n_complete == spec.n_cells else "incomplete",
+        "design": redact_tree(spec.design()),  # a server's URL may carry a key
+        "root_seed": sweep.seed,
+        "n_cells": spec.n_cells,
+        "n_complete": n_complete,
+        "failed_cells": failed,
+    }
+
+
 def analyse_study(
     spec: StudySpec, root: str | os.PathLike[str], *, progress: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
@@ -75,23 +103,12 @@ def analyse_study(
     if progress is not None:
         progress("event-type and trait effects")
     effects = effects_summary(spec, cells)
-    failed = [
-        {"cell": c.cell, "params": dict(c.params), "error": c.error} for c in sweep.failed_cells()
-    ]
     by_type = fitted["pooled"]["by_event_type"]
     readings = {t: (d.get("verdict") or {}).get("reading") for t, d in by_type.items()}
     best = {t: d.get("best") for t, d in by_type.items()}
     available = any(r is not None for r in readings.values())
     return {
-        "format": 1,
-        "kind": "spillover-study",
-        "created_utc": _now(),
-        "status": "complete" if len(cells) == spec.n_cells else "incomplete",
-        "design": redact_tree(spec.design()),  # a server's URL may carry a key
-        "root_seed": sweep.seed,
-        "n_cells": spec.n_cells,
-        "n_complete": len(cells),
-        "failed_cells": failed,
+        **document_head(spec, sweep, len(cells), created_utc=_now()),
         "cells": fitted["cells"],
         "pooled": fitted["pooled"],
         "best_counts": fitted["best_counts"],

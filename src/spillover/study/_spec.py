@@ -289,15 +289,16 @@ class StudySpec:
     def is_llm(self) -> bool:
         return bool(self.policy["kind"] in ("server", "embedded"))
 
+    def sizes(
+        self, keys: tuple[str, ...] = ("n_nodes", "n_reps", "n_rounds", "n_seeds")
+    ) -> dict[str, int]:
+        """The design's sizes (agents, replicates, rounds, seed agents) by name, in the
+        order of ``keys``."""
+        return {k: getattr(self, k) for k in keys}
+
     def base_values(self) -> dict[str, Any]:
         """SimulationConfig values shared by every cell."""
-        base: dict[str, Any] = {
-            "n_nodes": self.n_nodes,
-            "n_reps": self.n_reps,
-            "n_rounds": self.n_rounds,
-            "n_seeds": self.n_seeds,
-            "graph": self.graph,
-        }
+        base: dict[str, Any] = {**self.sizes(), "graph": self.graph}
         if self.events_file is not None:
             base["events"] = self.events_file
         p = dict(self.policy)
