@@ -13,18 +13,21 @@ import typer
 from spillover.cli._app import app
 from spillover.cli._console import err_console, out_console
 from spillover.cli._simulate_options import OUTPUT_FLAG_OF, QuietOption, flags_on_errors
+from spillover.cli._sweep import (
+    _progress,
+    check_executor,
+    default_out,
+    executor_option,
+    folder_option,
+    force_option,
+    workers_option,
+)
 from spillover.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from spillover.study import StudySpec
 
 __all__ = ["study_command"]
-
-
-def _default_out(config: Path, spec: StudySpec) -> Path:
-    if spec.settings.out is not None:
-        return Path(spec.settings.out)
-    return Path("runs") / config.stem
 
 
 def _print_plan(spec: StudySpec, plan: dict[str, Any], out: Path) -> None:
@@ -150,10 +153,7 @@ def study_command(
         ),
     ],
     out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out", "-o", help="Study folder. \\[default: out in the file, else runs/STEM]"
-        ),
+        Path | None, folder_option("Study folder. \\[default: out in the file, else runs/STEM]")
     ] = None,
     dry_run: Annotated[
         bool,
@@ -162,16 +162,10 @@ def study_command(
         ),
     ] = False,
     executor: Annotated[
-        str | None,
-        typer.Option("--executor", help="serial, process or dask. \\[default: process]"),
+        str | None, executor_option("serial, process or dask. \\[default: process]")
     ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option("--workers", "-j", min=1, help="Processes. \\[default: all cores]"),
-    ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Delete the study folder's content and start over.")
-    ] = False,
+    workers: Annotated[int | None, workers_option("Processes. \\[default: all cores]")] = None,
+    force: Annotated[bool, force_option("study")] = False,
     quiet: QuietOption = False,
 ) -> None:
     """Run a study: every (event, degree) cell as a sweep, then the pooled analysis.
@@ -184,17 +178,12 @@ def study_command(
     Rerunning the same command resumes: complete cells and cached LLM answers are
     reused. Exit code 1 when some cells failed, 2 on bad input.
     """
-    from spillover.cli._sweep import _progress
     from spillover.report import build_study_report
     from spillover.study import plan_study, read_study, run_study
-    from spillover.sweeps import EXECUTOR_KINDS
 
     spec = read_study(config)
     if executor is not None:
-        if executor not in EXECUTOR_KINDS:
-            raise ConfigError(
-                f"--executor must be one of {', '.join(EXECUTOR_KINDS)}; got {executor!r}"
-            )
+        check_executor(executor)
         if executor == "dask" and spec.settings.scheduler is None:
             raise ConfigError("--executor dask needs scheduler = ... in [run]")
         settings = dataclasses.replace(spec.settings, executor=executor)  # type: ignore[arg-type]
@@ -203,7 +192,7 @@ def study_command(
         spec = dataclasses.replace(
             spec, settings=dataclasses.replace(spec.settings, workers=workers)
         )
-    target = out if out is not None else _default_out(config, spec)
+    target = out if out is not None else default_out(config, spec.settings.out)
     if dry_run:
         _print_plan(spec, plan_study(spec, target), target)
         return

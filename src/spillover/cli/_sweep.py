@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,6 +59,40 @@ def _progress(enabled: bool) -> Iterator[_Bar | None]:
         yield _Bar(progress)
 
 
+def folder_option(help: str) -> Any:
+    """``--out``/``-o`` of a command that writes a folder (sweep, study)."""
+    return typer.Option("--out", "-o", help=help)
+
+
+def executor_option(help: str) -> Any:
+    return typer.Option("--executor", help=help)
+
+
+def workers_option(help: str) -> Any:
+    return typer.Option("--workers", "-j", min=1, help=help)
+
+
+def force_option(what: str) -> Any:
+    return typer.Option("--force", help=f"Delete the {what} folder's content and start over.")
+
+
+def check_executor(executor: str | None) -> None:
+    """ConfigError unless ``executor`` is None or one of the executor kinds."""
+    from spillover.sweeps import EXECUTOR_KINDS
+
+    if executor is not None and executor not in EXECUTOR_KINDS:
+        raise ConfigError(
+            f"--executor must be one of {', '.join(EXECUTOR_KINDS)}; got {executor!r}"
+        )
+
+
+def default_out(config: Path, out: str | os.PathLike[str] | None) -> Path:
+    """The folder of a sweep or a study: ``out`` of its file, else ``runs/CONFIG-STEM``."""
+    if out is not None:
+        return Path(out)
+    return Path("runs") / config.stem
+
+
 def _settings(
     spec: SweepSpec,
     executor: str | None,
@@ -66,12 +101,7 @@ def _settings(
     models: list[str] | None,
 ) -> SweepSpec:
     """Flags over the file's [sweep] settings."""
-    from spillover.sweeps import EXECUTOR_KINDS
-
-    if executor is not None and executor not in EXECUTOR_KINDS:
-        raise ConfigError(
-            f"--executor must be one of {', '.join(EXECUTOR_KINDS)}; got {executor!r}"
-        )
+    check_executor(executor)
     settings = spec.settings
     changes: dict[str, Any] = {}
     if scheduler is not None:
@@ -98,12 +128,6 @@ def _settings(
             "the dask executor needs a scheduler address", param_hint="--scheduler"
         )
     return dataclasses.replace(spec, settings=settings)
-
-
-def _default_out(config: Path, spec: SweepSpec) -> Path:
-    if spec.settings.out is not None:
-        return Path(spec.settings.out)
-    return Path("runs") / config.stem
 
 
 def _print_plan(spec: SweepSpec, out: Path) -> None:
@@ -161,25 +185,14 @@ def sweep_command(
     ],
     out: Annotated[
         Path | None,
-        typer.Option(
-            "--out", "-o", help="Sweep folder. \\[default: out in \\[sweep], else runs/CONFIG-STEM]"
-        ),
+        folder_option("Sweep folder. \\[default: out in \\[sweep], else runs/CONFIG-STEM]"),
     ] = None,
     executor: Annotated[
         str | None,
-        typer.Option(
-            "--executor",
-            help="serial, process or dask. \\[default: process; dask with --scheduler]",
-        ),
+        executor_option("serial, process or dask. \\[default: process; dask with --scheduler]"),
     ] = None,
     workers: Annotated[
-        int | None,
-        typer.Option(
-            "--workers",
-            "-j",
-            min=1,
-            help="Processes of the process executor. \\[default: all cores]",
-        ),
+        int | None, workers_option("Processes of the process executor. \\[default: all cores]")
     ] = None,
     scheduler: Annotated[
         str | None,
@@ -191,9 +204,7 @@ def sweep_command(
             "--model", "-m", help="Model fitted on each cell (repeat). \\[default: si si2]"
         ),
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Delete the sweep folder's content and start over.")
-    ] = False,
+    force: Annotated[bool, force_option("sweep")] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate and list the cells; run nothing.")
     ] = False,
@@ -214,7 +225,7 @@ def sweep_command(
 
     spec = _settings(read_sweep_config(config), executor, workers, scheduler, model)
     check_models(spec.settings.models)
-    target = out if out is not None else _default_out(config, spec)
+    target = out if out is not None else default_out(config, spec.settings.out)
     if dry_run:
         _print_plan(spec, target)
         return
