@@ -195,6 +195,9 @@ def test_folder_and_settings_readers_name_what_is_missing(tmp_path: Path) -> Non
     (tmp_path / "bad.json").write_text("{", encoding="utf-8")
     with pytest.raises(RunDirError, match=r"bad.json cannot be read"):
         read_folder_json(tmp_path, "bad.json", "a folder")
+    (tmp_path / "latin.json").write_bytes(b"\xff{}")  # not UTF-8: no traceback either
+    with pytest.raises(RunDirError, match=r"latin.json cannot be read"):
+        read_folder_json(tmp_path, "latin.json", "a folder")
     with pytest.raises(ConfigError, match=r"^study file .*nope.toml does not exist$"):
         read_settings_file(tmp_path / "nope.toml", "study")
     (tmp_path / "ok.toml").write_text("seed = 1\n", encoding="utf-8")

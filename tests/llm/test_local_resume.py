@@ -78,11 +78,14 @@ def _env() -> dict[str, str]:
 
 def _kill_between_personas(argv: list[str], cache: Path) -> int:
     """Start the run; SIGKILL it once the cache holds whole personas. Returns the count then."""
-    proc = subprocess.Popen(argv, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # stderr goes to a file: a pipe nobody reads while the run goes on could fill and block it.
+    err = cache.with_suffix(".err")
+    with err.open("w") as err_file:
+        proc = subprocess.Popen(argv, env=_env(), stdout=subprocess.DEVNULL, stderr=err_file)
     try:
         deadline = time.monotonic() + 150
         while True:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert proc.poll() is None, err.read_text()
             assert time.monotonic() < deadline, "the run did not answer in time"
             n = _count(cache)
             if 0 < n < REQUESTS and n % BUCKETS == 0:
@@ -97,8 +100,6 @@ def _kill_between_personas(argv: list[str], cache: Path) -> int:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        if proc.stderr:
-            proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
     return n
 
@@ -108,19 +109,21 @@ def test_a_run_killed_and_resumed_against_the_real_server_equals_an_uninterrupte
     tmp_path: Path,
 ) -> None:
     # The uninterrupted run goes alongside the one to be killed (its own server, one thread).
-    whole = subprocess.Popen(
-        _command(tmp_path, "whole"), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    whole_err = tmp_path / "whole.err"
+    with whole_err.open("w") as err_file:
+        whole = subprocess.Popen(
+            _command(tmp_path, "whole"), env=_env(), stdout=subprocess.DEVNULL, stderr=err_file
+        )
     try:
         argv = _command(tmp_path, "killed")
         cache, out = tmp_path / "killed.sqlite", tmp_path / "killed"
         answered = _kill_between_personas(argv, cache)
-        _, whole_err = whole.communicate(timeout=300)
+        whole.wait(timeout=300)
     finally:
         if whole.poll() is None:
             whole.kill()
-            whole.communicate()
-    assert whole.returncode == 0, whole_err
+            whole.wait()
+    assert whole.returncode == 0, whole_err.read_text()
     assert not out.exists()  # nothing published by the killed run
     before = _rows(cache)
     assert len(before) == answered

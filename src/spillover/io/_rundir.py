@@ -187,7 +187,7 @@ def read_folder_json(folder: str | os.PathLike[str], name: str, what: str) -> An
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RunDirError(f"{folder} is not {what}: {name} is missing") from None
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RunDirError(f"{path} cannot be read: {exc}") from None
 
 
