@@ -93,7 +93,14 @@ def redact(text: str) -> str:
     """``text`` with key values and credential-shaped substrings masked (see the module doc)."""
     if not text:
         return text
-    for value in _key_values():
+    return _redact(text, _key_values())
+
+
+def _redact(text: str, key_values: list[str]) -> str:
+    """:func:`redact` with the key values to mask given (longest first)."""
+    if not text:
+        return text
+    for value in key_values:
         if value in text:
             text = text.replace(value, MASK)
     for pattern, replacement in _PATTERNS:
@@ -136,11 +143,19 @@ for _name in ("maxdict", "maxlist", "maxtuple", "maxset", "maxfrozenset", "maxde
 
 
 def redact_tree(value: Any) -> Any:
-    """``value`` (JSON-like: dicts, lists, tuples, strings) with every string redacted."""
+    """``value`` (JSON-like: dicts, lists, tuples, strings) with every string redacted.
+
+    The key values to mask are looked up once for the whole tree (a manifest holds hundreds
+    of strings, and each lookup scans the environment).
+    """
+    return _redact_tree(value, _key_values())
+
+
+def _redact_tree(value: Any, key_values: list[str]) -> Any:
     if isinstance(value, str):
-        return redact(value)
+        return _redact(value, key_values)
     if isinstance(value, dict):
-        return {redact_tree(k): redact_tree(v) for k, v in value.items()}
+        return {_redact_tree(k, key_values): _redact_tree(v, key_values) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(redact_tree(v) for v in value)
+        return type(value)(_redact_tree(v, key_values) for v in value)
     return value

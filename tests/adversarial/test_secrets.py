@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from spillover._redact import MASK, redact, shown
+from spillover._redact import MASK, redact, redact_tree, shown
 from spillover.cli import main
 from spillover.exceptions import ConfigError, LLMError
 from spillover.io import read_config
@@ -197,6 +197,25 @@ def test_the_configured_key_variable_is_masked_whatever_its_name(
     monkeypatch.setenv("LLM_PASS_FOR_TESTS", "plainwordsecretvalue")
     OpenAIBackend("http://127.0.0.1:9/v1", api_key_env="LLM_PASS_FOR_TESTS")
     assert redact("the value plainwordsecretvalue") == f"the value {MASK}"
+
+
+def test_redact_tree_masks_key_values_and_patterns_everywhere_in_a_document(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SWEEP_TOKEN_FOR_TESTS", "treewidesecretvalue")
+    doc = {
+        "treewidesecretvalue": ["a treewidesecretvalue b", ("x", "Bearer abcdefgh")],
+        "n": 3,
+        "nested": {"url": "https://u:hunter2@h/v1", "ok": "plain text", "f": 0.5},
+    }
+    out = redact_tree(doc)
+    assert out == {
+        MASK: [f"a {MASK} b", ("x", f"Bearer {MASK}")],
+        "n": 3,
+        "nested": {"url": f"https://{MASK}@h/v1", "ok": "plain text", "f": 0.5},
+    }
+    # One rule for a string, alone or in a document.
+    assert out[MASK][0] == redact("a treewidesecretvalue b")
 
 
 def test_the_suite_canary_check_finds_a_leak(
