@@ -91,10 +91,8 @@ def with_params(
     for key, dtype in types.items():
         if key in table.column_names:
             continue
-        value = param_value(params.get(key), dtype)
-        table = table.append_column(
-            pa.field(key, dtype), pa.array([value] * table.num_rows, type=dtype)
-        )
+        value = pa.scalar(param_value(params.get(key), dtype), type=dtype)
+        table = table.append_column(pa.field(key, dtype), pa.repeat(value, table.num_rows))
     return table
 
 
@@ -288,7 +286,8 @@ def write_cell_partitions(
         else:
             source = run_dir / f"{table_name}.parquet"
             try:
-                table = pq.read_table(source)
+                with pq.ParquetFile(source) as parquet:
+                    table = parquet.read()
             except (OSError, ValueError) as exc:
                 raise RunDirError(f"{source} cannot be read: {exc}") from None
         # Named in the sweep's marker before it exists: a --force later removes it.
