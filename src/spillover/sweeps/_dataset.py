@@ -91,7 +91,7 @@ def with_params(
     for key, dtype in types.items():
         if key in table.column_names:
             continue
-        value = pa.scalar(param_value(params.get(key), dtype), type=dtype)
+        value: Any = pa.scalar(param_value(params.get(key), dtype), type=dtype)
         table = table.append_column(pa.field(key, dtype), pa.repeat(value, table.num_rows))
     return table
 
