@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from spillover._pool import unique_inverse
 from spillover.exceptions import ConfigError
 from spillover.fit._base import AgentData, checked_exposures
 from spillover.fit._dose import _LevelledEstimator, dose_design, fit_used_columns, levels_for
@@ -137,7 +138,7 @@ def _cells(
     persona: np.ndarray, level: np.ndarray, n: np.ndarray, s: np.ndarray, n_levels: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(persona, level, at_risk, shared) pooled per (persona, level) cell, in that order."""
-    keys, inverse = np.unique(persona * n_levels + level, return_inverse=True)
+    keys, inverse = unique_inverse(persona * n_levels + level)
     return keys // n_levels, keys % n_levels, np.bincount(inverse, n), np.bincount(inverse, s)
 
 

@@ -59,28 +59,46 @@ def hazard_loglik(
     grad : ndarray, shape (k,)
     hess : ndarray, shape (k, k)
     """
-    z = offset + design @ h
+    return _likelihood(design, at_risk, shared, offset)(h)
+
+
+_Objective = Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]]
+
+
+def _likelihood(
+    design: np.ndarray,
+    at_risk: np.ndarray,
+    shared: np.ndarray,
+    offset: np.ndarray | float = 0.0,
+) -> _Objective:
+    """:func:`hazard_loglik` as a function of ``h`` alone, with what does not depend on ``h``
+    worked out once (an optimiser evaluates it many times on the same rows)."""
     failed = at_risk - shared
     active = shared > 0
-    zero = active & (z <= 0.0)
-    if zero.any():
-        # Someone shared where the model gives probability 0: impossible data.
-        k = h.shape[0]
-        return -np.inf, np.full(k, np.inf), np.full((k, k), -np.inf)
-    za = z[active]
-    # In terms of q = exp(-z) and p = 1 - q, which stay finite for any z >= 0 (e^z overflows
-    # once a hazard is large, e.g. a rate estimated at 1).
-    q = np.exp(-za)
-    p_share = -np.expm1(-za)
     s = shared[active]
-    loglik = float((s * np.log(p_share)).sum() - (failed * z).sum())
-    dz = -failed.astype(np.float64)
-    dz[active] += s * q / p_share
-    d2z = np.zeros_like(z)
-    d2z[active] = -s * q / p_share**2
-    grad = design.T @ dz
-    hess = (design * d2z[:, None]).T @ design
-    return loglik, grad, hess
+    minus_failed = -failed.astype(np.float64)
+
+    def value(h: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        z = offset + design @ h
+        za = z[active]
+        if (za <= 0.0).any():
+            # Someone shared where the model gives probability 0: impossible data.
+            k = h.shape[0]
+            return -np.inf, np.full(k, np.inf), np.full((k, k), -np.inf)
+        # In terms of q = exp(-z) and p = 1 - q, which stay finite for any z >= 0 (e^z
+        # overflows once a hazard is large, e.g. a rate estimated at 1).
+        q = np.exp(-za)
+        p_share = -np.expm1(-za)
+        loglik = float((s * np.log(p_share)).sum() - (failed * z).sum())
+        dz = minus_failed.copy()
+        dz[active] += s * q / p_share
+        d2z = np.zeros_like(z)
+        d2z[active] = -s * q / p_share**2
+        grad = design.T @ dz
+        hess = (design * d2z[:, None]).T @ design
+        return loglik, grad, hess
+
+    return value
 
 
 #: Largest hazard considered: ``1 - exp(-40)`` is 1 to double precision, so a rate estimated
@@ -89,11 +107,11 @@ H_MAX = 40.0
 
 
 def _projected_newton(
-    fun: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]],
+    fun: _Objective,
     h0: np.ndarray,
     *,
     max_iter: int = 500,
-) -> tuple[np.ndarray, bool, str]:
+) -> tuple[np.ndarray, bool, str, tuple[float, np.ndarray, np.ndarray]]:
     """Maximise a concave ``fun`` (value, gradient, Hessian) over ``0 <= h <= H_MAX``.
 
     Hazards on a bound whose gradient points outwards are held there; the others take a damped
@@ -102,28 +120,34 @@ def _projected_newton(
     step fails, which keeps the search moving where the Hessian is singular (a ridge: rates
     that the data cannot tell apart). Convergence is declared only when the optimality
     conditions hold: no free hazard can still raise the value appreciably.
+
+    Returns the final ``h``, whether it converged, how the search ended, and ``fun(h)``.
     """
     h = np.clip(np.asarray(h0, dtype=np.float64), 0.0, H_MAX)
     ll, grad, hess = fun(h)
     if not np.isfinite(ll):
-        return h, False, "the starting point gives the data probability 0"
+        return h, False, "the starting point gives the data probability 0", (ll, grad, hess)
     lam = 0.0
     for _ in range(max_iter):
         at_low = (h <= 0.0) & (grad <= 0.0)
         at_high = (h >= H_MAX) & (grad >= 0.0)
         free = ~(at_low | at_high)
+        all_free = bool(free.all())
         # Optimality: what a relative change of each free hazard could still gain.
         scale = np.maximum(np.abs(h), 1e-3)
-        if not free.any() or np.max(np.abs(grad[free]) * scale[free]) <= 1e-9 * (1.0 + abs(ll)):
-            return h, True, "converged"
-        g = grad[free]
-        neg_hess = -hess[np.ix_(free, free)]
+        if all_free:  # the same numbers as the indexed forms below, without the copies
+            g, neg_hess, gain = grad, -hess, np.abs(grad) * scale
+        elif free.any():
+            g, neg_hess = grad[free], -hess[np.ix_(free, free)]
+            gain = np.abs(g) * scale[free]
+        if not free.any() or np.max(gain) <= 1e-9 * (1.0 + abs(ll)):
+            return h, True, "converged", (ll, grad, hess)
         diag = np.maximum(np.diag(neg_hess), 1e-12 * (1.0 + abs(ll)))
         # The gain a full Newton step predicts; below the rounding of the value itself no step
         # can be seen to increase it, and the point is the maximum to working precision.
         decrement = 0.5 * float(g @ (g / diag))
         if decrement <= 1e-11 * (1.0 + abs(ll)):
-            return h, True, "converged"
+            return h, True, "converged", (ll, grad, hess)
         moved = False
         while lam <= 1e12:
             try:
@@ -132,8 +156,11 @@ def _projected_newton(
             except np.linalg.LinAlgError:
                 ok = False
             if ok:
-                step = np.zeros_like(h)
-                step[free] = direction
+                if all_free:
+                    step = direction
+                else:
+                    step = np.zeros_like(h)
+                    step[free] = direction
                 t = 1.0
                 for _ in range(40):
                     candidate = np.clip(h + t * step, 0.0, H_MAX)
@@ -147,11 +174,13 @@ def _projected_newton(
             lam = max(1e-6, 10.0 * lam)
         if not moved:
             if decrement <= 1e-8 * (1.0 + abs(ll)):
-                return h, True, "converged (to the precision of the likelihood)"
-            return h, False, "no step increases the likelihood, but it is not at an optimum"
+                message = "converged (to the precision of the likelihood)"
+                return h, True, message, (ll, grad, hess)
+            message = "no step increases the likelihood, but it is not at an optimum"
+            return h, False, message, (ll, grad, hess)
         h, ll, grad, hess = candidate, ll_new, grad_new, hess_new
         lam = lam / 10.0 if lam > 1e-6 else 0.0
-    return h, False, f"no convergence in {max_iter} iterations"
+    return h, False, f"no convergence in {max_iter} iterations", (ll, grad, hess)
 
 
 @dataclass(frozen=True)
@@ -165,6 +194,10 @@ class HazardFit:
     converged: bool
     message: str
     identifiable: bool = True
+
+
+def _start(k: int, start: np.ndarray | None) -> np.ndarray:
+    return np.full(k, 0.05) if start is None else np.maximum(np.asarray(start, float), 1e-6)
 
 
 def fit_hazards(
@@ -183,11 +216,9 @@ def fit_hazards(
     at_risk = np.asarray(at_risk, dtype=np.float64)
     shared = np.asarray(shared, dtype=np.float64)
     k = design.shape[1]
-    h0 = np.full(k, 0.05) if start is None else np.maximum(np.asarray(start, float), 1e-6)
-    h, converged, message = _projected_newton(
-        lambda x: hazard_loglik(x, design, at_risk, shared, offset), h0
+    h, converged, message, (ll, grad, hess) = _projected_newton(
+        _likelihood(design, at_risk, shared, offset), _start(k, start)
     )
-    ll, grad, hess = hazard_loglik(h, design, at_risk, shared, offset)
     # On a bound when the likelihood would still like to go past it.
     at_bound = ((h <= 0.0) & (grad <= 0.0)) | ((h >= H_MAX) & (grad >= 0.0))
     cov = np.full((k, k), np.nan)
@@ -241,15 +272,18 @@ def profile_interval(
     target = fit.loglik - chi2.ppf(level, 1) / 2.0
     others = [i for i in range(design.shape[1]) if i != j]
     warm = [fit.hazards[others]]
+    column, rest = design[:, j], design[:, others]
 
     def profile(v: float) -> float:
-        offset = design[:, j] * v
+        offset = column * v
         if not others:
-            return hazard_loglik(np.zeros(0), design[:, others], at_risk, shared, offset)[0]
-        inner = fit_hazards(design[:, others], at_risk, shared, start=warm[0], offset=offset)
-        if np.isfinite(inner.loglik):
-            warm[0] = inner.hazards
-        return inner.loglik
+            return hazard_loglik(np.zeros(0), rest, at_risk, shared, offset)[0]
+        # The maximum over the other hazards (as fit_hazards finds it; no covariance needed).
+        fun = _likelihood(rest, at_risk, shared, offset)
+        hazards, _, _, (loglik, _, _) = _projected_newton(fun, _start(len(others), warm[0]))
+        if np.isfinite(loglik):
+            warm[0] = hazards
+        return loglik
 
     h_hat = float(fit.hazards[j])
     if h_hat <= 0.0 or profile(0.0) >= target:

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from spillover._pool import unique_inverse
 from spillover.fit._base import AgentData, ExposureEstimator, checked_exposures
 from spillover.fit._hazard import fit_hazards, loglik_at, profile_interval
 from spillover.fit._result import FitStatus
@@ -27,7 +28,7 @@ def totals_by_persona_exposure(
     """Pool over replicates and rounds: (persona, n_exposed, at_risk, shared) per distinct key."""
     width = int(exposures.n_exposed.max()) + 1 if len(exposures) else 1
     key = exposures.persona.astype(np.int64) * width + exposures.n_exposed
-    keys, inverse = np.unique(key, return_inverse=True)
+    keys, inverse = unique_inverse(key)
     at_risk = np.bincount(inverse, weights=exposures.at_risk).astype(np.int64)
     shared = np.bincount(inverse, weights=exposures.shared).astype(np.int64)
     return keys // width, keys % width, at_risk, shared

@@ -55,6 +55,7 @@ import numpy as np
 from scipy.stats import chi2
 from scipy.stats import t as t_dist
 
+from spillover._pool import group_sums, unique_inverse
 from spillover.exceptions import ConfigError
 
 __all__ = [
@@ -260,11 +261,10 @@ def cluster_sandwich(
     k = scores.shape[1]
     if by == "replicate":
         persona = np.zeros(len(replicate), dtype=np.int64)  # one stratum: whole replicates
-    _, rep = np.unique(replicate, return_inverse=True)
-    _, per = np.unique(persona, return_inverse=True)
+    _, rep = unique_inverse(replicate)
+    _, per = unique_inverse(persona)
     n_reps, n_per = int(rep.max(initial=-1)) + 1, int(per.max(initial=-1)) + 1
-    sums = np.zeros((n_reps, n_per, k))
-    np.add.at(sums, (rep, per), scores)
+    sums = group_sums(rep * n_per + per, scores, n_reps * n_per).reshape((n_reps, n_per, k))
     present = np.zeros((n_reps, n_per), dtype=bool)
     present[rep, per] = True
     n_clusters = int(present.sum())

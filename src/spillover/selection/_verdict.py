@@ -48,6 +48,7 @@ from typing import Any, Final
 import numpy as np
 from scipy.stats import chi2, norm
 
+from spillover._pool import group_sums, unique_inverse
 from spillover.exceptions import ConfigError
 from spillover.fit import (
     binomial_loglik,
@@ -143,13 +144,13 @@ def _exposure_so_far(exposures: ExposureTable) -> np.ndarray:
     A predictable covariate (fixed before the round's decisions) that tracks how much online
     exposure the agents still at risk have survived, which is what depletes eager agents.
     """
-    reps, rep_idx = np.unique(exposures.replicate, return_inverse=True)
-    rounds, round_idx = np.unique(exposures.round, return_inverse=True)
+    reps, rep_idx = unique_inverse(exposures.replicate)
+    rounds, round_idx = unique_inverse(exposures.round)
     shape = (reps.size, rounds.size)
-    trials = np.zeros(shape)
-    exposure = np.zeros(shape)
-    np.add.at(trials, (rep_idx, round_idx), exposures.at_risk)
-    np.add.at(exposure, (rep_idx, round_idx), exposures.at_risk * exposures.n_exposed)
+    flat = rep_idx * rounds.size + round_idx
+    trials = group_sums(flat, exposures.at_risk, reps.size * rounds.size).reshape(shape)
+    weights = exposures.at_risk * exposures.n_exposed
+    exposure = group_sums(flat, weights, reps.size * rounds.size).reshape(shape)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_m = np.where(trials > 0, exposure / np.maximum(trials, 1e-300), 0.0)
     before = np.cumsum(mean_m, axis=1) - mean_m
@@ -170,7 +171,7 @@ def heterogeneity_test(exposures: ExposureTable) -> tuple[float, float]:
     x = _exposure_so_far(table)
     width = int(table.n_exposed.max()) + 1
     cell = table.persona.astype(np.int64) * width + table.n_exposed
-    _, inv = np.unique(cell, return_inverse=True)
+    _, inv = unique_inverse(cell)
     n = table.at_risk.astype(np.float64)
     s = table.shared.astype(np.float64)
     big_n = np.bincount(inv, weights=n)

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from spillover._pool import unique_inverse
 from spillover.exceptions import ConfigError
 from spillover.personas import N_PERSONAS
 
@@ -120,7 +121,7 @@ class ExposureTable(_Columns):
         if len(self) == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty
-        m_values, inverse = np.unique(self.n_exposed, return_inverse=True)
+        m_values, inverse = unique_inverse(self.n_exposed)
         at_risk = np.bincount(inverse, weights=self.at_risk).astype(np.int64)
         shared = np.bincount(inverse, weights=self.shared).astype(np.int64)
         return m_values.astype(np.int64), at_risk, shared
