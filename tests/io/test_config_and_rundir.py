@@ -119,37 +119,6 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
-def test_work_alongside_the_table_writes_changes_no_file(tmp_path: Path) -> None:
-    run = run_simulation(SMALL)
-    plain = write_run_dir(run, tmp_path / "plain", extra={"fits": {"n": 1}})
-    extra: dict[str, object] = {"fits": None}
-    done: list[str] = []
-
-    def alongside() -> None:  # what a sweep cell does: its fits, while the tables are written
-        extra["fits"] = {"n": 1}
-        done.append("alongside")
-
-    def attach(folder: Path) -> None:
-        assert (folder / "agents.parquet").is_file()  # the tables are written by now
-        done.append("attach")
-
-    both = write_run_dir(run, tmp_path / "both", extra=extra, attach=attach, alongside=alongside)
-    assert done == ["alongside", "attach"]
-    for name in ("curves", "exposures", "adoptions", "agents"):
-        path = f"{name}.parquet"
-        assert (plain / path).read_bytes() == (both / path).read_bytes(), name
-    assert read_manifest(both)["fits"] == {"n": 1}
-
-
-def test_a_failure_alongside_the_table_writes_leaves_nothing(tmp_path: Path) -> None:
-    def alongside() -> None:
-        raise RuntimeError("fit on fire")
-
-    with pytest.raises(RuntimeError, match="fit on fire"):
-        write_run_dir(run_simulation(SMALL), tmp_path / "run", alongside=alongside)
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_existing_output_is_refused_unless_forced(tmp_path: Path) -> None:
     run = run_simulation(SMALL)
     out = write_run_dir(run, tmp_path / "run")

@@ -320,7 +320,6 @@ def write_run_dir(
     force: bool = False,
     extra: dict[str, Any] | None = None,
     attach: Callable[[Path], None] | None = None,
-    alongside: Callable[[], None] | None = None,
 ) -> Path:
     """Write a run directory atomically; return its path.
 
@@ -329,58 +328,32 @@ def write_run_dir(
     ``posts.parquet``, and, last, ``manifest.json``. ``extra`` entries are merged into the
     manifest; ``attach(folder)`` may write further files (figures, fits) into the staging
     folder before the manifest.
-
-    ``alongside()`` is the caller's own work (a sweep cell's fits), done in this thread while a
-    second thread writes the Parquet tables (Arrow encodes them without holding the
-    interpreter lock); ``attach`` runs once both are done, so it may write what
-    ``alongside`` computed, and ``extra`` and ``run.timings`` are read after it. The files are
-    the same either way. ``write_s`` in the manifest's timings is the time spent writing:
-    the tables, then ``llm_table.json`` and ``attach``.
     """
     import time
 
     final = Path(out)
     with run_dir_writer(final, force=force, keep=(run.config.llm.cache,)) as staging:
-        if alongside is None:
-            write_s = _write_tables(run, staging)
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            # Leaving the block waits for the writer, also when alongside() fails, so that the
-            # staging folder is never removed under it.
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spillover-write") as pool:
-                writing = pool.submit(_write_tables, run, staging)
-                alongside()
-            write_s = writing.result()
         t0 = time.perf_counter()
+        write_table(
+            curves_table(run.result.curves, by_persona=run.config.by_persona),
+            staging / "curves.parquet",
+        )
+        write_table(_columns_table(run.result.exposures.columns()), staging / "exposures.parquet")
+        write_table(_columns_table(run.result.adoptions.columns()), staging / "adoptions.parquet")
+        write_table(_columns_table(run.agents.columns()), staging / "agents.parquet")
+        posts = run.posts
+        if posts is not None:
+            write_table(_posts_table(posts.columns()), staging / "posts.parquet")
         llm_table = run.llm_table
         if llm_table is not None:
             llm_table.save(staging / "llm_table.json")
         if attach is not None:
             attach(staging)
-        timings = dict(run.timings, write_s=write_s + time.perf_counter() - t0)
+        timings = dict(run.timings, write_s=time.perf_counter() - t0)
         doc = manifest(run, extra=extra)
         doc["timings"] = {k: round(v, 6) for k, v in timings.items()}
         write_json(doc, staging / MANIFEST)
     return final
-
-
-def _write_tables(run: RunRecord, staging: Path) -> float:
-    """Write the run's Parquet tables into ``staging``; return the seconds it took."""
-    import time
-
-    t0 = time.perf_counter()
-    write_table(
-        curves_table(run.result.curves, by_persona=run.config.by_persona),
-        staging / "curves.parquet",
-    )
-    write_table(_columns_table(run.result.exposures.columns()), staging / "exposures.parquet")
-    write_table(_columns_table(run.result.adoptions.columns()), staging / "adoptions.parquet")
-    write_table(_columns_table(run.agents.columns()), staging / "agents.parquet")
-    posts = run.posts
-    if posts is not None:
-        write_table(_posts_table(posts.columns()), staging / "posts.parquet")
-    return time.perf_counter() - t0
 
 
 def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
