@@ -427,3 +427,84 @@ def test_offline_answers_count_the_sampled_offline_cells(event: Event) -> None:
     n[3, 0] = ANSWER_FROM_LOGPROBS
     mixed = TabulatedPolicy({"*": k / 10}, range(3), {}, None, answer_samples={"*": n})
     assert offline_answers(mixed, event) is None
+
+
+def test_offline_answers_keep_the_count_of_each_persona(event: Event) -> None:
+    from spillover.selection import offline_answers
+
+    k = np.ones((32, 3))
+    k[5, 0] = np.nan  # persona 5 has no offline value: no answers of its own
+    n = np.full(k.shape, 10)
+    n[7, 0] = 20
+    table = TabulatedPolicy({"*": k / 10}, range(3), {}, None, answer_samples={"*": n})
+    got = offline_answers(table, event)
+    assert got is not None and got.n == 30 * 10 + 20
+    want = [10] * 32
+    want[5], want[7] = 0, 20
+    assert got.per_persona == tuple(want)
+    rate = np.full(32, 0.02)
+    cap = got.cap(rate, per_persona=True)
+    assert cap[0] == pytest.approx(10) and cap[7] == pytest.approx(20) and np.isinf(cap[5])
+    # Pooled (and where the lengths differ): the total.
+    assert got.cap(rate)[0] == pytest.approx(320) and got.cap(rate[:3], True)[0] == pytest.approx(
+        320
+    )
+
+
+def test_per_persona_offline_rates_are_capped_by_their_own_answers() -> None:
+    from spillover.fit import FitResult
+    from spillover.selection import llm_noise_of, offline_answers, with_llm_noise
+
+    # si-persona refits that claim far more precision than 10 answers per persona give (sd
+    # about 0.001 at 0.1): each alpha_c[c] rests on persona c's 10 offline answers, not the
+    # 320 of all personas, so its effective count is at most 10 (the pooled cap would be 320).
+    table = sampled_table(np.ones((32, 3)))
+    offline = offline_answers(table, None)
+    assert offline is not None
+
+    def fit(a: np.ndarray) -> FitResult:
+        tup = tuple(float(x) for x in a)
+        return FitResult(
+            "si-persona", {"alpha_c": tup}, {"alpha_c": (0.001,) * 32}, -1.0, 64, 10,
+            "converged", ci_low={"alpha_c": tuple(x - 0.002 for x in tup)},
+            ci_high={"alpha_c": tuple(x + 0.002 for x in tup)},
+        )  # fmt: skip
+
+    base = np.full(32, 0.1)
+    refits = [fit(base + d) for d in (-0.001, 0.0, 0.001, 0.0005, -0.0005)]
+    noise = llm_noise_of(table)
+    centre = {"si-persona": fit(base)}
+    (out,), got = with_llm_noise([fit(base)], {"si-persona": refits}, noise, 5, centre, offline)
+    n_star = np.array(got.params["si-persona"]["alpha_c"]["effective_answers"], dtype=float)
+    assert n_star == pytest.approx(np.full(32, 10.0))
+    # The interval is that of a binomial share of 10 answers: wider than 0.3 in all.
+    width = np.array(out.ci_high["alpha_c"]) - np.array(out.ci_low["alpha_c"])
+    assert (width > 0.3).all()
+
+
+def test_a_value_with_one_finite_refit_keeps_the_engine_interval() -> None:
+    import math
+
+    from spillover.fit import FitResult
+    from spillover.selection import llm_noise_of, with_llm_noise
+
+    def fit(alpha: float, beta: float) -> FitResult:
+        return FitResult(
+            "si2", {"alpha": alpha, "beta": beta}, {"alpha": 0.001, "beta": 0.01}, -1.0, 2, 10,
+            "converged", ci_low={"alpha": alpha - 0.002, "beta": beta - 0.02},
+            ci_high={"alpha": alpha + 0.002, "beta": beta + 0.02},
+        )  # fmt: skip
+
+    mle = fit(0.02, 0.3)
+    refits = [fit(0.018, 0.31), fit(0.02, math.nan), fit(0.022, math.nan), fit(0.021, math.nan)]
+    noise = llm_noise_of(sampled_table(np.ones((32, 3))))
+    for centre in (None, {"si2": fit(0.02, 0.3)}):
+        (out,), got = with_llm_noise([mle], {"si2": refits}, noise, 4, centre)
+        # One finite refit of beta: no spread to read, so not "the answers add no noise".
+        assert out.ci_low["beta"] == pytest.approx(0.28)
+        assert out.ci_high["beta"] == pytest.approx(0.32)
+        assert out.stderr["beta"] == pytest.approx(0.01)
+        assert got.params["si2"]["beta"].get("effective_answers") is None
+        assert any("si2 beta" in n and "could not be estimated" in n for n in got.notes)
+        assert not any("si2 alpha" in n and "could not" in n for n in got.notes)
+        assert out.ci_high["alpha"] > 0.022  # alpha's refits still widen its interval

@@ -18,7 +18,8 @@ other estimates. The engine's standard errors know nothing of that. This module
   run replayed with the table of ``p~`` (the *denoised* estimate), puts the interval around
   it as an effective-count interval: the Jeffreys interval of a binomial share of as many
   answers as the refits' spread implies (at most the answers to the offline prompt for an
-  offline rate, :func:`offline_answers`), the engine's half-widths added in quadrature.
+  offline rate, its persona's for a per-persona one, :func:`offline_answers`), the engine's
+  half-widths added in quadrature.
 
 The re-simulation itself (same graph, personas and seed as the original run: common random
 numbers, so the spread isolates the answers' noise) is :func:`spillover.pipeline.llm_noise_fit`.
@@ -27,6 +28,7 @@ numbers, so the spread isolates the answers' noise) is :func:`spillover.pipeline
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -63,8 +65,10 @@ _Z = 1.959963984540054
 
 #: The parameters that are a run's offline rate (per round, the m = 0 hazard) in the
 #: registered models; their intervals' effective number of answers is capped by the answers
-#: to the offline prompt (:func:`offline_answers`).
+#: to the offline prompt (:func:`offline_answers`): all of them for the pooled ``alpha``,
+#: persona c's own for ``alpha_c[c]`` (:data:`_PER_PERSONA_RATES`).
 OFFLINE_RATES = ("alpha", "alpha_c")
+_PER_PERSONA_RATES = ("alpha_c",)
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,8 @@ class LLMNoise:
                 "table, and the interval is around the fit of the run replayed with the p~ "
                 "table (params.denoised): the Jeffreys interval of a binomial share of "
                 "effective_answers answers (m (1 - m) / var of the refits, times (z / t_(B-1))^2; "
-                "for an offline rate at most the sampled answers to the offline prompt), each "
+                "for an offline rate at most the sampled answers to the offline prompt, a "
+                "per-persona rate's its persona's), each "
                 "side combined in quadrature with the engine's half-width"
             )
         return text
@@ -338,14 +343,18 @@ def effective_answers(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per column of ``draws`` (B bootstrap refits of a rate, NaN where a refit lacks it),
     the number of answers a plain binomial share at the refits' mean level would need to
     spread as much as the refits do, ``m (1 - m) / var``, and the degrees of freedom of
-    that variance (B - 1). ``inf`` where the refits do not vary (the answers add no noise)."""
+    that variance (B - 1). ``inf`` where the refits do not vary (the answers add no noise);
+    NaN where fewer than 2 refits are finite (no spread to read: the answers' noise is
+    unknown, not absent)."""
     finite = np.isfinite(draws)
+    enough = finite.sum(axis=0) >= 2
     dof = np.maximum(finite.sum(axis=0) - 1, 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # < 2 finite: NaN, handled below
         m = np.nanmean(draws, axis=0)
         var = np.nanvar(draws, axis=0, ddof=1)
         n = np.where(var > 0.0, m * (1.0 - m) / var, np.inf)
-    return np.nan_to_num(n, nan=np.inf), dof
+    return np.where(enough, np.nan_to_num(n, nan=np.inf), np.nan), dof
 
 
 def offline_answers(table: TabulatedPolicy, event: Event | None) -> OfflineAnswers | None:
@@ -353,7 +362,8 @@ def offline_answers(table: TabulatedPolicy, event: Event | None) -> OfflineAnswe
 
     The entry of the table the run used (:meth:`TabulatedPolicy.table_for`), when every
     offline cell of it (bucket 0, each persona with a value) came from sampled answers: their
-    number and the per-round offline reach the answers were scaled by
+    number, in all and per persona (table row; 0 for a persona without an offline value), and
+    the per-round offline reach the answers were scaled by
     (:func:`spillover.policies.event_offline_reach`; 1 for a table of per-round
     probabilities). None when some offline cell came from log-probabilities or an unknown
     source (its answers carry no, or unknown, sampling noise) or no cell has a value.
@@ -369,29 +379,42 @@ def offline_answers(table: TabulatedPolicy, event: Event | None) -> OfflineAnswe
     else:
         return None
     has = ~np.isnan(table.probabilities[key][:, 0])
-    n = table.samples_of(key)[:, 0][has]
+    counts = table.samples_of(key)[:, 0]
+    n = counts[has]
     if n.size == 0 or (n <= 0).any():
         return None
     reach = event_offline_reach(table.offline_reach, event, table.offline_reach_scale)
-    return OfflineAnswers(int(n.sum()), 1.0 if reach is None else float(reach))
+    per_persona = tuple(int(x) for x in np.where(has, counts, 0))
+    return OfflineAnswers(int(n.sum()), 1.0 if reach is None else float(reach), per_persona)
 
 
 @dataclass(frozen=True)
 class OfflineAnswers:
-    """The sampled answers to the offline prompt a run's offline rate rests on: ``n`` answers,
-    the rate being ``reach`` times their share (:func:`offline_answers`)."""
+    """The sampled answers to the offline prompt a run's offline rate rests on: ``n`` answers
+    in all, ``per_persona[c]`` of them persona c's (table rows; 0 where a persona's offline
+    cell has no value), the rate being ``reach`` times their share (:func:`offline_answers`)."""
 
     n: int
     reach: float = 1.0
+    per_persona: tuple[int, ...] = ()
 
-    def cap(self, rate: np.ndarray) -> np.ndarray:
+    def cap(self, rate: np.ndarray, per_persona: bool = False) -> np.ndarray:
         """The effective number of answers of a binomial share at ``rate`` that is as noisy as
         ``reach`` times the share of ``n`` answers: ``n (1 - rate) / (reach (1 - rate /
-        reach))`` (``n`` at reach 1); inf where ``rate`` is at or above the reach."""
+        reach))`` (``n`` at reach 1); inf where ``rate`` is at or above the reach.
+
+        ``per_persona``: ``rate`` is one rate per persona (``alpha_c``), each resting on its
+        persona's answers only, so ``n`` is :attr:`per_persona` element-wise (inf for a
+        persona with none); the total where the lengths differ (or no counts are recorded).
+        """
         rate = np.asarray(rate, dtype=np.float64)
         r = self.reach
+        n: np.ndarray | int = self.n
+        if per_persona and len(self.per_persona) == rate.size:
+            n = np.asarray(self.per_persona, dtype=np.float64).reshape(rate.shape)
+        n = np.where(np.asarray(n) > 0, n, np.inf)
         with np.errstate(invalid="ignore", divide="ignore"):
-            out = self.n * (1.0 - rate) / (r * (1.0 - rate / r))
+            out = n * (1.0 - rate) / (r * (1.0 - rate / r))
         return np.asarray(np.where((rate < r) & (r > 0.0), out, np.inf), dtype=np.float64)
 
 
@@ -544,7 +567,8 @@ def _noisy_param(
     """One parameter of :func:`with_llm_noise`: its SEs, LLM share and interval (around the
     denoised estimate ``at`` where there is one), as arrays."""
     est = _as_array(result.params[name])
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # < 2 finite: NaN, handled below
         se_llm = np.nanstd(draws, axis=0, ddof=1)
     se_eng = _as_array(result.stderr.get(name, math.nan))
     lo = _as_array(result.ci_low.get(name, math.nan))
@@ -562,7 +586,9 @@ def _noisy_param(
         share = np.where(total > 0, se_llm**2 / total**2, 0.0)
     got = {"se_engine": se_eng, "se_llm": se_llm, "se": total, "llm_share": share}
     if at is not None:
-        cap = offline.cap(np.clip(at, 0.0, 1.0)) if offline is not None else None
+        cap = None
+        if offline is not None:
+            cap = offline.cap(np.clip(at, 0.0, 1.0), per_persona=name in _PER_PERSONA_RATES)
         got["ci_low"], got["ci_high"], n_star = _denoised_interval(est, lo, hi, at, draws, cap)
         got["denoised"] = at
         got["effective_answers"] = n_star
@@ -570,4 +596,17 @@ def _noisy_param(
         wide = _Z * se_llm
         got["ci_low"] = np.clip(est - np.sqrt((est - lo) ** 2 + wide**2), 0.0, 1.0)
         got["ci_high"] = np.clip(est + np.sqrt((hi - est) ** 2 + wide**2), 0.0, 1.0)
+    # With fewer than 2 finite refits of a value there is no spread to read: its noise from
+    # the answers is unknown (not 0), so its SE and interval stay the engine's.
+    unknown = np.isfinite(draws).sum(axis=0) < 2
+    if unknown.any():
+        got["se"] = np.where(unknown, se_eng, got["se"])
+        got["llm_share"] = np.where(unknown, np.nan, got["llm_share"])
+        got["ci_low"] = np.where(unknown, lo, got["ci_low"])
+        got["ci_high"] = np.where(unknown, hi, got["ci_high"])
+        which = "" if est.size == 1 else f" (elements {np.flatnonzero(unknown).tolist()})"
+        notes.append(
+            f"{result.model} {name}{which}: fewer than 2 finite bootstrap refits; the "
+            "answers' noise could not be estimated and the SE and interval are the engine's"
+        )
     return got
