@@ -96,6 +96,10 @@ def hook(tmp_path: Path) -> Path:
     return folder
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(argv: list[str], hook: Path, where: str, tmp_path: Path) -> subprocess.Popen[bytes]:
     env = dict(
         os.environ,
@@ -111,6 +115,9 @@ def _start(argv: list[str], hook: Path, where: str, tmp_path: Path) -> subproces
             stdout=subprocess.DEVNULL,
             stderr=stderr,
             start_new_session=True,  # signals reach the command only, as from `kill PID`
+            # A shell's background job inherits SIGINT ignored (and Python then keeps it so):
+            # the command gets the default, as when started from a terminal.
+            preexec_fn=_default_sigint,
         )
 
 
