@@ -16,17 +16,19 @@ from spillover.selection._holdout import held_out_loglik, replicate_folds
 from spillover.selection._llm_noise import (
     DEFAULT_LLM_NOISE_TABLES,
     OFFLINE_RATES,
-    REDRAWS,
     LLMNoise,
     OfflineAnswers,
-    bootstrap_tables,
     effective_answers,
     flag_untrusted,
     llm_noise_of,
     offline_answers,
+    with_llm_noise,
+)
+from spillover.selection._redraw import (
+    REDRAWS,
+    bootstrap_tables,
     redraw_centre,
     redraw_probabilities,
-    with_llm_noise,
 )
 from spillover.selection._robust import (
     POOLED_DESIGNS,
