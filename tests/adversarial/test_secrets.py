@@ -348,3 +348,46 @@ def test_a_key_on_the_command_line_stays_out_of_run_loop_and_study_files(
         read_study(study), tmp_path / "study", executor=SerialExecutor(), command=argv
     )
     assert summary.document["command"][-1] == "api_key=***"
+
+
+def test_a_password_in_the_scheduler_address_stays_out_of_sweep_json_and_the_dry_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spillover.sweeps import SweepSettings, SweepSpec
+
+    address = "tls://alice:s3cretPassw0rd@scheduler.example:8786"
+    spec = SweepSpec(
+        base={"n_nodes": 60},
+        grid=(("degree", (4,)),),
+        seed=1,
+        settings=SweepSettings(scheduler=address),
+    )
+    # sweep.json's document (its settings are written as to_dict gives them).
+    written = json.dumps(spec.to_dict())
+    assert "s3cretPassw0rd" not in written
+    assert spec.to_dict()["settings"]["scheduler"] == "tls://***@scheduler.example:8786"
+    path = tmp_path / "sweep.toml"
+    path.write_text("seed = 1\n[base]\nn_nodes = 60\n[grid]\ndegree = [4]\n")
+    argv = ["sweep", str(path), "--dry-run", "--scheduler", address, "--out", str(tmp_path / "o")]
+    try:
+        main(argv)
+    except SystemExit as exc:
+        assert not exc.code
+    printed = capsys.readouterr()
+    assert "s3cretPassw0rd" not in printed.out + printed.err
+    assert "tls://***@scheduler.example:8786" in printed.out
+
+
+def test_grid_values_differing_only_in_a_credential_are_one_error_naming_the_key() -> None:
+    from spillover.sweeps import SweepSpec
+
+    urls = tuple(f"http://127.0.0.1:9/v1?api_key=sk-{c * 24}" for c in "ab")
+    base = {"n_nodes": 60, "policy": "llm", "llm_model": "m"}
+    with pytest.raises(ConfigError) as info:
+        SweepSpec(base=base, grid=(("llm_base_url", urls),), seed=1)
+    message = str(info.value)
+    assert message.startswith("grid.llm_base_url: ") and "credential" in message
+    assert "sk-" not in message and "127.0.0.1" not in message
+    # Values that differ outside the credential still make a sweep.
+    ports = tuple(f"http://127.0.0.1:{p}/v1?api_key=sk-{'a' * 24}" for p in (9, 11))
+    assert SweepSpec(base=base, grid=(("llm_base_url", ports),), seed=1).n_cells == 2

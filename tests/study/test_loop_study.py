@@ -259,3 +259,21 @@ def test_a_loop_study_without_a_swept_key_draws_against_the_degree(tmp_path: Pat
     # not the event ids.
     assert _run(["report", str(summary.path), "--out", str(tmp_path / "sweep.html")]) == 0
     assert "against degree" in (tmp_path / "sweep.html").read_text(encoding="utf-8")
+
+
+def test_a_finished_loop_study_is_analysed_whatever_memory_is_free_then(
+    loop_study: tuple[Path, Path, dict[str, Any], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import spillover._resources as resources
+    from spillover.study._loop import analyse_loop_study
+
+    path, out, doc, _ = loop_study
+    spec = read_study(path)
+    # 1 MiB free after the cells ran: a new run would be refused, the analysis is not.
+    monkeypatch.setattr(resources, "available_memory_bytes", lambda: 1 << 20)
+    with pytest.raises(ConfigError, match="of memory, more than the"):
+        spec.sweep_spec()
+    with pytest.raises(ConfigError, match="of memory, more than the"):
+        read_study(path)
+    analysed = analyse_loop_study(spec, out, created_utc=doc["created_utc"])
+    assert analysed["cells"] == doc["cells"]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from spillover._redact import redact
 from spillover.cli._app import app
 from spillover.cli._console import bar_progress, err_console, out_console
 from spillover.cli._simulate_options import SWEEP_FLAG_OF, QuietOption, flags_on_errors
@@ -142,7 +143,9 @@ def _print_plan(spec: SweepSpec, out: Path) -> None:
     for cell, params in spec.iter_cells():
         table.add_row(str(cell), *(str(params[k]) for k in spec.keys))
     out_console.print(table)
-    where = s.scheduler if s.executor_kind == "dask" else f"{s.workers or 'all'} workers"
+    where = (
+        redact(s.scheduler or "") if s.executor_kind == "dask" else f"{s.workers or 'all'} workers"
+    )
     out_console.print(
         f"executor {s.executor_kind} ({where}); "
         f"{'loop cells (coupling fit)' if spec.is_loop else 'models ' + ', '.join(s.models)}; "
@@ -231,7 +234,11 @@ def sweep_command(
         return
     if not quiet:
         s = spec.settings
-        where = s.scheduler if s.executor_kind == "dask" else f"{s.workers or 'all'} workers"
+        where = (
+            redact(s.scheduler or "")
+            if s.executor_kind == "dask"
+            else f"{s.workers or 'all'} workers"
+        )
         err_console.print(
             f"sweep: {spec.n_cells} cells ({', '.join(spec.keys)}) on the {s.executor_kind} "
             f"executor ({where}) into {target}"

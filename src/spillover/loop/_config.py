@@ -141,11 +141,14 @@ def check_loop_fits(values: Mapping[str, Any], available: int | None = None) -> 
     )
 
 
-def build_loop(values: Mapping[str, Any]) -> tuple[CoupledRates, LoopSettings]:
+def build_loop(
+    values: Mapping[str, Any], *, check_memory: bool = True
+) -> tuple[CoupledRates, LoopSettings]:
     """The rates and loop settings of resolved ``[loop]`` values (validated by their types).
 
     A loop too large for the memory available is refused here, before anything is allocated
-    (:func:`check_loop_fits`).
+    (:func:`check_loop_fits`), unless ``check_memory`` is False (a finished sweep being
+    analysed allocates no loop).
     """
     from spillover.loop._chain import LoopSettings
     from spillover.loop._emission import EmissionRule
@@ -161,7 +164,8 @@ def build_loop(values: Mapping[str, Any]) -> tuple[CoupledRates, LoopSettings]:
     )
     chain = {f.name: values[f.name] for f in fields(LoopSettings) if f.name != "emission"}
     settings = LoopSettings(**chain, emission=rule)
-    check_loop_fits(values)
+    if check_memory:
+        check_loop_fits(values)
     return rates, settings
 
 

@@ -159,7 +159,7 @@ def _check_graphs(spec: StudySpec) -> None:
             )
 
 
-def loop_sweep_spec(spec: StudySpec) -> StudySweepSpec:
+def loop_sweep_spec(spec: StudySpec, *, check_memory: bool = True) -> StudySweepSpec:
     """The loop sweep a loop study runs as: grid ``event_id`` x ``degree`` x swept ``[loop]``
     keys; ``[loop]`` values are the design's sizes and the study's ``[loop]``; the policy's
     rates by event are added per cell."""
@@ -187,6 +187,7 @@ def loop_sweep_spec(spec: StudySpec) -> StudySweepSpec:
         source=spec.source,
         folder=None,
         loop=loop,
+        check_memory=check_memory,
         by_event=spec.by_event(),
     )
 

@@ -327,11 +327,12 @@ class StudySpec:
             }
         return out
 
-    def sweep_spec(self) -> StudySweepSpec:
+    def sweep_spec(self, *, check_memory: bool = True) -> StudySweepSpec:
         """The sweep the study runs as: grid ``event_id`` x ``degree``, events slowest (and,
-        for a loop study, the swept ``[loop]`` keys after them)."""
+        for a loop study, the swept ``[loop]`` keys after them). ``check_memory=False``: a
+        loop study's cells are not checked against the memory available (its analysis)."""
         if self.loop is not None:
-            return loop_sweep_spec(self)
+            return loop_sweep_spec(self, check_memory=check_memory)
         try:
             return StudySweepSpec(
                 base=self.base_values(),

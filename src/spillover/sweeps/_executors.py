@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any, Protocol, TypeAlias, TypeVar
 
 from spillover._extras import require_extra
+from spillover._redact import redact
 from spillover.exceptions import ConfigError
 from spillover.sweeps._limiter import SlotLimiter, local_limiter
 from spillover.sweeps._spec import check_scheduler_address
@@ -296,7 +297,9 @@ class DaskExecutor(_Base):
         try:
             self.client: Any = dist.Client(address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError) as exc:
-            raise ConfigError(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
+            raise ConfigError(
+                f"cannot connect to the Dask scheduler at {redact(address)}: {redact(str(exc))}"
+            ) from None
         self._semaphores: list[Any] = []
 
     def _results(self, fn: Callable[[T], R], tasks: list[T]) -> _Settled[T, R]:
@@ -344,7 +347,7 @@ class DaskExecutor(_Base):
         return len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "scheduler": self.address, "workers": self.n_workers()}
+        return {"kind": self.kind, "scheduler": redact(self.address), "workers": self.n_workers()}
 
     def close(self) -> None:
         for sem in self._semaphores:

@@ -44,7 +44,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-from spillover._redact import redact_tree
+from spillover._redact import redact, redact_tree
 from spillover.config import FLAT_KEYS, SimulationConfig, flat_types
 from spillover.exceptions import ConfigError
 from spillover.io import read_settings_file, validation_message
@@ -232,6 +232,9 @@ class SweepSpec:
     loop : mapping or None
         A loop sweep's ``[loop]`` values (the keys of ``spillover loop --config``): then every
         cell is a chained coupled run, ``base`` is empty and the grid sweeps ``[loop]`` keys.
+    check_memory : bool
+        Refuse a loop sweep whose cells would not fit in the memory available here (default);
+        False for a spec rebuilt to read a finished sweep. Not part of the spec's identity.
     """
 
     base: Mapping[str, Any]
@@ -241,6 +244,7 @@ class SweepSpec:
     source: str | None = None
     folder: str | None = None
     loop: Mapping[str, Any] | None = None
+    check_memory: bool = field(default=True, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.loop is not None:
@@ -280,9 +284,10 @@ class SweepSpec:
             dupes = sorted({p for p in plain if plain.count(p) > 1})
             if dupes:
                 raise ConfigError(
-                    f"grid.{key}: values must be distinct; {dupes[0]} appears more than once "
-                    "(use n_reps for replicates)"
+                    f"grid.{key}: values must be distinct; {redact(dupes[0])} appears more "
+                    "than once (use n_reps for replicates)"
                 )
+            _check_labels_distinct(key, checked)
             grid.append((key, checked))
         object.__setattr__(self, "grid", tuple(grid))
         object.__setattr__(self, "settings", self.settings)
@@ -377,7 +382,7 @@ class SweepSpec:
             "settings": {
                 "executor": s.executor_kind,
                 "workers": s.workers,
-                "scheduler": s.scheduler,
+                "scheduler": None if s.scheduler is None else redact(s.scheduler),
                 "models": list(s.models),
                 "llm_concurrency": s.llm_concurrency,
             },
@@ -389,6 +394,18 @@ def _check_grid_shape(key: str, values: Any) -> None:
         raise ConfigError(f"grid.{key}: expected a list of values")
     if not values:
         raise ConfigError(f"grid.{key}: needs at least one value")
+
+
+def _check_labels_distinct(key: str, values: tuple[Any, ...]) -> None:
+    """Refuse grid values that differ only where they are masked: cells are labelled by their
+    masked values (``sweep.json``, the dataset's key columns), so such cells would share a
+    label. The message names the key, never the values."""
+    labels = [json.dumps(redact(v) if isinstance(v, str) else v, sort_keys=True) for v in values]
+    if len(set(labels)) < len(labels):
+        raise ConfigError(
+            f"grid.{key}: two values differ only in a credential (masked in the cells' labels), "
+            "so their cells could not be told apart; sweep a value that is not a secret"
+        )
 
 
 def _check_loop_spec(spec: SweepSpec) -> None:
@@ -425,6 +442,7 @@ def _check_loop_spec(spec: SweepSpec) -> None:
         plain = [json.dumps(v) for v in checked]
         if len(set(plain)) < len(plain):
             raise ConfigError(f"grid.{key}: values must be distinct (use n_reps for replicates)")
+        _check_labels_distinct(key, checked)
         grid.append((key, checked))
     object.__setattr__(spec, "grid", tuple(grid))
     if spec.n_cells > MAX_SWEEP_CELLS:
@@ -435,7 +453,7 @@ def _check_loop_spec(spec: SweepSpec) -> None:
     for cell in range(spec.n_cells):
         values = spec.cell_values(cell, seed=0)
         try:
-            build_loop(values)
+            build_loop(values, check_memory=spec.check_memory)
             if (values["events"], values["event_id"]) not in roots:
                 loop_root_event(values)
                 roots.add((values["events"], values["event_id"]))
