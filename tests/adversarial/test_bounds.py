@@ -98,6 +98,15 @@ def test_a_loop_sweep_too_large_for_memory_is_refused_when_read(tmp_path: Path) 
     )
     line = one_error_line(spillover("sweep", "sweep.toml", "--dry-run", cwd=tmp_path))
     assert "n_nodes = 3,000,000,000: the loop would need about " in line
+    # Planned for Dask workers elsewhere: the dry run prints the estimate, refuses nothing;
+    # a run on Dask is still refused when the file is read.
+    scheduler = ("--scheduler", "tcp://127.0.0.1:9")
+    plan = spillover("sweep", "sweep.toml", "--dry-run", *scheduler, cwd=tmp_path)
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    assert "largest cell: about " in " ".join(plan.stdout.split())
+    run = one_error_line(spillover("sweep", "sweep.toml", *scheduler, cwd=tmp_path))
+    assert "n_nodes = 3,000,000,000: the loop would need about " in run
+    assert not (tmp_path / "runs").exists()
 
 
 def test_the_loop_estimate_is_an_upper_bound_of_a_real_loop() -> None:

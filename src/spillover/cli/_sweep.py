@@ -143,6 +143,15 @@ def _print_plan(spec: SweepSpec, out: Path) -> None:
     for cell, params in spec.iter_cells():
         table.add_row(str(cell), *(str(params[k]) for k in spec.keys))
     out_console.print(table)
+    if spec.is_loop and s.executor_kind == "dask":
+        from spillover._resources import available_memory_bytes, format_bytes
+        from spillover.loop import estimate_loop_bytes
+
+        peak = max(estimate_loop_bytes(spec.cell_values(c, seed=0)) for c in range(spec.n_cells))
+        out_console.print(
+            f"largest cell: about {format_bytes(peak)} of memory on its worker "
+            f"({format_bytes(available_memory_bytes())} available here)"
+        )
     where = (
         redact(s.scheduler or "") if s.executor_kind == "dask" else f"{s.workers or 'all'} workers"
     )
@@ -226,7 +235,13 @@ def sweep_command(
     """
     from spillover.sweeps import check_models, read_sweep_config, run_sweep
 
-    spec = _settings(read_sweep_config(config), executor, workers, scheduler, model)
+    # A dry run on Dask plans cells for workers elsewhere: it prints a loop cell's memory
+    # estimate instead of refusing it for this machine's memory.
+    spec = _settings(
+        read_sweep_config(config, check_memory=not dry_run), executor, workers, scheduler, model
+    )
+    if dry_run and spec.is_loop and spec.settings.executor_kind != "dask":
+        read_sweep_config(config)  # runs here: refused as a run would be
     check_models(spec.settings.models)
     target = out if out is not None else default_out(config, spec.settings.out)
     if dry_run:

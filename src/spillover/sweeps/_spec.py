@@ -494,12 +494,13 @@ def _settings(raw: Any, where: str, folder: Path) -> SweepSettings:
     return SweepSettings(**values)
 
 
-def read_sweep_config(path: str | os.PathLike[str]) -> SweepSpec:
+def read_sweep_config(path: str | os.PathLike[str], *, check_memory: bool = True) -> SweepSpec:
     """Read and validate a sweep file (TOML or YAML).
 
     Every cell's configuration is validated before this returns: an unknown key, a value of
     the wrong type, or a cell that breaks a rule of :class:`SimulationConfig` raises one
-    :class:`ConfigError` naming it.
+    :class:`ConfigError` naming it; so does a loop cell too large for the memory available
+    here, unless ``check_memory`` is False (see :class:`SweepSpec`).
     """
     p = Path(path)
     raw = read_settings_file(p, "sweep")
@@ -537,6 +538,7 @@ def read_sweep_config(path: str | os.PathLike[str]) -> SweepSpec:
             source=str(p),
             folder=str(folder),
             loop=loop,
+            check_memory=check_memory,
         )
     except ConfigError as exc:
         raise ConfigError(f"{p}: {exc}") from None
