@@ -163,7 +163,7 @@ def test_degenerate_sampled_cells_are_flagged_and_bootstrapped(
     assert offline is not None and offline.n == n_offline
     n_alpha = on["llm_noise"]["params"]["si2"]["alpha"]["effective_answers"]
     cap = offline.cap(np.array([si2["denoised"]["alpha"]]))[0]
-    assert n_alpha is None or 0 < n_alpha <= cap * (1 + 1e-9)
+    assert n_alpha is not None and 0 < n_alpha <= cap * (1 + 1e-9)
     capsys.readouterr()
     assert cli(["fit", str(run_dir), "--model", "si2", "--llm-noise", "3", "--folds", "0"]) == 0
     text = capsys.readouterr().out
