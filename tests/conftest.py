@@ -160,3 +160,20 @@ def _no_canary_in_tmp_path(request: pytest.FixtureRequest) -> Iterator[None]:
         hits = find_canary(root, _allowed)
         if hits:
             pytest.fail(f"the fake API key was written to {', '.join(map(str, hits))}")
+
+
+@pytest.fixture
+def wider_than_page() -> str:
+    """A script for a headless browser: the elements reaching past the right edge of the page
+    (called with ``true``, those inside a table's scrolling box, which may be wider than the
+    page, are left out), at most five."""
+    return """(skipWrapped) => {
+  const width = document.documentElement.clientWidth;
+  const out = [];
+  for (const el of document.querySelectorAll("body *")) {
+    if (skipWrapped && el.parentElement.closest(".table-wrap")) continue;
+    const box = el.getBoundingClientRect();
+    if (box.right > width + 0.5) out.push(`${el.tagName}.${el.className}: ${box.right}`);
+  }
+  return out.slice(0, 5);
+}"""

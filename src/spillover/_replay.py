@@ -116,9 +116,7 @@ def llm_noise_fit(
     specs = {name: get_model(name) for name in names}
     draws = bootstrap_tables(table, n_tables, record.generator("llm_noise"), redraw)
     if denoised:
-        draws = [redraw_centre(t, redraw) for t in draws]
-    if denoised:
-        draws = [redraw_centre(table, redraw), *draws]
+        draws = [redraw_centre(table, redraw), *(redraw_centre(t, redraw) for t in draws)]
     refits: dict[str, list[FitResult]] = {name: [] for name in names}
     centre: dict[str, FitResult] | None = {} if denoised else None
     for i, (exposures, histories) in enumerate(_replays(run_dir, draws)):

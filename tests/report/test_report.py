@@ -57,20 +57,6 @@ def test_strings_from_data_are_escaped(tmp_path: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-#: Elements reaching past the right edge of the page (``inWraps``: also those inside a
-#: table's scrolling box, which may be wider than the page).
-WIDER_THAN_PAGE = """(skipWrapped) => {
-  const width = document.documentElement.clientWidth;
-  const out = [];
-  for (const el of document.querySelectorAll("body *")) {
-    if (skipWrapped && el.parentElement.closest(".table-wrap")) continue;
-    const box = el.getBoundingClientRect();
-    if (box.right > width + 0.5) out.push(`${el.tagName}.${el.className}: ${box.right}`);
-  }
-  return out.slice(0, 5);
-}"""
-
-
 def test_model_messages_sit_under_the_table(report: Path) -> None:
     html = report.read_text()
     statuses = re.findall(r"<td class='status'>(.*?)</td>", html)
@@ -84,7 +70,7 @@ def test_model_messages_sit_under_the_table(report: Path) -> None:
     CHROMIUM is None and not os.environ.get("CI"),
     reason="chromium is installed by .ci/run (apt); in CI a missing browser fails the test",
 )
-def test_report_renders_in_headless_chromium(report: Path) -> None:
+def test_report_renders_in_headless_chromium(report: Path, wider_than_page: str) -> None:
     from playwright.sync_api import sync_playwright
 
     errors: list[str] = []
@@ -112,11 +98,11 @@ def test_report_renders_in_headless_chromium(report: Path) -> None:
             )
             assert page.title().startswith("spillover report")
             # At 1,280 pixels every element, tables included, fits the page.
-            assert page.evaluate(WIDER_THAN_PAGE, False) == []
+            assert page.evaluate(wider_than_page, False) == []
             assert page.evaluate("document.documentElement.scrollWidth") <= 1280
             # Narrower, a table scrolls inside its own box; the page itself never does.
             page.set_viewport_size({"width": 640, "height": 2000})
-            assert page.evaluate(WIDER_THAN_PAGE, True) == []
+            assert page.evaluate(wider_than_page, True) == []
             assert page.evaluate("document.documentElement.scrollWidth") <= 640
         finally:
             browser.close()

@@ -203,25 +203,13 @@ def test_every_table_of_the_study_page_sits_in_its_scrolling_box(
     assert html.count("<div class='table-wrap'><table>") == html.count("<table>")
 
 
-#: Elements reaching past the right edge of the page (with ``true``, those inside a table's
-#: scrolling box, which may be wider than the page, are left out).
-WIDER_THAN_PAGE = """(skipWrapped) => {
-  const width = document.documentElement.clientWidth;
-  const out = [];
-  for (const el of document.querySelectorAll("body *")) {
-    if (skipWrapped && el.parentElement.closest(".table-wrap")) continue;
-    const box = el.getBoundingClientRect();
-    if (box.right > width + 0.5) out.push(`${el.tagName}.${el.className}: ${box.right}`);
-  }
-  return out.slice(0, 5);
-}"""
-
-
 @pytest.mark.skipif(
     CHROMIUM is None and not os.environ.get("CI"),
     reason="chromium is installed by .ci/run (apt); in CI a missing browser fails the test",
 )
-def test_the_report_renders_in_headless_chromium(study: tuple[Path, Path, dict[str, Any]]) -> None:
+def test_the_report_renders_in_headless_chromium(
+    study: tuple[Path, Path, dict[str, Any]], wider_than_page: str
+) -> None:
     from playwright.sync_api import sync_playwright
 
     _, out, _ = study
@@ -244,10 +232,10 @@ def test_the_report_renders_in_headless_chromium(study: tuple[Path, Path, dict[s
             assert page.title() == "spillover study"
             # At 1,280 pixels every element fits the page; narrower, a table scrolls inside
             # its own box and the page itself never does.
-            assert page.evaluate(WIDER_THAN_PAGE, False) == []
+            assert page.evaluate(wider_than_page, False) == []
             assert page.evaluate("document.documentElement.scrollWidth") <= 1280
             page.set_viewport_size({"width": 640, "height": 2000})
-            assert page.evaluate(WIDER_THAN_PAGE, True) == []
+            assert page.evaluate(wider_than_page, True) == []
             assert page.evaluate("document.documentElement.scrollWidth") <= 640
         finally:
             browser.close()
