@@ -20,13 +20,13 @@ from spillover.fit import (
     get_model,
     sweep_models,
 )
-from spillover.loop import (
+from spillover.loop import fit_coupling
+from spillover.models import (
     LOOP_MF_MAP,
     LOOP_MF_ODE,
     LOOP_PAIR_MAP,
     LOOP_PAIR_ODE,
     coupled_map,
-    fit_coupling,
 )
 
 RATES = {"alpha": 0.0, "beta": 0.1, "gamma": 0.1, "eta": 0.12, "kappa": 0.02, "delta": 0.2}

@@ -10,18 +10,23 @@ from spillover.engine import decision_uniforms
 from spillover.exceptions import ConfigError
 from spillover.graphs import Graph, random_regular
 from spillover.loop import (
-    LOOP_MF_ODE,
-    LOOP_PAIR_ODE,
     CoupledRates,
     EmissionRule,
-    coupled_map,
     critical_eta,
     critical_range,
     online_reproductive_number,
     simulate_coupled,
 )
 from spillover.loop._simulate import run_one
-from spillover.models import PAIR_ODE, integrate, pair_map, si2_map
+from spillover.models import (
+    LOOP_MF_ODE,
+    LOOP_PAIR_ODE,
+    PAIR_ODE,
+    coupled_map,
+    integrate,
+    pair_map,
+    si2_map,
+)
 
 
 def _reference(

@@ -457,7 +457,7 @@ class ModelSpec:
         self, params: Mapping[str, Any], *, degree: ArrayLike, i0: ArrayLike, n_rounds: int
     ) -> Any:
         """A coupled model's expected unaware, engaged, participating and ever-participated
-        fractions after rounds 0..n_rounds (:class:`spillover.loop.CoupledCurves`), from an
+        fractions after rounds 0..n_rounds (:class:`spillover.models.CoupledCurves`), from an
         engaged share ``i0`` of seeds; ``params`` as for :meth:`predict`.
 
         Raises

@@ -46,29 +46,14 @@ from spillover.loop._tables import (
     offline_columns,
 )
 
-# The coupled maps and ODEs live in spillover.models, below the model registry that holds them.
-from spillover.models import (
-    LOOP_MF_MAP,
-    LOOP_MF_ODE,
-    LOOP_PAIR_MAP,
-    LOOP_PAIR_ODE,
-    CoupledCurves,
-    coupled_map,
-)
-
 __all__ = [
     "EMISSION_MODES",
     "FICTIONAL_PLACES",
     "FLOW_NAMES",
     "LOOP_KEYS",
-    "LOOP_MF_MAP",
-    "LOOP_MF_ODE",
-    "LOOP_PAIR_MAP",
-    "LOOP_PAIR_ODE",
     "OFFLINE_COLUMNS",
     "STATE_NAMES",
     "Cascade",
-    "CoupledCurves",
     "CoupledRates",
     "CoupledResult",
     "CouplingFit",
@@ -84,7 +69,6 @@ __all__ = [
     "check_loop_fits",
     "check_loop_value",
     "coupled_fit_document",
-    "coupled_map",
     "coupled_model_names",
     "critical_eta",
     "critical_range",

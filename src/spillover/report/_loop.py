@@ -184,7 +184,7 @@ def plot_critical_curve(
     observed: np.ndarray,
 ) -> Figure:
     """Predicted final offline size against eta (both closures), the run's cascades as points."""
-    from spillover.loop import coupled_map
+    from spillover.models import coupled_map
 
     fig = new_figure((6, 3.4), dpi=110)
     ax = fig.subplots()

@@ -44,7 +44,7 @@ def _prediction_curve(
     model: str, rates: dict[str, float], cell: dict[str, Any], design: Any, key: str, xs: np.ndarray
 ) -> np.ndarray:
     """A coupled map's final offline size at the cell's rates over ``xs`` of the swept rate."""
-    from spillover.loop import coupled_map
+    from spillover.models import coupled_map
 
     params: dict[str, Any] = {**rates, key: xs}
     curves = coupled_map(

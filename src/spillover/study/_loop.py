@@ -71,7 +71,8 @@ def _predictions(
 ) -> dict[str, Any]:
     """Each coupled map at the cell's generating rates: final offline size, peak share, the
     error against the simulated median, and the critical ``eta`` of its closure."""
-    from spillover.loop import coupled_map, critical_eta
+    from spillover.loop import critical_eta
+    from spillover.models import coupled_map
 
     out = {}
     for name in models:
