@@ -1,4 +1,4 @@
-"""The prefetch hint of the graph kernels: it compiles for the arrays they pass and changes nothing."""
+"""The prefetch hint of the graph kernels: it compiles for their arrays and changes nothing."""
 
 from __future__ import annotations
 

@@ -33,9 +33,10 @@ _SHIFT_32 = 26
 #: The same for the int64 layout (graphs with a node of degree >= 2**26).
 _SHIFT_64 = 57
 #: A round sweeps all agents instead of its candidate list once the list holds more than
-#: 1 / _DENSE_FRACTION of them (measured: 4 to 256 are equally fast at 1M agents, and far
-#: faster than the list alone, see docs/benchmarks.md).
-_DENSE_FRACTION = 16
+#: 1 / _DENSE_FRACTION of them. Measured with the prefetching list (1M agents, degree 8,
+#: beta 0.1): 2 is 10 % faster than 4 and 16, and than the list alone (1); at 10M the same
+#: as 16; with alpha > 0 all equal (docs/benchmarks.md).
+_DENSE_FRACTION = 2
 #: How many agents ahead the spread prefetches each of its three dependent loads: an agent's
 #: ``indptr`` entry, its adjacency, its neighbours' states (measured at 1M agents: 16/8/4 and
 #: 24/12/6 equally fast, 1.8x faster than no prefetching; 8/4/2 barely faster than none).
@@ -83,14 +84,18 @@ def run_replicate(
     at_risk, shared : (T + 1, C, K + 1) int64, zeroed; filled for rounds 1..T.
     informed_by_persona : (T + 1, C) int64, zeroed; cumulative informed count per class.
     adoption_round : (n,) int32, filled with -1; set to the round each agent shared.
-    state, candidates, newly : (n,) work arrays, contents ignored; ``state`` of the dtype
-        and ``shift`` given by :func:`state_layout` for K, the other two int32 (int64 for
-        graphs of 2**31 nodes or more).
+    state, newly : (n,) and candidates : (n + 1,) work arrays, contents ignored; ``state``
+        of the dtype and ``shift`` given by :func:`state_layout` for K, the other two int32
+        (int64 for graphs of 2**31 nodes or more).
     """
     n = indptr.shape[0] - 1
     n_classes = prob.shape[0]
     mask = (1 << shift) - 1
-    hist = np.zeros((n_classes, prob.shape[1]), dtype=np.int64)
+    # ``hist`` is a view of ``flat``, whose two last cells take the spread's updates for
+    # neighbours that already shared (so that the spread need not branch on them).
+    width = prob.shape[1]
+    flat = np.zeros(n_classes * width + 2, dtype=np.int64)
+    hist = flat[: n_classes * width].reshape((n_classes, width))
     for i in range(n):
         c = persona_of_node[i]
         state[i] = c << shift
@@ -120,7 +125,7 @@ def run_replicate(
                 candidates[n_candidates] = i
                 n_candidates += 1
     n_candidates = _spread(
-        indptr, indices, state, hist, newly, n_new, candidates, n_candidates,
+        indptr, indices, state, flat, width, newly, n_new, candidates, n_candidates,
         not offline_possible, shift, mask,
     )  # fmt: skip
 
@@ -150,7 +155,7 @@ def run_replicate(
             shared[t, c, m] += 1
             counts[c] += 1
         n_candidates = _spread(
-            indptr, indices, state, hist, newly, n_new, candidates, n_candidates,
+            indptr, indices, state, flat, width, newly, n_new, candidates, n_candidates,
             not offline_possible, shift, mask,
         )  # fmt: skip
         informed_by_persona[t, :] = counts
@@ -248,7 +253,8 @@ def _spread(
     indptr: np.ndarray,
     indices: np.ndarray,
     state: np.ndarray,
-    hist: np.ndarray,
+    flat: np.ndarray,
+    width: int,
     newly: np.ndarray,
     n_new: int,
     candidates: np.ndarray,
@@ -259,10 +265,18 @@ def _spread(
 ) -> int:
     """Add one informed neighbour to each susceptible neighbour of ``newly[:n_new]``.
 
-    With ``append``, an agent that gets its first informed neighbour joins the candidates.
-    On a large graph every step of an edge misses the caches; the loads of the agents a few
-    places ahead in ``newly`` are prefetched so that they overlap (:mod:`spillover._prefetch`).
+    ``flat`` holds the exposure histogram row by row (``width`` cells a persona) and two
+    spare cells at its end. With ``append``, an agent that gets its first informed neighbour
+    joins the candidates; ``candidates`` has one spare slot, as every edge writes there.
+
+    Whether a neighbour has shared is unpredictable, so the loop does not branch on it: a
+    neighbour that shared keeps its ``-1``, its histogram update goes to the spare cells and
+    its candidate slot is overwritten by the next one (measured 10 % faster at 1M agents than
+    branching). On a large graph every step of an edge misses the caches; the loads of the
+    agents a few places ahead in ``newly`` are prefetched so that they overlap
+    (:mod:`spillover._prefetch`).
     """
+    spare = flat.shape[0] - 2
     for j in range(n_new):
         if j + _AHEAD_INDPTR < n_new:
             prefetch(indptr, newly[j + _AHEAD_INDPTR])
@@ -280,15 +294,15 @@ def _spread(
         for e in range(indptr[u], indptr[u + 1]):
             v = indices[e]
             s = state[v]
-            if s >= 0:
-                state[v] = s + 1
-                c = s >> shift
-                m = s & mask
-                hist[c, m] -= 1
-                hist[c, m + 1] += 1
-                if append and m == 0:
-                    candidates[n_candidates] = v
-                    n_candidates += 1
+            susceptible = s >= 0
+            state[v] = s + susceptible
+            m = s & mask
+            cell = (s >> shift) * width + m if susceptible else spare
+            flat[cell] -= 1
+            flat[cell + 1] += 1
+            if append:
+                candidates[n_candidates] = v
+                n_candidates += susceptible & (m == 0)
     return n_candidates
 
 

@@ -112,7 +112,7 @@ def _work_arrays(n_nodes: int, max_degree: int, index_dtype: np.dtype) -> _Work:
     state_dtype, shift = state_layout(max_degree)
     return _Work(
         state=np.empty(n_nodes, dtype=state_dtype),
-        candidates=np.empty(n_nodes, dtype=index_dtype),
+        candidates=np.empty(n_nodes + 1, dtype=index_dtype),  # a spare slot for the spread
         newly=np.empty(n_nodes, dtype=index_dtype),
         adoption_round=np.empty(n_nodes, dtype=np.int32),
         shift=shift,
