@@ -161,9 +161,10 @@ def estimate_memory(
     graph = 16 * n + index * entries
     # random_regular: stubs and rows (index each per entry), row pointers and cursors.
     build = 2 * index * entries + 16 * n if build_graph else 0
-    # simulate: personas, state, candidates, newly, adoption rounds; then per replicate the
-    # adoption rows (agent int64, replicate and round int32, persona int16) and their copy
-    # into the frozen table when several replicates are joined.
+    # simulate: personas, state (int16 below degree 1024; int32 counted), candidates, newly,
+    # adoption rounds; then per replicate the adoption rows (agent int64, replicate and round
+    # int32, persona int16) and their copy into the frozen table when several replicates are
+    # joined.
     work = n * (1 + 4 + 2 * index + 4)
     rows = 18 * n * reps
     # At-risk and shared counts per (round, persona, exposure count), and the exposure table
