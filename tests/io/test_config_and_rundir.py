@@ -189,6 +189,20 @@ def test_exposures_parquet_has_the_declared_column_dtypes(tmp_path: Path) -> Non
     assert [pa.from_numpy_dtype(np.dtype(d)) for d in declared.values()] == schema.types
 
 
+def test_agent_ids_are_delta_encoded_and_read_back_exactly(tmp_path: Path) -> None:
+    run = run_simulation(SMALL)
+    out = write_run_dir(run, tmp_path / "run")
+    for name, table in (("adoptions", run.result.adoptions), ("agents", run.agents)):
+        meta = pq.ParquetFile(out / f"{name}.parquet").metadata
+        index = meta.schema.names.index("agent")
+        for group in range(meta.num_row_groups):
+            encodings = meta.row_group(group).column(index).encodings
+            assert "DELTA_BINARY_PACKED" in encodings, (name, encodings)
+        back = pq.read_table(out / f"{name}.parquet")
+        for column, values in table.columns().items():
+            np.testing.assert_array_equal(back.column(column).to_numpy(), values)
+
+
 def test_folder_and_settings_readers_name_what_is_missing(tmp_path: Path) -> None:
     with pytest.raises(RunDirError, match=r"is not a run directory: manifest.json is missing"):
         read_folder_json(tmp_path, "manifest.json", "a run directory")
