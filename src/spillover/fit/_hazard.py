@@ -10,9 +10,15 @@ non-negative design row. The rule of DESIGN section 2 is of this form:
 
 is concave in h (``log(1 - e^-z)`` is concave and z is linear), so the maximum is unique when
 the design has full rank. It is found by a projected Newton method with the exact Hessian
-(:func:`_projected_newton`): on this problem, general-purpose bounded quasi-Newton searches
-stopped short of the maximum by a few log-likelihood units, which is enough to spoil
-likelihood-ratio and profile intervals.
+(:func:`spillover.fit._newton.newton_search`, compiled): hazards on a bound whose gradient
+points outwards are held there; the others take a damped Newton step ``(-H + lam diag(-H)) d
+= g`` (Levenberg-Marquardt), halved until the value increases, so an infeasible point (value
+-inf) is never accepted. The damping grows when a step fails, which keeps the search moving
+where the Hessian is singular (a ridge: rates that the data cannot tell apart). Convergence
+is declared only when the optimality conditions hold: no free hazard can still raise the
+value appreciably. On this problem, general-purpose bounded quasi-Newton searches stopped
+short of the maximum by a few log-likelihood units, which is enough to spoil likelihood-ratio
+and profile intervals.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 from scipy.stats import chi2
+
+from spillover.fit._newton import H_MAX, NEWTON_MESSAGES, newton_search
 
 __all__ = ["HazardFit", "fit_hazards", "hazard_loglik", "loglik_at", "profile_interval"]
 
@@ -101,86 +109,33 @@ def _likelihood(
     return value
 
 
-#: Largest hazard considered: ``1 - exp(-40)`` is 1 to double precision, so a rate estimated
-#: at 1 (everybody at risk shared) sits on this bound instead of running off to infinity.
-H_MAX = 40.0
-
-
-def _projected_newton(
-    fun: _Objective,
+def _search(
+    design: np.ndarray,
+    at_risk: np.ndarray,
+    shared: np.ndarray,
+    offset: np.ndarray | float,
     h0: np.ndarray,
-    *,
     max_iter: int = 500,
 ) -> tuple[np.ndarray, bool, str, tuple[float, np.ndarray, np.ndarray]]:
-    """Maximise a concave ``fun`` (value, gradient, Hessian) over ``0 <= h <= H_MAX``.
+    """Maximise :func:`hazard_loglik` over ``0 <= h <= H_MAX`` by the projected Newton method
+    (:func:`spillover.fit._newton.newton_search`).
 
-    Hazards on a bound whose gradient points outwards are held there; the others take a damped
-    Newton step ``(-H + lam diag(-H)) d = g`` (Levenberg-Marquardt), halved until the value
-    increases, so an infeasible point (value -inf) is never accepted. The damping grows when a
-    step fails, which keeps the search moving where the Hessian is singular (a ridge: rates
-    that the data cannot tell apart). Convergence is declared only when the optimality
-    conditions hold: no free hazard can still raise the value appreciably.
-
-    Returns the final ``h``, whether it converged, how the search ended, and ``fun(h)``.
+    Returns the final ``h``, whether it converged, how the search ended, and the value,
+    gradient and Hessian there.
     """
-    h = np.clip(np.asarray(h0, dtype=np.float64), 0.0, H_MAX)
-    ll, grad, hess = fun(h)
-    if not np.isfinite(ll):
-        return h, False, "the starting point gives the data probability 0", (ll, grad, hess)
-    lam = 0.0
-    for _ in range(max_iter):
-        at_low = (h <= 0.0) & (grad <= 0.0)
-        at_high = (h >= H_MAX) & (grad >= 0.0)
-        free = ~(at_low | at_high)
-        all_free = bool(free.all())
-        # Optimality: what a relative change of each free hazard could still gain.
-        scale = np.maximum(np.abs(h), 1e-3)
-        if all_free:  # the same numbers as the indexed forms below, without the copies
-            g, neg_hess, gain = grad, -hess, np.abs(grad) * scale
-        elif free.any():
-            g, neg_hess = grad[free], -hess[np.ix_(free, free)]
-            gain = np.abs(g) * scale[free]
-        if not free.any() or np.max(gain) <= 1e-9 * (1.0 + abs(ll)):
-            return h, True, "converged", (ll, grad, hess)
-        diag = np.maximum(np.diag(neg_hess), 1e-12 * (1.0 + abs(ll)))
-        # The gain a full Newton step predicts; below the rounding of the value itself no step
-        # can be seen to increase it, and the point is the maximum to working precision.
-        decrement = 0.5 * float(g @ (g / diag))
-        if decrement <= 1e-11 * (1.0 + abs(ll)):
-            return h, True, "converged", (ll, grad, hess)
-        moved = False
-        while lam <= 1e12:
-            try:
-                direction = np.linalg.solve(neg_hess + lam * np.diag(diag), g)
-                ok = bool(np.all(np.isfinite(direction))) and direction @ g > 0.0
-            except np.linalg.LinAlgError:
-                ok = False
-            if ok:
-                if all_free:
-                    step = direction
-                else:
-                    step = np.zeros_like(h)
-                    step[free] = direction
-                t = 1.0
-                for _ in range(40):
-                    candidate = np.clip(h + t * step, 0.0, H_MAX)
-                    ll_new, grad_new, hess_new = fun(candidate)
-                    if np.isfinite(ll_new) and ll_new > ll:
-                        moved = True
-                        break
-                    t *= 0.5
-            if moved:
-                break
-            lam = max(1e-6, 10.0 * lam)
-        if not moved:
-            if decrement <= 1e-8 * (1.0 + abs(ll)):
-                message = "converged (to the precision of the likelihood)"
-                return h, True, message, (ll, grad, hess)
-            message = "no step increases the likelihood, but it is not at an optimum"
-            return h, False, message, (ll, grad, hess)
-        h, ll, grad, hess = candidate, ll_new, grad_new, hess_new
-        lam = lam / 10.0 if lam > 1e-6 else 0.0
-    return h, False, f"no convergence in {max_iter} iterations", (ll, grad, hess)
+    design = np.ascontiguousarray(design, dtype=np.float64)
+    n = design.shape[0]
+    offsets = np.ascontiguousarray(np.broadcast_to(np.asarray(offset, dtype=np.float64), (n,)))
+    h, ll, grad, hess, code = newton_search(
+        design,
+        np.ascontiguousarray(at_risk, dtype=np.float64),
+        np.ascontiguousarray(shared, dtype=np.float64),
+        offsets,
+        np.ascontiguousarray(h0, dtype=np.float64),
+        max_iter,
+    )
+    message = NEWTON_MESSAGES[code].format(max_iter=max_iter)
+    return h, code <= 1, message, (float(ll), grad, hess)
 
 
 @dataclass(frozen=True)
@@ -216,8 +171,8 @@ def fit_hazards(
     at_risk = np.asarray(at_risk, dtype=np.float64)
     shared = np.asarray(shared, dtype=np.float64)
     k = design.shape[1]
-    h, converged, message, (ll, grad, hess) = _projected_newton(
-        _likelihood(design, at_risk, shared, offset), _start(k, start)
+    h, converged, message, (ll, grad, hess) = _search(
+        design, at_risk, shared, offset, _start(k, start)
     )
     # On a bound when the likelihood would still like to go past it.
     at_bound = ((h <= 0.0) & (grad <= 0.0)) | ((h >= H_MAX) & (grad >= 0.0))
@@ -279,8 +234,9 @@ def profile_interval(
         if not others:
             return hazard_loglik(np.zeros(0), rest, at_risk, shared, offset)[0]
         # The maximum over the other hazards (as fit_hazards finds it; no covariance needed).
-        fun = _likelihood(rest, at_risk, shared, offset)
-        hazards, _, _, (loglik, _, _) = _projected_newton(fun, _start(len(others), warm[0]))
+        hazards, _, _, (loglik, _, _) = _search(
+            rest, at_risk, shared, offset, _start(len(others), warm[0])
+        )
         if np.isfinite(loglik):
             warm[0] = hazards
         return loglik

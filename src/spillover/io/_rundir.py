@@ -159,7 +159,8 @@ def write_table(table: pa.Table, path: Path) -> None:
         table,
         path,
         compression="zstd",
-        use_dictionary=[name for name in table.column_names if name not in delta],
+        # pyarrow takes a list of column names here too (its annotation says bool).
+        use_dictionary=[n for n in table.column_names if n not in delta],  # type: ignore[arg-type]
         column_encoding=dict.fromkeys(delta, "DELTA_BINARY_PACKED"),
     )
 
