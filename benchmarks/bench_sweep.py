@@ -47,11 +47,14 @@ GRIDS = {
 }
 
 
-def sweep_file(folder: Path, grid: dict[str, list[Any]], n_nodes: int, reps: int) -> Path:
+def sweep_file(
+    folder: Path, grid: dict[str, list[Any]], n_nodes: int, reps: int, agent_tables: bool = True
+) -> Path:
     lines = [
         "seed = 20240305",
         "[sweep]",
         'models = ["si", "si2"]',
+        f"agent_tables = {str(agent_tables).lower()}",
         "[base]",
         f"n_nodes = {n_nodes}",
         "n_rounds = 40",
@@ -125,6 +128,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="folder for the two sweeps")
     parser.add_argument("--keep", action="store_true", help="keep the sweep folders")
     parser.add_argument(
+        "--no-agent-tables",
+        action="store_true",
+        help="cells skip adoptions.parquet and agents.parquet (sweep.agent_tables = false)",
+    )
+    parser.add_argument(
         "--executors", default="serial,process", help="comma-separated, of serial and process"
     )
     args = parser.parse_args()
@@ -132,12 +140,13 @@ def main() -> None:
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     out.mkdir(parents=True, exist_ok=True)
     grid = GRIDS[args.grid]
-    config = sweep_file(out, grid, args.n_nodes, args.reps)
+    config = sweep_file(out, grid, args.n_nodes, args.reps, not args.no_agent_tables)
     n_cells = 1
     for values in grid.values():
         n_cells *= len(values)
     print(
-        f"{n_cells} cells x {args.reps} replicates, {args.n_nodes:,} agents; "
+        f"{n_cells} cells x {args.reps} replicates, {args.n_nodes:,} agents"
+        f"{' (no agent tables)' if args.no_agent_tables else ''}; "
         f"{os.cpu_count()} cores ({cpu_model()}); Python {platform.python_version()}",
         file=sys.stderr,
     )

@@ -71,7 +71,8 @@ class RunOutput:
     event: Event
     policy: Policy
     result: SimulationResult
-    agents: AgentHistories
+    #: Per-agent histories (``agents.parquet``); None when the run was asked not to make them.
+    agents: AgentHistories | None
     timings: dict[str, float] = field(default_factory=dict)
     #: Feed mode: the posts of the run (``posts.parquet``).
     posts: Posts | None = None
@@ -203,6 +204,7 @@ def run(
     llm_progress: Callable[[int, int], None] | None = None,
     llm_backend: LLMBackend | None = None,
     limiter: Any = None,
+    histories: bool = True,
 ) -> RunOutput:
     """The run of ``spillover simulate``, from Python: the same code path, the same numbers.
 
@@ -222,7 +224,7 @@ def run(
         becomes the returned config's ``seed``; a sweep cell's record ``SeedRecord(root,
         (c,))`` leaves it alone (the config keeps the sweep's root seed, as the cell's
         manifest does).
-    progress, llm_progress, llm_backend, limiter
+    progress, llm_progress, llm_backend, limiter, histories
         As :func:`run_simulation`.
 
     Returns
@@ -246,6 +248,7 @@ def run(
         llm_backend=llm_backend,
         limiter=limiter,
         seed=record,
+        histories=histories,
     )
 
 
@@ -257,6 +260,7 @@ def run_simulation(
     llm_backend: LLMBackend | None = None,
     limiter: Any = None,
     seed: SeedLike | None = None,
+    histories: bool = True,
 ) -> RunOutput:
     """Build everything a config describes and simulate it.
 
@@ -273,6 +277,9 @@ def run_simulation(
         A sweep-wide bound on LLM requests in flight.
     seed : int, SeedSequence, SeedRecord, optional
         The run's seed instead of ``config.seed`` (a sweep passes each cell's SeedRecord).
+    histories : bool
+        Make the per-agent histories (``RunOutput.agents``, ``agents.parquet``); a sweep whose
+        cells keep no agent tables skips them.
     """
     if config.edge_list is None:
         check_run_fits(config)
@@ -287,7 +294,7 @@ def run_simulation(
             llm_progress=llm_progress,
             local=server,
         )
-        return _run(config, record, event, policy, progress, server)
+        return _run(config, record, event, policy, progress, server, histories)
 
 
 def _run(
@@ -297,6 +304,7 @@ def _run(
     policy: Policy,
     progress: Callable[[int, int], None] | None,
     server: LocalServer | None,
+    histories: bool = True,
 ) -> RunOutput:
     from spillover.io import read_persona_assignment
 
@@ -334,9 +342,11 @@ def _run(
         result = simulate(graph, policy, **spread)
         posts = result.posts
         timings["simulate_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        agents = agent_histories(graph, result)
-        timings["histories_s"] = time.perf_counter() - t0
+        agents = None
+        if histories:
+            t0 = time.perf_counter()
+            agents = agent_histories(graph, result)
+            timings["histories_s"] = time.perf_counter() - t0
         llm = table = None
         if isinstance(policy, LLMPolicy):
             llm, table = _llm_record(config, policy, event, result)

@@ -284,7 +284,7 @@ class RunRecord(Protocol):
     @property
     def result(self) -> SimulationResult: ...
     @property
-    def agents(self) -> AgentHistories: ...
+    def agents(self) -> AgentHistories | None: ...
     @property
     def timings(self) -> dict[str, float]: ...
     @property
@@ -339,6 +339,7 @@ def write_run_dir(
     force: bool = False,
     extra: dict[str, Any] | None = None,
     attach: Callable[[Path], None] | None = None,
+    agent_tables: bool = True,
 ) -> Path:
     """Write a run directory atomically; return its path.
 
@@ -346,7 +347,9 @@ def write_run_dir(
     for LLM runs ``llm_table.json`` (the answers as a replayable table) and in feed mode
     ``posts.parquet``, and, last, ``manifest.json``. ``extra`` entries are merged into the
     manifest; ``attach(folder)`` may write further files (figures, fits) into the staging
-    folder before the manifest.
+    folder before the manifest. ``agent_tables=False`` leaves out the two per-agent tables
+    (``adoptions.parquet``, ``agents.parquet``; a sweep's ``agent_tables`` setting), and the
+    manifest says so (``"agent_tables": false``).
     """
     import time
 
@@ -358,8 +361,12 @@ def write_run_dir(
             staging / "curves.parquet",
         )
         write_table(_columns_table(run.result.exposures.columns()), staging / "exposures.parquet")
-        write_table(_columns_table(run.result.adoptions.columns()), staging / "adoptions.parquet")
-        write_table(_columns_table(run.agents.columns()), staging / "agents.parquet")
+        if agent_tables:
+            if run.agents is None:
+                raise RunDirError("internal: a run without agent histories cannot write them")
+            adoptions = run.result.adoptions.columns()
+            write_table(_columns_table(adoptions), staging / "adoptions.parquet")
+            write_table(_columns_table(run.agents.columns()), staging / "agents.parquet")
         posts = run.posts
         if posts is not None:
             write_table(_posts_table(posts.columns()), staging / "posts.parquet")
@@ -370,6 +377,8 @@ def write_run_dir(
             attach(staging)
         timings = dict(run.timings, write_s=time.perf_counter() - t0)
         doc = manifest(run, extra=extra)
+        if not agent_tables:
+            doc["agent_tables"] = False
         doc["timings"] = {k: round(v, 6) for k, v in timings.items()}
         write_json(doc, staging / MANIFEST)
     return final

@@ -149,10 +149,12 @@ def _publish(staging: Path, html: str, target: Path) -> Path:
     return target
 
 
-def _read_adoptions(run: Path) -> Adoptions:
-    """The run's adoptions table."""
+def _read_adoptions(run: Path) -> Adoptions | None:
+    """The run's adoptions table; None for a sweep cell that keeps no agent tables."""
     from spillover.io import read_table
 
+    if not (run / "adoptions.parquet").is_file():
+        return None
     table = read_table(run / "adoptions.parquet")
     return Adoptions(
         **{
@@ -164,15 +166,16 @@ def _read_adoptions(run: Path) -> Adoptions:
 
 def _spread_figures(
     curves: Curves,
-    adoptions: Adoptions,
+    adoptions: Adoptions | None,
     analysis: Analysis,
     degree: int | None,
     weights: np.ndarray | None,
     event: dict[str, Any],
     staging: Path,
 ) -> list[PageFigure]:
-    """The curves with the fitted models' predictions, and the spread by persona."""
-    return [
+    """The curves with the fitted models' predictions, and the spread by persona (which
+    needs the adoptions: not drawn for a run that keeps no agent tables)."""
+    figures = [
         PageFigure.save(
             plot_curve_fits(curves, model_overlays(analysis, curves, degree, weights)),
             staging / "curves_fit.png",
@@ -180,17 +183,21 @@ def _spread_figures(
             "predictions of the fitted models.",
             "curves and model predictions",
         ),
-        PageFigure.save(
-            plot_run(
-                curves,
-                adoptions,
-                title=f"{event.get('event_type', '')} ({event.get('event_id', '')})",
-            ),
-            staging / "spread.png",
-            "Left: every replicate. Right: mean round of sharing by persona.",
-            "spread and sharing round by persona",
-        ),
     ]
+    if adoptions is not None:
+        figures.append(
+            PageFigure.save(
+                plot_run(
+                    curves,
+                    adoptions,
+                    title=f"{event.get('event_type', '')} ({event.get('event_id', '')})",
+                ),
+                staging / "spread.png",
+                "Left: every replicate. Right: mean round of sharing by persona.",
+                "spread and sharing round by persona",
+            )
+        )
+    return figures
 
 
 def _forecast_figures(analysis: Analysis, staging: Path) -> list[PageFigure]:
@@ -275,6 +282,11 @@ def _run_summary(run: Path, manifest: dict[str, Any], analysis: Analysis) -> lis
                 )
             ]
             if analysis.forecast is not None
+            else []
+        ),
+        *(
+            [("per-agent tables", "not kept (sweep.agent_tables = false)")]
+            if manifest.get("agent_tables") is False
             else []
         ),
         ("spillover version", manifest.get("versions", {}).get("spillover")),

@@ -49,8 +49,10 @@ def read_feed_posts(run: Path, n: int = SHOWN_POSTS) -> FeedPosts | None:
     if not path.is_file():
         return None
     posts = read_table(path).to_pylist()
-    adoptions = read_table(run / "adoptions.parquet").select(["replicate", "agent", "persona"])
-    persona = {(r["replicate"], r["agent"]): r["persona"] for r in adoptions.to_pylist()}
+    persona: dict[tuple[int, int], int] = {}
+    if (run / "adoptions.parquet").is_file():  # a sweep cell may keep no agent tables
+        adoptions = read_table(run / "adoptions.parquet").select(["replicate", "agent", "persona"])
+        persona = {(r["replicate"], r["agent"]): r["persona"] for r in adoptions.to_pylist()}
     written = [p for p in posts if p["round"] > 0]
     written.sort(key=lambda p: (p["round"], p["replicate"], p["agent"]))
     rows = []

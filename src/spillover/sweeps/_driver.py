@@ -138,6 +138,14 @@ def _resolve_seed(spec: SweepSpec, previous: dict[str, Any] | None, root: Path) 
                 "same sweep file to resume it, use another out, or force to start over",
                 params=("out", "force"),
             )
+        kept = previous.get("settings", {}).get("agent_tables", True)
+        if kept != spec.settings.agent_tables:
+            raise ConfigError(
+                f"{root} holds a sweep whose cells {'keep' if kept else 'skip'} their agent "
+                f"tables; resume it with sweep.agent_tables = {str(kept).lower()}, use another "
+                "out, or force to start over",
+                params=("out", "force"),
+            )
         old = int(previous["seed"])
         if spec.seed is not None and spec.seed != old:
             raise ConfigError(
@@ -392,6 +400,7 @@ def _cell_tasks(
             command=tuple(argv),
             limiter=limiter,
             kind="loop" if spec.is_loop else "si",
+            agent_tables=spec.settings.agent_tables,
         )
         for cell in plan.pending
     ]
@@ -519,6 +528,11 @@ def run_sweep(
     if spec.is_loop:
         if models:
             raise ConfigError("models do not apply to a loop sweep: its cells fit the coupling")
+        if not spec.settings.agent_tables:
+            raise ConfigError(
+                "agent_tables does not apply to a loop sweep: its cells write the tables of "
+                "spillover loop"
+            )
         model_names: tuple[str, ...] = ()  # a loop cell fits the coupling rates
     else:
         model_names = check_models(tuple(models) if models is not None else spec.settings.models)

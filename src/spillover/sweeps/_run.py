@@ -65,6 +65,10 @@ class CellTask:
         The sweep-wide LLM limiter, when the sweep has one.
     kind : {"si", "loop"}
         ``loop``: ``config`` holds ``[loop]`` values and the cell is a chained coupled run.
+    agent_tables : bool
+        Whether the cell keeps its per-agent tables (``sweep.agent_tables``). Without them
+        no agent histories are made, and ``si-groups2`` takes its exposure-table
+        approximation, as ``spillover fit`` does on the folder (so a refit agrees).
     """
 
     cell: int
@@ -76,6 +80,7 @@ class CellTask:
     command: tuple[str, ...] = ()
     limiter: Limiter | None = None
     kind: Literal["si", "loop"] = "si"
+    agent_tables: bool = True
 
     @property
     def seed(self) -> SeedRecord:
@@ -130,11 +135,13 @@ def simulate_config(
     *,
     limiter: Limiter | None = None,
     progress: Callable[[int, int], None] | None = None,
+    histories: bool = True,
 ) -> Any:
     """:func:`spillover.run`, seeded by an explicit :class:`SeedRecord`.
 
     With ``record = SeedRecord(config.seed)`` the result is exactly ``spillover.run(config)``
     (a test holds the two together); a sweep passes ``SeedRecord(root, (cell,))``.
+    ``histories=False`` skips the agent histories (``agents`` is then None).
 
     Returns
     -------
@@ -143,7 +150,7 @@ def simulate_config(
     """
     from spillover.pipeline import run
 
-    return run(config, rng=record, progress=progress, limiter=limiter)
+    return run(config, rng=record, progress=progress, limiter=limiter, histories=histories)
 
 
 def fits_document(
@@ -267,7 +274,7 @@ def _write_cell(task: CellTask, worker: str) -> dict[str, float]:
     limiter = task.limiter
     if isinstance(limiter, SlotLimiter):
         limiter = limiter.bind()  # in this task's thread, before any backend uses it
-    run = simulate_config(config, task.seed, limiter=limiter)
+    run = simulate_config(config, task.seed, limiter=limiter, histories=task.agent_tables)
     t_fit = time.perf_counter()
     fits = fits_document(run.result.exposures, task.models, agents=run.agents)
     fit_s = time.perf_counter() - t_fit
@@ -280,6 +287,11 @@ def _write_cell(task: CellTask, worker: str) -> dict[str, float]:
     # A previous run of the cell is replaced by its marker: what spillover wrote goes,
     # anything else in the folder fails the cell instead.
     write_run_dir(
-        replace(run, timings=run_timings), task.out, force=True, extra=extra, attach=attach
+        replace(run, timings=run_timings),
+        task.out,
+        force=True,
+        extra=extra,
+        attach=attach,
+        agent_tables=task.agent_tables,
     )
     return run_timings

@@ -11,6 +11,7 @@ A sweep file (TOML or YAML) looks like::
     models = ["si", "si2"]     # fitted on every cell
     llm_concurrency = 16       # sweep-wide bound on concurrent LLM requests
     out = "runs/degree-sweep"  # sweep folder (relative to this file)
+    agent_tables = false       # cells skip adoptions.parquet and agents.parquet
 
     [base]                     # SimulationConfig keys shared by every cell
     n_nodes = 100000
@@ -68,7 +69,7 @@ PATH_KEYS: Final[tuple[str, ...]] = ("edge_list", "events", "personas", "policy_
 
 _TOP_KEYS: Final[frozenset[str]] = frozenset({"seed", "base", "grid", "sweep", "loop"})
 _SETTING_KEYS: Final[frozenset[str]] = frozenset(
-    {"executor", "workers", "scheduler", "models", "llm_concurrency", "out"}
+    {"executor", "workers", "scheduler", "models", "llm_concurrency", "out", "agent_tables"}
 )
 
 
@@ -87,7 +88,7 @@ def default_models() -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class SweepSettings:
-    """How a sweep runs; none of this changes its results.
+    """How a sweep runs and what its cells keep; none of this changes its results.
 
     Attributes
     ----------
@@ -103,6 +104,10 @@ class SweepSettings:
         Most LLM requests in flight at once across the whole sweep (None: no sweep-wide bound).
     out : str or None
         Sweep folder (already resolved against the sweep file's folder).
+    agent_tables : bool
+        Whether each cell's run directory keeps its per-agent tables (``adoptions.parquet``,
+        ``agents.parquet``); without them a cell holds its curves, exposures, fits and
+        manifest, which is all the sweep's dataset reads (docs/sweeps.md).
     """
 
     executor: ExecutorKind | None = None
@@ -111,8 +116,13 @@ class SweepSettings:
     models: tuple[str, ...] = field(default_factory=default_models)
     llm_concurrency: int | None = None
     out: str | None = None
+    agent_tables: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.agent_tables, bool):
+            raise ConfigError(
+                f"sweep.agent_tables must be true or false; got {self.agent_tables!r}"
+            )
         if self.executor is not None and self.executor not in EXECUTOR_KINDS:
             raise ConfigError(
                 f"sweep.executor must be one of {', '.join(EXECUTOR_KINDS)}; got {self.executor!r}"
@@ -385,6 +395,7 @@ class SweepSpec:
                 "scheduler": None if s.scheduler is None else redact(s.scheduler),
                 "models": list(s.models),
                 "llm_concurrency": s.llm_concurrency,
+                "agent_tables": s.agent_tables,
             },
         }
 
@@ -528,6 +539,11 @@ def read_sweep_config(path: str | os.PathLike[str], *, check_memory: bool = True
         raise ConfigError(
             f"{p}: sweep.models does not apply to a loop sweep: its cells fit the coupling "
             "rates (fit_coupling)"
+        )
+    if loop is not None and isinstance(raw.get("sweep"), dict) and "agent_tables" in raw["sweep"]:
+        raise ConfigError(
+            f"{p}: sweep.agent_tables does not apply to a loop sweep: its cells write the "
+            "tables of spillover loop"
         )
     try:
         return SweepSpec(
