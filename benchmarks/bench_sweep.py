@@ -48,13 +48,19 @@ GRIDS = {
 
 
 def sweep_file(
-    folder: Path, grid: dict[str, list[Any]], n_nodes: int, reps: int, agent_tables: bool = True
+    folder: Path,
+    grid: dict[str, list[Any]],
+    n_nodes: int,
+    reps: int,
+    agent_tables: bool = True,
+    share_graphs: bool = False,
 ) -> Path:
     lines = [
         "seed = 20240305",
         "[sweep]",
         'models = ["si", "si2"]',
         f"agent_tables = {str(agent_tables).lower()}",
+        f"share_graphs = {str(share_graphs).lower()}",
         "[base]",
         f"n_nodes = {n_nodes}",
         "n_rounds = 40",
@@ -133,6 +139,11 @@ def main() -> None:
         help="cells skip adoptions.parquet and agents.parquet (sweep.agent_tables = false)",
     )
     parser.add_argument(
+        "--share-graphs",
+        action="store_true",
+        help="cells with the same degree share one graph (sweep.share_graphs = true)",
+    )
+    parser.add_argument(
         "--executors", default="serial,process", help="comma-separated, of serial and process"
     )
     args = parser.parse_args()
@@ -140,13 +151,16 @@ def main() -> None:
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     out.mkdir(parents=True, exist_ok=True)
     grid = GRIDS[args.grid]
-    config = sweep_file(out, grid, args.n_nodes, args.reps, not args.no_agent_tables)
+    config = sweep_file(
+        out, grid, args.n_nodes, args.reps, not args.no_agent_tables, args.share_graphs
+    )
     n_cells = 1
     for values in grid.values():
         n_cells *= len(values)
     print(
         f"{n_cells} cells x {args.reps} replicates, {args.n_nodes:,} agents"
-        f"{' (no agent tables)' if args.no_agent_tables else ''}; "
+        f"{' (no agent tables)' if args.no_agent_tables else ''}"
+        f"{' (shared graphs)' if args.share_graphs else ''}; "
         f"{os.cpu_count()} cores ({cpu_model()}); Python {platform.python_version()}",
         file=sys.stderr,
     )

@@ -167,7 +167,8 @@ def _replays(
     config = SimulationConfig().replace(**{k: given[k] for k in keys if k in given})
     record = SeedRecord.from_dict(manifest["seed"])
     event = Event.from_dict(manifest["event"])
-    graph = build_graph(config, record)
+    # A sweep cell sharing another cell's graph names that cell's record (``graph_seed``).
+    graph = build_graph(config, SeedRecord.from_dict(manifest.get("graph_seed", manifest["seed"])))
     if config.personas == "balanced":
         persona_of_node = assign_balanced(graph.n_nodes, rng=record.generator("personas"))
     else:

@@ -31,6 +31,7 @@ from spillover.graphs import (
     random_regular,
     watts_strogatz,
 )
+from spillover.graphs._cache import GraphCache
 from spillover.personas import assign_balanced
 from spillover.policies import (
     ConstantPolicy,
@@ -80,6 +81,15 @@ class RunOutput:
     llm: dict[str, Any] | None = None
     #: LLM runs: the answers as a replayable table (``llm_table.json``).
     llm_table: TabulatedPolicy | None = None
+    #: The record whose graph stream drew the graph, when it is not ``seed`` (a sweep cell
+    #: sharing the graph of another cell); the manifest's ``graph_seed``.
+    graph_seed: SeedRecord | None = None
+
+
+def graph_settings(config: SimulationConfig) -> tuple[Any, ...]:
+    """What :func:`build_graph` reads of a config besides the seed: runs with equal settings
+    and the same graph seed have the same graph."""
+    return (config.edge_list, config.graph, config.n_nodes, config.degree, config.rewire_prob)
 
 
 def build_graph(config: SimulationConfig, record: SeedRecord) -> Graph:
@@ -97,6 +107,22 @@ def build_graph(config: SimulationConfig, record: SeedRecord) -> Graph:
     if config.graph == "watts-strogatz":
         return watts_strogatz(n, k, config.rewire_prob, rng=rng)
     return barabasi_albert(n, max(k // 2, 1), rng=rng)
+
+
+@dataclass(frozen=True)
+class _GraphSource:
+    """Where a run's graph comes from: built on ``record``'s graph stream (``shared``: another
+    run's record, not the run's own), looked up first in ``cache`` when there is one."""
+
+    record: SeedRecord
+    shared: bool = False
+    cache: GraphCache | None = None
+
+    def graph(self, config: SimulationConfig) -> Graph:
+        if self.cache is None:
+            return build_graph(config, self.record)
+        key = (graph_settings(config), self.record.entropy, tuple(self.record.spawn_key))
+        return self.cache.get(key, lambda: build_graph(config, self.record))
 
 
 def local_server(config: SimulationConfig) -> LocalServer:
@@ -205,6 +231,8 @@ def run(
     llm_backend: LLMBackend | None = None,
     limiter: Any = None,
     histories: bool = True,
+    graph_seed: SeedRecord | None = None,
+    graph_cache: GraphCache | None = None,
 ) -> RunOutput:
     """The run of ``spillover simulate``, from Python: the same code path, the same numbers.
 
@@ -224,7 +252,7 @@ def run(
         becomes the returned config's ``seed``; a sweep cell's record ``SeedRecord(root,
         (c,))`` leaves it alone (the config keeps the sweep's root seed, as the cell's
         manifest does).
-    progress, llm_progress, llm_backend, limiter, histories
+    progress, llm_progress, llm_backend, limiter, histories, graph_seed, graph_cache
         As :func:`run_simulation`.
 
     Returns
@@ -249,6 +277,8 @@ def run(
         limiter=limiter,
         seed=record,
         histories=histories,
+        graph_seed=graph_seed,
+        graph_cache=graph_cache,
     )
 
 
@@ -261,6 +291,8 @@ def run_simulation(
     limiter: Any = None,
     seed: SeedLike | None = None,
     histories: bool = True,
+    graph_seed: SeedRecord | None = None,
+    graph_cache: GraphCache | None = None,
 ) -> RunOutput:
     """Build everything a config describes and simulate it.
 
@@ -280,6 +312,11 @@ def run_simulation(
     histories : bool
         Make the per-agent histories (``RunOutput.agents``, ``agents.parquet``); a sweep whose
         cells keep no agent tables skips them.
+    graph_seed : SeedRecord, optional
+        Draw the graph on this record's graph stream instead of the run's (a sweep whose cells
+        share their graphs); recorded in the manifest as ``graph_seed``.
+    graph_cache : GraphCache, optional
+        Look the graph up there (by its settings and seed) before building it.
     """
     if config.edge_list is None:
         check_run_fits(config)
@@ -294,7 +331,8 @@ def run_simulation(
             llm_progress=llm_progress,
             local=server,
         )
-        return _run(config, record, event, policy, progress, server, histories)
+        graphs = _GraphSource(graph_seed or record, graph_seed is not None, graph_cache)
+        return _run(config, record, event, policy, progress, server, histories, graphs)
 
 
 def _run(
@@ -304,14 +342,15 @@ def _run(
     policy: Policy,
     progress: Callable[[int, int], None] | None,
     server: LocalServer | None,
-    histories: bool = True,
+    histories: bool,
+    graphs: _GraphSource,
 ) -> RunOutput:
     from spillover.io import read_persona_assignment
 
     try:
         timings: dict[str, Any] = {}
         t0 = time.perf_counter()
-        graph = build_graph(config, record)
+        graph = graphs.graph(config)
         timings["graph_s"] = time.perf_counter() - t0
         check_run_fits(config, n_nodes=graph.n_nodes, max_degree=int(graph.max_degree))
         t0 = time.perf_counter()
@@ -368,6 +407,7 @@ def _run(
         posts=posts,
         llm=llm,
         llm_table=table,
+        graph_seed=graphs.record if graphs.shared else None,
     )
 
 

@@ -173,6 +173,7 @@ def test_a_killed_cell_is_run_again_on_resume(
         (("[loop]\n", f'[loop]\nevent_id = "{SECRET}"\n'), "cell 0 (eta, degree)"),
         (("[sweep]\n", '[sweep]\nmodels = ["si"]\n'), "sweep.models does not apply"),
         (("[sweep]\n", "[sweep]\nagent_tables = false\n"), "sweep.agent_tables does not apply"),
+        (("[sweep]\n", "[sweep]\nshare_graphs = true\n"), "sweep.share_graphs does not apply"),
         (("[loop]\n", "[base]\nn_nodes = 10\n[loop]\n"), "[base] (simulate parameters) does"),
     ],
 )

@@ -112,7 +112,7 @@ def test_a_different_sweep_in_the_same_folder_is_refused(sweep_file: Any, tmp_pa
     out = tmp_path / "out"
     run_sweep(read_sweep_config(sweep_file()), out, executor=SerialExecutor())
     other = read_sweep_config(sweep_file(FAILING, "other.toml"))
-    with pytest.raises(ConfigError, match="different \\[base\\] or \\[grid\\]"):
+    with pytest.raises(ConfigError, match=r"different \[base\], \[grid\] or share_graphs"):
         run_sweep(other, out, executor=SerialExecutor())
     summary = run_sweep(other, out, executor=SerialExecutor(), force=True)
     assert (summary.n_cells, summary.skipped) == (3, 0)

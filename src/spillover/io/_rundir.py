@@ -293,6 +293,8 @@ class RunRecord(Protocol):
     def llm(self) -> dict[str, Any] | None: ...
     @property
     def llm_table(self) -> TabulatedPolicy | None: ...
+    @property
+    def graph_seed(self) -> SeedRecord | None: ...
 
 
 def manifest(run: RunRecord, *, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -306,6 +308,7 @@ def manifest(run: RunRecord, *, extra: dict[str, Any] | None = None) -> dict[str
         "config": run.config.to_dict(),
         "versions": dependency_versions(),
         "seed": run.seed.to_dict(),
+        **({"graph_seed": run.graph_seed.to_dict()} if run.graph_seed is not None else {}),
         "graph": run.graph.summary(),
         "event": run.event.to_dict(),
         "policy": run.policy.describe(),

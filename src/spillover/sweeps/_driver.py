@@ -31,7 +31,7 @@ from spillover.sweeps._dataset import (
 )
 from spillover.sweeps._executors import Executor, make_executor
 from spillover.sweeps._run import CellOutcome, CellTask, run_cell
-from spillover.sweeps._spec import SweepSpec
+from spillover.sweeps._spec import SweepSettings, SweepSpec
 from spillover.sweeps._store import (
     FORMAT,
     SWEEP_MANIFEST,
@@ -134,8 +134,8 @@ def _resolve_seed(spec: SweepSpec, previous: dict[str, Any] | None, root: Path) 
     if previous is not None:
         if previous.get("fingerprint") != spec.fingerprint():
             raise ConfigError(
-                f"{root} holds a sweep with a different [base] or [grid]; rerun with the "
-                "same sweep file to resume it, use another out, or force to start over",
+                f"{root} holds a sweep with a different [base], [grid] or share_graphs; rerun "
+                "with the same sweep file to resume it, use another out, or force to start over",
                 params=("out", "force"),
             )
         kept = previous.get("settings", {}).get("agent_tables", True)
@@ -389,6 +389,7 @@ def _cell_tasks(
     )
     if limiter is not None:
         journal.document["limiter"] = limiter.describe()
+    graph_cells = spec.graph_cells()
     tasks = [
         CellTask(
             cell=cell,
@@ -401,6 +402,7 @@ def _cell_tasks(
             limiter=limiter,
             kind="loop" if spec.is_loop else "si",
             agent_tables=spec.settings.agent_tables,
+            graph_cell=graph_cells[cell] if spec.settings.share_graphs else None,
         )
         for cell in plan.pending
     ]
@@ -528,11 +530,11 @@ def run_sweep(
     if spec.is_loop:
         if models:
             raise ConfigError("models do not apply to a loop sweep: its cells fit the coupling")
-        if not spec.settings.agent_tables:
-            raise ConfigError(
-                "agent_tables does not apply to a loop sweep: its cells write the tables of "
-                "spillover loop"
-            )
+        for name in ("agent_tables", "share_graphs"):
+            if getattr(spec.settings, name) != getattr(SweepSettings(), name):
+                raise ConfigError(
+                    f"{name} does not apply to a loop sweep: its cells are runs of spillover loop"
+                )
         model_names: tuple[str, ...] = ()  # a loop cell fits the coupling rates
     else:
         model_names = check_models(tuple(models) if models is not None else spec.settings.models)

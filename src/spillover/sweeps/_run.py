@@ -24,6 +24,7 @@ from spillover._redact import redact
 from spillover._rng import SeedRecord
 from spillover.config import SimulationConfig
 from spillover.exceptions import ConfigError, SpilloverError
+from spillover.graphs._cache import GraphCache
 from spillover.sweeps._limiter import Limiter, SlotLimiter
 from spillover.sweeps._spec import default_models
 from spillover.sweeps._store import writer_lock
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from spillover.selection import Criterion
 
 __all__ = [
+    "GRAPHS",
     "CellOutcome",
     "CellTask",
     "fits_document",
@@ -39,6 +41,10 @@ __all__ = [
     "run_cell",
     "simulate_config",
 ]
+
+
+#: The graphs this process built for cells that share them (``sweep.share_graphs``).
+GRAPHS = GraphCache()
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,10 @@ class CellTask:
         Whether the cell keeps its per-agent tables (``sweep.agent_tables``). Without them
         no agent histories are made, and ``si-groups2`` takes its exposure-table
         approximation, as ``spillover fit`` does on the folder (so a refit agrees).
+    graph_cell : int or None
+        With ``sweep.share_graphs``: the cell whose graph this cell runs on (drawn from
+        ``SeedRecord(root, (graph_cell,))``'s graph stream, kept for the next cells in this
+        process's :data:`GRAPHS`); None: the cell's own graph.
     """
 
     cell: int
@@ -81,6 +91,7 @@ class CellTask:
     limiter: Limiter | None = None
     kind: Literal["si", "loop"] = "si"
     agent_tables: bool = True
+    graph_cell: int | None = None
 
     @property
     def seed(self) -> SeedRecord:
@@ -136,12 +147,15 @@ def simulate_config(
     limiter: Limiter | None = None,
     progress: Callable[[int, int], None] | None = None,
     histories: bool = True,
+    graph_seed: SeedRecord | None = None,
 ) -> Any:
     """:func:`spillover.run`, seeded by an explicit :class:`SeedRecord`.
 
     With ``record = SeedRecord(config.seed)`` the result is exactly ``spillover.run(config)``
     (a test holds the two together); a sweep passes ``SeedRecord(root, (cell,))``.
-    ``histories=False`` skips the agent histories (``agents`` is then None).
+    ``histories=False`` skips the agent histories (``agents`` is then None); ``graph_seed``
+    draws the graph on another record's graph stream, looked up first in this process's
+    :data:`GRAPHS`.
 
     Returns
     -------
@@ -150,7 +164,15 @@ def simulate_config(
     """
     from spillover.pipeline import run
 
-    return run(config, rng=record, progress=progress, limiter=limiter, histories=histories)
+    return run(
+        config,
+        rng=record,
+        progress=progress,
+        limiter=limiter,
+        histories=histories,
+        graph_seed=graph_seed,
+        graph_cache=GRAPHS if graph_seed is not None else None,
+    )
 
 
 def fits_document(
@@ -213,6 +235,8 @@ def _cell_entries(task: CellTask, worker: str) -> dict[str, Any]:
             "worker": worker,
         },
     }
+    if task.graph_cell is not None:
+        extra["sweep"]["graph_cell"] = task.graph_cell
     if task.command:
         extra["command"] = list(task.command)
     return extra
@@ -274,7 +298,16 @@ def _write_cell(task: CellTask, worker: str) -> dict[str, float]:
     limiter = task.limiter
     if isinstance(limiter, SlotLimiter):
         limiter = limiter.bind()  # in this task's thread, before any backend uses it
-    run = simulate_config(config, task.seed, limiter=limiter, histories=task.agent_tables)
+    graph_seed = None
+    if task.graph_cell is not None:
+        graph_seed = SeedRecord(task.seed.entropy, (task.graph_cell,))
+    run = simulate_config(
+        config,
+        task.seed,
+        limiter=limiter,
+        histories=task.agent_tables,
+        graph_seed=graph_seed,
+    )
     t_fit = time.perf_counter()
     fits = fits_document(run.result.exposures, task.models, agents=run.agents)
     fit_s = time.perf_counter() - t_fit

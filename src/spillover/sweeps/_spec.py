@@ -12,6 +12,7 @@ A sweep file (TOML or YAML) looks like::
     llm_concurrency = 16       # sweep-wide bound on concurrent LLM requests
     out = "runs/degree-sweep"  # sweep folder (relative to this file)
     agent_tables = false       # cells skip adoptions.parquet and agents.parquet
+    share_graphs = true        # cells with the same graph settings share one graph
 
     [base]                     # SimulationConfig keys shared by every cell
     n_nodes = 100000
@@ -69,7 +70,16 @@ PATH_KEYS: Final[tuple[str, ...]] = ("edge_list", "events", "personas", "policy_
 
 _TOP_KEYS: Final[frozenset[str]] = frozenset({"seed", "base", "grid", "sweep", "loop"})
 _SETTING_KEYS: Final[frozenset[str]] = frozenset(
-    {"executor", "workers", "scheduler", "models", "llm_concurrency", "out", "agent_tables"}
+    {
+        "executor",
+        "workers",
+        "scheduler",
+        "models",
+        "llm_concurrency",
+        "out",
+        "agent_tables",
+        "share_graphs",
+    }
 )
 
 
@@ -88,7 +98,8 @@ def default_models() -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class SweepSettings:
-    """How a sweep runs and what its cells keep; none of this changes its results.
+    """How a sweep runs and what its cells keep; only ``share_graphs`` changes its results
+    (it is part of the sweep's fingerprint).
 
     Attributes
     ----------
@@ -108,6 +119,11 @@ class SweepSettings:
         Whether each cell's run directory keeps its per-agent tables (``adoptions.parquet``,
         ``agents.parquet``); without them a cell holds its curves, exposures, fits and
         manifest, which is all the sweep's dataset reads (docs/sweeps.md).
+    share_graphs : bool
+        Cells whose graph settings are equal (``graph``, ``n_nodes``, ``degree``,
+        ``rewire_prob``, ``edge_list``) run on one graph: the one the first of them (lowest
+        index) draws from its own graph stream, built once per worker process. Off by default:
+        each cell draws its own graph.
     """
 
     executor: ExecutorKind | None = None
@@ -117,12 +133,14 @@ class SweepSettings:
     llm_concurrency: int | None = None
     out: str | None = None
     agent_tables: bool = True
+    share_graphs: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.agent_tables, bool):
-            raise ConfigError(
-                f"sweep.agent_tables must be true or false; got {self.agent_tables!r}"
-            )
+        for name in ("agent_tables", "share_graphs"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(
+                    f"sweep.{name} must be true or false; got {getattr(self, name)!r}"
+                )
         if self.executor is not None and self.executor not in EXECUTOR_KINDS:
             raise ConfigError(
                 f"sweep.executor must be one of {', '.join(EXECUTOR_KINDS)}; got {self.executor!r}"
@@ -364,6 +382,20 @@ class SweepSpec:
         """The validated configuration of one cell; ``seed`` is the sweep's root seed."""
         return SimulationConfig().replace(**self.cell_values(cell, seed=seed))
 
+    def graph_cells(self) -> tuple[int, ...]:
+        """For each cell, the cell whose graph it runs on: with ``share_graphs`` the first cell
+        (lowest index) with its graph settings (:func:`spillover.pipeline.graph_settings`),
+        else the cell itself."""
+        if not self.settings.share_graphs or self.is_loop:
+            return tuple(range(self.n_cells))
+        from spillover.pipeline import graph_settings
+
+        first: dict[tuple[Any, ...], int] = {}
+        return tuple(
+            first.setdefault(graph_settings(self.cell_config(cell, seed=0)), cell)
+            for cell in range(self.n_cells)
+        )
+
     def describe_cell(self, cell: int) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.cell_params(cell).items()) or "no grid"
 
@@ -379,6 +411,8 @@ class SweepSpec:
         }
         if self.loop is not None:
             doc["loop"] = dict(self.loop)
+        if self.settings.share_graphs:  # cells then run on other cells' graphs
+            doc["share_graphs"] = True
         plain: dict[str, Any] = redact_tree(_plain(doc))
         return plain
 
@@ -396,6 +430,7 @@ class SweepSpec:
                 "models": list(s.models),
                 "llm_concurrency": s.llm_concurrency,
                 "agent_tables": s.agent_tables,
+                "share_graphs": s.share_graphs,
             },
         }
 
@@ -540,11 +575,12 @@ def read_sweep_config(path: str | os.PathLike[str], *, check_memory: bool = True
             f"{p}: sweep.models does not apply to a loop sweep: its cells fit the coupling "
             "rates (fit_coupling)"
         )
-    if loop is not None and isinstance(raw.get("sweep"), dict) and "agent_tables" in raw["sweep"]:
-        raise ConfigError(
-            f"{p}: sweep.agent_tables does not apply to a loop sweep: its cells write the "
-            "tables of spillover loop"
-        )
+    for name in ("agent_tables", "share_graphs"):
+        if loop is not None and isinstance(raw.get("sweep"), dict) and name in raw["sweep"]:
+            raise ConfigError(
+                f"{p}: sweep.{name} does not apply to a loop sweep: its cells are runs of "
+                "spillover loop"
+            )
     try:
         return SweepSpec(
             base=base,
