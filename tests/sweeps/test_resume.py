@@ -27,6 +27,8 @@ from spillover.sweeps import (
 )
 from spillover.sweeps._store import sweep_lock
 
+from .conftest import write_sweep
+
 # n_nodes is odd, so every cell with an odd degree cannot build its regular graph and fails.
 FAILING = """\
 seed = 5
@@ -210,3 +212,36 @@ def test_a_killed_sweep_resumes_to_the_same_result(
     assert _partitions(out) == _partitions(reference)
     counts = query_sweep(out, "SELECT cell, count(*) AS n FROM curves GROUP BY cell").to_pylist()
     assert {r["n"] for r in counts} == {3 * 31}
+
+
+def test_sweep_json_is_not_rewritten_after_every_cell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import spillover.sweeps._driver as driver
+
+    saves: list[int] = []
+    write = driver.write_json_atomic
+
+    def counted(document: Any, path: Path) -> None:
+        saves.append(document["counts"].get("complete", 0) if "counts" in document else -1)
+        write(document, path)
+
+    monkeypatch.setattr(driver, "write_json_atomic", counted)
+    counts = {}
+    for interval in (0.0, 3600.0):
+        monkeypatch.setattr(driver, "SAVE_INTERVAL_S", interval)
+        saves.clear()
+        folder = tmp_path / f"every-{interval:g}"
+        spec = read_sweep_config(write_sweep(folder))
+        assert run_sweep(spec, folder / "out", executor=SerialExecutor()).ok
+        counts[interval] = len(saves)
+        assert json.loads((folder / "out" / "sweep.json").read_text())["counts"]["complete"] == 4
+    assert counts[0.0] - counts[3600.0] == 4  # one write per cell, or none until the end
+    # A failed cell is written at once, whatever the interval.
+    saves.clear()
+    folder = tmp_path / "failing"
+    summary = run_sweep(
+        read_sweep_config(write_sweep(folder, FAILING)), folder / "out", executor=SerialExecutor()
+    )
+    assert summary.failed > 0
+    assert len(saves) == counts[3600.0] + summary.failed
