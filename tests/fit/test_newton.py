@@ -115,3 +115,27 @@ def test_the_iteration_limit_is_reported() -> None:
     assert NEWTON_MESSAGES[code].format(max_iter=1) == "no convergence in 1 iterations"
     *_, code = newton_search(design, at_risk, shared, np.zeros(5), np.array([0.5, 0.5]), 500)
     assert code == 0
+
+
+def test_large_tables_take_the_matrix_product_evaluation_and_agree() -> None:
+    from spillover.fit._newton import _BLAS_WORK
+
+    rng = np.random.default_rng(4)
+    n, k = 3000, 6
+    assert n * k * k > _BLAS_WORK
+    design = rng.integers(0, 3, size=(n, k)).astype(np.float64)
+    design[:, 0] = 1.0
+    at_risk = rng.integers(1, 200, size=n).astype(np.float64)
+    p = 1.0 - np.exp(-(design @ rng.uniform(0.001, 0.05, size=k)))
+    shared = rng.binomial(at_risk.astype(np.int64), p).astype(np.float64)
+    h = np.full(k, 0.02)
+    grad, hess = np.empty(k), np.empty((k, k))
+    ll = _evaluate(design, np.zeros(n), shared, at_risk - shared, h, grad, hess)
+    want_ll, want_grad, want_hess = hazard_loglik(h, design, at_risk, shared)
+    assert ll == pytest.approx(want_ll, rel=1e-12)
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-10)
+    np.testing.assert_allclose(hess, want_hess, rtol=1e-10)
+    fit = fit_hazards(design, at_risk, shared)
+    assert fit.converged
+    _, g, _ = hazard_loglik(fit.hazards, design, at_risk, shared)
+    assert np.all(np.abs(g[fit.hazards > 0]) < 1e-4 * (1.0 + abs(fit.loglik)))

@@ -20,6 +20,9 @@ __all__ = ["NEWTON_MESSAGES", "newton_search"]
 #: at 1 (everybody at risk shared) sits on this bound instead of running off to infinity.
 H_MAX = 40.0
 
+#: Rows x hazards^2 above which the evaluation's sums are matrix products rather than loops.
+_BLAS_WORK = 16384
+
 #: How a search ended, by the code :func:`newton_search` returns (codes 0 and 1 converged).
 NEWTON_MESSAGES = (
     "converged",
@@ -43,38 +46,54 @@ def _evaluate(
     """Log-likelihood at ``h``; its gradient and Hessian into ``grad`` and ``hess``.
 
     ``-inf`` (gradient ``inf``, Hessian ``-inf``) when someone shared where the model gives
-    probability 0.
+    probability 0. Small problems (the per-persona fits) sum in plain loops; past
+    :data:`_BLAS_WORK` the sums over rows are matrix products (BLAS), which keeps tables of
+    many rows and parameters (trait effects: 90,000 rows, 12 hazards) as fast as numpy.
     """
     n, k = design.shape
-    grad[:] = 0.0
-    hess[:, :] = 0.0
+    if n * k * k > _BLAS_WORK:
+        z = offset + design @ h
+    else:
+        z = offset.copy()
+        for r in range(n):
+            for c in range(k):
+                z[r] += design[r, c] * h[c]
+    dz = np.empty(n)
+    d2z = np.zeros(n)
     gained = 0.0
     lost = 0.0
     for r in range(n):
-        z = offset[r]
-        for c in range(k):
-            z += design[r, c] * h[c]
         s = shared[r]
-        dz = -failed[r]
+        dz[r] = -failed[r]
         if s > 0.0:
-            if z <= 0.0:
+            if z[r] <= 0.0:
                 grad[:] = np.inf
                 hess[:, :] = -np.inf
                 return -np.inf
             # In terms of q = exp(-z) and p = 1 - q, finite for any z >= 0.
-            q = np.exp(-z)
-            p = -np.expm1(-z)
+            q = np.exp(-z[r])
+            p = -np.expm1(-z[r])
             gained += s * np.log(p)
-            dz += s * q / p
-            d2z = -s * q / (p * p)
-            for a in range(k):
-                x = design[r, a] * d2z
-                if x != 0.0:
-                    for b in range(k):
-                        hess[a, b] += x * design[r, b]
-        lost += failed[r] * z
-        for c in range(k):
-            grad[c] += design[r, c] * dz
+            dz[r] += s * q / p
+            d2z[r] = -s * q / (p * p)
+        lost += failed[r] * z[r]
+    if n * k * k > _BLAS_WORK:
+        grad[:] = design.T @ dz
+        weighted = design * d2z.reshape((n, 1))
+        hess[:, :] = weighted.T @ design
+        return gained - lost
+    grad[:] = 0.0
+    hess[:, :] = 0.0
+    for r in range(n):
+        for a in range(k):
+            grad[a] += design[r, a] * dz[r]
+            x = design[r, a] * d2z[r]
+            if x != 0.0:
+                for b in range(a, k):
+                    hess[a, b] += x * design[r, b]
+    for a in range(k):
+        for b in range(a):
+            hess[a, b] = hess[b, a]
     return gained - lost
 
 
