@@ -25,13 +25,13 @@ from spillover.engine import agent_histories, simulate, warm_up
 from spillover.events import Event, select_events
 from spillover.graphs import (
     Graph,
+    GraphCache,
     barabasi_albert,
     check_regular_size,
     erdos_renyi,
     random_regular,
     watts_strogatz,
 )
-from spillover.graphs._cache import GraphCache
 from spillover.personas import assign_balanced
 from spillover.policies import (
     ConstantPolicy,

@@ -10,8 +10,7 @@ import pytest
 
 from spillover._rng import SeedRecord
 from spillover.exceptions import ConfigError
-from spillover.graphs import random_regular
-from spillover.graphs._cache import GraphCache
+from spillover.graphs import GraphCache, random_regular
 from spillover.io import read_fit_input, read_manifest
 from spillover.pipeline import run
 from spillover.sweeps import ProcessExecutor, SerialExecutor, read_sweep_config, run_sweep

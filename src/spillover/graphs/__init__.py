@@ -6,6 +6,7 @@ package stays light. Files are read and written by :mod:`spillover.io`.
 
 from __future__ import annotations
 
+from spillover.graphs._cache import GraphCache
 from spillover.graphs._checks import MAX_NODES, check_count
 from spillover.graphs._convert import from_networkx
 from spillover.graphs._generators import barabasi_albert, erdos_renyi, watts_strogatz
@@ -15,6 +16,7 @@ from spillover.graphs._regular import check_regular_size, random_regular
 __all__ = [
     "MAX_NODES",
     "Graph",
+    "GraphCache",
     "OnDuplicate",
     "barabasi_albert",
     "check_count",

@@ -24,7 +24,7 @@ from spillover._redact import redact
 from spillover._rng import SeedRecord
 from spillover.config import SimulationConfig
 from spillover.exceptions import ConfigError, SpilloverError
-from spillover.graphs._cache import GraphCache
+from spillover.graphs import GraphCache
 from spillover.sweeps._limiter import Limiter, SlotLimiter
 from spillover.sweeps._spec import default_models
 from spillover.sweeps._store import writer_lock
