@@ -152,16 +152,14 @@ def write_table(table: pa.Table, path: Path) -> None:
     import pyarrow.parquet as pq
 
     delta = [name for name in table.column_names if name in _DELTA_COLUMNS]
-    if not delta:
-        pq.write_table(table, path, compression="zstd")
-        return
+    # pyarrow takes a list of column names for use_dictionary too (its annotation says bool).
+    dictionary: Any = [n for n in table.column_names if n not in delta] if delta else True
     pq.write_table(
         table,
         path,
         compression="zstd",
-        # pyarrow takes a list of column names here too (its annotation says bool).
-        use_dictionary=[n for n in table.column_names if n not in delta],  # type: ignore[arg-type]
-        column_encoding=dict.fromkeys(delta, "DELTA_BINARY_PACKED"),
+        use_dictionary=dictionary,
+        column_encoding=dict.fromkeys(delta, "DELTA_BINARY_PACKED") or None,
     )
 
 
